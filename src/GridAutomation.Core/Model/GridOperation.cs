@@ -1,0 +1,35 @@
+using System;
+using System.Collections.Generic;
+
+namespace GridAutomation.Core.Model
+{
+    /// <summary>One change the module made (or is making), as journaled in the state store.</summary>
+    public sealed class GridOperation
+    {
+        public Guid Id { get; set; }
+        /// <summary>Create, Start, Stop, Restart, Suspend, Remove, Resize, SetTags, Move, Register, Unregister...</summary>
+        public string Kind { get; set; } = "";
+        public string Datacenter { get; set; } = "";
+        /// <summary>Workload id (or name for a create) the operation acts on.</summary>
+        public string Target { get; set; } = "";
+        public OperationState State { get; set; }
+        public DateTimeOffset Started { get; set; }
+        public DateTimeOffset? Finished { get; set; }
+        public string? Error { get; set; }
+        public string? ErrorId { get; set; }
+        public string? IdempotencyKey { get; set; }
+        /// <summary>Bulk invocation this operation belongs to (all operations of one cmdlet call share it).</summary>
+        public Guid? BatchId { get; set; }
+        /// <summary>The request, as JSON (never a secret).</summary>
+        public string? Request { get; set; }
+        /// <summary>The result (e.g. the created workload's native id).</summary>
+        public string? Result { get; set; }
+        /// <summary>Checkpoints recorded by multi-step operations, in order.</summary>
+        public IDictionary<string, string> Checkpoints { get; set; } = new Dictionary<string, string>(StringComparer.Ordinal);
+        public int? LeaseProcessId { get; set; }
+        public string? LeaseMachine { get; set; }
+        public DateTimeOffset? LeaseHeartbeat { get; set; }
+        public TimeSpan? Duration => Finished.HasValue ? Finished - Started : null;
+        public override string ToString() => Kind + " " + Target + " (" + State + ")";
+    }
+}
