@@ -71,8 +71,13 @@ namespace GridAutomation.Core.Model
 
     public enum StopMode
     {
-        /// <summary>Guest shutdown (ACPI / VMware Tools); the workload stays allocated.</summary>
+        /// <summary>
+        /// The provider's default stop (Stop-GridWorkload with no switch): a guest shutdown (ACPI / VMware Tools).
+        /// On Azure it deallocates after the guest shutdown, as Stop-AzVM does, so compute stops being billed.
+        /// </summary>
         Graceful = 0,
+        /// <summary>Guest shutdown that keeps the compute allocation (Azure: power off; elsewhere the same as Graceful).</summary>
+        StayProvisioned,
         /// <summary>Hard power off.</summary>
         TurnOff,
         /// <summary>Stop and release the compute allocation (Azure deallocate). Providers without it refuse.</summary>
