@@ -1,0 +1,480 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    Builds, tests, packages and demonstrates the GridAutomation module.
+
+.DESCRIPTION
+    Needs only the .NET SDK:  dotnet tool restore && dotnet pwsh ./build.ps1 -Task <Task>
+
+      Build    Publishes net8.0 of the cmdlets (src/GridAutomation), the loader (src/GridAutomation.Loader) and every
+               src/GridAutomation.Provider.* project into the repository root, so that `Import-Module ./GridAutomation.psd1`
+               loads the module; lays out the netstandard2.0 build (Windows PowerShell 5.1) under Desktop/; builds
+               netstandard2.0 of every other src project that targets it; generates en-US/GridAutomation.dll-Help.xml.
+      Help     Regenerates en-US/GridAutomation.dll-Help.xml from the built module and docs/cmdlets/*.md.
+      Package  Build, then lays out out/GridAutomation/<version>/ (gallery-ready).
+      Test     Build + Package, then every xunit project under tests/ and the Pester tests in tests/pester against the
+               built module. The last line printed is "N passed, N failed[, N skipped]".
+      Demo     Build, then tools/Demo.ps1 on the simulator with its own temporary state file.
+      Bench    Build, then bench/*.ps1 (figures, not tests).
+      Clean    Removes the build output (root layout, out/, bin/ and obj/ folders of src/, tests/ and tools/).
+
+.PARAMETER CI
+    Sets GRIDAUTOMATION_REQUIRE_ALL=1: a test whose prerequisite is missing fails instead of skipping, and any
+    skipped test fails the run.
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Package', 'Demo', 'Bench', 'Help', 'Clean')]
+    [string] $Task = 'Build',
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+    [switch] $CI
+)
+
+Set-StrictMode -Version 3.0
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+
+$Root = $PSScriptRoot
+$ModuleName = 'GridAutomation'
+$ManifestPath = Join-Path $Root "$ModuleName.psd1"
+# The manifest picks Desktop/ paths by $PSEdition, which Import-PowerShellDataFile refuses: read the version as text.
+$ModuleVersion = [regex]::Match((Get-Content -Raw $ManifestPath), "(?m)^\s*ModuleVersion\s*=\s*'([^']+)'").Groups[1].Value
+$Staging = Join-Path $Root 'out/.staging'
+$PackageDir = Join-Path $Root "out/$ModuleName/$ModuleVersion"
+# Files of the root layout that Build writes (all git-ignored).
+$RootLayoutItems = @('GridAutomation.dll', 'GridAutomation.pdb', 'GridAutomation.Loader.dll', 'GridAutomation.Loader.pdb', 'Dependencies', 'Desktop', 'en-US/GridAutomation.dll-Help.xml')
+# The platforms whose native SQLite the package must carry, whatever this machine is.
+$PackageRids = @('linux-x64', 'linux-arm64', 'linux-musl-x64', 'linux-musl-arm64', 'osx-x64', 'osx-arm64', 'win-x64', 'win-x86', 'win-arm64')
+# What never goes into the layout: PowerShell itself (PowerShellStandard.Library is compile-time only) and host files.
+$ExcludedFiles = @('System.Management.Automation.dll', 'Microsoft.Management.Infrastructure.dll')
+
+$env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
+$env:DOTNET_NOLOGO = '1'
+$env:DOTNET_SKIP_FIRST_TIME_EXPERIENCE = '1'
+$env:POWERSHELL_TELEMETRY_OPTOUT = '1'
+$env:POWERSHELL_UPDATECHECK = 'Off'
+
+# ---------------------------------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------------------------------
+
+function Write-Step([string] $Message) { Write-Host "==> $Message" }
+
+function Invoke-Native {
+    param([Parameter(Mandatory)][string] $FilePath, [string[]] $ArgumentList = @(), [switch] $AllowFailure)
+    & $FilePath @ArgumentList | Out-Host
+    $code = $LASTEXITCODE
+    if ($code -ne 0 -and -not $AllowFailure) { throw "'$FilePath $($ArgumentList -join ' ')' exited with code $code." }
+    return $code
+}
+
+# How to start a child PowerShell like this one. Run as a dotnet tool, this process is `dotnet pwsh.dll`.
+function Get-PwshCommand {
+    $process = [Environment]::ProcessPath
+    if ([IO.Path]::GetFileNameWithoutExtension($process) -eq 'dotnet') { return @($process, (Join-Path $PSHOME 'pwsh.dll')) }
+    return @($process)
+}
+
+function Invoke-ChildPwsh {
+    param([Parameter(Mandatory)][string[]] $ArgumentList, [switch] $AllowFailure)
+    $pwsh = Get-PwshCommand
+    $all = @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive') + $ArgumentList
+    return Invoke-Native -FilePath $pwsh[0] -ArgumentList $all -AllowFailure:$AllowFailure
+}
+
+function Get-GlobalPackagesFolder {
+    if ($env:NUGET_PACKAGES) { return $env:NUGET_PACKAGES }
+    $line = & dotnet nuget locals global-packages --list | Select-Object -Last 1
+    return ($line -replace '^\s*global-packages:\s*', '').Trim()
+}
+
+function Restore-BuildTools {
+    Write-Step 'Restoring build tools (Pester, Markdig)'
+    $null = Invoke-Native dotnet @('restore', (Join-Path $Root 'tools/Packages/Packages.csproj'), '--nologo', '-v', 'q')
+    $script:GlobalPackages = Get-GlobalPackagesFolder
+}
+
+function Get-TargetFrameworks([string] $ProjectPath) {
+    $xml = [xml](Get-Content -Raw $ProjectPath)
+    $values = @($xml.Project.PropertyGroup | ForEach-Object {
+            if ($_.PSObject.Properties['TargetFrameworks']) { $_.TargetFrameworks }
+            if ($_.PSObject.Properties['TargetFramework']) { $_.TargetFramework }
+        }) | Where-Object { $_ -is [string] }
+    return @($values | ForEach-Object { $_ -split ';' } | ForEach-Object Trim | Where-Object { $_ })
+}
+
+# The projects whose output is the module: the cmdlets, the loader and every provider (discovered by glob).
+function Get-ModuleProjects {
+    $cmdlets = Join-Path $Root 'src/GridAutomation/GridAutomation.csproj'
+    if (-not (Test-Path $cmdlets)) { throw "The cmdlets project $cmdlets does not exist." }
+    $projects = @($cmdlets, (Join-Path $Root 'src/GridAutomation.Loader/GridAutomation.Loader.csproj'))
+    $projects += @(Get-ChildItem (Join-Path $Root 'src') -Directory -Filter 'GridAutomation.Provider.*' |
+            Sort-Object Name | ForEach-Object { Get-ChildItem $_.FullName -Filter '*.csproj' } | ForEach-Object FullName)
+    return $projects
+}
+
+function Get-AssemblyVersionOrNull([string] $Path) {
+    try { return [Reflection.AssemblyName]::GetAssemblyName($Path).Version } catch { return $null }
+}
+
+# Copies one project's publish output into a layout: the module's own entry assemblies at the top, everything else
+# under Dependencies/. Where two projects bring the same dependency, the newer assembly (then file) version wins.
+function Add-ToLayout([string] $PublishDir, [string] $LayoutDir) {
+    $top = @('GridAutomation.dll', 'GridAutomation.pdb', 'GridAutomation.Loader.dll', 'GridAutomation.Loader.pdb')
+    foreach ($file in Get-ChildItem $PublishDir -Recurse -File) {
+        $rel = [IO.Path]::GetRelativePath($PublishDir, $file.FullName)
+        if ($file.Name -in $ExcludedFiles -or $file.Name -like '*.deps.json' -or $file.Name -like '*.runtimeconfig.json') { continue }
+        $dest = if ($rel -in $top) { Join-Path $LayoutDir $rel } else { Join-Path $LayoutDir "Dependencies/$rel" }
+        if (Test-Path $dest) {
+            if ((Get-FileHash $dest).Hash -eq (Get-FileHash $file.FullName).Hash) { continue }
+            if ($file.Extension -eq '.dll') {
+                $old = Get-AssemblyVersionOrNull $dest; $new = Get-AssemblyVersionOrNull $file.FullName
+                $oldFile = [Version]((Get-Item $dest).VersionInfo.FileVersion -replace '[^0-9.].*$', '' -replace '^$', '0.0')
+                $newFile = [Version]($file.VersionInfo.FileVersion -replace '[^0-9.].*$', '' -replace '^$', '0.0')
+                if ($old -and $new -and ($new -lt $old -or ($new -eq $old -and $newFile -le $oldFile))) { continue }
+                Write-Host "    $rel`: $old -> $new (from $(Split-Path -Leaf $PublishDir))"
+            }
+            else { continue }
+        }
+        $null = New-Item -ItemType Directory -Force (Split-Path $dest)
+        Copy-Item $file.FullName $dest -Force
+    }
+}
+
+function Remove-RootLayout {
+    foreach ($item in $RootLayoutItems) {
+        $p = Join-Path $Root $item
+        if (Test-Path $p) { Remove-Item $p -Recurse -Force }
+    }
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Build
+# ---------------------------------------------------------------------------------------------------------------------
+
+function Invoke-BuildTask {
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    Restore-BuildTools
+    $projects = Get-ModuleProjects
+    if (Test-Path $Staging) { Remove-Item $Staging -Recurse -Force }
+    $common = @('-c', $Configuration, '--nologo', '-v', 'q', '-clp:NoSummary', '-p:GenerateDocumentationFile=false')
+
+    # net8.0: every module project is published into staging, then merged into the root layout.
+    foreach ($proj in $projects) {
+        $name = [IO.Path]::GetFileNameWithoutExtension($proj)
+        if ('net8.0' -notin (Get-TargetFrameworks $proj)) { throw "$name does not target net8.0." }
+        Write-Step "Publishing $name (net8.0)"
+        $null = Invoke-Native dotnet (@('publish', $proj, '-f', 'net8.0', '-o', (Join-Path $Staging "net8.0/$name")) + $common)
+    }
+    # netstandard2.0 (Windows PowerShell 5.1): built so CI proves it compiles, laid out under Desktop/.
+    $desktopProjects = @($projects | Where-Object { 'netstandard2.0' -in (Get-TargetFrameworks $_) })
+    foreach ($proj in $desktopProjects) {
+        $name = [IO.Path]::GetFileNameWithoutExtension($proj)
+        Write-Step "Publishing $name (netstandard2.0)"
+        $null = Invoke-Native dotnet (@('publish', $proj, '-f', 'netstandard2.0', '-o', (Join-Path $Staging "netstandard2.0/$name")) + $common)
+    }
+    # Any other src project targeting netstandard2.0 (the core is built above as a reference of the cmdlets).
+    $others = @(Get-ChildItem (Join-Path $Root 'src') -Directory | ForEach-Object { Get-ChildItem $_.FullName -Filter '*.csproj' } |
+            Where-Object { $_.FullName -notin $projects -and $_.BaseName -ne 'GridAutomation.Core' -and 'netstandard2.0' -in (Get-TargetFrameworks $_.FullName) })
+    foreach ($proj in $others) {
+        Write-Step "Building $($proj.BaseName) (netstandard2.0)"
+        $null = Invoke-Native dotnet (@('build', $proj.FullName, '-f', 'netstandard2.0') + $common)
+    }
+
+    Write-Step 'Laying out the module at the repository root'
+    Remove-RootLayout
+    foreach ($dir in Get-ChildItem (Join-Path $Staging 'net8.0') -Directory | Sort-Object Name) { Add-ToLayout $dir.FullName $Root }
+    $desktop = Join-Path $Root 'Desktop'
+    if (Test-Path (Join-Path $Staging 'netstandard2.0')) {
+        foreach ($dir in Get-ChildItem (Join-Path $Staging 'netstandard2.0') -Directory | Sort-Object Name) { Add-ToLayout $dir.FullName $desktop }
+    }
+    Assert-Layout $Root
+    Invoke-HelpTask
+    Write-Step ("Build done in {0:n0} s: Import-Module ./GridAutomation.psd1" -f $sw.Elapsed.TotalSeconds)
+}
+
+function Assert-Layout([string] $Dir) {
+    foreach ($required in @('GridAutomation.dll', 'GridAutomation.Loader.dll', 'Dependencies/GridAutomation.Core.dll')) {
+        if (-not (Test-Path (Join-Path $Dir $required))) { throw "Layout in $Dir lacks $required." }
+    }
+    $stray = @(Get-ChildItem $Dir -Filter '*.dll' -File | Where-Object Name -notin @('GridAutomation.dll', 'GridAutomation.Loader.dll'))
+    if ($stray) { throw "Unexpected assemblies beside the manifest in $Dir`: $($stray.Name -join ', ')" }
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Help
+# ---------------------------------------------------------------------------------------------------------------------
+
+function Get-MarkdigPath {
+    if (-not (Get-Variable -Scope Script -Name GlobalPackages -ErrorAction SilentlyContinue)) { Restore-BuildTools }
+    $lib = Join-Path $script:GlobalPackages 'markdig/1.6.0/lib'
+    foreach ($tfm in 'net8.0', 'netstandard2.1', 'netstandard2.0') {
+        $p = Join-Path $lib "$tfm/Markdig.dll"
+        if (Test-Path $p) { return $p }
+    }
+    throw "Markdig.dll not found under $lib (dotnet restore tools/Packages/Packages.csproj)."
+}
+
+function Invoke-HelpTask {
+    if (-not (Test-Path (Join-Path $Root 'GridAutomation.dll'))) { throw 'Build the module first (-Task Build).' }
+    Write-Step 'Generating en-US/GridAutomation.dll-Help.xml'
+    # A child process, so this one never loads the module's assemblies.
+    $null = Invoke-ChildPwsh @('-File', (Join-Path $Root 'tools/build/New-GridHelp.ps1'),
+        '-ModuleManifest', $ManifestPath, '-DocsPath', (Join-Path $Root 'docs/cmdlets'),
+        '-OutFile', (Join-Path $Root 'en-US/GridAutomation.dll-Help.xml'), '-MarkdigPath', (Get-MarkdigPath))
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Package
+# ---------------------------------------------------------------------------------------------------------------------
+
+function Get-SqliteNativePackage {
+    # The SQLitePCLRaw.lib.e_sqlite3 version the build resolved (from the cmdlets' deps.json).
+    $deps = Join-Path $Staging 'net8.0/GridAutomation/GridAutomation.deps.json'
+    if (-not (Test-Path $deps)) { return $null }
+    $json = Get-Content -Raw $deps | ConvertFrom-Json
+    $lib = $json.libraries.PSObject.Properties | Where-Object Name -like 'SQLitePCLRaw.lib.e_sqlite3/*' | Select-Object -First 1
+    if (-not $lib) { return $null }
+    return Join-Path $script:GlobalPackages ($lib.Value.path)
+}
+
+function Invoke-PackageTask {
+    Write-Step "Packaging $ModuleName $ModuleVersion into $PackageDir"
+    if (Test-Path (Split-Path $PackageDir)) { Remove-Item (Split-Path $PackageDir) -Recurse -Force }
+    $null = New-Item -ItemType Directory -Force $PackageDir
+    Copy-Item $ManifestPath $PackageDir
+    foreach ($item in @('GridAutomation.dll', 'GridAutomation.Loader.dll', 'Dependencies', 'Desktop', 'GridAutomation.Format.ps1xml', 'GridAutomation.Types.ps1xml', 'en-US')) {
+        $src = Join-Path $Root $item
+        if (Test-Path $src) { Copy-Item $src (Join-Path $PackageDir $item) -Recurse -Force }
+        elseif ($item -ne 'Desktop') { throw "Package: $item is missing (run -Task Build)." }
+    }
+    foreach ($p in @('LICENSE', 'LICENSE.txt', 'README.md')) { if (Test-Path (Join-Path $Root $p)) { Copy-Item (Join-Path $Root $p) $PackageDir } }
+
+    # The native SQLite of every platform a gallery user may have, not only this machine's: from the package itself.
+    $nativePackage = Get-SqliteNativePackage
+    foreach ($flavour in @(@{ Dir = $PackageDir; Rids = $PackageRids }, @{ Dir = (Join-Path $PackageDir 'Desktop'); Rids = @('win-x64', 'win-x86', 'win-arm64') })) {
+        if (-not (Test-Path (Join-Path $flavour.Dir 'Dependencies'))) { continue }
+        $runtimes = Join-Path $flavour.Dir 'Dependencies/runtimes'
+        # Keep only the listed platforms (the publish brings ~20, some of them exotic).
+        if (Test-Path $runtimes) {
+            Get-ChildItem $runtimes -Directory | Where-Object Name -notin $flavour.Rids | Remove-Item -Recurse -Force
+        }
+        foreach ($rid in $flavour.Rids) {
+            $dest = Join-Path $runtimes "$rid/native"
+            if (Get-ChildItem $dest -File -ErrorAction SilentlyContinue) { continue }
+            if (-not $nativePackage) { throw 'Package: cannot find the SQLitePCLRaw.lib.e_sqlite3 package.' }
+            $src = Join-Path $nativePackage "runtimes/$rid/native"
+            if (-not (Test-Path $src)) { throw "Package: $src does not exist." }
+            $null = New-Item -ItemType Directory -Force $dest
+            Copy-Item (Join-Path $src '*') $dest -Recurse -Force
+        }
+    }
+    Remove-Item (Join-Path $PackageDir '*.pdb'), (Join-Path $PackageDir 'Desktop/*.pdb') -ErrorAction SilentlyContinue
+    Assert-Layout $PackageDir
+    $size = (Get-ChildItem $PackageDir -Recurse -File | Measure-Object Length -Sum).Sum / 1MB
+    Write-Step ("Package laid out: {0} ({1:n1} MB)" -f $PackageDir, $size)
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Test
+# ---------------------------------------------------------------------------------------------------------------------
+
+function Set-TestEnvironment {
+    # No test may reach a cloud or use the user's state: clear cloud credentials and endpoints, pin everything local.
+    Get-ChildItem env: | Where-Object { $_.Name -match '^(AWS_|AZURE_)' } | ForEach-Object { Remove-Item "env:$($_.Name)" }
+    Get-ChildItem env: | Where-Object { $_.Name -match '^GRIDAUTOMATION_' -and $_.Name -ne 'GRIDAUTOMATION_REQUIRE_ALL' } | ForEach-Object { Remove-Item "env:$($_.Name)" }
+    $env:AWS_EC2_METADATA_DISABLED = 'true'
+    $env:NO_COLOR = '1'
+    $env:POWERSHELL_TELEMETRY_OPTOUT = '1'
+    $env:POWERSHELL_UPDATECHECK = 'Off'
+    $loopback = 'localhost,127.0.0.1,::1'
+    $env:NO_PROXY = if ($env:NO_PROXY) { "$($env:NO_PROXY),$loopback" } else { $loopback }
+    $env:no_proxy = $env:NO_PROXY
+    $script:TestTemp = Join-Path ([IO.Path]::GetTempPath()) ("gridautomation-test-" + [guid]::NewGuid().ToString('n').Substring(0, 12))
+    $null = New-Item -ItemType Directory -Force $script:TestTemp
+    $env:GRIDAUTOMATION_STATE = Join-Path $script:TestTemp 'state.db'
+    $env:GRIDAUTOMATION_CONFIG = Join-Path $script:TestTemp 'config.json'
+    if ($CI) { $env:GRIDAUTOMATION_REQUIRE_ALL = '1' }
+    Write-Step "Test state: $($script:TestTemp) (GRIDAUTOMATION_REQUIRE_ALL=$($env:GRIDAUTOMATION_REQUIRE_ALL))"
+}
+
+function Invoke-TestSetupScripts {
+    $scripts = @(Get-ChildItem (Join-Path $Root 'tests') -Directory | ForEach-Object { Join-Path $_.FullName 'setup.sh' } | Where-Object { Test-Path $_ })
+    if (-not $scripts) { return }
+    $isRoot = $false
+    if (-not $IsWindows) { $isRoot = ((& id -u) -eq '0') }
+    $hasApt = [bool](Get-Command apt-get -ErrorAction SilentlyContinue)
+    foreach ($s in $scripts) {
+        $rel = [IO.Path]::GetRelativePath($Root, $s)
+        if ($isRoot -and $hasApt) {
+            Write-Step "Running $rel"
+            $code = Invoke-Native bash @($s) -AllowFailure
+            if ($code -ne 0) { Write-Warning "$rel exited with code $($code): the tests that need it will skip (or fail under -CI)." }
+        }
+        else {
+            Write-Warning "Not running $rel (needs root and apt-get): the tests that need it will report as skipped."
+        }
+    }
+}
+
+function Get-TestProjects {
+    @(Get-ChildItem (Join-Path $Root 'tests') -Directory | Sort-Object Name | ForEach-Object { Get-ChildItem $_.FullName -Filter '*.csproj' } |
+            Where-Object {
+                $text = Get-Content -Raw $_.FullName
+                $text -notmatch '<IsTestProject>\s*false\s*</IsTestProject>' -and $text -match 'Microsoft\.NET\.Test\.Sdk'
+            } | ForEach-Object FullName)
+}
+
+# Counts from a TRX file: every UnitTestResult by outcome (xunit's skips are NotExecuted).
+function Read-Trx([string] $Path) {
+    $xml = [xml](Get-Content -Raw $Path)
+    $ns = @{ t = 'http://microsoft.com/schemas/VisualStudio/TeamTest/2010' }
+    $r = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0; SkippedNames = @(); FailedNames = @() }
+    foreach ($node in (Select-Xml -Xml $xml -XPath '//t:UnitTestResult' -Namespace $ns)) {
+        $res = $node.Node
+        $outcome = [string]$res.outcome
+        if ($outcome -eq 'Passed') { $r.Passed++ }
+        elseif ($outcome -in 'NotExecuted', 'Inconclusive', 'Pending') {
+            $r.Skipped++
+            $reason = Select-Xml -Xml $res -XPath './/t:Message|.//t:StdOut' -Namespace $ns | Select-Object -First 1
+            $r.SkippedNames += "$($res.testName)$(if ($reason) { ': ' + $reason.Node.InnerText.Trim() })"
+        }
+        else { $r.Failed++; $r.FailedNames += "$($res.testName) ($outcome)" }
+    }
+    return [pscustomobject]$r
+}
+
+function Invoke-XunitTests([string] $ResultsDir) {
+    $total = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0; SkippedNames = @(); FailedNames = @() }
+    foreach ($proj in Get-TestProjects) {
+        $name = [IO.Path]::GetFileNameWithoutExtension($proj)
+        $trx = Join-Path $ResultsDir "$name.trx"
+        Write-Step "xunit: $name"
+        $code = Invoke-Native dotnet @('test', $proj, '-c', $Configuration, '--nologo',
+            '--results-directory', $ResultsDir, '--logger', "trx;LogFileName=$name.trx", '--logger', 'console;verbosity=normal',
+            '--blame-hang-timeout', '10m') -AllowFailure
+        if (Test-Path $trx) {
+            $r = Read-Trx $trx
+            Write-Host ("    {0}: {1} passed, {2} failed, {3} skipped (exit {4})" -f $name, $r.Passed, $r.Failed, $r.Skipped, $code)
+            foreach ($k in 'Passed', 'Failed', 'Skipped') { $total[$k] += $r.$k }
+            $total.SkippedNames += @($r.SkippedNames | ForEach-Object { "$name > $_" })
+            $total.FailedNames += @($r.FailedNames | ForEach-Object { "$name > $_" })
+            if ($code -ne 0 -and $r.Failed -eq 0) {
+                # The host crashed or aborted after some results: that is a failure the TRX does not count.
+                $total.Failed++; $total.FailedNames += "$name (dotnet test exited $code with no failed test recorded)"
+            }
+        }
+        else {
+            $total.Failed++; $total.FailedNames += "$name (no results: build failed or the test host crashed, exit $code)"
+        }
+    }
+    return [pscustomobject]$total
+}
+
+function Invoke-PesterTests([string] $ResultsDir) {
+    $paths = @(Get-ChildItem (Join-Path $Root 'tests/pester') -Filter '*.Tests.ps1' -File -ErrorAction SilentlyContinue | ForEach-Object FullName)
+    $empty = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0; SkippedNames = @(); FailedNames = @() }
+    if (-not $paths) { return $empty }
+    $pester = Join-Path $script:GlobalPackages 'pester/6.2.0/tools/Pester.psd1'
+    $summary = Join-Path $ResultsDir 'pester-summary.json'
+    Write-Step "Pester 6.2.0: $($paths.Count) file(s) in tests/pester"
+    # A child process: the tests import the built module, and Invoke-Pester's exit code is not trusted; the counts
+    # come from its result object, written to a JSON file.
+    $code = Invoke-ChildPwsh @('-File', (Join-Path $Root 'tools/build/Invoke-PesterTests.ps1'), '-PesterManifest', $pester,
+        '-TestPath', ($paths -join [IO.Path]::PathSeparator), '-SummaryPath', $summary, '-ResultsDir', $ResultsDir) -AllowFailure
+    if (-not (Test-Path $summary)) {
+        $empty.Failed = 1; $empty.FailedNames = @("Pester run produced no summary (exit $code)"); return $empty
+    }
+    $s = Get-Content -Raw $summary | ConvertFrom-Json
+    return [pscustomobject]@{ Passed = [int]$s.Passed; Failed = [int]$s.Failed; Skipped = [int]$s.Skipped
+        SkippedNames = @($s.SkippedNames | Where-Object { $_ }); FailedNames = @($s.FailedNames | Where-Object { $_ }) }
+}
+
+function Invoke-TestTask {
+    $failedEarly = $null
+    try { Invoke-BuildTask; Invoke-PackageTask }
+    catch { $failedEarly = $_ }
+    if ($failedEarly) {
+        Write-Host "Build failed: $failedEarly" -ForegroundColor Red
+        Write-Host '0 passed, 1 failed'
+        exit 1
+    }
+    Set-TestEnvironment
+    Invoke-TestSetupScripts
+    $resultsDir = Join-Path $Root 'out/TestResults'
+    if (Test-Path $resultsDir) { Remove-Item $resultsDir -Recurse -Force }
+    $null = New-Item -ItemType Directory -Force $resultsDir
+
+    $x = Invoke-XunitTests $resultsDir
+    $p = Invoke-PesterTests $resultsDir
+    $passed = $x.Passed + $p.Passed; $failed = $x.Failed + $p.Failed; $skipped = $x.Skipped + $p.Skipped
+
+    Write-Host ''
+    Write-Host ("xunit:  {0} passed, {1} failed, {2} skipped" -f $x.Passed, $x.Failed, $x.Skipped)
+    Write-Host ("Pester: {0} passed, {1} failed, {2} skipped" -f $p.Passed, $p.Failed, $p.Skipped)
+    foreach ($n in @($x.FailedNames) + @($p.FailedNames)) { if ($n) { Write-Host "FAILED:  $n" } }
+    foreach ($n in @($x.SkippedNames) + @($p.SkippedNames)) { if ($n) { Write-Host "SKIPPED: $n" } }
+    $exit = 0
+    if ($failed -gt 0) { $exit = 1 }
+    if ($skipped -gt 0 -and $env:GRIDAUTOMATION_REQUIRE_ALL -eq '1') {
+        Write-Host "GRIDAUTOMATION_REQUIRE_ALL=1: $skipped skipped test(s) fail the run."
+        $exit = 1
+    }
+    try { Remove-Item $script:TestTemp -Recurse -Force -ErrorAction SilentlyContinue } catch { }
+    $line = "$passed passed, $failed failed"
+    if ($skipped -gt 0) { $line += ", $skipped skipped" }
+    Write-Host $line
+    exit $exit
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Demo, Bench, Clean
+# ---------------------------------------------------------------------------------------------------------------------
+
+function Invoke-DemoTask {
+    Invoke-BuildTask
+    $temp = Join-Path ([IO.Path]::GetTempPath()) ("gridautomation-demo-" + [guid]::NewGuid().ToString('n').Substring(0, 12))
+    $null = New-Item -ItemType Directory -Force $temp
+    # The demo's own state and config: the user's are never touched.
+    $env:GRIDAUTOMATION_STATE = Join-Path $temp 'demo.db'
+    $env:GRIDAUTOMATION_CONFIG = Join-Path $temp 'config.json'
+    Write-Step "Demo (state: $($env:GRIDAUTOMATION_STATE))"
+    $pwsh = Get-PwshCommand
+    & $pwsh[0] @(@($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-File', (Join-Path $Root 'tools/Demo.ps1')))
+    $code = $LASTEXITCODE
+    Remove-Item $temp -Recurse -Force -ErrorAction SilentlyContinue
+    exit $code
+}
+
+function Invoke-BenchTask {
+    Invoke-BuildTask
+    $code = 0
+    foreach ($b in Get-ChildItem (Join-Path $Root 'bench') -Filter '*.ps1' | Sort-Object Name) {
+        Write-Step "Bench: $($b.Name)"
+        $c = Invoke-ChildPwsh @('-File', $b.FullName) -AllowFailure
+        if ($c -ne 0) { $code = $c }
+    }
+    exit $code
+}
+
+function Invoke-CleanTask {
+    Write-Step 'Cleaning'
+    Remove-RootLayout
+    if (Test-Path (Join-Path $Root 'out')) { Remove-Item (Join-Path $Root 'out') -Recurse -Force }
+    foreach ($top in 'src', 'tests', 'tools') {
+        Get-ChildItem (Join-Path $Root $top) -Directory -ErrorAction SilentlyContinue | ForEach-Object {
+            foreach ($sub in 'bin', 'obj') { $p = Join-Path $_.FullName $sub; if (Test-Path $p) { Remove-Item $p -Recurse -Force } }
+        }
+    }
+}
+
+switch ($Task) {
+    'Build' { Invoke-BuildTask }
+    'Help' { Invoke-HelpTask }
+    'Package' { Invoke-BuildTask; Invoke-PackageTask }
+    'Test' { Invoke-TestTask }
+    'Demo' { Invoke-DemoTask }
+    'Bench' { Invoke-BenchTask }
+    'Clean' { Invoke-CleanTask }
+}

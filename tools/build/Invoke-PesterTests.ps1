@@ -1,0 +1,39 @@
+<#
+.SYNOPSIS
+    Runs Pester (imported by path) over the given test files and writes the counts, taken from the result object, to
+    a JSON file. Started by build.ps1 -Task Test in a child pwsh; Invoke-Pester's exit code is not used.
+#>
+param(
+    [Parameter(Mandatory)][string] $PesterManifest,
+    [Parameter(Mandatory)][string] $TestPath,
+    [Parameter(Mandatory)][string] $SummaryPath,
+    [Parameter(Mandatory)][string] $ResultsDir
+)
+$ErrorActionPreference = 'Stop'
+Import-Module $PesterManifest -Force
+$config = New-PesterConfiguration
+$config.Run.Path = @($TestPath -split [IO.Path]::PathSeparator)
+$config.Run.PassThru = $true
+$config.Run.Exit = $false
+$config.Output.Verbosity = 'Detailed'
+$config.Output.RenderMode = 'Plaintext'
+$config.TestResult.Enabled = $true
+$config.TestResult.OutputFormat = 'NUnitXml'
+$config.TestResult.OutputPath = Join-Path $ResultsDir 'pester.xml'
+$result = Invoke-Pester -Configuration $config
+
+function Get-Count($name) { if ($result.PSObject.Properties[$name]) { [int]$result.$name } else { 0 } }
+$failedNames = @($result.Failed | ForEach-Object { $_.ExpandedPath })
+# A block or a whole file that fails outside an It (BeforeAll, a parse error) fails no test: count each as one failure.
+$failedNames += @($result.FailedBlocks | ForEach-Object { "$($_.ExpandedPath) (block)" })
+$failedNames += @($result.FailedContainers | ForEach-Object { "$($_.Item) (container)" })
+$skippedNames = @($result.Skipped | ForEach-Object { "$($_.ExpandedPath)$(if ($_.ErrorRecord) { ': ' + ($_.ErrorRecord | Select-Object -First 1).Exception.Message })" })
+$summary = [ordered]@{
+    Passed       = Get-Count 'PassedCount'
+    Failed       = (Get-Count 'FailedCount') + (Get-Count 'FailedBlocksCount') + (Get-Count 'FailedContainersCount')
+    Skipped      = (Get-Count 'SkippedCount') + (Get-Count 'InconclusiveCount')
+    NotRun       = Get-Count 'NotRunCount'
+    FailedNames  = $failedNames
+    SkippedNames = $skippedNames
+}
+$summary | ConvertTo-Json -Depth 4 | Set-Content -Path $SummaryPath -Encoding utf8
