@@ -270,7 +270,7 @@ function Invoke-PackageTask {
             Copy-Item (Join-Path $src '*') $dest -Recurse -Force
         }
     }
-    Remove-Item (Join-Path $PackageDir '*.pdb'), (Join-Path $PackageDir 'Desktop/*.pdb') -ErrorAction SilentlyContinue
+    Get-ChildItem $PackageDir -Recurse -Filter '*.pdb' | Remove-Item -Force
     Assert-Layout $PackageDir
     $size = (Get-ChildItem $PackageDir -Recurse -File | Measure-Object Length -Sum).Sum / 1MB
     Write-Step ("Package laid out: {0} ({1:n1} MB)" -f $PackageDir, $size)

@@ -1,0 +1,108 @@
+<#
+.SYNOPSIS
+    The main job of GridAutomation, on the embedded simulator: datacenters of two companies, workloads deployed across
+    them, the whole grid in one table, a bulk stop/start, a live move between hosts, and the operations journal.
+
+.DESCRIPTION
+    Run by `dotnet pwsh ./build.ps1 -Task Demo` (which builds first). It always works on its OWN state file: the one
+    in GRIDAUTOMATION_STATE when build.ps1 set it to a temporary file, else a new temporary file made here; the
+    user's state and configuration are never touched.
+#>
+[CmdletBinding()]
+param(
+    # Pause between the steps (seconds), to watch the demo.
+    [double] $Pause = 0
+)
+$ErrorActionPreference = 'Stop'
+$root = Split-Path -Parent $PSScriptRoot
+
+# Own state and config, always in a temporary folder.
+$temp = $null
+if (-not $env:GRIDAUTOMATION_STATE -or -not $env:GRIDAUTOMATION_STATE.StartsWith([IO.Path]::GetTempPath())) {
+    $temp = Join-Path ([IO.Path]::GetTempPath()) ("gridautomation-demo-" + [guid]::NewGuid().ToString('n').Substring(0, 12))
+    $null = New-Item -ItemType Directory -Force $temp
+    $env:GRIDAUTOMATION_STATE = Join-Path $temp 'demo.db'
+    $env:GRIDAUTOMATION_CONFIG = Join-Path $temp 'config.json'
+}
+
+function Show-Step([string] $Title) {
+    Write-Host ''
+    Write-Host "=== $Title ===" -ForegroundColor Cyan
+    if ($Pause -gt 0) { Start-Sleep -Seconds $Pause }
+}
+function Show-Command([string] $Text) { Write-Host "PS> $Text" -ForegroundColor DarkGray }
+
+try {
+    Import-Module (Join-Path $root 'GridAutomation.psd1') -Force
+    Write-Host "GridAutomation $((Get-Module GridAutomation).Version) - demo state: $($env:GRIDAUTOMATION_STATE)"
+
+    Show-Step 'Four datacenters of two companies, all simulated (no account needed)'
+    $datacenters = @(
+        @{ Name = 'ams-1'; Owner = 'Contoso'; Site = 'Amsterdam'; Hosts = 3 }
+        @{ Name = 'fra-1'; Owner = 'Contoso'; Site = 'Frankfurt'; Hosts = 2 }
+        @{ Name = 'dub-1'; Owner = 'Fabrikam'; Site = 'Dublin'; Hosts = 2 }
+        @{ Name = 'sea-1'; Owner = 'Fabrikam'; Site = 'Seattle'; Hosts = 2 }
+    )
+    foreach ($dc in $datacenters) {
+        Show-Command "Connect-GridDatacenter -Provider Simulator -Name $($dc.Name) -Owner $($dc.Owner) -Site $($dc.Site) -Hosts $($dc.Hosts)"
+        $null = Connect-GridDatacenter -Provider Simulator @dc
+    }
+    Show-Command 'Get-GridDatacenter'
+    Get-GridDatacenter | Format-Table | Out-Host
+
+    Show-Step 'What ams-1 offers'
+    Show-Command 'Get-GridHost -Datacenter ams-1'
+    Get-GridHost -Datacenter ams-1 | Format-Table | Out-Host
+    Show-Command 'Get-GridSize -Datacenter ams-1'
+    Get-GridSize -Datacenter ams-1 | Format-Table | Out-Host
+
+    Show-Step 'Workloads deployed across the grid'
+    $plan = @(
+        @{ Name = 'web-01'; Datacenter = 'ams-1'; Size = 'sim.small'; Image = 'ubuntu-22.04'; Tag = @{ Role = 'web'; CostCenter = 'Shop' } }
+        @{ Name = 'web-02'; Datacenter = 'ams-1'; Size = 'sim.small'; Image = 'ubuntu-22.04'; Tag = @{ Role = 'web'; CostCenter = 'Shop' } }
+        @{ Name = 'api-01'; Datacenter = 'ams-1'; Size = 'sim.medium'; Image = 'debian-12'; Tag = @{ Role = 'api'; CostCenter = 'Shop' } }
+        @{ Name = 'db-01'; Datacenter = 'fra-1'; Size = 'sim.large'; Image = 'debian-12'; Tag = @{ Role = 'db'; CostCenter = 'Shop' } }
+        @{ Name = 'batch-01'; Datacenter = 'fra-1'; Cpu = 2; MemoryGB = 4; Image = 'ubuntu-22.04'; Tag = @{ Role = 'batch' } }
+        @{ Name = 'erp-01'; Datacenter = 'dub-1'; Size = 'sim.xlarge'; Image = 'windows-2022'; Tag = @{ Role = 'erp'; CostCenter = 'Finance' } }
+        @{ Name = 'erp-02'; Datacenter = 'dub-1'; Size = 'sim.large'; Image = 'windows-2022'; Tag = @{ Role = 'erp'; CostCenter = 'Finance' } }
+        @{ Name = 'ci-01'; Datacenter = 'sea-1'; Size = 'sim.medium'; Image = 'ubuntu-22.04'; Tag = @{ Role = 'ci'; CostCenter = 'R&D' } }
+    )
+    foreach ($w in $plan) {
+        $shape = if ($w.ContainsKey('Size')) { "-Size $($w.Size)" } else { "-Cpu $($w.Cpu) -MemoryGB $($w.MemoryGB)" }
+        Show-Command "New-GridWorkload -Name $($w.Name) -Datacenter $($w.Datacenter) $shape -Image $($w.Image)"
+        $null = New-GridWorkload @w
+    }
+
+    Show-Step 'The whole grid, one table'
+    Show-Command 'Get-GridWorkload | Format-Table'
+    Get-GridWorkload | Sort-Object Datacenter, Name | Format-Table | Out-Host
+    Show-Command "Get-GridWorkload | Group-Object Owner"
+    Get-GridWorkload | Group-Object Owner -NoElement | Format-Table Name, Count | Out-Host
+
+    Show-Step 'Bulk stop and start of every workload in ams-1 (progress is shown when interactive)'
+    Show-Command 'Get-GridWorkload -Datacenter ams-1 | Stop-GridWorkload'
+    Get-GridWorkload -Datacenter ams-1 | Stop-GridWorkload -Confirm:$false
+    Get-GridWorkload -Datacenter ams-1 | Format-Table Name, Host, State, NativeState | Out-Host
+    Show-Command 'Get-GridWorkload -Datacenter ams-1 | Start-GridWorkload'
+    Get-GridWorkload -Datacenter ams-1 | Start-GridWorkload -Confirm:$false
+    Get-GridWorkload -Datacenter ams-1 | Format-Table Name, Host, State, NativeState | Out-Host
+
+    Show-Step 'A live move between two hosts of ams-1'
+    $web = Get-GridWorkload -Datacenter ams-1 -Name web-01
+    $destination = Get-GridHost -Datacenter ams-1 | Where-Object Name -ne $web.Host | Select-Object -First 1
+    Show-Command "Get-GridWorkload -Datacenter ams-1 -Name web-01 | Move-GridWorkload -DestinationHost $($destination.Name) -PassThru"
+    Write-Host "web-01 is on $($web.Host), $($web.State)"
+    $web | Move-GridWorkload -DestinationHost $destination.Name -PassThru -Confirm:$false | Format-Table Name, Host, State | Out-Host
+
+    Show-Step 'The operations journal: every change, with its state'
+    Show-Command 'Get-GridOperation -Last 20'
+    Get-GridOperation -Last 20 | Format-Table | Out-Host
+    Write-Host ''
+    Write-Host "Demo done. Nothing outside $(Split-Path $env:GRIDAUTOMATION_STATE) was touched." -ForegroundColor Green
+}
+finally {
+    if ($temp) {
+        Remove-Module GridAutomation -ErrorAction SilentlyContinue
+        Remove-Item $temp -Recurse -Force -ErrorAction SilentlyContinue
+    }
+}
