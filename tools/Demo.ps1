@@ -95,8 +95,8 @@ try {
     $web | Move-GridWorkload -DestinationHost $destination.Name -PassThru -Confirm:$false | Format-Table Name, Host, State | Out-Host
 
     Show-Step 'The operations journal: every change, with its state'
-    Show-Command 'Get-GridOperation -Last 20'
-    Get-GridOperation -Last 20 | Format-Table | Out-Host
+    Show-Command 'Get-GridOperation -Last 20 | Format-Table Kind, Target, State, Started, Finished'
+    Get-GridOperation -Last 20 | Format-Table Kind, Target, State, @{ n = 'Started'; e = { $_.Started.ToString('HH:mm:ss.fff') } }, @{ n = 'Finished'; e = { if ($_.Finished) { $_.Finished.Value.ToString('HH:mm:ss.fff') } } } -AutoSize | Out-Host
     Write-Host ''
     Write-Host "Demo done. Nothing outside $(Split-Path $env:GRIDAUTOMATION_STATE) was touched." -ForegroundColor Green
 }
