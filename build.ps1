@@ -469,6 +469,9 @@ function Invoke-CleanTask {
     }
 }
 
+# Dot-sourced (tests/pester/BuildScript.Tests.ps1 does, to test the harness's functions): define, do not run.
+if ($MyInvocation.InvocationName -eq '.') { return }
+
 switch ($Task) {
     'Build' { Invoke-BuildTask }
     'Help' { Invoke-HelpTask }

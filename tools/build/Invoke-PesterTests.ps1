@@ -24,16 +24,17 @@ $result = Invoke-Pester -Configuration $config
 
 function Get-Count($name) { if ($result.PSObject.Properties[$name]) { [int]$result.$name } else { 0 } }
 $failedNames = @($result.Failed | ForEach-Object { $_.ExpandedPath })
-# A block or a whole file that fails outside an It (BeforeAll, a parse error) fails no test: count each as one failure.
-$failedNames += @($result.FailedBlocks | ForEach-Object { "$($_.ExpandedPath) (block)" })
-$failedNames += @($result.FailedContainers | ForEach-Object { "$($_.Item) (container)" })
+# A block that fails outside an It (BeforeAll, AfterAll) marks its tests failed; if it has none that did, it still
+# counts as one failure. A file that fails to load (parse error) is a failed container: one failure each.
+$orphanBlocks = @($result.FailedBlocks | Where-Object { $p = "$($_.ExpandedPath)."; -not @($failedNames | Where-Object { $_.StartsWith($p) }).Count })
+$failedContainers = @($result.FailedContainers)
 $skippedNames = @($result.Skipped | ForEach-Object { "$($_.ExpandedPath)$(if ($_.ErrorRecord) { ': ' + ($_.ErrorRecord | Select-Object -First 1).Exception.Message })" })
 $summary = [ordered]@{
     Passed       = Get-Count 'PassedCount'
-    Failed       = (Get-Count 'FailedCount') + (Get-Count 'FailedBlocksCount') + (Get-Count 'FailedContainersCount')
+    Failed       = (Get-Count 'FailedCount') + $orphanBlocks.Count + $failedContainers.Count
     Skipped      = (Get-Count 'SkippedCount') + (Get-Count 'InconclusiveCount')
     NotRun       = Get-Count 'NotRunCount'
-    FailedNames  = $failedNames
+    FailedNames  = @($failedNames) + @($orphanBlocks | ForEach-Object { "$($_.ExpandedPath) (block)" }) + @($failedContainers | ForEach-Object { "$($_.Item) (file)" })
     SkippedNames = $skippedNames
 }
 $summary | ConvertTo-Json -Depth 4 | Set-Content -Path $SummaryPath -Encoding utf8

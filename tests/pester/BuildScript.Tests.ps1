@@ -1,0 +1,86 @@
+# The test harness of build.ps1 itself: it must count passed/failed/skipped reliably, from TRX files (xunit) and from
+# Pester's result object, and find the test projects and providers by glob.
+
+BeforeAll {
+    $Root = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
+    . (Join-Path $Root 'build.ps1') -Task Build   # dot-sourced: defines the functions, runs nothing
+    $Temp = Join-Path ([IO.Path]::GetTempPath()) ("ga-harness-" + [guid]::NewGuid().ToString('n').Substring(0, 12))
+    $null = New-Item -ItemType Directory -Force $Temp
+}
+AfterAll { Remove-Item $Temp -Recurse -Force -ErrorAction SilentlyContinue }
+
+Describe 'build.ps1 test harness' {
+    It 'counts a TRX file''s results by outcome (xunit skips are NotExecuted)' {
+        $trx = Join-Path $Temp 'sample.trx'
+        @'
+<?xml version="1.0" encoding="utf-8"?>
+<TestRun xmlns="http://microsoft.com/schemas/VisualStudio/TeamTest/2010">
+  <Results>
+    <UnitTestResult testName="A.Passes" outcome="Passed" />
+    <UnitTestResult testName="A.AlsoPasses" outcome="Passed" />
+    <UnitTestResult testName="A.Fails" outcome="Failed"><Output><ErrorInfo><Message>boom</Message></ErrorInfo></Output></UnitTestResult>
+    <UnitTestResult testName="A.TimesOut" outcome="Timeout" />
+    <UnitTestResult testName="A.Skipped" outcome="NotExecuted"><Output><ErrorInfo><Message>libvirt is not installed</Message></ErrorInfo></Output></UnitTestResult>
+  </Results>
+  <ResultSummary outcome="Failed"><Counters total="5" passed="2" failed="1" /></ResultSummary>
+</TestRun>
+'@ | Set-Content $trx
+        $r = Read-Trx $trx
+        $r.Passed | Should -Be 2
+        $r.Failed | Should -Be 2 -Because 'a timeout is a failure'
+        $r.Skipped | Should -Be 1
+        $r.SkippedNames | Should -Be @('A.Skipped: libvirt is not installed')
+    }
+
+    It 'counts Pester failures, skips and failed blocks from the result object' {
+        $dir = Join-Path $Temp 'pester'; $null = New-Item -ItemType Directory -Force $dir
+        @'
+Describe 'sample' {
+    It 'passes' { 1 | Should -Be 1 }
+    It 'fails' { 1 | Should -Be 2 }
+    It 'skips' -Skip { }
+}
+Describe 'broken block' {
+    BeforeAll { throw 'setup failed' }
+    It 'never runs' { }
+}
+'@ | Set-Content (Join-Path $dir 'Sample.Tests.ps1')
+        $summary = Join-Path $dir 'summary.json'
+        $pester = Join-Path (Get-GlobalPackagesFolder) 'pester/6.2.0/tools/Pester.psd1'
+        $null = Invoke-ChildPwsh @('-File', (Join-Path $Root 'tools/build/Invoke-PesterTests.ps1'), '-PesterManifest', $pester,
+            '-TestPath', (Join-Path $dir 'Sample.Tests.ps1'), '-SummaryPath', $summary, '-ResultsDir', $dir) -AllowFailure
+        $s = Get-Content -Raw $summary | ConvertFrom-Json
+        $s.Passed | Should -Be 1
+        $s.Skipped | Should -Be 1
+        # The failed test, and the test of the broken block (counted once, not once more for the block).
+        $s.Failed | Should -Be 2
+        @($s.FailedNames) | Should -Contain 'sample.fails'
+    }
+
+    It 'counts a test file that cannot be parsed as a failure' {
+        $dir = Join-Path $Temp 'broken'; $null = New-Item -ItemType Directory -Force $dir
+        'Describe "x" { It "y" { 1 | Should -Be 1 ' | Set-Content (Join-Path $dir 'Broken.Tests.ps1')
+        $summary = Join-Path $dir 'summary.json'
+        $pester = Join-Path (Get-GlobalPackagesFolder) 'pester/6.2.0/tools/Pester.psd1'
+        $null = Invoke-ChildPwsh @('-File', (Join-Path $Root 'tools/build/Invoke-PesterTests.ps1'), '-PesterManifest', $pester,
+            '-TestPath', (Join-Path $dir 'Broken.Tests.ps1'), '-SummaryPath', $summary, '-ResultsDir', $dir) -AllowFailure
+        (Get-Content -Raw $summary | ConvertFrom-Json).Failed | Should -Be 1
+    }
+
+    It 'finds the test projects one level under tests/, skipping libraries such as the contract suite' {
+        $projects = @(Get-TestProjects)
+        $projects | Should -Not -Contain (Join-Path $Root 'tests/GridAutomation.ContractTests/GridAutomation.ContractTests.csproj')
+        foreach ($p in $projects) { (Split-Path (Split-Path $p)) | Should -Be (Join-Path $Root 'tests') }
+    }
+
+    It 'puts every provider project into the module' {
+        $module = @(Get-ModuleProjects)
+        foreach ($p in Get-ChildItem (Join-Path $Root 'src') -Directory -Filter 'GridAutomation.Provider.*') {
+            $module | Should -Contain (Get-ChildItem $p.FullName -Filter '*.csproj' | Select-Object -First 1).FullName
+        }
+    }
+
+    It 'reads each project''s target frameworks' {
+        Get-TargetFrameworks (Join-Path $Root 'src/GridAutomation.Loader/GridAutomation.Loader.csproj') | Should -Be @('net8.0', 'netstandard2.0')
+    }
+}
