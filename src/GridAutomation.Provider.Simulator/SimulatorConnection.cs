@@ -238,7 +238,7 @@ namespace GridAutomation.Providers.Simulator
                 Size = w.Size,
                 Image = w.Image,
                 Disks = SimulatorData.ParseDisks(w.Disks),
-                CreatedTime = StateStore.ParseTime(w.CreatedAt),
+                CreatedTime = ParseStoredTime(w.CreatedAt),
             };
             if (w.State == PoweredOn) g.IPAddresses.Add(IpFor(w.Seq));
             SimulatorData.ParseTags(w.Tags, g.Tags);
@@ -249,6 +249,21 @@ namespace GridAutomation.Providers.Simulator
             g.Properties["PricePerHour"] = size?.PricePerHour;
             g.Properties["IdempotencyKey"] = w.IdempotencyKey;
             return g;
+        }
+
+        [ThreadStatic] private static string? _lastTimeText;
+        [ThreadStatic] private static DateTimeOffset _lastTime;
+
+        /// <summary>Parses the store's fixed timestamp format; bulk-created workloads share one text, so the last value is cached.</summary>
+        private static DateTimeOffset ParseStoredTime(string text)
+        {
+            if (ReferenceEquals(text, _lastTimeText) || text == _lastTimeText) return _lastTime;
+            DateTimeOffset t = DateTime.TryParseExact(text, "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture,
+                DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var dt)
+                ? new DateTimeOffset(dt, TimeSpan.Zero) : StateStore.ParseTime(text);
+            _lastTimeText = text;
+            _lastTime = t;
+            return t;
         }
 
         private static string IpFor(long seq)
@@ -406,7 +421,7 @@ namespace GridAutomation.Providers.Simulator
         public async Task StartAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
         {
             await EnterAsync("Start", cancellationToken).ConfigureAwait(false);
-            var (from, to) = Write((c, tx) =>
+            var (from, to) = Write<(string?, string?)>((c, tx) =>
             {
                 var w = Load(c, tx, nativeId);
                 switch (w.State)

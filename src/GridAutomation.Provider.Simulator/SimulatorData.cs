@@ -175,6 +175,8 @@ namespace GridAutomation.Providers.Simulator
             p["$dc"].Value = dc;
             p["$t"].Value = time;
             cmd.Prepare();
+            Exec(c, tx, "PRAGMA cache_size = -65536"); // 64 MB while bulk-inserting (random UUID index pages)
+            using var sha = System.Security.Cryptography.SHA1.Create();
             for (long i = 1; i <= count; i++)
             {
                 double x = rnd.NextDouble();
@@ -184,7 +186,7 @@ namespace GridAutomation.Providers.Simulator
                 var f = free[host.Name];
                 bool on = f.cpu >= size.Cpu && f.mem >= size.MemoryMB;
                 if (on) free[host.Name] = (f.cpu - size.Cpu, f.mem - size.MemoryMB);
-                string id = SimulatorCatalog.NativeIdFor(seed, i);
+                string id = SimulatorCatalog.NativeIdFor(sha, seed, i);
                 p["$seq"].Value = i;
                 p["$id"].Value = id;
                 p["$name"].Value = "vm-" + i.ToString("D6", CultureInfo.InvariantCulture);
@@ -200,6 +202,7 @@ namespace GridAutomation.Providers.Simulator
                 cmd.ExecuteNonQuery();
             }
             Exec(c, tx, "UPDATE sim_datacenters SET next_id = $n WHERE name = $dc", ("$n", (long)count + 1), ("$dc", dc));
+            Exec(c, tx, "PRAGMA cache_size = -2000"); // back to SQLite's default for the pooled connection
         }
 
         internal static string DisksJson(string nativeId, double osDiskGB)
