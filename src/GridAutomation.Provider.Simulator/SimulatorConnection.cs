@@ -624,15 +624,29 @@ namespace GridAutomation.Providers.Simulator
             _verbose($"Simulator: moved {nativeId} from {w0.Host} to {dest.Name} ({(Consumes(w0.State) ? "live" : "cold")}).");
         }
 
+        /// <summary>A move that does not overwrite the operation's checkpoints (used to roll a move back).</summary>
+        private Task MoveWithoutCheckpointAsync(string nativeId, string host, CancellationToken ct)
+            => MoveAsync(nativeId, host, null!, ct);
+
         public async Task<bool> ResumeAsync(GridOperation operation, IOperationScope scope, CancellationToken cancellationToken)
         {
             if (operation == null) throw new ArgumentNullException(nameof(operation));
             string? nativeId = WorkloadId.TryParse(operation.Target, out _, out var n) ? n : null;
-            if (string.Equals(operation.Kind, "Move", StringComparison.OrdinalIgnoreCase) && nativeId != null
-                && scope != null && scope.Checkpoints.TryGetValue("Move.Destination", out var dest))
+            if (string.Equals(operation.Kind, "Move", StringComparison.OrdinalIgnoreCase) && nativeId != null && scope != null)
             {
-                await MoveAsync(nativeId, dest, scope, cancellationToken).ConfigureAwait(false);
-                return true;
+                if (operation.RollbackRequested && scope.Checkpoints.TryGetValue("Move.Source", out var source))
+                {
+                    // undo: put it back where it was (a no-op when the interrupted move never switched hosts)
+                    var w = Read(c => SimulatorData.FindByNativeId(c, null, _dc, nativeId)) ?? throw WorkloadNotFound(nativeId);
+                    if (!string.Equals(w.Host, source, StringComparison.OrdinalIgnoreCase))
+                        await MoveWithoutCheckpointAsync(nativeId, source, cancellationToken).ConfigureAwait(false);
+                    return false;
+                }
+                if (!operation.RollbackRequested && scope.Checkpoints.TryGetValue("Move.Destination", out var dest))
+                {
+                    await MoveAsync(nativeId, dest, scope, cancellationToken).ConfigureAwait(false);
+                    return true;
+                }
             }
             throw GridException.Unsupported($"The simulator has no special resume for '{operation.Kind}'; re-run it (its operations are idempotent).", "ResumeNotSupported", operation.Id);
         }

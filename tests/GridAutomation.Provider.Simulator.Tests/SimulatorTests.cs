@@ -163,6 +163,16 @@ namespace GridAutomation.Provider.Simulator.Tests
             var op = new GridOperation { Id = Guid.NewGuid(), Kind = "Move", Datacenter = "mv", Target = w.Id };
             Assert.True(await c.ResumeAsync(op, resumeScope, Ct));
             Assert.Equal("host-02", (await c.GetWorkloadAsync(w.NativeId, Ct)).Host);
+
+            // roll back: back to the recorded source
+            var rbScope = new TestScope { IsResume = true };
+            rbScope.Checkpoint("Move.Source", "host-01");
+            rbScope.Checkpoint("Move.Destination", "host-02");
+            Assert.False(await c.ResumeAsync(new GridOperation { Id = Guid.NewGuid(), Kind = "Move", Datacenter = "mv", Target = w.Id, RollbackRequested = true }, rbScope, Ct));
+            Assert.Equal("host-01", (await c.GetWorkloadAsync(w.NativeId, Ct)).Host);
+            Assert.Equal("host-02", rbScope.Checkpoints["Move.Destination"]);
+            // other kinds: the engine re-runs them (they are idempotent)
+            Assert.Equal(GridErrorKind.Unsupported, (await Assert.ThrowsAsync<GridException>(() => c.ResumeAsync(new GridOperation { Kind = "Start", Target = w.Id }, new TestScope(), Ct))).Kind);
         }
 
         [Fact]
