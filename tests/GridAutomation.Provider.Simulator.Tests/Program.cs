@@ -38,6 +38,16 @@ namespace GridAutomation.Provider.Simulator.Tests
                     var w = c.CreateWorkloadAsync(new CreateWorkloadRequest { Name = args[3], Size = "sim.small", IdempotencyKey = "child/" + args[3] }, new TestScope("child/" + args[3]), CancellationToken.None).GetAwaiter().GetResult();
                     Console.WriteLine("created " + w.NativeId + " " + w.NativeState);
                     return 0;
+                case "create-many":
+                    // args[3] = "<prefix>:<count>": concurrent writers from several processes
+                    var parts = args[3].Split(':');
+                    for (int i = 0; i < int.Parse(parts[1]); i++)
+                    {
+                        string name = parts[0] + "-" + i;
+                        c.CreateWorkloadAsync(new CreateWorkloadRequest { Name = name, Size = "sim.small", IdempotencyKey = "many/" + name }, new TestScope("many/" + name), CancellationToken.None).GetAwaiter().GetResult();
+                    }
+                    Console.WriteLine("created " + parts[1]);
+                    return 0;
                 case "state":
                     Console.WriteLine(c.GetWorkloadAsync(args[3], CancellationToken.None).GetAwaiter().GetResult().NativeState);
                     return 0;

@@ -305,6 +305,31 @@ namespace GridAutomation.Provider.Simulator.Tests
         }
 
         [Fact]
+        public async Task ConcurrentWriters_InThreeProcesses_AllCommit_WithUniqueIds()
+        {
+            using var env = new SimEnv();
+            using var c = await env.ConnectAsync("multi", new Dictionary<string, string> { ["Hosts"] = "4" });
+            var children = new[] { ChildProcess.Start(env.StatePath, "multi", "create-many", "a:25"), ChildProcess.Start(env.StatePath, "multi", "create-many", "b:25") };
+            try
+            {
+                for (int i = 0; i < 25; i++) await Create(c, "p-" + i);
+                foreach (var ch in children)
+                {
+                    string output = await ch.StandardOutput.ReadToEndAsync();
+                    string err = await ch.StandardError.ReadToEndAsync();
+                    Assert.True(ch.WaitForExit(120000), "child timed out");
+                    Assert.True(ch.ExitCode == 0, "child failed: " + err + output);
+                }
+            }
+            finally { foreach (var ch in children) { if (!ch.HasExited) ch.Kill(true); ch.Dispose(); } }
+            var all = await ListAll(c);
+            Assert.Equal(75, all.Count);
+            Assert.Equal(75, all.Select(w => w.NativeId).Distinct().Count());
+            Assert.Equal(75, all.Select(w => (long)w.Properties["Seq"]!).Distinct().Count());
+            Assert.Equal(75, (await c.ListHostsAsync(Ct)).Sum(h => h.AllocatedCpu));
+        }
+
+        [Fact]
         public async Task NativeIds_AreDeterministic_FromSeedAndCounter()
         {
             var ids = new List<List<string>>();
