@@ -136,7 +136,7 @@ namespace GridAutomation.Providers.Simulator
             int pageSize = Math.Max(1, Math.Min(10000, query.PageSize <= 0 ? 1000 : query.PageSize));
             var where = new StringBuilder("datacenter = $dc AND seq > $after");
             var args = new List<(string, object)>();
-            if (query.NamePatterns != null && query.NamePatterns.Count > 0 && query.NamePatterns.All(p => p.IndexOf('[') < 0 && p.IndexOf('`') < 0))
+            if (query.NamePatterns != null && query.NamePatterns.Count > 0 && query.NamePatterns.All(CanPushDown))
             {
                 where.Append(" AND (");
                 for (int i = 0; i < query.NamePatterns.Count; i++)
@@ -194,6 +194,10 @@ namespace GridAutomation.Providers.Simulator
             }
         }
 
+        /// <summary>SQLite's LIKE folds case for ASCII only, and knows no [set] or escape: push down only where no match can be lost.</summary>
+        private static bool CanPushDown(string pattern)
+            => pattern.IndexOf('[') < 0 && pattern.IndexOf('`') < 0 && pattern.All(ch => ch < 128);
+
         private static string WildcardToLike(string pattern)
         {
             var sb = new StringBuilder(pattern.Length + 4);
@@ -244,7 +248,7 @@ namespace GridAutomation.Providers.Simulator
             SimulatorData.ParseTags(w.Tags, g.Tags);
             g.Properties["Seq"] = w.Seq;
             g.Properties["HostNativeId"] = host?.NativeId;
-            g.Properties["UpdatedTime"] = w.UpdatedAt;
+            g.Properties["UpdatedTime"] = w.UpdatedAt == w.CreatedAt ? g.CreatedTime : ParseStoredTime(w.UpdatedAt);
             g.Properties["OsType"] = image?.OsType;
             g.Properties["PricePerHour"] = size?.PricePerHour;
             g.Properties["IdempotencyKey"] = w.IdempotencyKey;

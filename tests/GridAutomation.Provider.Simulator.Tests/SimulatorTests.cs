@@ -419,6 +419,9 @@ namespace GridAutomation.Provider.Simulator.Tests
             var w = await Create(c, "named", key: "K1");
             var ex = await Assert.ThrowsAsync<GridException>(() => Create(c, "other-name", key: "K1"));
             Assert.Equal("IdempotencyKeyMismatch", ex.ErrorId);
+            // non-ASCII names are not pushed down to SQLite's ASCII-only case folding: no match is lost
+            var accented = await Create(c, "Étoile-01");
+            Assert.Contains(await ListAll(c, new WorkloadQuery { NamePatterns = new[] { "étoile-*" } }), x => x.Id == accented.Id);
             var custom = await c.CreateWorkloadAsync(new CreateWorkloadRequest { Name = "custom", CpuCount = 3, MemoryMB = 3000, IdempotencyKey = "k3" }, new TestScope("k3"), Ct);
             Assert.Equal(3, custom.CpuCount);
             Assert.Equal(3000, custom.MemoryMB);
