@@ -161,7 +161,13 @@ namespace GridAutomation.Internal
             Pump(task);
             Drain();
             try { return task.GetAwaiter().GetResult(); }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested) { throw new PipelineStoppedException(); }
+            catch (Exception ex) when (ct.IsCancellationRequested && IsCancellation(ex)) { throw new PipelineStoppedException(); }
+        }
+
+        internal static bool IsCancellation(Exception ex)
+        {
+            ex = ErrorMapping.Unwrap(ex);
+            return ex is OperationCanceledException || (ex is GridException g && g.Kind == GridErrorKind.Cancelled);
         }
 
         protected void Run(Func<CancellationToken, Task> work)
@@ -173,10 +179,14 @@ namespace GridAutomation.Internal
         /// </summary>
         protected void Stream<T>(Func<CancellationToken, IAsyncEnumerable<FanOutResult<T>>> source, Action<T> onValue)
         {
-            Exception? fatal = null;
+            Exception? fatal = null, failed = null;
+            try
+            {
             Run(async ct =>
             {
-                var e = source(ct).GetAsyncEnumerator(ct);
+                IAsyncEnumerator<FanOutResult<T>> e;
+                try { e = source(ct).GetAsyncEnumerator(ct); }
+                catch (Exception ex) { failed = ex; return; } // e.g. DatacenterNotFound, raised before any datacenter is asked
                 try
                 {
                     while (await e.MoveNextAsync().ConfigureAwait(false))
@@ -197,7 +207,11 @@ namespace GridAutomation.Internal
                 }
                 finally { await e.DisposeAsync().ConfigureAwait(false); }
             });
+            }
+            catch (PipelineStoppedException) { throw; }
+            catch (Exception ex) { failed = ex; }
             if (fatal != null) ThrowTerminatingError(ErrorMapping.ToErrorRecord(fatal, null));
+            if (failed != null) WriteGridError(failed, null);
         }
 
         /// <summary>Runs a call; a GridException becomes a non-terminating error (terminating when fatal). Returns false on error.</summary>
@@ -253,7 +267,7 @@ namespace GridAutomation.Internal
                         {
                             Interlocked.Increment(ref failed);
                             if (ErrorMapping.IsFatal(ex)) Interlocked.CompareExchange(ref fatal, ex, null);
-                            else if (!(ex is OperationCanceledException && ct.IsCancellationRequested))
+                            else if (!(ct.IsCancellationRequested && IsCancellation(ex)))
                                 Post(() => WriteError(ErrorMapping.ToErrorRecord(ex, it.Target)));
                         }
                         finally

@@ -153,16 +153,14 @@ namespace GridAutomation.Internal
             }
             catch (Exception ex)
             {
-                if (ex is OperationCanceledException && ct.IsCancellationRequested)
+                if (ct.IsCancellationRequested && GridCmdlet.IsCancellation(ex))
                 {
                     final = JobState.Stopped;
                 }
                 else
                 {
-                    var rec = ErrorMapping.ToErrorRecord(ex, _item.Target);
-                    Error.Add(rec);
-                    final = ErrorMapping.Unwrap(ex) is Core.Model.GridException g && g.Kind == Core.Model.GridErrorKind.Cancelled && ct.IsCancellationRequested
-                        ? JobState.Stopped : JobState.Failed;
+                    Error.Add(ErrorMapping.ToErrorRecord(ex, _item.Target));
+                    final = JobState.Failed;
                 }
             }
             Complete(final);
