@@ -18,7 +18,7 @@ function Get-GridModulePath {
 # The lines a child pwsh runs first to load the same module the tests use.
 function Get-GridImportScript {
     $path = Get-GridModulePath
-    $lines = @("`$ErrorActionPreference = 'Stop'", "Import-Module '$($path -replace "'", "''")' -Force -WarningAction SilentlyContinue")
+    $lines = @("`$ErrorActionPreference = 'Stop'", "`$PSStyle.OutputRendering = 'PlainText'", "Import-Module '$($path -replace "'", "''")' -Force -WarningAction SilentlyContinue")
     if ($path -like '*.dll') {
         # A bare dll has no manifest: load the views and type extensions by hand.
         $lines += "Update-FormatData -PrependPath '$(Join-Path $script:GridRepoRoot 'GridAutomation.Format.ps1xml')'"

@@ -73,12 +73,12 @@ namespace GridAutomation.Commands
             // Names given without wildcards must each exist (as Get-Process -Name does), unless other filters narrow the result.
             var exact = Name != null && State == null && tags == null ? Name.Where(n => !HasWildcard(n)).ToList() : null;
             HashSet<string>? seen = exact != null && exact.Count > 0 ? new HashSet<string>(StringComparer.OrdinalIgnoreCase) : null;
-            Stream(ct => Engine.GetWorkloadsAsync(filter, Observer, ct), w =>
+            bool complete = Stream(ct => Engine.GetWorkloadsAsync(filter, Observer, ct), w =>
             {
                 seen?.Add(w.Name);
                 WriteObject(w);
             });
-            if (seen != null)
+            if (seen != null && complete)
                 foreach (var n in exact!)
                     if (!seen.Contains(n))
                         WriteError(ErrorMapping.Create("WorkloadNotFound", ErrorCategory.ObjectNotFound,

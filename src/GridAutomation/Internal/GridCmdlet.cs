@@ -177,8 +177,10 @@ namespace GridAutomation.Internal
         /// Streams a fan-out: each value is handed to <paramref name="onValue"/> on the pipeline thread as it arrives;
         /// a datacenter that fails gives a non-terminating error (or a terminating one when the state store is unusable).
         /// </summary>
-        protected void Stream<T>(Func<CancellationToken, IAsyncEnumerable<FanOutResult<T>>> source, Action<T> onValue)
+        /// <returns>False when a datacenter (or the whole call) failed, so "not found" conclusions cannot be drawn.</returns>
+        protected bool Stream<T>(Func<CancellationToken, IAsyncEnumerable<FanOutResult<T>>> source, Action<T> onValue)
         {
+            bool complete = true;
             Exception? fatal = null, failed = null;
             try
             {
@@ -196,6 +198,7 @@ namespace GridAutomation.Internal
                         {
                             var err = r.Error!;
                             if (ErrorMapping.IsFatal(err)) { fatal = err; return; }
+                            complete = false;
                             Post(() => WriteError(ErrorMapping.ToErrorRecord(err, r.Datacenter)));
                         }
                         else
@@ -211,7 +214,8 @@ namespace GridAutomation.Internal
             catch (PipelineStoppedException) { throw; }
             catch (Exception ex) { failed = ex; }
             if (fatal != null) ThrowTerminatingError(ErrorMapping.ToErrorRecord(fatal, null));
-            if (failed != null) WriteGridError(failed, null);
+            if (failed != null) { WriteGridError(failed, null); complete = false; }
+            return complete;
         }
 
         /// <summary>Runs a call; a GridException becomes a non-terminating error (terminating when fatal). Returns false on error.</summary>

@@ -131,10 +131,10 @@ namespace GridAutomation.Internal
                 default:
                     var found = new List<GridWorkload>();
                     var filter = new WorkloadFilter { Names = Name, Datacenters = Datacenter };
-                    Stream(ct => Engine.GetWorkloadsAsync(filter, Observer, ct), w => found.Add(w));
+                    bool complete = Stream(ct => Engine.GetWorkloadsAsync(filter, Observer, ct), w => found.Add(w));
                     foreach (var n in Name)
                     {
-                        if (HasWildcard(n)) continue;
+                        if (HasWildcard(n) || !complete) continue;
                         if (!found.Any(w => string.Equals(w.Name, n, StringComparison.OrdinalIgnoreCase)))
                             WriteError(ErrorMapping.Create("WorkloadNotFound", ErrorCategory.ObjectNotFound,
                                 $"No workload named '{n}'" + (Datacenter != null ? " in datacenter " + string.Join(", ", Datacenter) : "") + ".",
