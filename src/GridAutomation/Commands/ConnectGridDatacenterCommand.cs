@@ -138,7 +138,11 @@ namespace GridAutomation.Commands
                         settings[pp.Name] = LanguagePrimitives.IsTrue(value) ? "True" : "False";
                         break;
                     default:
-                        settings[pp.Name] = LanguagePrimitives.ConvertTo<string>(value);
+                        var text = LanguagePrimitives.ConvertTo<string>(value);
+                        // A restricted value is stored as the provider spells it (the validate set ignores case).
+                        if (pp.Restricted && pp.ValidValues != null)
+                            text = pp.ValidValues.FirstOrDefault(v => string.Equals(v, text, StringComparison.OrdinalIgnoreCase)) ?? text;
+                        settings[pp.Name] = text;
                         break;
                 }
             }
