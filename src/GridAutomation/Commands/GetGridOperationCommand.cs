@@ -22,7 +22,7 @@ namespace GridAutomation.Commands
         public Guid[] Id { get; set; } = null!;
 
         /// <summary>Only operations of these datacenters.</summary>
-        [Parameter(ParameterSetName = Filter, ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = Filter)]
         [ValidateNotNullOrEmpty]
         [ArgumentCompleter(typeof(DatacenterCompleter))]
         public string[]? Datacenter { get; set; }
@@ -37,7 +37,7 @@ namespace GridAutomation.Commands
         public string? Kind { get; set; }
 
         /// <summary>Only the operations of one cmdlet invocation.</summary>
-        [Parameter(ParameterSetName = Filter, ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = Filter)]
         public Guid? BatchId { get; set; }
 
         /// <summary>Only the newest N operations.</summary>
