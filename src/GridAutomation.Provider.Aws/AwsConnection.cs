@@ -501,7 +501,8 @@ namespace GridAutomation.Providers.Aws
             if (inst.State?.Name?.Value == "stopped")
             {
                 scope?.Report(new GridProgress(activity, "Starting " + id, 10));
-                await CallAsync("StartInstances", Target(id), c => _client.StartInstancesAsync(new StartInstancesRequest { InstanceIds = new List<string> { id } }, c), cancellationToken).ConfigureAwait(false);
+                var started = await CallAsync("StartInstances", Target(id), c => _client.StartInstancesAsync(new StartInstancesRequest { InstanceIds = new List<string> { id } }, c), cancellationToken).ConfigureAwait(false);
+                ReportChange(scope, activity, started.StartingInstances, 20);
             }
             inst = await WaitForAsync(id, s => s != "pending", activity, scope, cancellationToken).ConfigureAwait(false);
             if (inst.State?.Name?.Value != "running")
@@ -538,7 +539,8 @@ namespace GridAutomation.Providers.Aws
                 if (mode == StopMode.TurnOff) req.Force = true;
                 if (hibernate) req.Hibernate = true;
                 scope?.Report(new GridProgress(activity, (hibernate ? "Hibernating " : mode == StopMode.TurnOff ? "Force-stopping " : "Stopping ") + id, 10));
-                await CallAsync("StopInstances", Target(id), c => _client.StopInstancesAsync(req, c), ct).ConfigureAwait(false);
+                var stopping = await CallAsync("StopInstances", Target(id), c => _client.StopInstancesAsync(req, c), ct).ConfigureAwait(false);
+                ReportChange(scope, activity, stopping.StoppingInstances, 20);
             }
             inst = await WaitForAsync(id, s => s != "stopping" && s != "running" && s != "pending", activity, scope, ct).ConfigureAwait(false);
             if (inst.State?.Name?.Value != "stopped")
@@ -580,7 +582,8 @@ namespace GridAutomation.Providers.Aws
                 if (st != "shutting-down")
                 {
                     scope?.Report(new GridProgress(activity, "Terminating " + id, 10));
-                    await CallAsync("TerminateInstances", Target(id), c => _client.TerminateInstancesAsync(new TerminateInstancesRequest { InstanceIds = new List<string> { id } }, c), cancellationToken).ConfigureAwait(false);
+                    var terminating = await CallAsync("TerminateInstances", Target(id), c => _client.TerminateInstancesAsync(new TerminateInstancesRequest { InstanceIds = new List<string> { id } }, c), cancellationToken).ConfigureAwait(false);
+                    ReportChange(scope, activity, terminating.TerminatingInstances, 20);
                 }
                 await WaitForAsync(id, s => s == "terminated", activity, scope, cancellationToken).ConfigureAwait(false);
             }
@@ -719,6 +722,14 @@ namespace GridAutomation.Providers.Aws
                 try { await Task.Delay(PollInterval, ct).ConfigureAwait(false); }
                 catch (OperationCanceledException) { throw AwsErrors.Map(new OperationCanceledException(ct), "wait", Target(id), ct); }
             }
+        }
+
+        /// <summary>Reports the state change EC2 answered a Start/Stop/Terminate with ("running -> stopping").</summary>
+        private static void ReportChange(IOperationScope? scope, string activity, List<InstanceStateChange>? changes, int percent)
+        {
+            if (scope == null || changes == null) return;
+            foreach (var c in changes)
+                scope.Report(new GridProgress(activity, $"{c.InstanceId}: {c.PreviousState?.Name?.Value ?? "?"} -> {c.CurrentState?.Name?.Value ?? "?"}", percent));
         }
 
         private async Task<T> CallAsync<T>(string action, object? target, Func<CancellationToken, Task<T>> call, CancellationToken ct)

@@ -45,8 +45,26 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
             return dir?.FullName ?? throw new InvalidOperationException("Repository root not found above " + AppContext.BaseDirectory);
         }
 
-        /// <summary>../shared/fixtures relative to the repository root (never copied into the repo).</summary>
-        public static string FixturesDir => Path.GetFullPath(Path.Combine(RepoRoot(), "..", "shared", "fixtures"));
+        /// <summary>
+        /// ../shared/fixtures relative to the repository root (never copied into the repo). GRIDAUTOMATION_FIXTURES
+        /// overrides; a worktree nested one level deeper (e.g. /work/wt/aws) finds the nearest parent's shared/fixtures.
+        /// </summary>
+        public static string FixturesDir
+        {
+            get
+            {
+                var env = Environment.GetEnvironmentVariable("GRIDAUTOMATION_FIXTURES");
+                if (!string.IsNullOrEmpty(env)) return Path.GetFullPath(env);
+                string root = RepoRoot();
+                string first = Path.GetFullPath(Path.Combine(root, "..", "shared", "fixtures"));
+                for (var dir = new DirectoryInfo(root).Parent; dir != null; dir = dir.Parent)
+                {
+                    string candidate = Path.Combine(dir.FullName, "shared", "fixtures");
+                    if (Directory.Exists(candidate)) return candidate;
+                }
+                return first;
+            }
+        }
 
         public static string Fixture(string relative) => Path.Combine(FixturesDir, relative);
 
