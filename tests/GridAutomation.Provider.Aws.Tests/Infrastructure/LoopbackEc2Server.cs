@@ -19,6 +19,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
         public IReadOnlyDictionary<string, string> Form { get; set; } = new Dictionary<string, string>();
         public string? Authorization { get; set; }
         public string? Host { get; set; }
+        public IReadOnlyDictionary<string, string> Headers { get; set; } = new Dictionary<string, string>();
         public string? Get(string key) => Form.TryGetValue(key, out var v) ? v : null;
 
         /// <summary>Values of a list member: prefix "InstanceId" gives InstanceId.1, InstanceId.2...</summary>
@@ -118,7 +119,9 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
                     string v = eq < 0 ? "" : Uri.UnescapeDataString(pair.Substring(eq + 1).Replace('+', ' '));
                     form[k] = v;
                 }
-                var req = new Ec2Request { Form = form, Authorization = ctx.Request.Headers["Authorization"], Host = ctx.Request.Headers["Host"] };
+                var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+                foreach (string? h in ctx.Request.Headers.AllKeys) if (h != null) headers[h] = ctx.Request.Headers[h] ?? "";
+                var req = new Ec2Request { Form = form, Authorization = ctx.Request.Headers["Authorization"], Host = ctx.Request.Headers["Host"], Headers = headers };
                 Requests.Enqueue(req);
                 Ec2Response resp;
                 try { resp = _handler(req); }
