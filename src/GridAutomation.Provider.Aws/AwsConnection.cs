@@ -37,8 +37,15 @@ namespace GridAutomation.Providers.Aws
         private readonly SemaphoreSlim _catalogueGate = new SemaphoreSlim(1, 1);
         private int _disposed;
 
-        /// <summary>Delay between two state polls while waiting (tests shorten it).</summary>
+        /// <summary>Longest delay between two state polls while waiting; polls start at 0.5 s and double up to it (tests shorten it).</summary>
         internal TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+        private static readonly TimeSpan FirstPoll = TimeSpan.FromMilliseconds(500);
+
+        private TimeSpan PollDelay(int attempt)
+        {
+            double ms = FirstPoll.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 10));
+            return TimeSpan.FromMilliseconds(Math.Min(ms, PollInterval.TotalMilliseconds));
+        }
         /// <summary>Longest wait for a state change before giving up.</summary>
         internal TimeSpan WaitTimeout { get; set; } = TimeSpan.FromMinutes(30);
         /// <summary>How long a freshly launched instance may still be unknown to DescribeInstances (EC2 is eventually consistent).</summary>
@@ -605,6 +612,7 @@ namespace GridAutomation.Providers.Aws
         private async Task DeleteVolumeWhenDetachedAsync(string volumeId, string activity, IOperationScope? scope, CancellationToken ct)
         {
             var deadline = DateTime.UtcNow + WaitTimeout;
+            int polls = 0;
             while (true)
             {
                 DescribeVolumesResponse resp;
@@ -629,7 +637,8 @@ namespace GridAutomation.Providers.Aws
                 if (DateTime.UtcNow > deadline)
                     throw new GridException(GridErrorKind.Conflict, $"Volume {volumeId} stayed {state}; it was not deleted.", AwsErrors.InvalidState) { Target = volumeId, IsTransient = false };
                 scope?.Report(new GridProgress(activity, $"Waiting for volume {volumeId} to detach ({state})", -1));
-                await Task.Delay(PollInterval, ct).ConfigureAwait(false);
+                try { await Task.Delay(PollDelay(polls++), ct).ConfigureAwait(false); }
+                catch (OperationCanceledException) { throw AwsErrors.Map(new OperationCanceledException(ct), "wait", volumeId, ct); }
             }
         }
 
@@ -706,6 +715,7 @@ namespace GridAutomation.Providers.Aws
         {
             var started = DateTime.UtcNow;
             string? last = null;
+            int polls = 0;
             while (true)
             {
                 Instance? inst = null;
@@ -719,7 +729,7 @@ namespace GridAutomation.Providers.Aws
                 }
                 if (DateTime.UtcNow - started > WaitTimeout)
                     throw new GridException(GridErrorKind.Unavailable, $"{id} did not reach the wanted state within {WaitTimeout.TotalMinutes:0} minutes (last: {last ?? "unknown"}).", "AwsWaitTimedOut") { Target = Target(id), IsTransient = false };
-                try { await Task.Delay(PollInterval, ct).ConfigureAwait(false); }
+                try { await Task.Delay(PollDelay(polls++), ct).ConfigureAwait(false); }
                 catch (OperationCanceledException) { throw AwsErrors.Map(new OperationCanceledException(ct), "wait", Target(id), ct); }
             }
         }
