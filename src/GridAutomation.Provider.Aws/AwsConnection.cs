@@ -70,7 +70,7 @@ namespace GridAutomation.Providers.Aws
 
         // ---- connect -------------------------------------------------------------------------------------------
 
-        internal static AwsConnection Create(ProviderConnectRequest request)
+        internal static async Task<AwsConnection> CreateAsync(ProviderConnectRequest request, CancellationToken ct)
         {
             var dc = request.Datacenter ?? throw GridException.InvalidRequest("The connection request has no datacenter.", "AwsConnectRequestMissing");
             Action<string> verbose = request.Services?.Verbose ?? (_ => { });
@@ -137,8 +137,14 @@ namespace GridAutomation.Providers.Aws
             {
                 try
                 {
-                    var resolved = DefaultAWSCredentialsIdentityResolver.GetCredentials(config);
+                    ct.ThrowIfCancellationRequested();
+                    var resolved = await DefaultAWSCredentialsIdentityResolver.GetCredentialsAsync(config).ConfigureAwait(false);
+                    if (resolved == null) throw new AmazonClientException("The SDK default chain found no credentials.");
                     client = new AmazonEC2Client(resolved, config);
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    throw new GridException(GridErrorKind.Cancelled, "Connecting was cancelled.", AwsErrors.Cancelled) { Target = dc.Name, IsTransient = false };
                 }
                 catch (Exception ex)
                 {
@@ -224,8 +230,9 @@ namespace GridAutomation.Providers.Aws
                 {
                     // Shapes are a convenience: a listing must not fail because they cannot be read.
                     _verbose($"Aws '{Datacenter.Name}': instance type details unavailable ({ex.NativeCode ?? ex.ErrorId}); CPU/memory left empty for {string.Join(", ", chunk)}.");
+                    if (ex.IsTransient) continue; // throttled/unavailable: ask again on a later page
                 }
-                foreach (var name in chunk) _types.TryAdd(name, null); // remember unknown ones: never asked twice
+                foreach (var name in chunk) _types.TryAdd(name, null); // remember unknown/forbidden ones: never asked twice
             }
         }
 
@@ -364,6 +371,7 @@ namespace GridAutomation.Providers.Aws
             if (string.IsNullOrWhiteSpace(nativeId))
                 throw GridException.NotFound("No instance id was given.", AwsErrors.WorkloadNotFound, nativeId);
             string id = nativeId.Trim();
+            if (id.StartsWith("i-", StringComparison.OrdinalIgnoreCase)) id = id.ToLowerInvariant(); // EC2 ids are lowercase hex
             var req = new DescribeInstancesRequest { InstanceIds = new List<string> { id } };
             var resp = await CallAsync("DescribeInstances", WorkloadId.Format(Datacenter.Name, id), c => _client.DescribeInstancesAsync(req, c), ct).ConfigureAwait(false);
             foreach (var r in resp.Reservations ?? new List<Reservation>())

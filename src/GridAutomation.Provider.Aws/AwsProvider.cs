@@ -52,7 +52,7 @@ namespace GridAutomation.Providers.Aws
         public async Task<IGridConnection> ConnectAsync(ProviderConnectRequest request, CancellationToken cancellationToken)
         {
             if (request == null) throw GridException.InvalidRequest("No connection request was given.", "AwsConnectRequestMissing");
-            var connection = AwsConnection.Create(request);
+            var connection = await AwsConnection.CreateAsync(request, cancellationToken).ConfigureAwait(false);
             try
             {
                 await connection.ValidateAsync(cancellationToken).ConfigureAwait(false);

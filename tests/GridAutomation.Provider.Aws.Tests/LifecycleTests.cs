@@ -133,6 +133,24 @@ namespace GridAutomation.Providers.Aws.Tests
         }
 
         [Fact]
+        public async Task InstanceTypeDetails_ThrottledOnce_AreAskedAgain_ForbiddenOnes_AreNot()
+        {
+            using var fake = new FakeEc2();
+            fake.Seed(3);
+            using var c = await TestEnvironment.ConnectAsync(fake.Url);
+            fake.Throttle("DescribeInstanceTypes", 1);
+            var first = (await Pages(c, new WorkloadQuery())).SelectMany(p => p).ToList();
+            Assert.All(first, w => Assert.Null(w.MemoryMB)); // the listing itself does not fail
+            var second = (await Pages(c, new WorkloadQuery())).SelectMany(p => p).ToList();
+            Assert.All(second, w => Assert.Equal(1024, w.MemoryMB)); // a throttle is not remembered as "unknown"
+            Assert.Equal(2, fake.Count("DescribeInstanceTypes"));
+
+            // Upper-case ids (as a user may type them) find the instance.
+            var one = await c.GetWorkloadAsync(first[0].NativeId.ToUpperInvariant(), Ct);
+            Assert.Equal(first[0].NativeId, one.NativeId);
+        }
+
+        [Fact]
         public async Task Throttling_IsThrottled_AndTheSdkDoesNotRetry()
         {
             using var fake = new FakeEc2();
