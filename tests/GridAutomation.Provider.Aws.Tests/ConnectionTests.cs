@@ -133,6 +133,19 @@ namespace GridAutomation.Providers.Aws.Tests
         }
 
         [Fact]
+        public async Task NetworkGuard_ObservesTheSdk_AndNothingLeftLoopback()
+        {
+            using var fake = new FakeEc2();
+            using (var c = await TestEnvironment.ConnectAsync(fake.Url)) await c.ListHostsAsync(Ct);
+            // The guard sees the SDK's own HttpClient requests (so an empty violation list means something)...
+            Assert.Contains(NetworkGuard.Seen, u => u.Port == fake.Server.Port);
+            // ...and none of this process's requests so far went anywhere but loopback (no 169.254.169.254).
+            Assert.Empty(NetworkGuard.Violations);
+            Assert.True(NetworkGuard.IsLoopback(new Uri("http://127.0.0.1:1/")));
+            Assert.False(NetworkGuard.IsLoopback(new Uri("http://169.254.169.254/latest/api/token")));
+        }
+
+        [Fact]
         public async Task Settings_AreValidated()
         {
             var ex = await Assert.ThrowsAsync<GridException>(() => TestEnvironment.ConnectAsync("http://127.0.0.1:1/", region: ""));

@@ -144,6 +144,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
             _stop.Cancel();
             try { _listener.Stop(); _listener.Close(); } catch { }
             try { _loop.Wait(2000); } catch { }
+            NetworkGuard.AssertNoneLeftLoopback(); // fails the test that owned this server if anything reached out
         }
     }
 }

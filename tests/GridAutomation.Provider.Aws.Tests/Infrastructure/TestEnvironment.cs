@@ -25,6 +25,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
         [ModuleInitializer]
         internal static void Init()
         {
+            NetworkGuard.Install();
             Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
             foreach (var v in new[] { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
                                       "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
