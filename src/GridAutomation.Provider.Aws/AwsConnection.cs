@@ -700,8 +700,34 @@ namespace GridAutomation.Providers.Aws
         public Task MoveAsync(string nativeId, string destinationHost, IOperationScope scope, CancellationToken cancellationToken)
             => throw GridException.Unsupported("EC2 cannot move an instance to another availability zone (a new instance from a snapshot would be a different workload).", "CapabilityNotSupported", Target(nativeId));
 
-        public Task<bool> ResumeAsync(GridOperation operation, IOperationScope scope, CancellationToken cancellationToken)
-            => throw GridException.Unsupported("Aws operations are re-run idempotently (ClientToken, recorded volumes) instead of resumed step by step.", "CapabilityNotSupported", operation?.Target);
+        /// <summary>
+        /// Only the roll-back of an interrupted create is the provider's own: the instance it launched (from the
+        /// InstanceId checkpoint, else found by the ClientToken checkpoint written before RunInstances acted) is
+        /// terminated with the storage the launch made, and false is returned. Everything else answers Unsupported,
+        /// so the engine re-runs the same idempotent step (same ClientToken; recorded volumes for a remove).
+        /// </summary>
+        public async Task<bool> ResumeAsync(GridOperation operation, IOperationScope scope, CancellationToken cancellationToken)
+        {
+            if (operation == null || !operation.RollbackRequested || !string.Equals(operation.Kind, "Create", StringComparison.OrdinalIgnoreCase))
+                throw GridException.Unsupported("Aws operations are re-run idempotently (ClientToken, recorded volumes) instead of resumed step by step.", "CapabilityNotSupported", operation?.Target);
+            var cps = operation.Checkpoints ?? new Dictionary<string, string>();
+            string? id = cps.TryGetValue("InstanceId", out var i) && !string.IsNullOrEmpty(i) ? i : null;
+            if (id == null && cps.TryGetValue("ClientToken", out var token) && !string.IsNullOrEmpty(token))
+            {
+                var req = new DescribeInstancesRequest { Filters = new List<Filter> { new Filter { Name = "client-token", Values = new List<string> { token } } } };
+                var resp = await CallAsync("DescribeInstances", operation.Target, c => _client.DescribeInstancesAsync(req, c), cancellationToken).ConfigureAwait(false);
+                id = resp.Reservations?.SelectMany(r => r.Instances ?? new List<Instance>()).FirstOrDefault(x => x.State?.Name?.Value != "terminated")?.InstanceId;
+            }
+            if (id == null)
+            {
+                _verbose($"Aws '{Datacenter.Name}': the interrupted create {operation.Id} launched nothing; nothing to roll back.");
+                return false;
+            }
+            scope?.Checkpoint("RollbackInstanceId", id);
+            try { await RemoveAsync(id, removeStorage: true, scope!, cancellationToken).ConfigureAwait(false); }
+            catch (GridException ex) when (ex.Kind == GridErrorKind.NotFound) { }
+            return false;
+        }
 
         public Task DisconnectAsync(CancellationToken cancellationToken)
         {

@@ -354,6 +354,40 @@ namespace GridAutomation.Providers.Aws.Tests
         }
 
         [Fact]
+        public async Task Resume_RollsBackAnInterruptedCreate_ByTokenOrId_AndRerunsEverythingElse()
+        {
+            using var fake = new FakeEc2();
+            using var c = await TestEnvironment.ConnectAsync(fake.Url);
+            // Interrupted after RunInstances acted but before the InstanceId checkpoint: found by its ClientToken.
+            var a = await c.CreateWorkloadAsync(Req("rb-a", "rb-a"), new TestScope("rb-a"), Ct);
+            var opA = new GridOperation { Id = Guid.NewGuid(), Kind = "Create", Target = "aws-test/rb-a", RollbackRequested = true };
+            opA.Checkpoints["ClientToken"] = AwsConnection.ClientTokenFor("us-east-1", "rb-a");
+            Assert.False(await c.ResumeAsync(opA, new TestScope { IsResume = true }, Ct));
+            Assert.Equal("terminated", fake.Instances[a.NativeId].State);
+            Assert.Equal(new[] { opA.Checkpoints["ClientToken"] }, fake.Server.RequestsFor("DescribeInstances").First(r => r.Filters().Any(f => f.Name == "client-token")).Filters().Single(f => f.Name == "client-token").Values);
+
+            // With the InstanceId checkpoint: terminated, its kept volumes deleted too (the launch made them).
+            var b = await c.CreateWorkloadAsync(Req("rb-b", "rb-b", image: FakeEc2.ImageWithDataVolume), new TestScope("rb-b"), Ct);
+            string dataVol = b.Disks.Single(d => !d.IsOsDisk).NativeId!;
+            var opB = new GridOperation { Id = Guid.NewGuid(), Kind = "Create", Target = "aws-test/rb-b", RollbackRequested = true };
+            opB.Checkpoints["InstanceId"] = b.NativeId;
+            Assert.False(await c.ResumeAsync(opB, new TestScope { IsResume = true }, Ct));
+            Assert.Equal("terminated", fake.Instances[b.NativeId].State);
+            Assert.False(fake.Volumes.ContainsKey(dataVol));
+
+            // Nothing launched: nothing to roll back.
+            var opC = new GridOperation { Id = Guid.NewGuid(), Kind = "Create", Target = "aws-test/rb-c", RollbackRequested = true };
+            opC.Checkpoints["ClientToken"] = AwsConnection.ClientTokenFor("us-east-1", "never-launched");
+            Assert.False(await c.ResumeAsync(opC, new TestScope { IsResume = true }, Ct));
+
+            // Finishing (not rolling back), or any other kind: the engine re-runs the idempotent step.
+            var ex = await Assert.ThrowsAsync<GridException>(() => c.ResumeAsync(new GridOperation { Kind = "Create" }, new TestScope(), Ct));
+            Assert.Equal(GridErrorKind.Unsupported, ex.Kind);
+            ex = await Assert.ThrowsAsync<GridException>(() => c.ResumeAsync(new GridOperation { Kind = "Stop", RollbackRequested = true }, new TestScope(), Ct));
+            Assert.Equal(GridErrorKind.Unsupported, ex.Kind);
+        }
+
+        [Fact]
         public async Task Tags_Merge_AndReservedKeysRefused()
         {
             using var fake = new FakeEc2();

@@ -239,6 +239,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
                 {
                     case "instance-state-name": set = set.Where(i => values.Contains(i.State)); break;
                     case "instance-id": set = set.Where(i => values.Contains(i.Id)); break;
+                    case "client-token": set = set.Where(i => i.ClientToken != null && values.Contains(i.ClientToken)); break;
                     case "tag-key": set = set.Where(i => i.Tags.Keys.Any(k => values.Any(v => Wild(v, k)))); break;
                     default:
                         if (name.StartsWith("tag:", StringComparison.Ordinal))
