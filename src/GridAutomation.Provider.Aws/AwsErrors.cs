@@ -81,6 +81,8 @@ namespace GridAutomation.Providers.Aws
             if (ex is OperationCanceledException && ct.IsCancellationRequested)
                 return new GridException(GridErrorKind.Cancelled, $"EC2 {action} was cancelled.", Cancelled) { Target = target, IsTransient = false };
 
+            if (ex is AmazonUnmarshallingException || (ex is AmazonServiceException && ex.InnerException is System.Xml.XmlException))
+                return new GridException(GridErrorKind.Unavailable, $"The EC2 endpoint answered {action} with a response that is not EC2 XML.", BadResponse) { NativeCode = "UnmarshallingError", Target = target };
             if (ex is AmazonServiceException se && !string.IsNullOrEmpty(se.ErrorCode))
             {
                 string code = se.ErrorCode;

@@ -197,6 +197,21 @@ namespace GridAutomation.Providers.Aws.Tests
             Assert.Single(server.RequestsFor("DescribeInstances")); // one HTTP request whatever the error: no SDK retry
         }
 
+        [Theory]
+        [InlineData(200, "this is not xml <<<")]
+        [InlineData(502, "<html><body>Bad Gateway</body></html>")]
+        public async Task NonEc2Responses_AreUnavailable(int status, string body)
+        {
+            using var server = new LoopbackEc2Server(r => r.Action == "DescribeAvailabilityZones"
+                ? Ec2Response.Ok(ZonesXml)
+                : new Ec2Response { Status = status, Body = body });
+            using var c = await TestEnvironment.ConnectAsync(server.Url);
+            var ex = await Assert.ThrowsAsync<GridException>(() => c.GetWorkloadAsync("i-0123456789abcdef0", Ct));
+            Assert.Equal(GridErrorKind.Unavailable, ex.Kind);
+            Assert.Null(ex.InnerException);
+            Assert.DoesNotContain("   at ", ex.Message); // no stack trace in the message
+        }
+
         [Fact]
         public async Task Secrets_NeverReachMessages_OrVerboseOutput()
         {
