@@ -17,6 +17,7 @@ using Amazon.Runtime.CredentialManagement;
 using Amazon.Runtime.Credentials;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
+using GridAutomation.Core.State;
 
 namespace GridAutomation.Providers.Aws
 {
@@ -31,6 +32,7 @@ namespace GridAutomation.Providers.Aws
         private readonly string _region;
         private readonly IReadOnlyList<string> _scrub;
         private readonly Action<string> _verbose;
+        private readonly IRetryPolicy? _retry;
         private readonly ConcurrentDictionary<string, InstanceTypeInfo?> _types = new ConcurrentDictionary<string, InstanceTypeInfo?>(StringComparer.Ordinal);
         private IReadOnlyList<InstanceTypeInfo>? _catalogue;
         private DateTime _catalogueAt;
@@ -57,10 +59,10 @@ namespace GridAutomation.Providers.Aws
         /// <summary>The SDK client (read-only use: tests inspect its configuration).</summary>
         internal AmazonEC2Client Client => _client;
 
-        private AwsConnection(GridDatacenter datacenter, AmazonEC2Client client, string region, string endpoint, string credentialSource, IReadOnlyList<string> scrub, Action<string> verbose)
+        private AwsConnection(GridDatacenter datacenter, AmazonEC2Client client, string region, string endpoint, string credentialSource, IReadOnlyList<string> scrub, Action<string> verbose, IRetryPolicy? retry)
         {
             Datacenter = datacenter; _client = client; _region = region; Endpoint = endpoint;
-            CredentialSource = credentialSource; _scrub = scrub; _verbose = verbose;
+            CredentialSource = credentialSource; _scrub = scrub; _verbose = verbose; _retry = retry;
         }
 
         public GridDatacenter Datacenter { get; }
@@ -154,7 +156,7 @@ namespace GridAutomation.Providers.Aws
                 }
             }
             verbose($"Aws datacenter '{dc.Name}': region {region}, endpoint {endpointText}, credentials from {source}.");
-            return new AwsConnection(dc, client, region!, endpointText, source, scrub, verbose);
+            return new AwsConnection(dc, client, region!, endpointText, source, scrub, verbose, request.Services?.Retry);
         }
 
         /// <summary>Checks the endpoint and credentials with one cheap read (DescribeAvailabilityZones).</summary>
@@ -314,33 +316,58 @@ namespace GridAutomation.Providers.Aws
                 MaxResults = Math.Max(5, Math.Min(1000, query.PageSize <= 0 ? 1000 : query.PageSize)),
             };
 
+            // Page 1 is not retried here: the engine retries the whole listing until the first page arrives.
+            // Later pages are ours: each page fetch goes through the shared retry policy (ProviderServices.Retry,
+            // sdkRetries = false), and a retried page restarts from the NextToken the previous page gave.
+            string? resumeToken = null;
+            bool first = true;
 #if NET8_0_OR_GREATER
-            var pages = _client.Paginators.DescribeInstances(request).Responses.GetAsyncEnumerator(cancellationToken);
+            IAsyncEnumerator<DescribeInstancesResponse>? pages = null;
+            IAsyncEnumerator<DescribeInstancesResponse> Start(string? token)
+            {
+                var req = new DescribeInstancesRequest { Filters = request.Filters, MaxResults = request.MaxResults, NextToken = token };
+                return _client.Paginators.DescribeInstances(req).Responses.GetAsyncEnumerator(cancellationToken);
+            }
+            async Task<DescribeInstancesResponse?> NextAsync(CancellationToken ct)
+            {
+                pages ??= Start(resumeToken);
+                try { return await pages.MoveNextAsync().ConfigureAwait(false) ? pages.Current : null; }
+                catch (Exception ex)
+                {
+                    // A paginator that failed cannot go on: drop it, a retry starts a new one from resumeToken.
+                    try { await pages.DisposeAsync().ConfigureAwait(false); } catch { }
+                    pages = null;
+                    throw AwsErrors.Map(ex, "DescribeInstances", Datacenter.Name, ct, _scrub);
+                }
+            }
             try
             {
                 while (true)
                 {
-                    DescribeInstancesResponse resp;
-                    try
-                    {
-                        if (!await pages.MoveNextAsync().ConfigureAwait(false)) break;
-                        resp = pages.Current;
-                    }
-                    catch (Exception ex) { throw AwsErrors.Map(ex, "DescribeInstances", Datacenter.Name, cancellationToken, _scrub); }
+                    var resp = first || _retry == null
+                        ? await NextAsync(cancellationToken).ConfigureAwait(false)
+                        : await _retry.ExecuteAsync(Datacenter.Name, NextAsync, false, cancellationToken).ConfigureAwait(false);
+                    if (resp == null) break;
+                    first = false;
+                    resumeToken = string.IsNullOrEmpty(resp.NextToken) ? null : resp.NextToken;
                     yield return await ToPageAsync(resp, wantDeleted, cancellationToken).ConfigureAwait(false);
+                    if (resumeToken == null) break;
                 }
             }
-            finally { await pages.DisposeAsync().ConfigureAwait(false); }
+            finally { if (pages != null) await pages.DisposeAsync().ConfigureAwait(false); }
 #else
             // netstandard2.0: the same NextToken loop the paginator runs, one call per page.
-            string? next = null;
             do
             {
-                request.NextToken = next;
-                var resp = await CallAsync("DescribeInstances", Datacenter.Name, c => _client.DescribeInstancesAsync(request, c), cancellationToken).ConfigureAwait(false);
+                request.NextToken = resumeToken;
+                Task<DescribeInstancesResponse> Fetch(CancellationToken c) => CallAsync("DescribeInstances", Datacenter.Name, t => _client.DescribeInstancesAsync(request, t), c);
+                var resp = first || _retry == null
+                    ? await Fetch(cancellationToken).ConfigureAwait(false)
+                    : await _retry.ExecuteAsync(Datacenter.Name, Fetch, false, cancellationToken).ConfigureAwait(false);
+                first = false;
+                resumeToken = string.IsNullOrEmpty(resp.NextToken) ? null : resp.NextToken;
                 yield return await ToPageAsync(resp, wantDeleted, cancellationToken).ConfigureAwait(false);
-                next = string.IsNullOrEmpty(resp.NextToken) ? null : resp.NextToken;
-            } while (next != null);
+            } while (resumeToken != null);
 #endif
         }
 

@@ -133,6 +133,31 @@ namespace GridAutomation.Providers.Aws.Tests
         }
 
         [Fact]
+        public async Task Paging_ThrottledLaterPage_IsRetriedFromItsNextToken_ThroughTheSharedPolicy()
+        {
+            using var fake = new FakeEc2();
+            fake.Seed(2500);
+            var retry = new CountingRetry { MaxRetries = 3 };
+            using var c = await TestEnvironment.ConnectAsync(fake.Url, retry: retry);
+            fake.ThrottleAfter("DescribeInstances", 1, 2); // page 2 is throttled twice
+            var pages = await Pages(c, new WorkloadQuery { PageSize = 1000 });
+            Assert.Equal(new[] { 1000, 1000, 500 }, pages.Select(p => p.Count).ToArray());
+            Assert.Equal(2500, pages.SelectMany(p => p).Select(w => w.NativeId).Distinct().Count());
+            Assert.Equal(2, retry.Retries);
+            var calls = fake.Server.RequestsFor("DescribeInstances").ToList();
+            Assert.Equal(5, calls.Count); // page 1, page 2 x3 (two throttled), page 3: no hidden SDK attempts
+            Assert.Equal(new string?[] { null, "tok-1000", "tok-1000", "tok-1000", "tok-2000" }, calls.Select(r => r.Get("NextToken")).ToArray());
+
+            // Without a policy (or when it gives up) the listing ends with the page's Throttled error.
+            using var bare = await TestEnvironment.ConnectAsync(fake.Url);
+            fake.ThrottleAfter("DescribeInstances", 1, 1);
+            var got = new List<int>();
+            var ex = await Assert.ThrowsAsync<GridException>(async () => { await foreach (var p in bare.ListWorkloadsAsync(new WorkloadQuery { PageSize = 1000 }, Ct)) got.Add(p.Count); });
+            Assert.Equal(GridErrorKind.Throttled, ex.Kind);
+            Assert.Equal(new[] { 1000 }, got.ToArray());
+        }
+
+        [Fact]
         public async Task InstanceTypeDetails_ThrottledOnce_AreAskedAgain_ForbiddenOnes_AreNot()
         {
             using var fake = new FakeEc2();

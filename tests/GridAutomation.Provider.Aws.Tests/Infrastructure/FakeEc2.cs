@@ -70,6 +70,10 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
         /// <summary>The next <paramref name="count"/> calls of <paramref name="action"/> answer RequestLimitExceeded.</summary>
         public void Throttle(string action, int count) { lock (_gate) _throttle[action] = count; }
 
+        /// <summary>Lets <paramref name="skip"/> calls of <paramref name="action"/> through, then throttles the next <paramref name="count"/>.</summary>
+        public void ThrottleAfter(string action, int skip, int count) { lock (_gate) { _skip[action] = skip; _throttle[action] = count; } }
+        private readonly Dictionary<string, int> _skip = new Dictionary<string, int>(StringComparer.Ordinal);
+
         public int Count(string action) => Server.RequestsFor(action).Count();
 
         /// <summary>Adds running instances directly (for the paging test), named bulk-00001...</summary>
@@ -131,7 +135,8 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
         {
             lock (_gate)
             {
-                if (_throttle.TryGetValue(r.Action, out var left) && left > 0)
+                if (_skip.TryGetValue(r.Action, out var pass) && pass > 0) _skip[r.Action] = pass - 1;
+                else if (_throttle.TryGetValue(r.Action, out var left) && left > 0)
                 {
                     _throttle[r.Action] = left - 1;
                     return Ec2Response.Error(ThrottleStatus, "RequestLimitExceeded", "Request limit exceeded.");
