@@ -285,7 +285,8 @@ namespace GridAutomation.Providers.Aws
             {
                 new Filter { Name = "instance-state-name", Values = AwsMapper.NativeStatesFor(query.States) },
             };
-            if (query.NativeIds != null && query.NativeIds.Count > 0)
+            // EC2 takes at most 200 values per filter: beyond that the ids are matched by the engine only.
+            if (query.NativeIds != null && query.NativeIds.Count > 0 && query.NativeIds.Count <= 200)
                 filters.Add(new Filter { Name = "instance-id", Values = query.NativeIds.Where(i => !string.IsNullOrEmpty(i)).Select(i => i.Trim().ToLowerInvariant()).Distinct().ToList() });
             if (query.Tags != null)
             {
