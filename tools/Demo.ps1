@@ -96,7 +96,9 @@ try {
 
     Show-Step 'The operations journal: every change, with its state'
     Show-Command 'Get-GridOperation -Last 20 | Format-Table Kind, Target, State, Started, Finished'
-    Get-GridOperation -Last 20 | Format-Table Kind, Target, State, @{ n = 'Started'; e = { $_.Started.ToString('HH:mm:ss.fff') } }, @{ n = 'Finished'; e = { if ($_.Finished) { $_.Finished.Value.ToString('HH:mm:ss.fff') } } } -AutoSize | Out-Host
+    Get-GridOperation -Last 20 | Format-Table Kind, Target, State,
+        @{ n = 'Started'; e = { $_.Started.ToLocalTime().ToString('HH:mm:ss') } },
+        @{ n = 'Took'; e = { if ($_.Finished) { '{0:n2}s' -f ($_.Finished.Value - $_.Started).TotalSeconds } } } -AutoSize | Out-Host
     Write-Host ''
     Write-Host "Demo done. Nothing outside $(Split-Path $env:GRIDAUTOMATION_STATE) was touched." -ForegroundColor Green
 }

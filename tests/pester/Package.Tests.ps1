@@ -25,7 +25,9 @@ BeforeAll {
             foreach ($n in 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'PSModulePath') { [Environment]::SetEnvironmentVariable($n, $null) }
             $env:HOME = $FakeHome
             if ($IsWindows) { $env:USERPROFILE = $FakeHome; $env:LOCALAPPDATA = "$FakeHome/AppData/Local"; $env:APPDATA = "$FakeHome/AppData/Roaming" }
-            $out = & $exe @pre -NoProfile -NonInteractive -Command $Command 2>&1
+            # Run from the temporary folder: PSResourceGet's NuGet code writes a NuGet/NuGet.Config relative to it.
+            Push-Location $Work
+            try { $out = & $exe @pre -NoProfile -NonInteractive -Command $Command 2>&1 } finally { Pop-Location }
             [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = ($out | Out-String) }
         }
         finally { foreach ($n in $saved.Keys) { [Environment]::SetEnvironmentVariable($n, $saved[$n]) } }
