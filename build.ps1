@@ -415,17 +415,25 @@ function Invoke-TestTask {
     Write-Host ("Pester: {0} passed, {1} failed, {2} skipped" -f $p.Passed, $p.Failed, $p.Skipped)
     foreach ($n in @($x.FailedNames) + @($p.FailedNames)) { if ($n) { Write-Host "FAILED:  $n" } }
     foreach ($n in @($x.SkippedNames) + @($p.SkippedNames)) { if ($n) { Write-Host "SKIPPED: $n" } }
-    $exit = 0
-    if ($failed -gt 0) { $exit = 1 }
-    if ($skipped -gt 0 -and $env:GRIDAUTOMATION_REQUIRE_ALL -eq '1') {
-        Write-Host "GRIDAUTOMATION_REQUIRE_ALL=1: $skipped skipped test(s) fail the run."
-        $exit = 1
-    }
+    $exit = Get-TestExitCode $failed $skipped ($env:GRIDAUTOMATION_REQUIRE_ALL -eq '1')
+    if ($skipped -gt 0 -and $env:GRIDAUTOMATION_REQUIRE_ALL -eq '1') { Write-Host "GRIDAUTOMATION_REQUIRE_ALL=1: $skipped skipped test(s) fail the run." }
     try { Remove-Item $script:TestTemp -Recurse -Force -ErrorAction SilentlyContinue } catch { }
-    $line = "$passed passed, $failed failed"
-    if ($skipped -gt 0) { $line += ", $skipped skipped" }
-    Write-Host $line
+    Write-Host (Format-TestSummary $passed $failed $skipped)
     exit $exit
+}
+
+# Non-zero on any failure, and (under GRIDAUTOMATION_REQUIRE_ALL=1, i.e. -CI) on any skip.
+function Get-TestExitCode([int] $Failed, [int] $Skipped, [bool] $RequireAll) {
+    if ($Failed -gt 0) { return 1 }
+    if ($RequireAll -and $Skipped -gt 0) { return 1 }
+    return 0
+}
+
+# The last line of -Task Test: "N passed, N failed" plus ", N skipped" when there are any.
+function Format-TestSummary([int] $Passed, [int] $Failed, [int] $Skipped) {
+    $line = "$Passed passed, $Failed failed"
+    if ($Skipped -gt 0) { $line += ", $Skipped skipped" }
+    return $line
 }
 
 # ---------------------------------------------------------------------------------------------------------------------

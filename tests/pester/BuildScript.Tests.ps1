@@ -48,7 +48,7 @@ Describe 'broken block' {
         $summary = Join-Path $dir 'summary.json'
         $pester = Join-Path (Get-GlobalPackagesFolder) 'pester/6.2.0/tools/Pester.psd1'
         $null = Invoke-ChildPwsh @('-File', (Join-Path $Root 'tools/build/Invoke-PesterTests.ps1'), '-PesterManifest', $pester,
-            '-TestPath', (Join-Path $dir 'Sample.Tests.ps1'), '-SummaryPath', $summary, '-ResultsDir', $dir) -AllowFailure
+            '-TestPath', (Join-Path $dir 'Sample.Tests.ps1'), '-SummaryPath', $summary, '-ResultsDir', $dir, '-Verbosity', 'None') -AllowFailure
         $s = Get-Content -Raw $summary | ConvertFrom-Json
         $s.Passed | Should -Be 1
         $s.Skipped | Should -Be 1
@@ -63,8 +63,20 @@ Describe 'broken block' {
         $summary = Join-Path $dir 'summary.json'
         $pester = Join-Path (Get-GlobalPackagesFolder) 'pester/6.2.0/tools/Pester.psd1'
         $null = Invoke-ChildPwsh @('-File', (Join-Path $Root 'tools/build/Invoke-PesterTests.ps1'), '-PesterManifest', $pester,
-            '-TestPath', (Join-Path $dir 'Broken.Tests.ps1'), '-SummaryPath', $summary, '-ResultsDir', $dir) -AllowFailure
+            '-TestPath', (Join-Path $dir 'Broken.Tests.ps1'), '-SummaryPath', $summary, '-ResultsDir', $dir, '-Verbosity', 'None') -AllowFailure
         (Get-Content -Raw $summary | ConvertFrom-Json).Failed | Should -Be 1
+    }
+
+    It 'fails the run on a failure, and on a skip only under GRIDAUTOMATION_REQUIRE_ALL' {
+        Get-TestExitCode 0 0 $false | Should -Be 0
+        Get-TestExitCode 1 0 $false | Should -Be 1
+        Get-TestExitCode 0 2 $false | Should -Be 0
+        Get-TestExitCode 0 2 $true | Should -Be 1
+    }
+
+    It 'prints the summary line as "N passed, N failed[, N skipped]"' {
+        Format-TestSummary 12 0 0 | Should -BeExactly '12 passed, 0 failed'
+        Format-TestSummary 12 1 3 | Should -BeExactly '12 passed, 1 failed, 3 skipped'
     }
 
     It 'finds the test projects one level under tests/, skipping libraries such as the contract suite' {

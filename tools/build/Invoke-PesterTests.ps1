@@ -7,7 +7,8 @@ param(
     [Parameter(Mandatory)][string] $PesterManifest,
     [Parameter(Mandatory)][string] $TestPath,
     [Parameter(Mandatory)][string] $SummaryPath,
-    [Parameter(Mandatory)][string] $ResultsDir
+    [Parameter(Mandatory)][string] $ResultsDir,
+    [ValidateSet('None', 'Normal', 'Detailed', 'Diagnostic')][string] $Verbosity = 'Detailed'
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $PesterManifest -Force
@@ -15,7 +16,7 @@ $config = New-PesterConfiguration
 $config.Run.Path = @($TestPath -split [IO.Path]::PathSeparator)
 $config.Run.PassThru = $true
 $config.Run.Exit = $false
-$config.Output.Verbosity = 'Detailed'
+$config.Output.Verbosity = $Verbosity
 $config.Output.RenderMode = 'Plaintext'
 $config.TestResult.Enabled = $true
 $config.TestResult.OutputFormat = 'NUnitXml'
