@@ -291,7 +291,7 @@ namespace GridAutomation.Providers.Azure
             var all = new List<VirtualMachineData>();
             AsyncPageable<VirtualMachineResource> source = _s.ResourceGroup == null
                 ? _subscription.GetVirtualMachinesAsync(null, null, null, cancellationToken)
-                : _subscription.GetResourceGroups().Get(_s.ResourceGroup, cancellationToken).Value.GetVirtualMachines().GetAllAsync(null, null, cancellationToken);
+                : _arm.GetResourceGroupResource(ResourceGroupResource.CreateResourceIdentifier(_s.SubscriptionId, _s.ResourceGroup)).GetVirtualMachines().GetAllAsync(null, null, cancellationToken);
             var e = source.AsPages().GetAsyncEnumerator(cancellationToken);
             try
             {
@@ -338,13 +338,19 @@ namespace GridAutomation.Providers.Azure
         /// <summary>Parses a native id; anything that is not a VM of this subscription is NotFound.</summary>
         private ResourceIdentifier ParseVmId(string nativeId)
         {
-            ResourceIdentifier id;
-            try { id = new ResourceIdentifier(nativeId); }
-            catch (Exception) { throw WorkloadNotFound(nativeId); }
-            if (id.ResourceType != VirtualMachineResource.ResourceType
-                || !string.Equals(id.SubscriptionId, _s.SubscriptionId, StringComparison.OrdinalIgnoreCase)
-                || (_s.ResourceGroup != null && !string.Equals(id.ResourceGroupName, _s.ResourceGroup, StringComparison.OrdinalIgnoreCase)))
-                throw WorkloadNotFound(nativeId);
+            bool ok;
+            ResourceIdentifier? id = null;
+            try
+            {
+                // ResourceIdentifier parses lazily: touch its parts here so a malformed id is NotFound, not a crash later.
+                id = new ResourceIdentifier(nativeId ?? "");
+                ok = (nativeId ?? "").StartsWith("/subscriptions/", StringComparison.OrdinalIgnoreCase)
+                     && id.ResourceType == VirtualMachineResource.ResourceType
+                     && string.Equals(id.SubscriptionId, _s.SubscriptionId, StringComparison.OrdinalIgnoreCase)
+                     && (_s.ResourceGroup == null || string.Equals(id.ResourceGroupName, _s.ResourceGroup, StringComparison.OrdinalIgnoreCase));
+            }
+            catch (Exception) { ok = false; }
+            if (!ok || id == null) throw WorkloadNotFound(nativeId ?? "");
             return id;
         }
 

@@ -36,7 +36,7 @@ namespace GridAutomation.Provider.Azure.Tests
             Assert.Null(w.Owner);
             var os = Assert.Single(w.Disks, d => d.IsOsDisk);
             Assert.True(os.DeleteWithWorkload);
-            Assert.Equal("life-1", w.Properties["IdempotencyKey"]);
+            Assert.Equal("az-weu/life-1", w.Properties["IdempotencyKey"]);
             Assert.Contains(scope.ProgressReports, p => p.PercentComplete == 100);
             Assert.Equal(ArmSimulator.VmId(Harness.Rg, "life-1"), scope.Checkpoints["azure.vmId"]);
             // The PUT asked Azure to delete the OS disk and the NIC with the VM.
