@@ -32,6 +32,12 @@ namespace GridAutomation.Providers.Azure
                     return FromRequestFailed(rf, target);
                 case OperationCanceledException oce2:
                     return GridException.Unavailable("The Azure call timed out.", oce2, "AzureUnavailable");
+                case InvalidOperationException _:
+                case FormatException _:
+                case JsonException _:
+                case System.Collections.Generic.KeyNotFoundException _:
+                    // The SDK could not read what the endpoint returned (e.g. "False" where ARM sends a boolean).
+                    return new GridException(GridErrorKind.Unavailable, "Azure returned a response the Azure SDK could not read: " + FirstLine(ex.Message), "AzureInvalidResponse", ex) { Target = target };
                 case System.Net.Http.HttpRequestException he:
                     return GridException.Unavailable("Azure Resource Manager is unreachable: " + FirstLine(he.Message), he, "AzureUnavailable");
                 default:

@@ -99,7 +99,15 @@ namespace GridAutomation.Provider.Azure.Tests
                 while (dir != null && !Directory.Exists(Path.Combine(dir.FullName, ".git")) && !File.Exists(Path.Combine(dir.FullName, ".git")))
                     dir = dir.Parent;
                 if (dir == null) throw new InvalidOperationException("Repository root not found above " + AppContext.BaseDirectory);
-                return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "fixtures"));
+                string? env = Environment.GetEnvironmentVariable("GRIDAUTOMATION_FIXTURES");
+                if (!string.IsNullOrEmpty(env)) return env!;
+                // ../shared/fixtures beside the clone; a git worktree (e.g. /work/wt/x) looks further up for it.
+                for (var d = dir.Parent; d != null; d = d.Parent)
+                {
+                    string candidate = Path.Combine(d.FullName, "shared", "fixtures");
+                    if (Directory.Exists(candidate)) return candidate;
+                }
+                throw new InvalidOperationException("../shared/fixtures not found beside the repository " + dir.FullName);
             }
         }
     }
