@@ -40,6 +40,8 @@ namespace GridAutomation.Providers.Azure
 
         /// <summary>Poll interval when a long-running operation's response carries no Retry-After (tests shorten it).</summary>
         internal TimeSpan FallbackPollInterval { get; set; } = TimeSpan.FromSeconds(5);
+        /// <summary>Lower bound of one poll wait (a server saying Retry-After: 0 is not polled in a tight loop; tests set it to zero).</summary>
+        internal TimeSpan MinPollInterval { get; set; } = TimeSpan.FromSeconds(1);
         /// <summary>Upper bound of one poll wait (a server asking for more is capped).</summary>
         internal TimeSpan MaxPollInterval { get; set; } = TimeSpan.FromSeconds(60);
         /// <summary>Lifetime of the process-wide listing cache shared by datacenters of one subscription.</summary>
@@ -79,8 +81,17 @@ namespace GridAutomation.Providers.Azure
         {
             await Guard(async () =>
             {
-                var sub = await _subscription.GetAsync(ct).ConfigureAwait(false);
-                Verbose($"Azure: connected to subscription {sub.Value.Data.DisplayName} ({_s.SubscriptionId}), location {_s.Location}.");
+                if (_s.ResourceGroup != null)
+                {
+                    // A principal with rights on one resource group only may not read the subscription.
+                    var rg = await _arm.GetResourceGroupResource(ResourceGroupResource.CreateResourceIdentifier(_s.SubscriptionId, _s.ResourceGroup)).GetAsync(ct).ConfigureAwait(false);
+                    Verbose($"Azure: connected to resource group {rg.Value.Data.Name} of subscription {_s.SubscriptionId}, location {_s.Location}.");
+                }
+                else
+                {
+                    var sub = await _subscription.GetAsync(ct).ConfigureAwait(false);
+                    Verbose($"Azure: connected to subscription {sub.Value.Data.DisplayName} ({_s.SubscriptionId}), location {_s.Location}.");
+                }
                 return 0;
             }, _s.SubscriptionId, ct).ConfigureAwait(false);
         }
@@ -395,6 +406,7 @@ namespace GridAutomation.Providers.Azure
             {
                 TimeSpan wait = AzureErrors.RetryAfter(op.GetRawResponse()) ?? FallbackPollInterval;
                 if (wait > MaxPollInterval) wait = MaxPollInterval;
+                if (wait < MinPollInterval) wait = MinPollInterval;
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, ct).ConfigureAwait(false);
                 await op.UpdateStatusAsync(ct).ConfigureAwait(false);
                 polls++;

@@ -82,7 +82,9 @@ namespace GridAutomation.Providers.Azure
 
             if (token != null)
             {
-                principal = "token";
+                // The listing cache is per principal: a short hash of the token tells tokens apart without keeping it.
+                using (var sha = System.Security.Cryptography.SHA256.Create())
+                    principal = "token:" + BitConverter.ToString(sha.ComputeHash(System.Text.Encoding.UTF8.GetBytes(token)), 0, 6).Replace("-", "");
                 return new StaticTokenCredential(token);
             }
 

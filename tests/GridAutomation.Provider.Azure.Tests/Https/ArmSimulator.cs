@@ -49,7 +49,7 @@ namespace GridAutomation.Provider.Azure.Tests
         private sealed class Vm
         {
             public JsonObject Model = new JsonObject();
-            public string Power = "running";
+            public string? Power = "running";
             public string Provisioning = "Succeeded";
         }
 
@@ -75,6 +75,17 @@ namespace GridAutomation.Provider.Azure.Tests
         {
             Interlocked.Exchange(ref _throttleSeconds, retryAfterSeconds);
             Interlocked.Exchange(ref _throttleCount, count);
+        }
+
+        private (string Code, string Message)? _failNext;
+
+        /// <summary>The next long-running operation ends Failed with this CloudError (as Azure reports allocation failures).</summary>
+        public void FailNextOperation(string code, string message) { lock (_gate) _failNext = (code, message); }
+
+        /// <summary>Sets a VM's provisioning state and power state (null: no PowerState status at all).</summary>
+        public void SetState(string id, string provisioning, string? power)
+        {
+            lock (_gate) { var vm = _vms[id]; vm.Provisioning = provisioning; vm.Power = power; }
         }
 
         public bool ResourceExists(string id) { lock (_gate) return _resources.Contains(id) || _vms.ContainsKey(id); }
@@ -179,6 +190,7 @@ namespace GridAutomation.Provider.Azure.Tests
             if (seg.Length >= 4 && Is(seg[2], "resourceGroups"))
             {
                 string rg = seg[3];
+                if (seg.Length == 4 && method == "GET") { await Json(ctx, 200, new JsonObject { ["id"] = RgId(rg), ["name"] = rg, ["location"] = Location, ["type"] = "Microsoft.Resources/resourceGroups", ["properties"] = new JsonObject { ["provisioningState"] = "Succeeded" } }); return; }
                 if (seg.Length == 7 && Is(seg[5], "Microsoft.Compute") && Is(seg[6], "virtualMachines")) { await ListVms(ctx, rg, false, q["$skiptoken"]); return; }
                 if (seg.Length >= 8 && Is(seg[5], "Microsoft.Compute") && Is(seg[6], "virtualMachines"))
                 {
@@ -289,7 +301,7 @@ namespace GridAutomation.Provider.Azure.Tests
         private JsonArray Statuses(Vm vm)
         {
             var a = new JsonArray(new JsonObject { ["code"] = "ProvisioningState/" + vm.Provisioning.ToLowerInvariant(), ["level"] = "Info", ["displayStatus"] = "Provisioning " + vm.Provisioning.ToLowerInvariant() });
-            if (!vm.Provisioning.Equals("Creating", StringComparison.OrdinalIgnoreCase))
+            if (vm.Power != null && !vm.Provisioning.Equals("Creating", StringComparison.OrdinalIgnoreCase))
                 a.Add(new JsonObject { ["code"] = "PowerState/" + vm.Power, ["level"] = "Info", ["displayStatus"] = "VM " + vm.Power });
             return a;
         }
@@ -476,7 +488,9 @@ namespace GridAutomation.Provider.Azure.Tests
         private string StartOp(Action complete)
         {
             string id = Guid.NewGuid().ToString();
-            _ops[id] = new Op { PollsLeft = PollsPerOperation, Complete = complete };
+            (string Code, string Message)? fail;
+            lock (_gate) { fail = _failNext; _failNext = null; }
+            _ops[id] = new Op { PollsLeft = PollsPerOperation, Complete = complete, Error = fail == null ? null : new JsonObject { ["code"] = fail.Value.Code, ["message"] = fail.Value.Message } };
             if (PollsPerOperation <= 0) Finish(_ops[id]);
             return id;
         }
@@ -484,6 +498,7 @@ namespace GridAutomation.Provider.Azure.Tests
         private static void Finish(Op op)
         {
             if (op.Status != "InProgress") return;
+            if (op.Error != null) { op.Status = "Failed"; return; }
             op.Complete?.Invoke();
             op.Status = "Succeeded";
         }

@@ -40,6 +40,7 @@ namespace GridAutomation.Provider.Azure.Tests
             var req = Request(dcName, sim.ArmEndpoint, ArmSimulator.Subscription, location, settings ?? new Dictionary<string, string> { ["ResourceGroupName"] = Rg }, secrets, verbose);
             var c = (AzureConnection)await new AzureProvider().ConnectAsync(req, Ct());
             c.FallbackPollInterval = TimeSpan.FromMilliseconds(20);
+            c.MinPollInterval = TimeSpan.Zero;
             return c;
         }
 

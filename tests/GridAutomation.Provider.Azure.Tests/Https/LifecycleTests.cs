@@ -254,5 +254,42 @@ namespace GridAutomation.Provider.Azure.Tests
             Assert.Equal(mark, server.Requests.Count); // no call without a publisher
             await Assert.ThrowsAsync<GridException>(() => c.SuspendAsync("x", new TestScope(), Harness.Ct()));
         }
+
+        [ChildFact]
+        public async Task FailedOperation_CarriesAzureCode_ProvisioningFailed_IsFailed_AndCancelStops()
+        {
+            await using var server = await TestHttpsServer.StartAsync();
+            var sim = new ArmSimulator(server);
+            using var c = await Harness.ConnectAsync(sim);
+            var w = await c.CreateWorkloadAsync(Harness.Create("fail-1"), new TestScope(), Harness.Ct());
+
+            // A long-running operation that ends Failed: Azure's error code and message, capacity errors as ResourceUnavailable.
+            sim.SetState(w.NativeId, "Succeeded", "deallocated");
+            sim.FailNextOperation("AllocationFailed", "Allocation failed. We do not have sufficient capacity for the requested VM size in this region.");
+            var ex = await Assert.ThrowsAsync<GridException>(() => c.StartAsync(w.NativeId, new TestScope(), Harness.Ct()));
+            Assert.Equal(GridErrorKind.ResourceUnavailable, ex.Kind);
+            Assert.Equal("AzureCapacity", ex.ErrorId);
+            Assert.Equal("AllocationFailed", ex.NativeCode);
+            Assert.Contains("sufficient capacity", ex.Message);
+
+            // Provisioning failed and no power state: Failed; provisioning kept apart.
+            sim.SetState(w.NativeId, "Failed", null);
+            var failed = await c.GetWorkloadAsync(w.NativeId, Harness.Ct());
+            Assert.Equal(WorkloadState.Failed, failed.State);
+            Assert.Equal("ProvisioningState/failed", failed.NativeState);
+            Assert.Equal("Failed", failed.ProvisioningState);
+            Assert.Null(failed.ComputeBilled);
+            // Provisioning failed but running: the power state wins.
+            sim.SetState(w.NativeId, "Failed", "running");
+            Assert.Equal(WorkloadState.Running, (await c.GetWorkloadAsync(w.NativeId, Harness.Ct())).State);
+
+            // Cancelling while an operation is followed: Cancelled, promptly.
+            sim.PollsPerOperation = 100000;
+            using var cts = new System.Threading.CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+            var started = DateTime.UtcNow;
+            var cex = await Assert.ThrowsAsync<GridException>(() => c.StopAsync(w.NativeId, StopMode.Deallocate, new TestScope(), cts.Token));
+            Assert.Equal(GridErrorKind.Cancelled, cex.Kind);
+            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
+        }
     }
 }

@@ -129,11 +129,17 @@ namespace GridAutomation.Provider.Azure.Tests
             var req = Harness.Request("replay", server.BaseUrl + "/", sub, location, settings, new Dictionary<string, object> { ["AccessToken"] = "replay-token" });
             var c = (AzureConnection)await new AzureProvider().ConnectAsync(req, Harness.Ct());
             c.FallbackPollInterval = TimeSpan.FromMilliseconds(10);
+            c.MinPollInterval = TimeSpan.Zero;
             return c;
         }
 
-        private static void AddSubscription(Replay r, string sub)
-            => r.Add("GET", "/subscriptions/" + sub, 200, "{\"id\":\"/subscriptions/" + sub + "\",\"subscriptionId\":\"" + sub + "\",\"displayName\":\"replay\",\"state\":\"Enabled\"}", sticky: true);
+        /// <summary>Connection validation (not part of the recordings): the subscription, or the resource group of a scoped datacenter.</summary>
+        private static void AddSubscription(Replay r, string sub, string? rg = null)
+        {
+            r.Add("GET", "/subscriptions/" + sub, 200, "{\"id\":\"/subscriptions/" + sub + "\",\"subscriptionId\":\"" + sub + "\",\"displayName\":\"replay\",\"state\":\"Enabled\"}", sticky: true).Served = true;
+            if (rg != null)
+                r.Add("GET", "/subscriptions/" + sub + "/resourceGroups/" + rg, 200, "{\"id\":\"/subscriptions/" + sub + "/resourceGroups/" + rg + "\",\"name\":\"" + rg + "\",\"location\":\"eastus\"}", sticky: true).Served = true;
+        }
 
         [ChildFact]
         public async Task OfficialExamples_ListWithStatus_Sizes()
@@ -234,7 +240,7 @@ namespace GridAutomation.Provider.Azure.Tests
             const string rg = "testRG-9825";
             await using var server = await TestHttpsServer.StartAsync();
             var r = new Replay(server);
-            AddSubscription(r, sub);
+            AddSubscription(r, sub, rg);
             // Our create looks before it PUTs (idempotency): the VM does not exist yet.
             r.Add("GET", $"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/testVM-8506", 404, "{\"error\":{\"code\":\"ResourceNotFound\",\"message\":\"not found\"}}");
             r.AddRecording(Recordings + "VirtualMachineOperationsTests/PowerOff()[2023-03-01].vm-entries-excerpt.json");
@@ -284,7 +290,7 @@ namespace GridAutomation.Provider.Azure.Tests
             const string rg = "testRG-7733";
             await using var server = await TestHttpsServer.StartAsync();
             var r = new Replay(server, new Dictionary<string, string> { ["subscription-id"] = sub });
-            AddSubscription(r, sub);
+            AddSubscription(r, sub, rg);
             string id = $"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/testVM-6434";
             // The VM as the PowerOff recording shows one (same API), placed at the Delete recording's id.
             var vmBody = JsonNode.Parse(Replay.Fixture(Recordings + "VirtualMachineOperationsTests/PowerOff()[2023-03-01].vm-entries-excerpt.json"))!["Entries"]![6]!["ResponseBody"]!.ToJsonString()
@@ -306,7 +312,7 @@ namespace GridAutomation.Provider.Azure.Tests
             const string sub = "e37510d7-33b6-4676-886f-ee75bcc01871";
             await using var server = await TestHttpsServer.StartAsync();
             var r = new Replay(server, new Dictionary<string, string> { ["subscriptionId"] = sub, ["resourceGroupName"] = "testRG-2038", ["virtualMachineName"] = "none" });
-            AddSubscription(r, sub);
+            AddSubscription(r, sub, "testRG-2038");
             r.Add("GET", $"/subscriptions/{sub}/providers/Microsoft.Compute/locations/eastus/vmSizes", 200, "{\"value\":[]}");
             r.AddExample("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/virtualMachines", Specs + "VirtualMachine_ListAll_MinimumSet_Gen.json", when: StatusOnly);
             r.AddRecording(Recordings + "VirtualMachineCollectionTests/GetAll()[2023-03-01].vm-entries-excerpt.json");
