@@ -183,6 +183,23 @@ namespace GridAutomation.Provider.Azure.Tests
             {
                 if (seg.Length == 5 && Is(seg[4], "virtualMachines")) { await ListVms(ctx, null, q["statusOnly"] == "true", q["$skiptoken"]); return; }
                 if (seg.Length == 7 && Is(seg[4], "locations") && Is(seg[6], "vmSizes")) { await Json(ctx, 200, SizesBody()); return; }
+                // Marketplace images: publishers/{p}/artifacttypes/vmimage/offers[/{o}/skus[/{s}/versions]]
+                if (seg.Length >= 10 && Is(seg[4], "locations") && Is(seg[6], "publishers") && Is(seg[8], "artifacttypes"))
+                {
+                    string loc = seg[5], pub = seg[7];
+                    string[] names = seg.Length switch
+                    {
+                        11 => pub == "Canonical" ? new[] { "ubuntu-24_04-lts", "0001-com-ubuntu-server-jammy" } : new string[0],
+                        13 => Is(seg[12], "skus") ? (seg[11] == "ubuntu-24_04-lts" ? new[] { "server", "server-gen1" } : new[] { "22_04-lts-gen2" }) : new string[0],
+                        15 => new[] { "24.04.202410170", "24.04.202411030" },
+                        _ => new string[0],
+                    };
+                    var arr = new JsonArray();
+                    foreach (var n in names)
+                        arr.Add(new JsonObject { ["name"] = n, ["location"] = loc, ["id"] = path + "/" + n });
+                    await Json(ctx, 200, arr);
+                    return;
+                }
                 if (seg.Length == 8 && Is(seg[4], "locations") && Is(seg[6], "operations")) { await PollOperation(ctx, seg[7], q.ContainsKey("monitor")); return; }
             }
 

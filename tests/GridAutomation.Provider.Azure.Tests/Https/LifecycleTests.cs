@@ -253,6 +253,18 @@ namespace GridAutomation.Provider.Azure.Tests
             Assert.Empty(images);
             Assert.Equal(mark, server.Requests.Count); // no call without a publisher
             await Assert.ThrowsAsync<GridException>(() => c.SuspendAsync("x", new TestScope(), Harness.Ct()));
+
+            // Publisher only: offers (1 call) + SKUs per offer (1 call each), version "latest".
+            mark = server.Requests.Count;
+            var byPublisher = await c.ListImagesAsync(new Dictionary<string, string> { ["publisher"] = "Canonical" }, Harness.Ct());
+            Assert.Equal(new[] { "Canonical:ubuntu-24_04-lts:server:latest", "Canonical:ubuntu-24_04-lts:server-gen1:latest", "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest" }, byPublisher.Select(i => i.Name).ToArray());
+            Assert.Equal(3, server.Requests.Count - mark);
+            // Publisher + Offer + Sku: every version, one call.
+            mark = server.Requests.Count;
+            var versions = await c.ListImagesAsync(new Dictionary<string, string> { ["Publisher"] = "Canonical", ["Offer"] = "ubuntu-24_04-lts", ["Sku"] = "server" }, Harness.Ct());
+            Assert.Equal(new[] { "Canonical:ubuntu-24_04-lts:server:24.04.202410170", "Canonical:ubuntu-24_04-lts:server:24.04.202411030" }, versions.Select(i => i.Name).ToArray());
+            Assert.Equal("24.04.202411030", versions[1].Properties["Version"]);
+            Assert.Equal(1, server.Requests.Count - mark);
         }
 
         [ChildFact]
