@@ -668,11 +668,11 @@ namespace GridAutomation.Providers.Azure
                 Invalidate();
                 var d = vm.Data;
                 var dependents = new List<ResourceIdentifier>();
-                if (d.StorageProfile?.OSDisk?.ManagedDisk?.Id != null) dependents.Add(d.StorageProfile.OSDisk.ManagedDisk.Id);
+                if (d.StorageProfile?.OSDisk?.ManagedDisk?.Id is ResourceIdentifier osId) dependents.Add(osId);
                 if (d.StorageProfile?.DataDisks != null)
-                    foreach (var dd in d.StorageProfile.DataDisks) if (dd.ManagedDisk?.Id != null) dependents.Add(dd.ManagedDisk.Id);
+                    foreach (var dd in d.StorageProfile.DataDisks) if (dd.ManagedDisk?.Id is ResourceIdentifier ddId) dependents.Add(ddId);
                 if (d.NetworkProfile?.NetworkInterfaces != null)
-                    foreach (var n in d.NetworkProfile.NetworkInterfaces) if (n.Id != null) dependents.Add(n.Id);
+                    foreach (var n in d.NetworkProfile.NetworkInterfaces) if (n.Id is ResourceIdentifier nicId) dependents.Add(nicId);
 
                 if (!removeStorage && HasDeleteOptions(d))
                 {

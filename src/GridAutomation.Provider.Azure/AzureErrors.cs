@@ -22,6 +22,13 @@ namespace GridAutomation.Providers.Azure
             {
                 case GridException g:
                     return g;
+                case AggregateException ae when ae.InnerExceptions.Count > 0:
+                    // Azure.Core's retry policy throws AggregateException ("Retry failed after 4 tries") when every
+                    // attempt failed in transport: the last attempt's error says what is wrong.
+                    var inner = ae.Flatten().InnerExceptions;
+                    var last = Map(inner[inner.Count - 1], target, ct);
+                    return new GridException(last.Kind, last.Message + (inner.Count > 1 ? $" ({inner.Count} attempts)" : ""), last.ErrorId, ae)
+                    { NativeCode = last.NativeCode, Target = last.Target ?? target, RetryAfter = last.RetryAfter, IsTransient = last.IsTransient };
                 case OperationCanceledException oce when ct.IsCancellationRequested:
                     return new GridException(GridErrorKind.Cancelled, "The Azure call was cancelled.", "AzureCancelled", oce) { Target = target };
                 case CredentialUnavailableException cu:

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using Azure.Core;
 using Azure.ResourceManager.Compute;
 using Azure.ResourceManager.Compute.Models;
 using GridAutomation.Core.Model;
@@ -58,7 +59,7 @@ namespace GridAutomation.Providers.Azure
             if (image == null) return null;
             if (!string.IsNullOrEmpty(image.Publisher))
                 return image.Publisher + ":" + image.Offer + ":" + image.Sku + ":" + (string.IsNullOrEmpty(image.ExactVersion) ? image.Version : image.ExactVersion);
-            if (image.Id != null) return image.Id.ToString();
+            if (image.Id is ResourceIdentifier imageId) return imageId.ToString();
             if (!string.IsNullOrEmpty(image.SharedGalleryImageUniqueId)) return image.SharedGalleryImageUniqueId;
             if (!string.IsNullOrEmpty(image.CommunityGalleryImageId)) return image.CommunityGalleryImageId;
             return null;
@@ -161,7 +162,7 @@ namespace GridAutomation.Providers.Azure
             }
             if (vm.Plan != null) p["Plan"] = vm.Plan.Publisher + ":" + vm.Plan.Product + ":" + vm.Plan.Name;
             var nics = vm.NetworkProfile?.NetworkInterfaces;
-            p["NetworkInterfaceIds"] = nics?.Where(n => n.Id != null).Select(n => n.Id.ToString()).ToArray() ?? new string[0];
+            p["NetworkInterfaceIds"] = nics?.Where(n => n.Id is ResourceIdentifier).Select(n => n.Id.ToString()).ToArray() ?? new string[0];
             p["NetworkInterfaceDeleteOptions"] = nics?.Select(n => n.DeleteOption?.ToString()).ToArray() ?? new string[0];
             if (vm.ExtendedLocation != null) p["ExtendedLocation"] = vm.ExtendedLocation.Name;
             return w;

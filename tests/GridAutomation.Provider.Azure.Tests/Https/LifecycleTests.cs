@@ -303,5 +303,17 @@ namespace GridAutomation.Provider.Azure.Tests
             Assert.Equal(GridErrorKind.Cancelled, cex.Kind);
             Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
         }
+
+        [ChildFact]
+        public async Task UnreachableEndpoint_IsUnavailable_AfterTheSdksRetries()
+        {
+            var req = Harness.Request("az-down", "https://127.0.0.1:9/", ArmSimulator.Subscription, ArmSimulator.Location, null,
+                new Dictionary<string, object> { ["AccessToken"] = ArmSimulator.CallerToken });
+            var ex = await Assert.ThrowsAsync<GridException>(() => new GridAutomation.Providers.Azure.AzureProvider().ConnectAsync(req, Harness.Ct()));
+            Assert.Equal(GridErrorKind.Unavailable, ex.Kind);
+            Assert.Equal("AzureUnavailable", ex.ErrorId);
+            Assert.True(ex.IsTransient);
+            Assert.DoesNotContain(ArmSimulator.CallerToken, ex.Message);
+        }
     }
 }
