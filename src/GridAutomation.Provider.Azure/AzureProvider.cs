@@ -191,8 +191,9 @@ namespace GridAutomation.Providers.Azure
             string? arm = r.GetSetting("ArmEndpoint");
             if (!string.IsNullOrWhiteSpace(arm))
             {
-                if (!Uri.TryCreate(arm!.Trim(), UriKind.Absolute, out var u) || (u.Scheme != "https" && u.Scheme != "http"))
-                    throw GridException.InvalidRequest("-ArmEndpoint must be an absolute https URL.", "AzureInvalidArmEndpoint");
+                // https only: Azure.Core never sends a bearer token over plain HTTP.
+                if (!Uri.TryCreate(arm!.Trim(), UriKind.Absolute, out var u) || u.Scheme != "https")
+                    throw GridException.InvalidRequest("-ArmEndpoint must be an absolute https URL (a bearer token is never sent over plain HTTP).", "AzureInvalidArmEndpoint");
                 // The token audience of a custom endpoint is the endpoint itself (Azure Stack Hub's management endpoint).
                 s.Environment = new ArmEnvironment(u, u.GetLeftPart(UriPartial.Authority) + "/");
             }

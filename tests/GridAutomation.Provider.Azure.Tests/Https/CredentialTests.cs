@@ -130,6 +130,20 @@ namespace GridAutomation.Provider.Azure.Tests
         }
 
         [ChildFact]
+        public async Task BadConnectionParameters_AreInvalidRequests_BeforeAnyCall()
+        {
+            var tok = new Dictionary<string, object> { ["AccessToken"] = ArmSimulator.CallerToken };
+            async Task<string> Id(string sub, string loc, string arm, IDictionary<string, string>? s = null, IDictionary<string, object>? secrets = null)
+                => (await Assert.ThrowsAsync<GridException>(() => new AzureProvider().ConnectAsync(Harness.Request("bad", arm, sub, loc, s, secrets ?? tok), Harness.Ct()))).ErrorId;
+            Assert.Equal("AzureInvalidArmEndpoint", await Id(ArmSimulator.Subscription, "westeurope", "http://127.0.0.1:9/"));
+            Assert.Equal("AzureInvalidSubscriptionId", await Id("not-a-guid", "westeurope", "https://127.0.0.1:9/"));
+            Assert.Equal("AzureLocationRequired", await Id(ArmSimulator.Subscription, " ", "https://127.0.0.1:9/"));
+            Assert.Equal("AzureInvalidEnvironment", await Id(ArmSimulator.Subscription, "westeurope", "https://127.0.0.1:9/", new Dictionary<string, string> { ["Environment"] = "AzureGermanCloud" }));
+            Assert.Equal("AzureConflictingCredentials", await Id(ArmSimulator.Subscription, "westeurope", "https://127.0.0.1:9/", new Dictionary<string, string> { ["Identity"] = "True" }));
+            Assert.Equal("AzureTenantRequired", await Id(ArmSimulator.Subscription, "westeurope", "https://127.0.0.1:9/", new Dictionary<string, string> { ["ServicePrincipal"] = "True" }, new Dictionary<string, object>()));
+        }
+
+        [ChildFact]
         public void Parameters_AreDeclared_AndEnvironmentIsRestricted()
         {
             var p = new AzureProvider();
