@@ -191,24 +191,24 @@ namespace GridAutomation.Provider.Simulator.Tests
         public async Task Transitions_AreWrittenByTheChangingCall_NotByReads()
         {
             using var env = new SimEnv();
-            using var c = await env.ConnectAsync("tr", new Dictionary<string, string> { ["LatencyMs"] = "400" });
+            using var c = await env.ConnectAsync("tr");
+            // a second connection to the same datacenter with latency (runtime knobs given at connect apply to that connection only)
+            using var slow = await env.ConnectAsync("tr", new Dictionary<string, string> { ["LatencyMs"] = "1500" });
             var w = await Create(c, "slow");
             Assert.Equal("poweredOn", w.NativeState);
             Assert.True(w.ComputeBilled);
             Assert.NotEmpty(w.IPAddresses);
-            // an observer without latency on the same datacenter (runtime knobs given at connect apply to that connection only)
-            using var observer = await env.ConnectAsync("tr", new Dictionary<string, string> { ["LatencyMs"] = "0" });
-            var stop = c.StopAsync(w.NativeId, StopMode.Graceful, new TestScope(), Ct);
+            var stop = slow.StopAsync(w.NativeId, StopMode.Graceful, new TestScope(), Ct);
             // while the stop is in flight, readers see the intermediate state, however often they look
             GridWorkload? mid = null;
-            for (int i = 0; i < 100 && (mid == null || mid.State != WorkloadState.Stopping); i++)
+            for (int i = 0; i < 400 && (mid == null || mid.State != WorkloadState.Stopping); i++)
             {
-                mid = (await ListAll(observer)).Single();
+                mid = (await ListAll(c)).Single();
                 if (mid.State != WorkloadState.Stopping) await Task.Delay(10);
             }
-            for (int i = 0; i < 5; i++) Assert.Equal(WorkloadState.Stopping, (await observer.GetWorkloadAsync(w.NativeId, Ct)).State);
             Assert.Equal(WorkloadState.Stopping, mid!.State);
             Assert.Equal("stopping", mid.NativeState);
+            for (int i = 0; i < 2; i++) Assert.Equal(WorkloadState.Stopping, (await c.GetWorkloadAsync(w.NativeId, Ct)).State);
             await stop;
             var after = await c.GetWorkloadAsync(w.NativeId, Ct);
             Assert.Equal(WorkloadState.Stopped, after.State);
