@@ -361,7 +361,7 @@ namespace GridAutomation.Providers.Azure
                      && (_s.ResourceGroup == null || string.Equals(id.ResourceGroupName, _s.ResourceGroup, StringComparison.OrdinalIgnoreCase));
             }
             catch (Exception) { ok = false; }
-            if (!ok || id == null) throw WorkloadNotFound(nativeId ?? "");
+            if (!ok || id is null) throw WorkloadNotFound(nativeId ?? "");
             return id;
         }
 
