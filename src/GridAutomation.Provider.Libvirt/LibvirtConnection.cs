@@ -54,6 +54,7 @@ namespace GridAutomation.Providers.Libvirt
             return Task.Run(() =>
             {
                 try { return work(); }
+                catch (JournalFailure jf) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(jf.Original).Throw(); throw; }
                 catch (GridException) { throw; }
                 catch (OperationCanceledException) { throw; }
                 catch (Exception ex) { throw Wrap(ex, target); }
@@ -61,6 +62,20 @@ namespace GridAutomation.Providers.Libvirt
         }
 
         internal static Task Run(Action work, CancellationToken ct, object? target = null) => Run(() => { work(); return true; }, ct, target);
+
+        /// <summary>Carries an exception of the engine's scope (journal write) through our error mapping untouched.</summary>
+        internal sealed class JournalFailure : Exception
+        {
+            public JournalFailure(Exception original) : base(original.Message, original) { Original = original; }
+            public Exception Original { get; }
+        }
+
+        /// <summary>Write-ahead checkpoint; the journal's own exception (an interruption) passes through unmapped.</summary>
+        internal static void Checkpoint(IOperationScope scope, string key, string value)
+        {
+            try { scope.Checkpoint(key, value); }
+            catch (Exception ex) { throw new JournalFailure(ex); }
+        }
 
         internal static GridException Wrap(Exception ex, object? target)
         {
@@ -425,20 +440,20 @@ namespace GridAutomation.Providers.Libvirt
                 string planned = Images.PlannedDiskPath(host, diskName);
                 // A retried create whose earlier run already cloned this very disk reuses it.
                 bool sameDiskBefore = scope.Checkpoints.TryGetValue("create.disk", out var prev) && prev == host.Name + "|" + planned;
-                scope.Checkpoint("create.disk", host.Name + "|" + planned);
+                Checkpoint(scope, "create.disk", host.Name + "|" + planned);
                 createdDisk = Images.Clone(host, image, diskName, reuseExisting: sameDiskBefore);
                 spec.DiskPath = createdDisk;
                 spec.DiskFormat = image.Format;
             }
             try
             {
-                scope.Checkpoint("create.define", host.Name + "|" + uuid);
+                Checkpoint(scope, "create.define", host.Name + "|" + uuid);
                 string xml = DomainXml.Build(spec);
                 _verbose($"libvirt: defining '{request.Name}' ({uuid}) on {host.Name}");
                 using var dom = Virt.Define(host.Conn, xml);
                 if (request.PowerOn)
                 {
-                    scope.Checkpoint("create.start", uuid);
+                    Checkpoint(scope, "create.start", uuid);
                     Virt.Create(dom, TargetOf(uuid));
                 }
                 return ToWorkload(host, dom);
@@ -588,14 +603,14 @@ namespace GridAutomation.Providers.Libvirt
                     string t = TargetOf(nativeId);
                     var info = DomainXml.Parse(Virt.XmlDesc(d, Virt.XML_INACTIVE), nativeId);
                     var disks = info.Disks.Where(x => x.Device == "disk" && x.SourcePath != null).Select(x => x.SourcePath!).ToList();
-                    scope.Checkpoint("remove.undefine", h.Name + "|" + string.Join("|", disks));
+                    Checkpoint(scope, "remove.undefine", h.Name + "|" + string.Join("|", disks));
                     if (Virt.IsActive(d)) Virt.Destroy(d, t);
                     Virt.Undefine(d, t);
                     if (removeStorage)
                     {
                         foreach (var path in disks)
                         {
-                            scope.Checkpoint("remove.disk", path);
+                            Checkpoint(scope, "remove.disk", path);
                             Images.Delete(h, path);
                         }
                     }
@@ -631,16 +646,16 @@ namespace GridAutomation.Providers.Libvirt
                         throw GridException.Conflict("libvirt resizes a stopped guest: stop it first or allow a restart.", "ResizeNeedsRestart", t);
                     if (active)
                     {
-                        scope.Checkpoint("resize.stop", "graceful");
+                        Checkpoint(scope, "resize.stop", "graceful");
                         Virt.Shutdown(d, t);
                         WaitForState(d, x => x == StateMap.Shutoff, _shutdownTimeout, cancellationToken, "The guest shutdown before the resize", t);
                     }
                     string xml = DomainXml.Resize(Virt.XmlDesc(d, Virt.XML_INACTIVE | Virt.XML_SECURE), cpu, mem, sizeName, nativeId);
-                    scope.Checkpoint("resize.define", $"{cpu}|{mem}");
+                    Checkpoint(scope, "resize.define", $"{cpu}|{mem}");
                     using (Virt.Define(h.Conn, xml)) { }
                     if (active)
                     {
-                        scope.Checkpoint("resize.start", "");
+                        Checkpoint(scope, "resize.start", "");
                         Virt.Create(d, t);
                     }
                 }

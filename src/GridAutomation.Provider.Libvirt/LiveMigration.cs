@@ -42,7 +42,7 @@ namespace GridAutomation.Providers.Libvirt
                 throw GridException.Conflict("Live migration moves a running guest; start it first.", "WorkloadNotRunning", c.TargetOf(uuid));
             string xml = Virt.XmlDesc(d, Virt.XML_INACTIVE | Virt.XML_SECURE | Virt.XML_MIGRATABLE);
             var call = Plan(dst, Virt.Name(d), xml);
-            scope.Checkpoint(Key, src.Name + "|" + dst.Name + "|" + uuid);
+            LibvirtConnection.Checkpoint(scope, Key, src.Name + "|" + dst.Name + "|" + uuid);
             Invoke(d, call, c.TargetOf(uuid));
         }
 

@@ -65,7 +65,7 @@ namespace GridAutomation.Providers.Libvirt
 
         private static void Step(IOperationScope scope, string key, string value, Action act)
         {
-            scope.Checkpoint(key, value); // write-ahead; a journal failure is an interruption, not a step failure
+            LibvirtConnection.Checkpoint(scope, key, value); // write-ahead; a journal failure is an interruption, not a step failure
             try { act(); }
             catch (GridException ex) { throw new StepFailed(ex); }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException) { throw new StepFailed(LibvirtConnection.Wrap(ex, key)); }
@@ -95,7 +95,7 @@ namespace GridAutomation.Providers.Libvirt
                 if (exists) throw GridException.Conflict($"Host {dst.Name} already has a disk at '{disk.TargetPath}'.", "MoveTargetDiskExists", _c.TargetOf(uuid));
             }
             _c.Verbose($"libvirt: save/restore move of {plan.Name} ({uuid}) {src.Name} → {dst.Name}");
-            scope.Checkpoint(PlanKey, JsonSerializer.Serialize(plan));
+            LibvirtConnection.Checkpoint(scope, PlanKey, JsonSerializer.Serialize(plan));
             try
             {
                 if (plan.WasActive)
@@ -112,7 +112,7 @@ namespace GridAutomation.Providers.Libvirt
                 Step(scope, DefineKey, dst.Name, () => DefineTarget(plan, dst));
                 if (plan.WasActive) Step(scope, RestoreKey, plan.TargetSave, () => RestoreTarget(plan, dst));
                 Step(scope, CleanupKey, src.Name, () => CleanupSource(plan, src, dst));
-                scope.Checkpoint(DoneKey, "finished");
+                LibvirtConnection.Checkpoint(scope, DoneKey, "finished");
             }
             catch (StepFailed f)
             {
@@ -212,6 +212,15 @@ namespace GridAutomation.Providers.Libvirt
             using (var existing = Virt.LookupByUuid(dst.Conn, plan.Uuid))
                 if (existing != null && Virt.IsActive(existing)) return;
             Virt.Restore(dst.Conn, plan.TargetSave, plan.RestoreXml, plan.Uuid);
+            KeepPaused(plan, dst);
+        }
+
+        /// <summary>A guest that was paused stays paused (the test driver restores everything running).</summary>
+        private static void KeepPaused(MovePlan plan, LibvirtHost h)
+        {
+            if (!plan.WasPaused) return;
+            using var d = Virt.LookupByUuid(h.Conn, plan.Uuid);
+            if (d != null && Virt.State(d).State == StateMap.Running) Virt.Suspend(d, plan.Uuid);
         }
 
         private static void CleanupSource(MovePlan plan, LibvirtHost src, LibvirtHost dst)
@@ -246,7 +255,7 @@ namespace GridAutomation.Providers.Libvirt
             var src = _c.HostByName(plan.Source);
             var dst = _c.HostByName(plan.Target);
             if (checkpoints.ContainsKey(DoneKey)) return true;
-            scope.Checkpoint("move.resume", DateTimeOffset.UtcNow.ToString("o"));
+            LibvirtConnection.Checkpoint(scope, "move.resume", DateTimeOffset.UtcNow.ToString("o"));
             return Recover(plan, src, dst, forward: true);
         }
 
@@ -309,10 +318,12 @@ namespace GridAutomation.Providers.Libvirt
                 if (File.Exists(plan.SourceSave))
                 {
                     Virt.Restore(src.Conn, plan.SourceSave, null, plan.Uuid);
+                    KeepPaused(plan, src);
                 }
                 else if (File.Exists(plan.TargetSave) && s != null)
                 {
                     Virt.Restore(src.Conn, plan.TargetSave, null, plan.Uuid);
+                    KeepPaused(plan, src);
                 }
                 else if (s != null)
                 {

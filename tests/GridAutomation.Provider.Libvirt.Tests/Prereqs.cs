@@ -49,6 +49,16 @@ namespace GridAutomation.Provider.Libvirt.Tests
         }
     }
 
+    /// <summary>The [Theory] twin of <see cref="LibvirtFactAttribute"/>.</summary>
+    public sealed class LibvirtTheoryAttribute : TheoryAttribute
+    {
+        public LibvirtTheoryAttribute()
+        {
+            var missing = Prereqs.LibvirtMissing();
+            if (missing != null && !Prereqs.RequireAll) Skip = missing;
+        }
+    }
+
     /// <summary>A [Fact] for real QEMU guests: skipped when QEMU/libvirt's QEMU driver is missing, unless GRIDAUTOMATION_REQUIRE_ALL=1.</summary>
     public sealed class QemuFactAttribute : FactAttribute
     {
