@@ -21,6 +21,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
             if (!File.Exists("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so") && !File.Exists("/usr/lib64/libvirt/connection-driver/libvirt_driver_qemu.so"))
                 return "libvirt's QEMU driver is not installed (package libvirt-daemon-driver-qemu). Run setup.sh.";
             if (!File.Exists("/usr/bin/qemu-system-x86_64")) return "qemu-system-x86_64 is not installed (package qemu-system-x86). Run setup.sh.";
+            if (!File.Exists("/usr/lib/libvirt/libvirt_iohelper")) return "libvirt_iohelper is missing (package libvirt-daemon): the QEMU driver needs it to write save images. Run setup.sh.";
             if (!UserExists("libvirt-qemu")) return "The 'libvirt-qemu' system user is missing (the embed driver resolves it). Run setup.sh.";
             return null;
         }
