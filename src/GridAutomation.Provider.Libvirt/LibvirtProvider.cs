@@ -54,6 +54,12 @@ namespace GridAutomation.Providers.Libvirt
             int timeout = int.TryParse(request.GetSetting("ShutdownTimeoutSeconds"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int t) && t >= 0 ? t : 120;
             var verbose = request.Services?.Verbose ?? (_ => { });
 
+            var embedRoots = uris.Select(u => { LibvirtHost.Classify(u, out var r); return r; }).Where(r => r != null).Distinct().ToList();
+            if (embedRoots.Count > 1)
+                throw GridException.InvalidRequest(
+                    "libvirt binds the embedded QEMU driver (qemu:///embed) to one root per process; a datacenter can hold only one qemu:///embed root. " +
+                    "Use libvirt daemons (qemu:///system, qemu+ssh://...) for several QEMU hosts.", "EmbedRootPerProcess", request.Datacenter.Name);
+
             return Task.Run<IGridConnection>(() =>
             {
                 var opened = new List<(string Uri, HostKind Kind, string? Root, ConnectHandle Conn, string Type, string Name)>();

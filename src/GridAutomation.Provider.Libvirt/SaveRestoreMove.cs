@@ -76,22 +76,27 @@ namespace GridAutomation.Providers.Libvirt
             if (!src.IsLocal || !dst.IsLocal)
                 throw GridException.Unsupported($"A save/restore move needs both hosts on this machine ({src.Name} → {dst.Name}); live migration needs libvirt daemons at both ends.",
                     "SaveRestoreMoveNeedsLocalHosts", _c.TargetOf(uuid));
+            Move(uuid, src, new LocalMoveHost(dst), scope, ct);
+        }
+
+        /// <summary>The move engine: the source is a host of this process; the target may be driven from elsewhere.</summary>
+        internal void Move(string uuid, LibvirtHost src, IMoveHost dst, IOperationScope scope, CancellationToken ct)
+        {
+            var srcOps = new LocalMoveHost(src);
             using var d = Virt.LookupByUuid(src.Conn, uuid) ?? throw GridException.NotFound($"Domain {uuid} vanished from host {src.Name}.", "WorkloadNotFound", _c.TargetOf(uuid));
             var (state, _) = Virt.State(d);
             if (state == StateMap.Shutoff && Virt.HasManagedSave(d))
                 throw GridException.Conflict("The workload is suspended (managed save): start it, or stop it with -TurnOff, before moving it.", "WorkloadSuspended", _c.TargetOf(uuid));
             if (state == StateMap.Shutdown || state == StateMap.Crashed || state == StateMap.PmSuspended)
                 throw GridException.Conflict($"The workload is {StateMap.NativeName(state)}: it can be moved running, paused or shut off.", "WorkloadBusy", _c.TargetOf(uuid));
-            if (Virt.LookupByUuid(dst.Conn, uuid) is { } clash)
-            {
-                clash.Dispose();
+            if (dst.Probe(uuid).Defined)
                 throw GridException.Conflict($"Host {dst.Name} already has a domain with UUID {uuid} (an unfinished move? use Resume-GridOperation).", "MoveTargetExists", _c.TargetOf(uuid));
-            }
 
             var plan = BuildPlan(uuid, src, dst, d, state);
             foreach (var disk in plan.Disks.Where(x => !x.Shared))
             {
-                bool exists = dst.FileStorage ? File.Exists(disk.TargetPath) : Virt.LookupVolumeByPath(dst.Conn, disk.TargetPath) is { } v && DisposeTrue(v);
+                bool exists = dst.FileStorage ? File.Exists(disk.TargetPath)
+                    : dst is LocalMoveHost lm && Virt.LookupVolumeByPath(lm.Host.Conn, disk.TargetPath) is { } v && DisposeTrue(v);
                 if (exists) throw GridException.Conflict($"Host {dst.Name} already has a disk at '{disk.TargetPath}'.", "MoveTargetDiskExists", _c.TargetOf(uuid));
             }
             _c.Verbose($"libvirt: save/restore move of {plan.Name} ({uuid}) {src.Name} → {dst.Name}");
@@ -108,17 +113,17 @@ namespace GridAutomation.Providers.Libvirt
                     });
                 }
                 ct.ThrowIfCancellationRequested();
-                Step(scope, CopyKey, dst.Name, () => Copy(plan, src, dst));
-                Step(scope, DefineKey, dst.Name, () => DefineTarget(plan, dst));
-                if (plan.WasActive) Step(scope, RestoreKey, plan.TargetSave, () => RestoreTarget(plan, dst));
-                Step(scope, CleanupKey, src.Name, () => CleanupSource(plan, src, dst));
+                Step(scope, CopyKey, dst.Name, () => Copy(plan, dst));
+                Step(scope, DefineKey, dst.Name, () => dst.Define(plan.TargetXml));
+                if (plan.WasActive) Step(scope, RestoreKey, plan.TargetSave, () => RestoreOn(dst, plan, plan.TargetSave, plan.RestoreXml));
+                Step(scope, CleanupKey, src.Name, () => CleanupSource(plan, srcOps));
                 LibvirtConnection.Checkpoint(scope, DoneKey, "finished");
             }
             catch (StepFailed f)
             {
                 _c.Verbose($"libvirt: move step failed ({f.Inner.ErrorId}); recovering");
                 bool finished;
-                try { finished = Recover(plan, src, dst, forward: false); }
+                try { finished = Recover(plan, srcOps, dst, forward: false); }
                 catch (GridException rb)
                 {
                     throw new GridException(GridErrorKind.Conflict,
@@ -132,7 +137,7 @@ namespace GridAutomation.Providers.Libvirt
 
         private static bool DisposeTrue(IDisposable d) { d.Dispose(); return true; }
 
-        private MovePlan BuildPlan(string uuid, LibvirtHost src, LibvirtHost dst, DomainHandle d, int state)
+        private MovePlan BuildPlan(string uuid, LibvirtHost src, IMoveHost dst, DomainHandle d, int state)
         {
             var inactive = Virt.XmlDesc(d, Virt.XML_INACTIVE | Virt.XML_SECURE);
             var info = DomainXml.Parse(inactive, uuid);
@@ -160,7 +165,7 @@ namespace GridAutomation.Providers.Libvirt
                     if (vol != null) { dm.VolumeName = Virt.VolName(vol); dm.CapacityBytes = Virt.VolInfo(vol).capacity; }
                 }
                 if (dm.VolumeName == null) { dm.Shared = true; dm.TargetPath = dm.SourcePath; }
-                else dm.TargetPath = Images.PlannedDiskPath(dst, dm.VolumeName);
+                else dm.TargetPath = dst.PlannedDiskPath(dm.VolumeName);
                 if (dm.TargetPath == dm.SourcePath) dm.Shared = true;
                 map[dm.SourcePath] = dm.TargetPath;
                 plan.Disks.Add(dm);
@@ -176,64 +181,25 @@ namespace GridAutomation.Providers.Libvirt
             return plan;
         }
 
-        private static void Copy(MovePlan plan, LibvirtHost src, LibvirtHost dst)
+        private static void Copy(MovePlan plan, IMoveHost dst)
         {
-            foreach (var disk in plan.Disks.Where(x => !x.Shared))
-            {
-                if (dst.FileStorage)
-                {
-                    if (!File.Exists(disk.TargetPath)) Images.CopyAtomically(disk.SourcePath, disk.TargetPath);
-                    continue;
-                }
-                using var pool = Virt.LookupPool(dst.Conn, dst.ImagePool)
-                    ?? throw GridException.NotFound($"Storage pool '{dst.ImagePool}' does not exist on host '{dst.Name}'.", "StoragePoolNotFound", dst.ImagePool);
-                var vol = Virt.LookupVolume(pool, disk.VolumeName!);
-                if (vol == null) vol = Virt.CreateVolume(pool, DomainXml.VolumeXml(disk.VolumeName!, disk.CapacityBytes, disk.Format));
-                using (vol)
-                {
-                    string actual = Virt.VolPath(vol);
-                    if (actual != disk.TargetPath)
-                        throw GridException.Conflict($"Volume path on {dst.Name} is '{actual}', planned '{disk.TargetPath}'.", "MoveVolumePathMismatch", disk.VolumeName);
-                    // Local daemons: the volume is a real file: carry the content.
-                    if (File.Exists(disk.SourcePath) && File.Exists(actual)) File.Copy(disk.SourcePath, actual, overwrite: true);
-                }
-            }
+            foreach (var disk in plan.Disks.Where(x => !x.Shared)) dst.EnsureDisk(disk);
             if (plan.WasActive && plan.TargetSave != plan.SourceSave && !File.Exists(plan.TargetSave))
                 Images.CopyAtomically(plan.SourceSave, plan.TargetSave);
         }
 
-        private static void DefineTarget(MovePlan plan, LibvirtHost dst)
+        /// <summary>Restores unless already running there; a guest that was paused stays paused (the test driver restores everything running).</summary>
+        private static void RestoreOn(IMoveHost h, MovePlan plan, string file, string? dxml)
         {
-            using var _ = Virt.Define(dst.Conn, plan.TargetXml);
+            if (h.Probe(plan.Uuid).Active) return;
+            h.Restore(file, dxml);
+            if (plan.WasPaused && h.Probe(plan.Uuid).State == StateMap.Running) h.Suspend(plan.Uuid);
         }
 
-        private static void RestoreTarget(MovePlan plan, LibvirtHost dst)
+        private static void CleanupSource(MovePlan plan, IMoveHost src)
         {
-            using (var existing = Virt.LookupByUuid(dst.Conn, plan.Uuid))
-                if (existing != null && Virt.IsActive(existing)) return;
-            Virt.Restore(dst.Conn, plan.TargetSave, plan.RestoreXml, plan.Uuid);
-            KeepPaused(plan, dst);
-        }
-
-        /// <summary>A guest that was paused stays paused (the test driver restores everything running).</summary>
-        private static void KeepPaused(MovePlan plan, LibvirtHost h)
-        {
-            if (!plan.WasPaused) return;
-            using var d = Virt.LookupByUuid(h.Conn, plan.Uuid);
-            if (d != null && Virt.State(d).State == StateMap.Running) Virt.Suspend(d, plan.Uuid);
-        }
-
-        private static void CleanupSource(MovePlan plan, LibvirtHost src, LibvirtHost dst)
-        {
-            using (var d = Virt.LookupByUuid(src.Conn, plan.Uuid))
-            {
-                if (d != null)
-                {
-                    if (Virt.IsActive(d)) throw GridException.Conflict($"{plan.Name} is running on the source {src.Name}: refusing to undefine it.", "MoveSourceRunning", plan.Uuid);
-                    Virt.Undefine(d, plan.Uuid);
-                }
-            }
-            foreach (var disk in plan.Disks.Where(x => !x.Shared)) Images.Delete(src, disk.SourcePath);
+            src.Undefine(plan.Uuid);
+            foreach (var disk in plan.Disks.Where(x => !x.Shared)) src.DeleteDisk(disk.SourcePath);
             DeleteSaves(plan);
         }
 
@@ -252,9 +218,13 @@ namespace GridAutomation.Providers.Libvirt
             {
                 throw new GridException(GridErrorKind.StateStore, "The move's plan checkpoint is unreadable: " + ex.Message, "MoveCheckpointCorrupt");
             }
-            var src = _c.HostByName(plan.Source);
-            var dst = _c.HostByName(plan.Target);
-            if (checkpoints.ContainsKey(DoneKey)) return true;
+            var src = new LocalMoveHost(_c.HostByName(plan.Source));
+            var dst = new LocalMoveHost(_c.HostByName(plan.Target));
+            return Resume(plan, checkpoints, src, dst, scope);
+        }
+
+        internal bool Resume(MovePlan plan, IReadOnlyDictionary<string, string> checkpoints, IMoveHost src, IMoveHost dst, IOperationScope scope)
+        {
             LibvirtConnection.Checkpoint(scope, "move.resume", DateTimeOffset.UtcNow.ToString("o"));
             return Recover(plan, src, dst, forward: true);
         }
@@ -263,30 +233,28 @@ namespace GridAutomation.Providers.Libvirt
         /// Looks at both hosts and brings the move to a safe end. Forward when possible (or required: once the
         /// guest runs on the target it is never started on the source again); otherwise back to the source.
         /// </summary>
-        internal bool Recover(MovePlan plan, LibvirtHost src, LibvirtHost dst, bool forward)
+        internal bool Recover(MovePlan plan, IMoveHost src, IMoveHost dst, bool forward)
         {
-            bool srcActive, dstActive;
-            using (var s = Virt.LookupByUuid(src.Conn, plan.Uuid)) srcActive = s != null && Virt.IsActive(s);
-            using (var t = Virt.LookupByUuid(dst.Conn, plan.Uuid)) dstActive = t != null && Virt.IsActive(t);
+            var s = src.Probe(plan.Uuid);
+            var t = dst.Probe(plan.Uuid);
 
-            if (srcActive && dstActive)
+            if (s.Active && t.Active)
                 throw GridException.Conflict($"{plan.Name} ({plan.Uuid}) is running on both {src.Name} and {dst.Name}; it was started outside this move. Stop one copy by hand.", "MoveGuestRunningTwice", plan.Uuid);
 
-            if (dstActive)
+            if (t.Active)
             {
                 // Point of no return passed: finish.
-                DefineTarget(plan, dst);
-                CleanupSource(plan, src, dst);
+                dst.Define(plan.TargetXml);
+                CleanupSource(plan, src);
                 return true;
             }
 
-            if (srcActive)
+            if (s.Active)
             {
                 // The save never happened (or failed): the guest still runs on the source.
                 CleanTarget(plan, dst);
                 DeleteSaves(plan);
-                using var s = Virt.LookupByUuid(src.Conn, plan.Uuid);
-                if (s != null && !plan.WasPaused && Virt.State(s).State == StateMap.Paused) Virt.Resume(s, plan.Uuid); // an aborted save leaves it paused
+                if (!plan.WasPaused && s.State == StateMap.Paused) src.Resume(plan.Uuid); // an aborted save leaves it paused
                 return false;
             }
 
@@ -295,18 +263,16 @@ namespace GridAutomation.Providers.Libvirt
             {
                 try
                 {
-                    Copy(plan, src, dst);
-                    DefineTarget(plan, dst);
-                    if (plan.WasActive) RestoreTarget(plan, dst);
-                    CleanupSource(plan, src, dst);
+                    Copy(plan, dst);
+                    dst.Define(plan.TargetXml);
+                    if (plan.WasActive) RestoreOn(dst, plan, plan.TargetSave, plan.RestoreXml);
+                    CleanupSource(plan, src);
                     return true;
                 }
                 catch (GridException ex)
                 {
                     _c.Verbose($"libvirt: finishing the move failed ({ex.ErrorId}: {ex.Message}); rolling back");
-                    // fall through to the rollback, unless the guest made it to the target meanwhile
-                    using var t = Virt.LookupByUuid(dst.Conn, plan.Uuid);
-                    if (t != null && Virt.IsActive(t)) { CleanupSource(plan, src, dst); return true; }
+                    if (dst.Probe(plan.Uuid).Active) { CleanupSource(plan, src); return true; }
                 }
             }
 
@@ -314,36 +280,25 @@ namespace GridAutomation.Providers.Libvirt
             CleanTarget(plan, dst);
             if (plan.WasActive)
             {
-                using var s = Virt.LookupByUuid(src.Conn, plan.Uuid);
-                if (File.Exists(plan.SourceSave))
-                {
-                    Virt.Restore(src.Conn, plan.SourceSave, null, plan.Uuid);
-                    KeepPaused(plan, src);
-                }
-                else if (File.Exists(plan.TargetSave) && s != null)
-                {
-                    Virt.Restore(src.Conn, plan.TargetSave, null, plan.Uuid);
-                    KeepPaused(plan, src);
-                }
-                else if (s != null)
+                bool defined = src.Probe(plan.Uuid).Defined;
+                if (File.Exists(plan.SourceSave)) RestoreOn(src, plan, plan.SourceSave, null);
+                else if (File.Exists(plan.TargetSave) && defined) RestoreOn(src, plan, plan.TargetSave, null);
+                else if (defined)
                 {
                     _c.Verbose($"libvirt: no memory image of {plan.Name} survives; cold-starting it on {src.Name}");
-                    Virt.Create(s, plan.Uuid);
+                    src.Start(plan.Uuid);
                 }
             }
             DeleteSaves(plan);
             return false;
         }
 
-        private static void CleanTarget(MovePlan plan, LibvirtHost dst)
+        private static void CleanTarget(MovePlan plan, IMoveHost dst)
         {
-            using (var t = Virt.LookupByUuid(dst.Conn, plan.Uuid))
-            {
-                if (t != null && !Virt.IsActive(t)) Virt.Undefine(t, plan.Uuid);
-            }
+            if (dst.Probe(plan.Uuid) is { Defined: true, Active: false }) dst.Undefine(plan.Uuid);
             foreach (var disk in plan.Disks.Where(x => !x.Shared))
             {
-                Images.Delete(dst, disk.TargetPath);
+                dst.DeleteDisk(disk.TargetPath);
                 if (File.Exists(disk.TargetPath + ".partial")) File.Delete(disk.TargetPath + ".partial");
             }
             if (plan.TargetSave != plan.SourceSave && File.Exists(plan.TargetSave)) File.Delete(plan.TargetSave);
