@@ -184,6 +184,7 @@ namespace GridAutomation.Providers.Libvirt
         private static void Copy(MovePlan plan, IMoveHost dst)
         {
             foreach (var disk in plan.Disks.Where(x => !x.Shared)) dst.EnsureDisk(disk);
+            if (dst.FileStorage) Directory.CreateDirectory(dst.LogsDirectory); // the serial log is re-created there
             if (plan.WasActive && plan.TargetSave != plan.SourceSave && !File.Exists(plan.TargetSave))
                 Images.CopyAtomically(plan.SourceSave, plan.TargetSave);
         }

@@ -223,50 +223,62 @@ namespace GridAutomation.Provider.Libvirt.Tests
             _out.WriteLine($"total {total.Elapsed.TotalSeconds:0.0}s");
         }
 
+        /// <summary>
+        /// The provider's save/restore move engine moves a running QEMU guest from embed root A (held by this
+        /// process) to embed root B (driven through a child process: libvirt binds one embed root per process).
+        /// The count goes on after the move: the guest continued from its saved memory.
+        /// </summary>
         [QemuFact]
         public async Task RealGuest_SaveRestoreMove_ToSecondRoot_KeepsCounting()
         {
             Prereqs.Require(Prereqs.QemuMissing());
             var total = Stopwatch.StartNew();
             using var lab = new EmbedLab(_out);
-            var c = lab.Connection;
-            var hosts = await c.ListHostsAsync(Ct());
-            Assert.Equal(new[] { "node-a", "node-b" }, hosts.Select(h => h.Name).ToArray());
-            Assert.All(hosts, h => Assert.True(h.CpuCores > 0 && h.MemoryMB > 0));
+            var agent = new AgentMoveHost(lab.RootB, _out);
+            try
+            {
+                var c = lab.Connection;
+                var w = await CreateCounter(c, "mover");
+                string serialA = SerialOf(w);
+                await EmbedLab.WaitForCounts(serialA, x => x.Count >= 4, Wait);
+                var hostA = (await c.ListHostsAsync(Ct())).Single();
+                Assert.Equal("node-a", hostA.Name);
+                Assert.True(hostA.CpuCores > 0 && hostA.MemoryMB > 0);
+                Assert.Equal(1, hostA.AllocatedCpu);
+                Assert.Equal(128, hostA.AllocatedMemoryMB);
 
-            var w = await CreateCounter(c, "mover");
-            string serialA = SerialOf(w);
-            await EmbedLab.WaitForCounts(serialA, x => x.Count >= 4, Wait);
-            var hostA = (await c.ListHostsAsync(Ct())).Single(h => h.Name == "node-a");
-            Assert.Equal(1, hostA.AllocatedCpu);
-            Assert.Equal(128, hostA.AllocatedMemoryMB);
+                var lc = (LibvirtConnection)c;
+                var sw = Stopwatch.StartNew();
+                var scope = new TestScope();
+                await Task.Run(() => lc.Moves.Move(w.NativeId, lc.Hosts[0], agent, scope, Ct()));
+                _out.WriteLine($"save/restore move {sw.Elapsed.TotalSeconds:0.0}s");
+                Assert.Equal(SaveRestoreMove.StepKeys, scope.Checkpoints.Keys.ToArray());
+                int lastOnA = EmbedLab.Counts(serialA).Last();
 
-            var sw = Stopwatch.StartNew();
-            var scope = new TestScope();
-            await c.MoveAsync(w.NativeId, "node-b", scope, Ct());
-            _out.WriteLine($"save/restore move {sw.Elapsed.TotalSeconds:0.0}s");
-            Assert.True(scope.Checkpoints.ContainsKey(SaveRestoreMove.DoneKey));
-            int lastOnA = EmbedLab.Counts(serialA).Last();
+                // Gone from A (definition, disk, memory image, process); defined and running on B.
+                await Assert.ThrowsAsync<GridException>(() => c.GetWorkloadAsync(w.NativeId, Ct()));
+                Assert.False(File.Exists(w.Disks[0].NativeId), "the source disk was left behind");
+                Assert.Empty(Directory.Exists(Path.Combine(lab.RootA, "save")) ? Directory.GetFiles(Path.Combine(lab.RootA, "save")) : Array.Empty<string>());
+                Assert.False(EmbedLab.QemuRunningFrom(lab.RootA), "a QEMU process still runs from the source root");
+                Assert.True(EmbedLab.QemuRunningFrom(lab.RootB), "no QEMU process runs from the target root");
+                var probe = agent.Probe(w.NativeId);
+                Assert.True(probe.Defined && probe.Active && probe.State == StateMap.Running, probe.ToString());
+                Assert.True(File.Exists(Path.Combine(lab.RootB, "disks", "mover-disk0.img")));
 
-            var moved = await c.GetWorkloadAsync(w.NativeId, Ct());
-            Assert.Equal("node-b", moved.Host);
-            Assert.Equal(WorkloadState.Running, moved.State);
-            Assert.Equal("real-guest-test", moved.Tags["purpose"]);
-            Assert.StartsWith(Path.Combine(lab.RootB, "disks"), moved.Disks[0].NativeId);
-            Assert.False(File.Exists(w.Disks[0].NativeId), "the source disk was left behind");
-            Assert.Empty(Directory.Exists(Path.Combine(lab.RootA, "save")) ? Directory.GetFiles(Path.Combine(lab.RootA, "save")) : Array.Empty<string>());
-            Assert.False(EmbedLab.QemuRunningFrom(lab.RootA), "a QEMU process still runs from the source root");
-            Assert.True(EmbedLab.QemuRunningFrom(lab.RootB), "no QEMU process runs from the target root");
-
-            // The restored guest continues the count (memory carried over), on the target's serial log.
-            string serialB = SerialOf(moved);
-            Assert.StartsWith(lab.RootB, serialB);
-            var onB = await EmbedLab.WaitForCounts(serialB, x => x.Count >= 3, Wait);
-            _out.WriteLine($"last count on A {lastOnA}, first on B {onB[0]}, then {string.Join(",", onB.Take(5))}");
-            Assert.Equal(lastOnA + 1, onB[0]);
-            Assert.Equal(Enumerable.Range(onB[0], onB.Count).ToList(), onB);
-            Assert.Single((await ListAll(c)).Where(x => x.NativeId == w.NativeId));
-            _out.WriteLine($"total {total.Elapsed.TotalSeconds:0.0}s");
+                // The restored guest continues the count (its memory was carried), on root B's serial log.
+                string serialB = Path.Combine(lab.RootB, "logs", "mover.serial.log");
+                var onB = await EmbedLab.WaitForCounts(serialB, x => x.Count >= 3, Wait);
+                _out.WriteLine($"last count on A {lastOnA}, on B {string.Join(",", onB.Take(6))}");
+                Assert.Equal(lastOnA + 1, onB[0]);
+                Assert.Equal(Enumerable.Range(onB[0], onB.Count).ToList(), onB);
+                await Task.Delay(1500);
+                Assert.True(EmbedLab.Counts(serialB).Count > onB.Count, "the guest on B stopped counting");
+            }
+            finally
+            {
+                agent.DestroyAll();
+                _out.WriteLine($"total {total.Elapsed.TotalSeconds:0.0}s");
+            }
         }
 
         private static async Task<List<GridWorkload>> ListAll(IGridConnection c)
