@@ -281,6 +281,49 @@ namespace GridAutomation.Provider.Libvirt.Tests
             }
         }
 
+        /// <summary>A real move interrupted after the target definition (before the restore acts) is finished by the resume: the guest continues.</summary>
+        [QemuFact]
+        public async Task RealGuest_InterruptedMove_IsFinishedByResume_AndKeepsCounting()
+        {
+            Prereqs.Require(Prereqs.QemuMissing());
+            var total = Stopwatch.StartNew();
+            using var lab = new EmbedLab(_out);
+            var agent = new AgentMoveHost(lab.RootB, _out);
+            try
+            {
+                var c = lab.Connection;
+                var w = await CreateCounter(c, "resumer");
+                string serialA = SerialOf(w);
+                await EmbedLab.WaitForCounts(serialA, x => x.Count >= 3, Wait);
+                var lc = (LibvirtConnection)c;
+                var crash = new CrashingScope(SaveRestoreMove.RestoreKey, recordFirst: true);
+                await Assert.ThrowsAsync<SimulatedCrash>(() => Task.Run(() =>
+                {
+                    try { lc.Moves.Move(w.NativeId, lc.Hosts[0], agent, crash, Ct()); }
+                    catch (LibvirtConnection.JournalFailure jf) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(jf.Original).Throw(); }
+                }));
+                // Interrupted: memory saved, target defined but not running, source defined but not running: running nowhere, defined on both.
+                Assert.False(EmbedLab.QemuRunningFrom(lab.RootA));
+                Assert.False(EmbedLab.QemuRunningFrom(lab.RootB));
+                int lastOnA = EmbedLab.Counts(serialA).Last();
+
+                var plan = System.Text.Json.JsonSerializer.Deserialize<MovePlan>(crash.Checkpoints[SaveRestoreMove.PlanKey])!;
+                bool finished = await Task.Run(() => lc.Moves.Resume(plan, crash.Checkpoints, new LocalMoveHost(lc.Hosts[0]), agent, new TestScope { IsResume = true }));
+                Assert.True(finished);
+                Assert.True(EmbedLab.QemuRunningFrom(lab.RootB));
+                Assert.False(EmbedLab.QemuRunningFrom(lab.RootA));
+                await Assert.ThrowsAsync<GridException>(() => c.GetWorkloadAsync(w.NativeId, Ct()));
+                var onB = await EmbedLab.WaitForCounts(Path.Combine(lab.RootB, "logs", "resumer.serial.log"), x => x.Count >= 2, Wait);
+                _out.WriteLine($"last count on A {lastOnA}, on B {string.Join(",", onB.Take(6))}");
+                Assert.Equal(lastOnA + 1, onB[0]);
+            }
+            finally
+            {
+                agent.DestroyAll();
+                _out.WriteLine($"total {total.Elapsed.TotalSeconds:0.0}s");
+            }
+        }
+
         private static async Task<List<GridWorkload>> ListAll(IGridConnection c)
         {
             var all = new List<GridWorkload>();
