@@ -29,9 +29,17 @@ namespace GridAutomation.Provider.Libvirt.Tests
         private static readonly Lazy<string> ProcessDir = new Lazy<string>(() =>
         {
             string dir = Path.Combine("/tmp", "gq-" + Guid.NewGuid().ToString("N").Substring(0, 6)); // short: QEMU's monitor socket path must stay < 108 bytes
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => { KillStrays(dir, null); try { Directory.Delete(dir, true); } catch (IOException) { } catch (UnauthorizedAccessException) { } };
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => CleanProcessDir();
             return dir;
         });
+
+        /// <summary>Kills any QEMU left from this process's roots and deletes them (class fixture teardown, and process exit).</summary>
+        public static void CleanProcessDir()
+        {
+            if (!ProcessDir.IsValueCreated) return;
+            KillStrays(ProcessDir.Value, null);
+            try { if (Directory.Exists(ProcessDir.Value)) Directory.Delete(ProcessDir.Value, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
 
         public string Dir { get; }
         public string RootA { get; }
@@ -143,10 +151,16 @@ namespace GridAutomation.Provider.Libvirt.Tests
         }
     }
 
-    public sealed class RealGuestTests
+    /// <summary>Deletes the process's embed roots after the last real-guest test (QEMU processes killed first).</summary>
+    public sealed class EmbedRootCleanup : IDisposable
+    {
+        public void Dispose() => EmbedLab.CleanProcessDir();
+    }
+
+    public sealed class RealGuestTests : IClassFixture<EmbedRootCleanup>
     {
         private readonly ITestOutputHelper _out;
-        public RealGuestTests(ITestOutputHelper output) { _out = output; }
+        public RealGuestTests(ITestOutputHelper output, EmbedRootCleanup _) { _out = output; }
         private static CancellationToken Ct() => new CancellationTokenSource(TimeSpan.FromMinutes(5)).Token;
         private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
 
