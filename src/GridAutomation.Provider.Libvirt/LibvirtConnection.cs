@@ -694,6 +694,9 @@ namespace GridAutomation.Providers.Libvirt
             return Run(() =>
             {
                 var dest = HostByName(destinationHost);
+                // A re-run of the same operation (the engine retrying a transient error) first brings the earlier attempt to an end.
+                if (scope.Checkpoints.ContainsKey(SaveRestoreMove.DoneKey)) return;
+                if (scope.Checkpoints.ContainsKey(SaveRestoreMove.PlanKey) && Moves.Resume(scope.Checkpoints, scope, cancellationToken)) return;
                 var (src, d) = LocateOrThrow(nativeId);
                 using (d)
                 {
@@ -714,7 +717,7 @@ namespace GridAutomation.Providers.Libvirt
             var checkpoints = new Dictionary<string, string>(operation.Checkpoints, StringComparer.Ordinal);
             foreach (var kv in scope.Checkpoints) checkpoints[kv.Key] = kv.Value;
             if (checkpoints.ContainsKey(SaveRestoreMove.PlanKey))
-                return Run(() => Moves.Resume(checkpoints, scope, cancellationToken), cancellationToken, operation.Target);
+                return Run(() => Moves.Resume(checkpoints, scope, cancellationToken, operation.RollbackRequested), cancellationToken, operation.Target);
             if (checkpoints.ContainsKey(LiveMigration.Key))
                 return Run(() => LiveMigration.Resume(this, checkpoints), cancellationToken, operation.Target);
             throw GridException.Unsupported("This libvirt operation is single-step: re-run it (it is idempotent).", "CapabilityNotSupported", operation.Target);

@@ -211,8 +211,9 @@ namespace GridAutomation.Providers.Libvirt
         }
 
         /// <summary>Finishes (true) or rolls back (false) an interrupted move from its checkpoints.</summary>
-        public bool Resume(IReadOnlyDictionary<string, string> checkpoints, IOperationScope scope, CancellationToken ct)
+        public bool Resume(IReadOnlyDictionary<string, string> checkpoints, IOperationScope scope, CancellationToken ct, bool rollback = false)
         {
+            if (checkpoints.ContainsKey(DoneKey)) return true;
             MovePlan plan;
             try { plan = JsonSerializer.Deserialize<MovePlan>(checkpoints[PlanKey]) ?? throw new JsonException("empty plan"); }
             catch (JsonException ex)
@@ -221,13 +222,18 @@ namespace GridAutomation.Providers.Libvirt
             }
             var src = new LocalMoveHost(_c.HostByName(plan.Source));
             var dst = new LocalMoveHost(_c.HostByName(plan.Target));
-            return Resume(plan, checkpoints, src, dst, scope);
+            return Resume(plan, checkpoints, src, dst, scope, rollback);
         }
 
-        internal bool Resume(MovePlan plan, IReadOnlyDictionary<string, string> checkpoints, IMoveHost src, IMoveHost dst, IOperationScope scope)
+        /// <summary>
+        /// Finishes the move (true) when the memory image exists or the guest already runs on the target; otherwise,
+        /// or when <paramref name="rollback"/> is asked, puts the guest back on the source (false). A guest already
+        /// running on the target is never rolled back (it would have to be saved again): the move is finished.
+        /// </summary>
+        internal bool Resume(MovePlan plan, IReadOnlyDictionary<string, string> checkpoints, IMoveHost src, IMoveHost dst, IOperationScope scope, bool rollback = false)
         {
-            LibvirtConnection.Checkpoint(scope, "move.resume", DateTimeOffset.UtcNow.ToString("o"));
-            return Recover(plan, src, dst, forward: true);
+            LibvirtConnection.Checkpoint(scope, "move.resume", (rollback ? "rollback " : "finish ") + DateTimeOffset.UtcNow.ToString("o"));
+            return Recover(plan, src, dst, forward: !rollback);
         }
 
         /// <summary>
