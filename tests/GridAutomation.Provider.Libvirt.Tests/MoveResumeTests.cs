@@ -137,6 +137,31 @@ namespace GridAutomation.Provider.Libvirt.Tests
             Assert.Equal(new[] { expectHost }, Where(c, w.NativeId).Active);
         }
 
+        [LibvirtTheory]
+        [InlineData("move.2.copy", false)]
+        [InlineData("move.3.define", false)]
+        [InlineData("move.4.restore", false)]
+        [InlineData("move.5.cleanup", true)] // already running on the target: finished, never undone
+        public async Task ResumeWithRollback_PutsTheGuestBackOnTheSource_UnlessItRunsOnTheTarget(string crashAt, bool expectFinished)
+        {
+            Prereqs.Require(Prereqs.LibvirtMissing());
+            using var dc = new TestDriverDatacenter("host-a", "host-b");
+            using var c = dc.Connect();
+            var w = await CreateOnA(c, "rb-" + crashAt.Replace('.', '-'));
+            var scope = new CrashingScope(crashAt, recordFirst: true);
+            await Assert.ThrowsAsync<SimulatedCrash>(() => c.MoveAsync(w.NativeId, "host-b", scope, Ct()));
+            var op = new GridOperation { Id = scope.OperationId, Kind = "Move", Datacenter = "lab", Target = w.Id, State = OperationState.Interrupted, RollbackRequested = true };
+            foreach (var kv in scope.Checkpoints) op.Checkpoints[kv.Key] = kv.Value;
+            bool finished = await c.ResumeAsync(op, new TestScope { IsResume = true }, Ct());
+            Assert.Equal(expectFinished, finished);
+            string host = finished ? "host-b" : "host-a";
+            var (defined, active) = Where(c, w.NativeId);
+            Assert.Equal(new[] { host }, defined);
+            Assert.Equal(new[] { host }, active);
+            Assert.Contains(w.Name + "-disk0.img", Volumes(c, host));
+            Assert.DoesNotContain(w.Name + "-disk0.img", Volumes(c, finished ? "host-a" : "host-b"));
+        }
+
         [LibvirtFact]
         public async Task FailingStep_RollsBackAtOnce_GuestContinuesOnSource()
         {
