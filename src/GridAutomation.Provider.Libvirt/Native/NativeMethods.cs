@@ -104,6 +104,10 @@ namespace GridAutomation.Providers.Libvirt.Native
     {
         public const string Lib = "libvirt.so.0";
 
+        // ---- libc (the process environment libvirt reads at virInitialize; .NET's SetEnvironmentVariable does not reach it)
+        [DllImport("libc.so.6", EntryPoint = "getenv")] public static extern IntPtr libc_getenv([MarshalAs(UnmanagedType.LPUTF8Str)] string name); // owned by libc
+        [DllImport("libc.so.6", EntryPoint = "setenv")] public static extern int libc_setenv([MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
+
         // ---- library / errors / events
         [DllImport(Lib)] public static extern int virInitialize();
         [DllImport(Lib)] public static extern int virGetVersion(out CULong libVer, IntPtr type, IntPtr typeVer);

@@ -49,6 +49,14 @@ namespace GridAutomation.Providers.Libvirt.Native
                 }
                 try
                 {
+                    // libvirt's own log lines (warnings such as "tainted: high-privileges") go to stderr by default and
+                    // would litter the console; keep only its error-level log unless the user configured logging.
+                    try
+                    {
+                        if (NativeMethods.libc_getenv("LIBVIRT_LOG_OUTPUTS") == IntPtr.Zero && NativeMethods.libc_getenv("LIBVIRT_LOG_FILTERS") == IntPtr.Zero && NativeMethods.libc_getenv("LIBVIRT_DEBUG") == IntPtr.Zero)
+                            NativeMethods.libc_setenv("LIBVIRT_LOG_FILTERS", "4:*", 0);
+                    }
+                    catch (Exception ex) when (ex is DllNotFoundException || ex is EntryPointNotFoundException) { }
                     if (NativeMethods.virInitialize() < 0) { reason = _loadFailure = "virInitialize failed."; return false; }
                     // Silence libvirt's default printing of every error to stderr; we read errors ourselves.
                     NativeMethods.virSetErrorFunc(IntPtr.Zero, (IntPtr)(delegate* unmanaged<IntPtr, IntPtr, void>)&NoOpErrorHandler);
