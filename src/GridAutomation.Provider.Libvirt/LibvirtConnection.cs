@@ -115,6 +115,13 @@ namespace GridAutomation.Providers.Libvirt
             return inactive;
         }
 
+        private bool IsDefinedAnywhere(string uuid)
+        {
+            var found = Locate(uuid);
+            found?.Dom.Dispose();
+            return found != null;
+        }
+
         internal (LibvirtHost Host, DomainHandle Dom) LocateOrThrow(string nativeId)
         {
             if (string.IsNullOrWhiteSpace(nativeId)) throw GridException.InvalidRequest("A workload native id (libvirt UUID) is required.", "InvalidWorkloadId");
@@ -257,8 +264,10 @@ namespace GridAutomation.Providers.Libvirt
                 var result = new List<GridImage>();
                 foreach (var h in _hosts)
                 {
+                    var inUse = DiskPathsInUse(h);
                     foreach (var (name, path, bytes) in Images.List(h))
                     {
+                        if (inUse.Contains(path)) continue; // a workload's disk, not an image
                         result.Add(new GridImage
                         {
                             Datacenter = Datacenter.Name, Name = name, NativeId = h.Name + ":" + path,
@@ -270,6 +279,27 @@ namespace GridAutomation.Providers.Libvirt
                 }
                 return result;
             }, cancellationToken);
+        }
+
+        /// <summary>Disk paths of every domain defined on the host (their volumes are not offered as images).</summary>
+        private static HashSet<string> DiskPathsInUse(LibvirtHost h)
+        {
+            var set = new HashSet<string>(StringComparer.Ordinal);
+            var doms = Virt.ListAllDomains(h.Conn, 0);
+            try
+            {
+                foreach (var d in doms)
+                {
+                    try
+                    {
+                        foreach (var disk in DomainXml.Parse(Virt.XmlDesc(d, Virt.XML_INACTIVE), h.Name).Disks)
+                            if (disk.SourcePath != null) set.Add(disk.SourcePath);
+                    }
+                    catch (GridException ex) when (ex.Kind == GridErrorKind.NotFound) { }
+                }
+            }
+            finally { Virt.DisposeAll(doms); }
+            return set;
         }
 
         public async IAsyncEnumerable<IReadOnlyList<GridWorkload>> ListWorkloadsAsync(WorkloadQuery query, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -458,7 +488,7 @@ namespace GridAutomation.Providers.Libvirt
                 }
                 return ToWorkload(host, dom);
             }
-            catch (GridException) when (createdDisk != null && Locate(uuid) is null)
+            catch (GridException) when (createdDisk != null && !IsDefinedAnywhere(uuid))
             {
                 // Nothing references the clone: do not leak it.
                 try { Images.Delete(host, createdDisk); } catch (GridException) { }

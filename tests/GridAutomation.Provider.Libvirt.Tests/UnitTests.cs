@@ -180,6 +180,8 @@ namespace GridAutomation.Provider.Libvirt.Tests
             Assert.Equal("host-b", w.Host);
             Assert.Equal("/var/lib/grid-test/host-b/inv1-disk0.qcow2", w.Disks.Single().NativeId);
             Assert.Null(w.ComputeBilled);
+            var after = await c.ListImagesAsync(new Dictionary<string, string>(), Ct());
+            Assert.DoesNotContain(after, i => i.Name == "inv1-disk0.qcow2"); // a workload's disk is not an image
             var hostB = (await c.ListHostsAsync(Ct())).Single(h => h.Name == "host-b");
             Assert.Equal(2, hostB.AllocatedCpu);
             Assert.Equal(4096, hostB.AllocatedMemoryMB);
