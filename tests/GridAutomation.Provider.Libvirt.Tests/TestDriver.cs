@@ -15,7 +15,12 @@ namespace GridAutomation.Provider.Libvirt.Tests
         public string Dir { get; } = Path.Combine(Path.GetTempPath(), "grid-libvirt-test-" + Guid.NewGuid().ToString("N").Substring(0, 8));
         public List<string> Uris { get; } = new List<string>();
 
-        public TestDriverDatacenter(params string[] hostNames)
+        public TestDriverDatacenter(params string[] hostNames) : this(hostNames, null) { }
+
+        /// <summary>With <paramref name="authXml"/> (e.g. &lt;auth&gt;&lt;user password='p'&gt;u&lt;/user&gt;&lt;/auth&gt;) the test driver asks for credentials.</summary>
+        public static TestDriverDatacenter WithAuth(string authXml, params string[] hostNames) => new TestDriverDatacenter(hostNames, authXml);
+
+        private TestDriverDatacenter(string[] hostNames, string? authXml)
         {
             Directory.CreateDirectory(Dir);
             int i = 0;
@@ -23,7 +28,9 @@ namespace GridAutomation.Provider.Libvirt.Tests
             {
                 i++;
                 string file = Path.Combine(Dir, name + ".xml");
-                File.WriteAllText(file, HostXml(name, i));
+                string xml = HostXml(name, i);
+                if (authXml != null) xml = xml.Replace("<node>", "<node>\n  " + authXml);
+                File.WriteAllText(file, xml);
                 Uris.Add("test://" + file);
             }
         }
@@ -55,13 +62,14 @@ namespace GridAutomation.Provider.Libvirt.Tests
   </pool>
 </node>";
 
-        public IGridConnection Connect(string datacenter = "lab", IDictionary<string, string>? extra = null)
+        public IGridConnection Connect(string datacenter = "lab", IDictionary<string, string>? extra = null, System.Net.NetworkCredential? credential = null)
         {
             var dc = new GridDatacenter { Name = datacenter, Provider = "Libvirt" };
             dc.Settings["Uri"] = string.Join("\n", Uris);
             dc.Settings["SaveDirectory"] = Path.Combine(Dir, "save");
             if (extra != null) foreach (var kv in extra) dc.Settings[kv.Key] = kv.Value;
             var req = new ProviderConnectRequest { Datacenter = dc };
+            if (credential != null) req.Secrets = new Dictionary<string, object> { ["Credential"] = credential };
             return new LibvirtProvider().ConnectAsync(req, CancellationToken.None).GetAwaiter().GetResult();
         }
 

@@ -227,6 +227,23 @@ namespace GridAutomation.Provider.Libvirt.Tests
             Assert.Equal(WorkloadState.Stopped, (await c.GetWorkloadAsync(w.NativeId, Ct())).State);
         }
 
+        /// <summary>The Credential parameter answers libvirt's authentication callback (our malloc'ed answers are freed by libvirt).</summary>
+        [LibvirtFact]
+        public void Credential_AnswersLibvirtAuthentication_AndWrongOnesAreUnauthorized()
+        {
+            Prereqs.Require(Prereqs.LibvirtMissing());
+            using var dc = TestDriverDatacenter.WithAuth("<auth><user password='s3cret-pw'>alice</user></auth>", "host-a", "host-b");
+            using (var c = dc.Connect(credential: new System.Net.NetworkCredential("alice", "s3cret-pw")))
+                Assert.Equal(2, c.ListHostsAsync(Ct()).GetAwaiter().GetResult().Count);
+            var bad = Assert.ThrowsAny<GridException>(() => dc.Connect(credential: new System.Net.NetworkCredential("alice", "wrong-pw")));
+            Assert.True(bad.Kind == GridErrorKind.Unauthorized, bad.Kind + " " + bad.ErrorId + " " + bad.NativeCode + " " + bad.Message);
+            Assert.Equal("LibvirtAuthFailed", bad.ErrorId);
+            Assert.DoesNotContain("wrong-pw", bad.Message);
+            Assert.DoesNotContain("s3cret-pw", bad.Message);
+            var none = Assert.ThrowsAny<GridException>(() => dc.Connect());
+            Assert.True(none.Kind == GridErrorKind.Unauthorized, none.Kind + " " + none.ErrorId + " " + none.NativeCode + " " + none.Message);
+        }
+
         /// <summary>Thousands of calls returning caller-owned (XML, paths) and libvirt-owned (names, errors) strings: a wrong free would crash the process.</summary>
         [LibvirtFact]
         public async Task StringOwnership_ManyCalls_DoNotCorruptTheHeap()

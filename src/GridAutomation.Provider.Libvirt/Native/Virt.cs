@@ -159,10 +159,9 @@ namespace GridAutomation.Providers.Libvirt.Native
         public static ConnectHandle Open(string uri, NetworkCredential? credential)
         {
             Ensure();
-            if (credential == null)
-                return CheckHandle(NativeMethods.virConnectOpen(uri), "Cannot connect to " + uri, uri);
-
-            var handle = GCHandle.Alloc(credential);
+            // Always open with our authentication callback: without a credential it declines (the URI then fails
+            // as Unauthorized instead of libvirt's "Missing authentication credentials" invalid-argument error).
+            var handle = credential == null ? default : GCHandle.Alloc(credential);
             int* types = stackalloc int[] { CRED_USERNAME, CRED_AUTHNAME, CRED_PASSPHRASE, CRED_NOECHOPROMPT, CRED_ECHOPROMPT };
             try
             {
@@ -170,11 +169,23 @@ namespace GridAutomation.Providers.Libvirt.Native
                 {
                     credtype = (IntPtr)types, ncredtype = 5,
                     cb = (IntPtr)(delegate* unmanaged<VirConnectCredential*, uint, IntPtr, int>)&AuthCallback,
-                    cbdata = GCHandle.ToIntPtr(handle),
+                    cbdata = credential == null ? IntPtr.Zero : GCHandle.ToIntPtr(handle),
                 };
-                return CheckHandle(NativeMethods.virConnectOpenAuth(uri, ref auth, 0), "Cannot connect to " + uri, uri);
+                var conn = NativeMethods.virConnectOpenAuth(uri, ref auth, 0);
+                if (!conn.IsInvalid) return conn;
+                var e = LastError();
+                conn.Dispose();
+                var ex = ToException(e, "Cannot connect to " + uri, uri);
+                if (ex.Kind == GridErrorKind.Unauthorized && credential == null)
+                    return ThrowWithHint(ex, uri);
+                throw ex;
             }
-            finally { handle.Free(); }
+            finally { if (handle.IsAllocated) handle.Free(); }
+        }
+
+        private static ConnectHandle ThrowWithHint(GridException ex, string uri)
+        {
+            throw new GridException(ex.Kind, ex.Message + " (the host asks for credentials: give -Credential)", ex.ErrorId) { NativeCode = ex.NativeCode, Target = uri };
         }
 
         private const int CRED_USERNAME = 1, CRED_AUTHNAME = 2, CRED_PASSPHRASE = 5, CRED_ECHOPROMPT = 6, CRED_NOECHOPROMPT = 7;
@@ -184,6 +195,7 @@ namespace GridAutomation.Providers.Libvirt.Native
         {
             try
             {
+                if (cbdata == IntPtr.Zero) return -1; // no credential given: decline
                 var credential = (NetworkCredential)GCHandle.FromIntPtr(cbdata).Target!;
                 for (uint i = 0; i < ncred; i++)
                 {
