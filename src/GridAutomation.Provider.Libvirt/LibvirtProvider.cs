@@ -60,7 +60,7 @@ namespace GridAutomation.Providers.Libvirt
                     "libvirt binds the embedded QEMU driver (qemu:///embed) to one root per process; a datacenter can hold only one qemu:///embed root. " +
                     "Use libvirt daemons (qemu:///system, qemu+ssh://...) for several QEMU hosts.", "EmbedRootPerProcess", request.Datacenter.Name);
 
-            return Task.Run<IGridConnection>(() =>
+            return LibvirtConnection.Run<IGridConnection>(() =>
             {
                 var opened = new List<(string Uri, HostKind Kind, string? Root, ConnectHandle Conn, string Type, string Name)>();
                 try
@@ -87,7 +87,7 @@ namespace GridAutomation.Providers.Libvirt
                     ImagePool = imagePool, SaveDirectoryOverride = saveDir,
                 }).ToList();
                 return new LibvirtConnection(request.Datacenter, hosts, TimeSpan.FromSeconds(timeout), verbose);
-            }, cancellationToken);
+            }, cancellationToken, request.Datacenter.Name);
         }
     }
 }
