@@ -21,6 +21,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
         public static int Main(string[] args)
         {
             if (args.Length >= 3 && args[0] == "embed-agent") return EmbedAgent.Run(args[1], args[2], args.Skip(3).ToArray());
+            if (args.Length == 1 && args[0] == "missing-library") return EmbedAgent.MissingLibrary();
             Console.Error.WriteLine("usage: embed-agent ROOT probe|define|restore|start|resume|suspend|undefine|destroy-all ARGS");
             return 2;
         }
@@ -28,6 +29,24 @@ namespace GridAutomation.Provider.Libvirt.Tests
 
     internal static class EmbedAgent
     {
+        /// <summary>Child process: as if libvirt.so.0 were not installed (the probe looks for a name that does not exist).</summary>
+        public static int MissingLibrary()
+        {
+            Virt.LibraryProbeName = "libvirt-not-installed-here.so.0";
+            var p = new LibvirtProvider();
+            Console.WriteLine("AVAILABLE " + p.IsAvailable(out var reason));
+            Console.WriteLine("REASON " + reason);
+            try
+            {
+                var dc = new GridDatacenter { Name = "x" };
+                dc.Settings["Uri"] = "test:///default";
+                p.ConnectAsync(new GridAutomation.Core.Providers.ProviderConnectRequest { Datacenter = dc }, default).GetAwaiter().GetResult();
+                Console.WriteLine("CONNECTED");
+            }
+            catch (GridException ex) { Console.WriteLine($"ERROR {ex.Kind} {ex.ErrorId} {ex.Message}"); }
+            return 0;
+        }
+
         public static int Run(string root, string command, string[] a)
         {
             try

@@ -83,6 +83,25 @@ namespace GridAutomation.Provider.Libvirt.Tests
         }
     }
 
+    public sealed class MissingLibraryTests
+    {
+        /// <summary>In a child process whose probe cannot find the library: IsAvailable is false and Connect fails, both naming the package.</summary>
+        [Fact]
+        public void MissingLibrary_IsNotAvailable_AndNamesThePackage()
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
+            psi.ArgumentList.Add(typeof(EmbedAgent).Assembly.Location);
+            psi.ArgumentList.Add("missing-library");
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            string output = p.StandardOutput.ReadToEnd();
+            Assert.True(p.WaitForExit(60_000));
+            Assert.Contains("AVAILABLE False", output);
+            Assert.Contains("REASON The libvirt client library (libvirt.so.0) is not installed. Install the 'libvirt0' package", output);
+            Assert.Contains("ERROR Unavailable LibvirtNotInstalled", output);
+            Assert.DoesNotContain("CONNECTED", output);
+        }
+    }
+
     public sealed class StateMapTests
     {
         [Theory]

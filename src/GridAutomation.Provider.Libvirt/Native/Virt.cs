@@ -30,6 +30,9 @@ namespace GridAutomation.Providers.Libvirt.Native
             ERR_CONFIG_UNSUPPORTED = 67, ERR_OPERATION_TIMEOUT = 68, ERR_ARGUMENT_UNSUPPORTED = 74, ERR_AUTH_CANCELLED = 79,
             ERR_OPERATION_UNSUPPORTED = 84, ERR_RESOURCE_BUSY = 87, ERR_ACCESS_DENIED = 88, ERR_STORAGE_VOL_EXIST = 90, ERR_AUTH_UNAVAILABLE = 94;
 
+        /// <summary>The library probed before any call (tests point it at a missing name in a child process).</summary>
+        internal static string LibraryProbeName = NativeMethods.Lib;
+
         /// <summary>True when libvirt.so.0 can be loaded in this process.</summary>
         public static bool TryLoad(out string? reason)
         {
@@ -42,7 +45,7 @@ namespace GridAutomation.Providers.Libvirt.Native
                     reason = _loadFailure = "The Libvirt provider needs Linux with the libvirt client library (libvirt.so.0).";
                     return false;
                 }
-                if (!NativeLibrary.TryLoad(NativeMethods.Lib, typeof(Virt).Assembly, DllImportSearchPath.SafeDirectories, out _))
+                if (!NativeLibrary.TryLoad(LibraryProbeName, typeof(Virt).Assembly, DllImportSearchPath.SafeDirectories, out _))
                 {
                     reason = _loadFailure = $"The libvirt client library ({NativeMethods.Lib}) is not installed. Install the '{PackageHint}' package (apt-get install {PackageHint}).";
                     return false;
