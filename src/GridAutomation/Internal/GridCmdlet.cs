@@ -142,7 +142,13 @@ namespace GridAutomation.Internal
                     if (ReferenceEquals(d, marker)) return;
                     continue; // a stale marker of an earlier task
                 }
-                ((Action)item)();
+                try { ((Action)item)(); }
+                catch
+                {
+                    // The pipeline stopped under us (Select-Object -First, Ctrl+C, a terminating error): cancel the work.
+                    try { _cts.Cancel(); } catch (ObjectDisposedException) { }
+                    throw;
+                }
             }
         }
 
@@ -182,6 +188,13 @@ namespace GridAutomation.Internal
         {
             bool complete = true;
             Exception? fatal = null, failed = null;
+            var pending = new ConcurrentQueue<T>();
+            int scheduled = 0;
+            Action drain = () =>
+            {
+                Volatile.Write(ref scheduled, 0);
+                while (pending.TryDequeue(out var x)) onValue(x);
+            };
             try
             {
             Run(async ct =>
@@ -203,8 +216,9 @@ namespace GridAutomation.Internal
                         }
                         else
                         {
-                            var v = r.Value!;
-                            Post(() => onValue(v));
+                            // Values are queued and drained in batches: one pipeline-thread wake-up per burst, not per object.
+                            pending.Enqueue(r.Value!);
+                            if (Interlocked.Exchange(ref scheduled, 1) == 0) Post(drain);
                         }
                     }
                 }
