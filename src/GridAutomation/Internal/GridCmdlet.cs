@@ -294,7 +294,7 @@ namespace GridAutomation.Internal
                             int n = Interlocked.Increment(ref done);
                             if (showProgress)
                                 Post(() => WriteProgress(new ProgressRecord(activityId, activity,
-                                    $"{n} of {total} done" + (failed > 0 ? $", {failed} failed" : "") + $" (last: {it.Label})")
+                                    $"{n} of {total} done" + (failed > 0 ? $", {failed} failed" : "") + ", last: " + it.ShortLabel)
                                 { PercentComplete = Math.Min(100, n * 100 / total) }));
                         }
                     }, CancellationToken.None));
@@ -354,6 +354,8 @@ namespace GridAutomation.Internal
         public WorkItem(string label, object target, Func<IEngineObserver, CancellationToken, Task<object?>> run)
         { Label = label; Target = target; Run = run; }
         public string Label { get; }
+        /// <summary>The label without its parenthesized id, for progress lines.</summary>
+        public string ShortLabel { get { int i = Label.IndexOf(" (", StringComparison.Ordinal); return i > 0 ? Label.Substring(0, i) : Label; } }
         public object Target { get; }
         public Func<IEngineObserver, CancellationToken, Task<object?>> Run { get; }
     }
