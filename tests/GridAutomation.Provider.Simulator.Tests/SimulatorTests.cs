@@ -163,6 +163,16 @@ namespace GridAutomation.Provider.Simulator.Tests
             var op = new GridOperation { Id = Guid.NewGuid(), Kind = "Move", Datacenter = "mv", Target = w.Id };
             Assert.True(await c.ResumeAsync(op, resumeScope, Ct));
             Assert.Equal("host-02", (await c.GetWorkloadAsync(w.NativeId, Ct)).Host);
+
+            // roll back: back to the recorded source
+            var rbScope = new TestScope { IsResume = true };
+            rbScope.Checkpoint("Move.Source", "host-01");
+            rbScope.Checkpoint("Move.Destination", "host-02");
+            Assert.False(await c.ResumeAsync(new GridOperation { Id = Guid.NewGuid(), Kind = "Move", Datacenter = "mv", Target = w.Id, RollbackRequested = true }, rbScope, Ct));
+            Assert.Equal("host-01", (await c.GetWorkloadAsync(w.NativeId, Ct)).Host);
+            Assert.Equal("host-02", rbScope.Checkpoints["Move.Destination"]);
+            // other kinds: the engine re-runs them (they are idempotent)
+            Assert.Equal(GridErrorKind.Unsupported, (await Assert.ThrowsAsync<GridException>(() => c.ResumeAsync(new GridOperation { Kind = "Start", Target = w.Id }, new TestScope(), Ct))).Kind);
         }
 
         [Fact]
@@ -295,6 +305,31 @@ namespace GridAutomation.Provider.Simulator.Tests
         }
 
         [Fact]
+        public async Task ConcurrentWriters_InThreeProcesses_AllCommit_WithUniqueIds()
+        {
+            using var env = new SimEnv();
+            using var c = await env.ConnectAsync("multi", new Dictionary<string, string> { ["Hosts"] = "4" });
+            var children = new[] { ChildProcess.Start(env.StatePath, "multi", "create-many", "a:25"), ChildProcess.Start(env.StatePath, "multi", "create-many", "b:25") };
+            try
+            {
+                for (int i = 0; i < 25; i++) await Create(c, "p-" + i);
+                foreach (var ch in children)
+                {
+                    string output = await ch.StandardOutput.ReadToEndAsync();
+                    string err = await ch.StandardError.ReadToEndAsync();
+                    Assert.True(ch.WaitForExit(120000), "child timed out");
+                    Assert.True(ch.ExitCode == 0, "child failed: " + err + output);
+                }
+            }
+            finally { foreach (var ch in children) { if (!ch.HasExited) ch.Kill(true); ch.Dispose(); } }
+            var all = await ListAll(c);
+            Assert.Equal(75, all.Count);
+            Assert.Equal(75, all.Select(w => w.NativeId).Distinct().Count());
+            Assert.Equal(75, all.Select(w => (long)w.Properties["Seq"]!).Distinct().Count());
+            Assert.Equal(75, (await c.ListHostsAsync(Ct)).Sum(h => h.AllocatedCpu));
+        }
+
+        [Fact]
         public async Task NativeIds_AreDeterministic_FromSeedAndCounter()
         {
             var ids = new List<List<string>>();
@@ -384,6 +419,9 @@ namespace GridAutomation.Provider.Simulator.Tests
             var w = await Create(c, "named", key: "K1");
             var ex = await Assert.ThrowsAsync<GridException>(() => Create(c, "other-name", key: "K1"));
             Assert.Equal("IdempotencyKeyMismatch", ex.ErrorId);
+            // non-ASCII names are not pushed down to SQLite's ASCII-only case folding: no match is lost
+            var accented = await Create(c, "Étoile-01");
+            Assert.Contains(await ListAll(c, new WorkloadQuery { NamePatterns = new[] { "étoile-*" } }), x => x.Id == accented.Id);
             var custom = await c.CreateWorkloadAsync(new CreateWorkloadRequest { Name = "custom", CpuCount = 3, MemoryMB = 3000, IdempotencyKey = "k3" }, new TestScope("k3"), Ct);
             Assert.Equal(3, custom.CpuCount);
             Assert.Equal(3000, custom.MemoryMB);
