@@ -272,7 +272,9 @@ namespace GridAutomation.Internal
                 var tasks = new List<Task>(total);
                 foreach (var item in items)
                 {
-                    await throttle.WaitAsync(ct).ConfigureAwait(false);
+                    // Ctrl+C: start nothing more, but let the work in flight record its cancellation in the journal.
+                    try { await throttle.WaitAsync(ct).ConfigureAwait(false); }
+                    catch (OperationCanceledException) { break; }
                     var it = item;
                     tasks.Add(Task.Run(async () =>
                     {
@@ -300,6 +302,7 @@ namespace GridAutomation.Internal
                     }, CancellationToken.None));
                 }
                 await Task.WhenAll(tasks).ConfigureAwait(false);
+                ct.ThrowIfCancellationRequested();
             });
             if (showProgress) WriteProgress(new ProgressRecord(activityId, activity, "Done") { RecordType = ProgressRecordType.Completed });
             if (fatal != null) ThrowTerminatingError(ErrorMapping.ToErrorRecord(fatal, null));
