@@ -147,7 +147,7 @@ namespace GridAutomation.Providers.Simulator
                 }
                 where.Append(')');
             }
-            if (query.NativeIds != null && query.NativeIds.Count > 0)
+            if (query.NativeIds != null && query.NativeIds.Count > 0 && query.NativeIds.Count <= 500) // more: the engine filters
             {
                 where.Append(" AND native_id IN (").Append(string.Join(",", query.NativeIds.Select((_, i) => "$id" + i))).Append(')');
                 for (int i = 0; i < query.NativeIds.Count; i++) args.Add(("$id" + i, query.NativeIds[i]));

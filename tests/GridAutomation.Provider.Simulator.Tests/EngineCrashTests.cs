@@ -27,7 +27,7 @@ namespace GridAutomation.Provider.Simulator.Tests
             {
                 var ct = new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token;
                 await engine.ConnectDatacenterAsync("Simulator", "crash", "Contoso", "Lab",
-                    new Dictionary<string, string> { ["Workloads"] = "1", ["LatencyMs"] = "1500" }, new Dictionary<string, object>(), NullObserver.Instance, ct);
+                    new Dictionary<string, string> { ["Workloads"] = "1", ["LatencyMs"] = "3000" }, new Dictionary<string, object>(), NullObserver.Instance, ct);
                 string nativeId = NativeState(engine.Store, null).id;
                 string id = WorkloadId.Format("crash", nativeId);
 
