@@ -134,8 +134,7 @@ namespace GridAutomation.Commands
             try { provider = _provider ?? ProviderRegistry.Get(!string.IsNullOrEmpty(Provider) ? Provider! : registration!.Provider); }
             catch (Exception ex) { ThrowGridError(ex, Provider); return; }
             if (!provider.IsAvailable(out var reason))
-                ThrowTerminatingError(ErrorMapping.Create("ProviderUnavailable", ErrorCategory.NotInstalled,
-                    $"The {provider.Name} provider cannot run here: {reason}", provider.Name, GridErrorKind.Unsupported));
+                ThrowGridError(GridException.Unsupported($"The {provider.Name} provider cannot run here: {reason}", "ProviderUnavailable", provider.Name), provider.Name);
 
             // Re-registering keeps the stored settings that are not given again (given ones replace them).
             var settings = registration != null && string.Equals(registration.Provider, provider.Name, StringComparison.OrdinalIgnoreCase)
