@@ -98,7 +98,18 @@ namespace GridAutomation.Providers.VSphere
                 await _vim.ReloginAsync(gen, ct).ConfigureAwait(false);
                 return await op().ConfigureAwait(false);
             }
+            catch (GridException ex) when (ex.NativeCode == "ManagedObjectNotFound" && IsOurView(ex.Target as string))
+            {
+                // Our container view is gone (its session ended: views are session-scoped). Re-create it; doing so
+                // meets NotAuthenticated (and logs in again) when the session itself expired.
+                _verbose("vSphere container view gone (session ended?): re-creating it.");
+                _vmViewGen = -1; _hostViewGen = -1;
+                return await op().ConfigureAwait(false);
+            }
         }
+
+        private bool IsOurView(string? moref)
+            => moref != null && ((_vmViewGen != -1 && moref == _vmView.Value) || (_hostViewGen != -1 && moref == _hostView.Value));
 
         private async Task<MoRef> VmViewAsync(CancellationToken ct)
         {
