@@ -278,24 +278,29 @@ namespace GridAutomation.Providers.VSphere
                 var view = await VmViewAsync(ct).ConfigureAwait(false);
                 return await _vim.RetrievePropertiesExAsync(new FilterSpec { Root = view, ViaView = true }.Add("VirtualMachine", paths), pageSize, ct).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
-            string? token = null;
+            RetrieveResultReader? current = reader;
             try
             {
                 while (true)
                 {
-                    using (reader)
-                    {
-                        while (reader.Next(out var oc)) yield return oc;
-                        token = reader.Token;
-                    }
+                    while (current.Next(out var oc)) yield return oc;
+                    string? token = current.Token;
+                    current.Dispose();
+                    current = null;
                     if (string.IsNullOrEmpty(token)) yield break;
-                    reader = await _vim.ContinueRetrievePropertiesExAsync(token!, ct).ConfigureAwait(false);
-                    token = null;
+                    current = await _vim.ContinueRetrievePropertiesExAsync(token!, ct).ConfigureAwait(false);
                 }
             }
             finally
             {
-                if (!string.IsNullOrEmpty(token)) await CancelRetrieveQuietlyAsync(token!).ConfigureAwait(false);
+                if (current != null)
+                {
+                    // Stopped early: find this page's token (it may follow the objects) and tell the server to drop the rest.
+                    string? token = null;
+                    try { while (current.Next(out _)) { } token = current.Token; } catch (GridException) { }
+                    current.Dispose();
+                    if (!string.IsNullOrEmpty(token)) await CancelRetrieveQuietlyAsync(token!).ConfigureAwait(false);
+                }
             }
         }
 
