@@ -1,6 +1,10 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
+using System.Linq;
+using System.Text.Json;
+using GridAutomation.Core.Model;
 
 namespace GridAutomation.Core.Engine
 {
@@ -55,10 +59,181 @@ namespace GridAutomation.Core.Engine
         }
 
         /// <summary>Resolves every key. <paramref name="parameters"/> are values given on the command line (highest precedence).</summary>
-        public static GridConfiguration Load(IDictionary<string, string>? parameters = null) => throw new NotImplementedException();
+        public static GridConfiguration Load(IDictionary<string, string>? parameters = null)
+        {
+            var cfg = new GridConfiguration { ConfigFilePath = DefaultConfigFilePath() };
+            if (parameters != null)
+                foreach (var k in parameters.Keys)
+                    if (Find(k) == null)
+                        throw Invalid($"'{k}' is not a configuration setting. Known settings: {string.Join(", ", Keys.Select(x => x.Name))}.", k);
+            var file = ReadFile(cfg.ConfigFilePath);
+            foreach (var key in Keys)
+            {
+                string? value = null, source = null;
+                string? fromParam = parameters == null ? null : parameters.Where(kv => string.Equals(kv.Key, key.Name, StringComparison.OrdinalIgnoreCase)).Select(kv => kv.Value).FirstOrDefault();
+                if (!string.IsNullOrEmpty(fromParam)) { value = fromParam; source = "Parameter"; }
+                else
+                {
+                    var env = Environment.GetEnvironmentVariable(key.EnvironmentVariable);
+                    if (!string.IsNullOrEmpty(env)) { value = env; source = "Environment"; }
+                    else if (file.TryGetValue(key.Name, out var fv) && !string.IsNullOrEmpty(fv)) { value = fv; source = "File"; }
+                    else { value = key.DefaultValue; source = "Default"; }
+                }
+                if (key.Name == "StatePath" && string.IsNullOrEmpty(value)) value = Path.Combine(UserDirectory(), "state.db");
+                cfg.Apply(key, value!, source!);
+                cfg.Sources[key.Name] = source!;
+            }
+            return cfg;
+        }
+
+        /// <summary>The value of a key as text (for Get-GridConfiguration).</summary>
+        public string GetValue(string name)
+        {
+            var key = Find(name) ?? throw Invalid($"'{name}' is not a configuration setting.", name);
+            switch (key.Name)
+            {
+                case "StatePath": return StatePath;
+                case "MaxConcurrencyPerDatacenter": return MaxConcurrencyPerDatacenter.ToString(CultureInfo.InvariantCulture);
+                case "RetryCount": return RetryCount.ToString(CultureInfo.InvariantCulture);
+                case "RetryMaxDelaySeconds": return RetryMaxDelaySeconds.ToString(CultureInfo.InvariantCulture);
+                case "PageSize": return PageSize.ToString(CultureInfo.InvariantCulture);
+                case "LeaseTimeoutSeconds": return LeaseTimeoutSeconds.ToString(CultureInfo.InvariantCulture);
+                default: throw Invalid($"'{name}' is not a configuration setting.", name);
+            }
+        }
+
+        private static ConfigurationKey? Find(string name) => Keys.FirstOrDefault(k => string.Equals(k.Name, name, StringComparison.OrdinalIgnoreCase));
+
+        private static GridException Invalid(string message, object? target)
+            => GridException.InvalidRequest(message, "InvalidConfiguration", target);
+
+        private void Apply(ConfigurationKey key, string value, string source)
+        {
+            string where = source == "Parameter" ? "parameter" : source == "Environment" ? "environment variable " + key.EnvironmentVariable : source == "File" ? "config file " + ConfigFilePath : "default";
+            switch (key.Name)
+            {
+                case "StatePath": StatePath = NormalizePath(value, where); break;
+                case "MaxConcurrencyPerDatacenter": MaxConcurrencyPerDatacenter = ParseInt(key, value, 1, 256, where); break;
+                case "RetryCount": RetryCount = ParseInt(key, value, 0, 100, where); break;
+                case "RetryMaxDelaySeconds": RetryMaxDelaySeconds = ParseInt(key, value, 0, 86400, where); break;
+                case "PageSize": PageSize = ParseInt(key, value, 1, 100000, where); break;
+                case "LeaseTimeoutSeconds": LeaseTimeoutSeconds = ParseInt(key, value, 5, 86400, where); break;
+            }
+        }
+
+        private static int ParseInt(ConfigurationKey key, string value, int min, int max, string where)
+        {
+            if (!int.TryParse(value.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n < min || n > max)
+                throw Invalid($"{key.Name} must be a whole number from {min} to {max}; got '{value}' (from the {where}).", key.Name);
+            return n;
+        }
+
+        private static string NormalizePath(string value, string where)
+        {
+            string v = value.Trim();
+            if (v == "~" || v.StartsWith("~/", StringComparison.Ordinal) || v.StartsWith("~\\", StringComparison.Ordinal))
+                v = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), v.Length > 2 ? v.Substring(2) : "");
+            try
+            {
+                if (v.IndexOfAny(Path.GetInvalidPathChars()) >= 0) throw new ArgumentException("invalid characters");
+                return Path.GetFullPath(v);
+            }
+            catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException || ex is PathTooLongException)
+            {
+                throw Invalid($"StatePath '{value}' (from the {where}) is not a valid path: {ex.Message}", "StatePath");
+            }
+        }
+
+        /// <summary>Reads the JSON file: an object of setting name to string or number. Missing file = empty.</summary>
+        private static Dictionary<string, string> ReadFile(string path)
+        {
+            var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            if (string.IsNullOrEmpty(path) || !File.Exists(path)) return result;
+            string text;
+            try { text = File.ReadAllText(path); }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            { throw Invalid($"Cannot read the configuration file '{path}': {ex.Message}", path); }
+            if (string.IsNullOrWhiteSpace(text)) return result;
+            try
+            {
+                using var doc = JsonDocument.Parse(text, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+                if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                    throw Invalid($"The configuration file '{path}' must hold a JSON object.", path);
+                foreach (var prop in doc.RootElement.EnumerateObject())
+                {
+                    switch (prop.Value.ValueKind)
+                    {
+                        case JsonValueKind.String: result[prop.Name] = prop.Value.GetString()!; break;
+                        case JsonValueKind.Number: result[prop.Name] = prop.Value.GetRawText(); break;
+                        case JsonValueKind.Null: break;
+                        default:
+                            if (Find(prop.Name) != null) throw Invalid($"'{prop.Name}' in the configuration file '{path}' must be a string or a number.", path);
+                            break; // unknown keys (from a newer version) are kept by Save and ignored here
+                    }
+                }
+            }
+            catch (JsonException ex)
+            {
+                throw Invalid($"The configuration file '{path}' is not valid JSON: {ex.Message}", path);
+            }
+            return result;
+        }
 
         /// <summary>Writes the given keys to the per-user JSON file (null value removes the key). Validates names and values.</summary>
-        public static void Save(IDictionary<string, string?> values, string? path = null) => throw new NotImplementedException();
+        public static void Save(IDictionary<string, string?> values, string? path = null)
+        {
+            if (values == null) throw new ArgumentNullException(nameof(values));
+            path = string.IsNullOrEmpty(path) ? DefaultConfigFilePath() : path!;
+            // validate every name and value first: nothing is written if one is wrong
+            var probe = new GridConfiguration { ConfigFilePath = path };
+            foreach (var kv in values)
+            {
+                var key = Find(kv.Key) ?? throw Invalid($"'{kv.Key}' is not a configuration setting. Known settings: {string.Join(", ", Keys.Select(x => x.Name))}.", kv.Key);
+                if (kv.Value != null) probe.Apply(key, kv.Value, "Parameter");
+            }
+            // keep what is there (including keys this version does not know), in order
+            var existing = new List<KeyValuePair<string, JsonElement>>();
+            if (File.Exists(path))
+            {
+                ReadFile(path); // validates
+                using var doc = JsonDocument.Parse(File.ReadAllText(path).Trim().Length == 0 ? "{}" : File.ReadAllText(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+                foreach (var prop in doc.RootElement.EnumerateObject()) existing.Add(new KeyValuePair<string, JsonElement>(prop.Name, prop.Value.Clone()));
+            }
+            var output = new List<KeyValuePair<string, object?>>();
+            var done = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var kv in existing)
+            {
+                var change = values.Where(v => string.Equals(v.Key, kv.Key, StringComparison.OrdinalIgnoreCase)).ToList();
+                if (change.Count == 0) { output.Add(new KeyValuePair<string, object?>(kv.Key, kv.Value)); continue; }
+                done.Add(kv.Key);
+                if (change[0].Value != null) output.Add(new KeyValuePair<string, object?>(Find(kv.Key)!.Name, change[0].Value));
+            }
+            foreach (var kv in values)
+                if (!done.Contains(kv.Key) && kv.Value != null) { output.Add(new KeyValuePair<string, object?>(Find(kv.Key)!.Name, kv.Value)); done.Add(kv.Key); }
+
+            try
+            {
+                var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+                if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir!);
+                string tmp = path + ".tmp-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+                using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+                using (var w = new Utf8JsonWriter(fs, new JsonWriterOptions { Indented = true }))
+                {
+                    w.WriteStartObject();
+                    foreach (var kv in output)
+                    {
+                        w.WritePropertyName(kv.Key);
+                        if (kv.Value is JsonElement je) je.WriteTo(w); else w.WriteStringValue((string)kv.Value!);
+                    }
+                    w.WriteEndObject();
+                }
+                if (File.Exists(path)) File.Replace(tmp, path, null); else File.Move(tmp, path);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                throw Invalid($"Cannot write the configuration file '{path}': {ex.Message}", path);
+            }
+        }
     }
 
     public sealed class ConfigurationKey

@@ -1,6 +1,12 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Runtime.CompilerServices;
 using System.Threading;
+using System.Threading.Channels;
 using System.Threading.Tasks;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
@@ -14,71 +20,459 @@ namespace GridAutomation.Core.Engine
     /// </summary>
     public sealed partial class GridEngine : IDisposable
     {
+        private static readonly ConcurrentDictionary<string, GridEngine> Engines = new ConcurrentDictionary<string, GridEngine>(StringComparer.Ordinal);
+        /// <summary>Secrets given to Connect-GridDatacenter, per state file and datacenter, for this process only (never persisted).</summary>
+        private static readonly ConcurrentDictionary<string, IReadOnlyDictionary<string, object>> SessionSecrets = new ConcurrentDictionary<string, IReadOnlyDictionary<string, object>>(StringComparer.OrdinalIgnoreCase);
+
+        private readonly ConcurrentDictionary<string, Lazy<Task<IGridConnection>>> _connections = new ConcurrentDictionary<string, Lazy<Task<IGridConnection>>>(StringComparer.OrdinalIgnoreCase);
+        private readonly ConcurrentDictionary<string, string> _connectionErrors = new ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        private DatacenterRepository _datacenters = null!;
+        private RetryPolicy _retry = null!;
+        private IEngineObserver _retryObserver = NullObserver.Instance;
+
+        private GridEngine() { }
+
         /// <summary>
         /// The engine for this process and configuration (cached per state path). <paramref name="readOnly"/> (under
         /// -WhatIf) gives an engine whose store refuses every write transaction and whose changing methods throw.
         /// </summary>
-        public static GridEngine Get(GridConfiguration configuration, bool readOnly) => throw new NotImplementedException();
+        public static GridEngine Get(GridConfiguration configuration, bool readOnly)
+        {
+            if (configuration == null) throw new ArgumentNullException(nameof(configuration));
+            string path = Path.GetFullPath(configuration.StatePath);
+            string key = (readOnly ? "ro|" : "rw|") + path + "|" + configuration.RetryCount + "|" + configuration.MaxConcurrencyPerDatacenter + "|" + configuration.LeaseTimeoutSeconds + "|" + configuration.RetryMaxDelaySeconds;
+            return Engines.GetOrAdd(key, _ => Create(configuration, path, readOnly));
+        }
+
+        private static GridEngine Create(GridConfiguration configuration, string path, bool readOnly)
+        {
+            var store = StateStore.Open(path, readOnly);
+            var engine = new GridEngine
+            {
+                Configuration = configuration,
+                Store = store,
+                ReadOnly = readOnly,
+            };
+            engine.Journal = new OperationJournal(store, TimeSpan.FromSeconds(configuration.LeaseTimeoutSeconds));
+            engine._datacenters = new DatacenterRepository(store);
+            engine._retry = new RetryPolicy(configuration.RetryCount, TimeSpan.FromSeconds(configuration.RetryMaxDelaySeconds), configuration.MaxConcurrencyPerDatacenter);
+            engine._retry.Retrying += (dc, attempt, delay, ex) =>
+                engine._retryObserver.Verbose($"Datacenter '{dc}': {ex.Kind} ({ex.ErrorId}) - retry {attempt} in {delay.TotalSeconds:0.##} s: {ex.Message}");
+            return engine;
+        }
+
+        /// <summary>Drops every cached engine and live connection of this process (tests, module removal).</summary>
+        public static void Reset()
+        {
+            foreach (var e in Engines.Values) e.Dispose();
+            Engines.Clear();
+            SessionSecrets.Clear();
+        }
 
         public GridConfiguration Configuration { get; private set; } = null!;
         public IStateStore Store { get; private set; } = null!;
         public IOperationJournal Journal { get; private set; } = null!;
         public bool ReadOnly { get; private set; }
+        public IRetryPolicy Retry => _retry;
+
+        private ProviderServices Services(IEngineObserver observer) => new ProviderServices(Store, _retry, observer.Verbose);
+
+        private void EnsureWritable()
+        {
+            if (ReadOnly)
+                throw new GridException(GridErrorKind.StateStore, "The state store is open read-only (-WhatIf): no change can be made.", "StateStoreReadOnly");
+        }
+
+        private string SecretKey(string datacenter) => Store.Path + "|" + datacenter;
 
         // ---- datacenters -------------------------------------------------------------------------------------
 
         /// <summary>Registers (or re-registers) and connects a datacenter. Secrets stay in this process only.</summary>
-        public Task<GridDatacenter> ConnectDatacenterAsync(string provider, string name, string? owner, string? site,
-            IDictionary<string, string> settings, IDictionary<string, object> secrets, IEngineObserver observer, CancellationToken ct) => throw new NotImplementedException();
+        public async Task<GridDatacenter> ConnectDatacenterAsync(string provider, string name, string? owner, string? site,
+            IDictionary<string, string> settings, IDictionary<string, object> secrets, IEngineObserver observer, CancellationToken ct)
+        {
+            EnsureWritable();
+            DatacenterRepository.ValidateName(name);
+            var p = ProviderRegistry.Get(provider);
+            if (!p.IsAvailable(out var reason))
+                throw GridException.Unsupported($"The {p.Name} provider cannot run here: {reason}", "ProviderUnavailable", p.Name);
+
+            var existing = _datacenters.Get(name);
+            if (existing != null && !string.Equals(existing.Provider, p.Name, StringComparison.OrdinalIgnoreCase))
+                throw GridException.Conflict($"A datacenter named '{existing.Name}' is already registered with the {existing.Provider} provider. Unregister-GridDatacenter it first, or choose another name.", "DatacenterExists", name);
+
+            var dc = new GridDatacenter
+            {
+                Name = existing?.Name ?? name,
+                Provider = p.Name,
+                Owner = owner ?? existing?.Owner,
+                Site = site ?? existing?.Site,
+                RegisteredAt = existing?.RegisteredAt ?? DateTimeOffset.UtcNow,
+                Settings = new Dictionary<string, string>(settings, StringComparer.OrdinalIgnoreCase),
+            };
+            var op = Journal.Begin("Register", dc.Name, dc.Name, null, JsonUtil.Serialize(new { dc.Provider, dc.Owner, dc.Site, dc.Settings }), null);
+            try
+            {
+                await DropConnectionAsync(dc.Name).ConfigureAwait(false);
+                var secretCopy = new Dictionary<string, object>(secrets, StringComparer.OrdinalIgnoreCase);
+                var conn = await p.ConnectAsync(new ProviderConnectRequest { Datacenter = dc, Secrets = secretCopy, Services = Services(observer) }, ct).ConfigureAwait(false);
+                dc.Endpoint = conn.Endpoint;
+                dc.Capabilities = conn.Capabilities;
+                dc.Status = ConnectionStatus.Connected;
+                _datacenters.Save(dc, p.ConnectionParameters);
+                SessionSecrets[SecretKey(dc.Name)] = secretCopy;
+                _connections[dc.Name] = new Lazy<Task<IGridConnection>>(() => Task.FromResult(conn));
+                _connectionErrors.TryRemove(dc.Name, out _);
+                Journal.Complete(op.Id, JsonUtil.Serialize(new { dc.Endpoint, Capabilities = dc.Capabilities.ToString() }));
+                return dc;
+            }
+            catch (Exception ex)
+            {
+                var g = Normalize(ex, dc.Name);
+                Journal.Fail(op.Id, g.ErrorId, g.Message);
+                throw g;
+            }
+        }
 
         /// <summary>Registered datacenters matching the name patterns (null = all), with this process's connection status.</summary>
-        public IReadOnlyList<GridDatacenter> GetDatacenters(IReadOnlyList<string>? namePatterns) => throw new NotImplementedException();
+        public IReadOnlyList<GridDatacenter> GetDatacenters(IReadOnlyList<string>? namePatterns)
+        {
+            var all = _datacenters.List();
+            var result = new List<GridDatacenter>();
+            foreach (var dc in all)
+            {
+                if (!Wildcard.MatchesAny(dc.Name, namePatterns)) continue;
+                result.Add(WithStatus(dc));
+            }
+            return result;
+        }
+
+        private GridDatacenter WithStatus(GridDatacenter dc)
+        {
+            if (_connections.TryGetValue(dc.Name, out var lazy) && lazy.IsValueCreated && lazy.Value.Status == TaskStatus.RanToCompletion)
+                dc.Status = ConnectionStatus.Connected;
+            else if (_connectionErrors.TryGetValue(dc.Name, out var err)) { dc.Status = ConnectionStatus.Error; dc.StatusMessage = err; }
+            else dc.Status = ConnectionStatus.Disconnected;
+            return dc;
+        }
 
         /// <summary>The registered datacenter, or NotFound "DatacenterNotFound".</summary>
-        public GridDatacenter GetDatacenter(string name) => throw new NotImplementedException();
+        public GridDatacenter GetDatacenter(string name)
+        {
+            var dc = _datacenters.Get(name);
+            if (dc == null)
+            {
+                var known = _datacenters.List().Select(d => d.Name).ToArray();
+                throw GridException.NotFound($"No datacenter named '{name}' is registered." + (known.Length > 0 ? $" Registered: {string.Join(", ", known)}." : " Register one with Connect-GridDatacenter."), "DatacenterNotFound", name);
+            }
+            return WithStatus(dc);
+        }
 
         /// <summary>Logs out and forgets the live connection (registration kept).</summary>
-        public Task DisconnectDatacenterAsync(string name, CancellationToken ct) => throw new NotImplementedException();
+        public async Task DisconnectDatacenterAsync(string name, CancellationToken ct)
+        {
+            var dc = GetDatacenter(name);
+            await DropConnectionAsync(dc.Name).ConfigureAwait(false);
+            SessionSecrets.TryRemove(SecretKey(dc.Name), out _);
+            _connectionErrors.TryRemove(dc.Name, out _);
+        }
 
         /// <summary>Disconnects and deletes the registration (workloads in a provider are untouched).</summary>
-        public Task UnregisterDatacenterAsync(string name, CancellationToken ct) => throw new NotImplementedException();
+        public async Task UnregisterDatacenterAsync(string name, CancellationToken ct)
+        {
+            EnsureWritable();
+            var dc = GetDatacenter(name);
+            var op = Journal.Begin("Unregister", dc.Name, dc.Name, null, null, null);
+            try
+            {
+                await DisconnectDatacenterAsync(dc.Name, ct).ConfigureAwait(false);
+                _datacenters.Delete(dc.Name);
+                Journal.Complete(op.Id, null);
+            }
+            catch (Exception ex)
+            {
+                var g = Normalize(ex, dc.Name);
+                Journal.Fail(op.Id, g.ErrorId, g.Message);
+                throw g;
+            }
+        }
 
-        // ---- inventory (fan-out in parallel; a failing datacenter yields an error item, the rest still answer) --
+        private async Task DropConnectionAsync(string name)
+        {
+            if (_connections.TryRemove(name, out var lazy) && lazy.IsValueCreated)
+            {
+                try
+                {
+                    var conn = await lazy.Value.ConfigureAwait(false);
+                    try { await conn.DisconnectAsync(CancellationToken.None).ConfigureAwait(false); } catch (Exception) { /* best effort logout */ }
+                    conn.Dispose();
+                }
+                catch (Exception) { /* the connection never came up */ }
+            }
+        }
 
-        public IAsyncEnumerable<FanOutResult<GridWorkload>> GetWorkloadsAsync(WorkloadFilter filter, IEngineObserver observer, CancellationToken ct) => throw new NotImplementedException();
-        public IAsyncEnumerable<FanOutResult<GridHost>> GetHostsAsync(IReadOnlyList<string>? datacenters, IEngineObserver observer, CancellationToken ct) => throw new NotImplementedException();
-        public IAsyncEnumerable<FanOutResult<GridSize>> GetSizesAsync(IReadOnlyList<string>? datacenters, IEngineObserver observer, CancellationToken ct) => throw new NotImplementedException();
-        public IAsyncEnumerable<FanOutResult<GridImage>> GetImagesAsync(IReadOnlyList<string>? datacenters, IReadOnlyDictionary<string, string> filter, IEngineObserver observer, CancellationToken ct) => throw new NotImplementedException();
+        /// <summary>The live connection of a registered datacenter, connecting with its stored settings (and this session's secrets) on first use.</summary>
+        internal async Task<IGridConnection> GetConnectionAsync(string datacenter, IEngineObserver observer, CancellationToken ct)
+        {
+            var dc = GetDatacenter(datacenter);
+            var lazy = _connections.GetOrAdd(dc.Name, n => new Lazy<Task<IGridConnection>>(() => ConnectRegisteredAsync(dc, observer)));
+            try
+            {
+                var conn = await lazy.Value.ConfigureAwait(false);
+                return conn;
+            }
+            catch (Exception ex)
+            {
+                _connections.TryRemove(dc.Name, out _);
+                var g = Normalize(ex, dc.Name);
+                _connectionErrors[dc.Name] = g.Message;
+                throw g;
+            }
+        }
+
+        private async Task<IGridConnection> ConnectRegisteredAsync(GridDatacenter dc, IEngineObserver observer)
+        {
+            var p = ProviderRegistry.Get(dc.Provider);
+            if (!p.IsAvailable(out var reason))
+                throw GridException.Unsupported($"Datacenter '{dc.Name}' uses the {p.Name} provider, which cannot run here: {reason}", "ProviderUnavailable", dc.Name);
+            SessionSecrets.TryGetValue(SecretKey(dc.Name), out var secrets);
+            observer.Verbose($"Connecting datacenter '{dc.Name}' ({dc.Provider}).");
+            // Connecting must not depend on the caller's cancellation: the connection is shared by later calls.
+            return await p.ConnectAsync(new ProviderConnectRequest
+            {
+                Datacenter = dc,
+                Secrets = secrets ?? new Dictionary<string, object>(),
+                Services = Services(observer),
+            }, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        // ---- inventory ---------------------------------------------------------------------------------------
+
+        private IReadOnlyList<GridDatacenter> ResolveDatacenters(IReadOnlyList<string>? patterns)
+        {
+            if (patterns == null || patterns.Count == 0) return _datacenters.List();
+            var all = _datacenters.List();
+            var chosen = new List<GridDatacenter>();
+            foreach (var pattern in patterns)
+            {
+                var matches = all.Where(d => Wildcard.IsMatch(d.Name, pattern)).ToList();
+                if (matches.Count == 0 && !Wildcard.HasWildcards(pattern)) GetDatacenter(pattern); // throws DatacenterNotFound
+                foreach (var m in matches) if (!chosen.Any(c => string.Equals(c.Name, m.Name, StringComparison.OrdinalIgnoreCase))) chosen.Add(m);
+            }
+            return chosen;
+        }
+
+        /// <summary>
+        /// Runs <paramref name="produce"/> for each datacenter in parallel and streams what they write, in arrival
+        /// order, to the caller. A datacenter that fails yields one error item; the others go on.
+        /// </summary>
+        private async IAsyncEnumerable<FanOutResult<T>> FanOutAsync<T>(IReadOnlyList<GridDatacenter> datacenters,
+            Func<GridDatacenter, IGridConnection, ChannelWriter<FanOutResult<T>>, CancellationToken, Task> produce,
+            IEngineObserver observer, [EnumeratorCancellation] CancellationToken ct)
+        {
+            if (datacenters.Count == 0) yield break;
+            var channel = Channel.CreateBounded<FanOutResult<T>>(new BoundedChannelOptions(8192) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var token = linked.Token;
+            _retryObserver = observer;
+            var tasks = datacenters.Select(dc => Task.Run(async () =>
+            {
+                try
+                {
+                    var conn = await GetConnectionAsync(dc.Name, observer, token).ConfigureAwait(false);
+                    await produce(dc, conn, channel.Writer, token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested) { }
+                catch (Exception ex)
+                {
+                    try { await channel.Writer.WriteAsync(new FanOutResult<T>(dc.Name, default, Normalize(ex, dc.Name)), token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) { }
+                }
+            }, token)).ToArray();
+            var completion = Task.WhenAll(tasks).ContinueWith(_ => channel.Writer.TryComplete(), TaskScheduler.Default);
+            try
+            {
+                while (await channel.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
+                    while (channel.Reader.TryRead(out var item)) yield return item;
+            }
+            finally
+            {
+                linked.Cancel();
+                try { await completion.ConfigureAwait(false); } catch (Exception) { }
+            }
+        }
+
+        public IAsyncEnumerable<FanOutResult<GridWorkload>> GetWorkloadsAsync(WorkloadFilter filter, IEngineObserver observer, CancellationToken ct)
+        {
+            var dcs = ResolveDatacenters(filter.Datacenters);
+            // Ids name their datacenters: only ask those.
+            List<(string dc, string native)>? ids = null;
+            if (filter.Ids != null && filter.Ids.Count > 0)
+            {
+                ids = new List<(string, string)>();
+                foreach (var id in filter.Ids)
+                {
+                    if (!WorkloadId.TryParse(id, out var d, out var n))
+                        throw GridException.InvalidRequest($"'{id}' is not a workload id. Ids look like '<datacenter>/<native id>' (see the Id property of Get-GridWorkload).", "InvalidWorkloadId", id);
+                    ids.Add((d, n));
+                }
+                var wanted = new HashSet<string>(ids.Select(i => i.dc), StringComparer.OrdinalIgnoreCase);
+                foreach (var d in wanted) GetDatacenter(d);
+                dcs = dcs.Where(d => wanted.Contains(d.Name)).ToList();
+            }
+            var query = new WorkloadQuery
+            {
+                NamePatterns = filter.Names,
+                States = filter.States,
+                Tags = filter.Tags?.Where(kv => kv.Value != null && !Wildcard.HasWildcards(kv.Value)).ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.OrdinalIgnoreCase),
+                PageSize = Configuration.PageSize,
+            };
+            return FanOutAsync<GridWorkload>(dcs, async (dc, conn, writer, token) =>
+            {
+                var q = query;
+                if (ids != null)
+                {
+                    var natives = ids.Where(i => string.Equals(i.dc, dc.Name, StringComparison.OrdinalIgnoreCase)).Select(i => i.native).ToList();
+                    q = new WorkloadQuery { NamePatterns = query.NamePatterns, States = query.States, Tags = query.Tags, PageSize = query.PageSize, NativeIds = natives };
+                }
+                await foreach (var page in ListWithRetryAsync(dc.Name, conn, q, token).ConfigureAwait(false))
+                {
+                    foreach (var w in page)
+                    {
+                        if (!Matches(w, filter, ids)) continue;
+                        Complete(w, dc);
+                        await writer.WriteAsync(new FanOutResult<GridWorkload>(dc.Name, w, null), token).ConfigureAwait(false);
+                    }
+                }
+            }, observer, ct);
+        }
+
+        /// <summary>
+        /// Lists through the retry policy: a transient failure before the first page restarts the listing; after
+        /// that pages are the provider's to retry (each page fetch may go through ProviderServices.Retry), and a
+        /// failure surfaces as that datacenter's error.
+        /// </summary>
+        private async IAsyncEnumerable<IReadOnlyList<GridWorkload>> ListWithRetryAsync(string dc, IGridConnection conn, WorkloadQuery q, [EnumeratorCancellation] CancellationToken ct)
+        {
+            IAsyncEnumerator<IReadOnlyList<GridWorkload>>? e = null;
+            bool has = false;
+            await _retry.ExecuteAsync<bool>(dc, async token =>
+            {
+                if (e != null) await e.DisposeAsync().ConfigureAwait(false);
+                e = conn.ListWorkloadsAsync(q, ct).GetAsyncEnumerator(ct);
+                has = await e.MoveNextAsync().ConfigureAwait(false);
+                return true;
+            }, conn.HandlesOwnRetries, ct).ConfigureAwait(false);
+            try
+            {
+                while (has)
+                {
+                    yield return e!.Current;
+                    has = await e!.MoveNextAsync().ConfigureAwait(false);
+                }
+            }
+            finally { if (e != null) await e.DisposeAsync().ConfigureAwait(false); }
+        }
+
+        internal static bool Matches(GridWorkload w, WorkloadFilter f, List<(string dc, string native)>? ids)
+        {
+            if (f.States != null && f.States.Count > 0) { if (!f.States.Contains(w.State)) return false; }
+            else if (w.State == WorkloadState.Deleted) return false;
+            if (!Wildcard.MatchesAny(w.Name, f.Names)) return false;
+            if (ids != null && !ids.Any(i => string.Equals(i.dc, w.Datacenter, StringComparison.OrdinalIgnoreCase) && NativeIdEquals(i.native, w.NativeId))) return false;
+            if (f.Tags != null)
+            {
+                foreach (var kv in f.Tags)
+                {
+                    if (!w.Tags.ContainsKey(kv.Key)) return false;
+                    if (kv.Value == null || kv.Value == "*") continue;
+                    if (!Wildcard.IsMatch(Convert.ToString(w.Tags[kv.Key], System.Globalization.CultureInfo.InvariantCulture), kv.Value)) return false;
+                }
+            }
+            return true;
+        }
+
+        /// <summary>Native ids compare ordinally, except Azure resource ids (case-insensitive by ARM's rules).</summary>
+        internal static bool NativeIdEquals(string a, string b)
+            => string.Equals(a, b, a.StartsWith("/subscriptions/", StringComparison.OrdinalIgnoreCase) ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
+
+        private static void Complete(GridWorkload w, GridDatacenter dc)
+        {
+            if (string.IsNullOrEmpty(w.Datacenter)) w.Datacenter = dc.Name;
+            if (string.IsNullOrEmpty(w.Provider)) w.Provider = dc.Provider;
+            if (string.IsNullOrEmpty(w.Id)) w.Id = WorkloadId.Format(dc.Name, w.NativeId);
+            var ownerTag = w.Tags.ContainsKey("Owner") ? Convert.ToString(w.Tags["Owner"], System.Globalization.CultureInfo.InvariantCulture) : null;
+            w.Owner = !string.IsNullOrEmpty(ownerTag) ? ownerTag : dc.Owner;
+        }
+
+        public IAsyncEnumerable<FanOutResult<GridHost>> GetHostsAsync(IReadOnlyList<string>? datacenters, IEngineObserver observer, CancellationToken ct)
+            => FanOutListAsync(datacenters, observer, ct, (dc, c, t) => _retry.ExecuteAsync(dc.Name, c.ListHostsAsync, c.HandlesOwnRetries, t), (h, dc) => { if (string.IsNullOrEmpty(h.Datacenter)) h.Datacenter = dc.Name; });
+
+        public IAsyncEnumerable<FanOutResult<GridSize>> GetSizesAsync(IReadOnlyList<string>? datacenters, IEngineObserver observer, CancellationToken ct)
+            => FanOutListAsync(datacenters, observer, ct, (dc, c, t) => _retry.ExecuteAsync(dc.Name, c.ListSizesAsync, c.HandlesOwnRetries, t), (s, dc) => { if (string.IsNullOrEmpty(s.Datacenter)) s.Datacenter = dc.Name; });
+
+        public IAsyncEnumerable<FanOutResult<GridImage>> GetImagesAsync(IReadOnlyList<string>? datacenters, IReadOnlyDictionary<string, string> filter, IEngineObserver observer, CancellationToken ct)
+            => FanOutListAsync(datacenters, observer, ct, (dc, c, t) => _retry.ExecuteAsync(dc.Name, tk => c.ListImagesAsync(filter, tk), c.HandlesOwnRetries, t), (i, dc) => { if (string.IsNullOrEmpty(i.Datacenter)) i.Datacenter = dc.Name; });
+
+        private IAsyncEnumerable<FanOutResult<T>> FanOutListAsync<T>(IReadOnlyList<string>? datacenters, IEngineObserver observer, CancellationToken ct,
+            Func<GridDatacenter, IGridConnection, CancellationToken, Task<IReadOnlyList<T>>> list, Action<T, GridDatacenter> complete)
+        {
+            var dcs = ResolveDatacenters(datacenters);
+            return FanOutAsync<T>(dcs, async (dc, conn, writer, token) =>
+            {
+                foreach (var item in await list(dc, conn, token).ConfigureAwait(false))
+                {
+                    complete(item, dc);
+                    await writer.WriteAsync(new FanOutResult<T>(dc.Name, item, null), token).ConfigureAwait(false);
+                }
+            }, observer, ct);
+        }
 
         /// <summary>One workload by id; NotFound "WorkloadNotFound".</summary>
-        public Task<GridWorkload> GetWorkloadAsync(string id, CancellationToken ct) => throw new NotImplementedException();
+        public async Task<GridWorkload> GetWorkloadAsync(string id, CancellationToken ct)
+        {
+            if (!WorkloadId.TryParse(id, out var dcName, out var native))
+                throw GridException.InvalidRequest($"'{id}' is not a workload id. Ids look like '<datacenter>/<native id>'.", "InvalidWorkloadId", id);
+            var dc = GetDatacenter(dcName);
+            var conn = await GetConnectionAsync(dc.Name, NullObserver.Instance, ct).ConfigureAwait(false);
+            try
+            {
+                var w = await _retry.ExecuteAsync(dc.Name, t => conn.GetWorkloadAsync(native, t), conn.HandlesOwnRetries, ct).ConfigureAwait(false);
+                Complete(w, dc);
+                return w;
+            }
+            catch (GridException g) when (g.Kind == GridErrorKind.NotFound)
+            {
+                throw new GridException(GridErrorKind.NotFound, $"Workload '{id}' was not found in datacenter '{dc.Name}'.", "WorkloadNotFound", g) { Target = id, NativeCode = g.NativeCode };
+            }
+        }
 
-        // ---- changes (journaled: intent before acting, result after) ---------------------------------------
+        public void Dispose()
+        {
+            foreach (var name in _connections.Keys.ToArray())
+            {
+                try { DropConnectionAsync(name).GetAwaiter().GetResult(); } catch (Exception) { }
+            }
+            Store?.Dispose();
+        }
 
-        /// <summary>
-        /// Creates a workload. Validates the datacenter, size and capacity-related input before acting.
-        /// IdempotencyKey defaults to "&lt;datacenter&gt;/&lt;name&gt;" while a create of that name is unfinished: a
-        /// re-run after a crash returns the workload the first run made instead of making a second.
-        /// </summary>
-        public Task<GridWorkload> CreateWorkloadAsync(string datacenter, CreateWorkloadRequest request, Guid? batchId, IEngineObserver observer, CancellationToken ct) => throw new NotImplementedException();
-
-        /// <summary>
-        /// Checks that the datacenter's capabilities allow the action (Unsupported "CapabilityNotSupported" before anything
-        /// is journaled), journals it, runs it through the retry policy, and returns the updated workload
-        /// (null after Remove).
-        /// </summary>
-        public Task<GridWorkload?> InvokeAsync(GridWorkload target, WorkloadActionRequest request, Guid? batchId, IEngineObserver observer, CancellationToken ct) => throw new NotImplementedException();
-
-        /// <summary>Throws Unsupported "CapabilityNotSupported" if the datacenter of <paramref name="target"/> cannot do the action (used by cmdlets before ShouldProcess/AsJob, so nothing half-acts).</summary>
-        public void EnsureCapable(GridWorkload target, WorkloadActionRequest request) => throw new NotImplementedException();
-
-        // ---- journal -------------------------------------------------------------------------------------------
-
-        public IReadOnlyList<GridOperation> GetOperations(OperationFilter filter) => throw new NotImplementedException();
-
-        /// <summary>Finishes (or with <paramref name="rollback"/> rolls back) an Interrupted operation. Conflict "OperationStillRunning" if its lease holder is alive.</summary>
-        public Task<GridOperation> ResumeOperationAsync(Guid id, bool rollback, IEngineObserver observer, CancellationToken ct) => throw new NotImplementedException();
-
-        public void Dispose() { }
+        /// <summary>Any exception as a GridException (providers should already throw only those).</summary>
+        internal static GridException Normalize(Exception ex, object? target)
+        {
+            switch (ex)
+            {
+                case GridException g:
+                    if (g.Target == null) g.Target = target;
+                    return g;
+                case OperationCanceledException oce:
+                    return new GridException(GridErrorKind.Cancelled, "The operation was cancelled.", "OperationCancelled", oce) { Target = target };
+                case AggregateException agg when agg.InnerExceptions.Count == 1:
+                    return Normalize(agg.InnerException!, target);
+                case TimeoutException te:
+                    return new GridException(GridErrorKind.Unavailable, "The provider did not answer in time: " + te.Message, "Timeout", te) { Target = target };
+                default:
+                    return new GridException(GridErrorKind.Unavailable, $"Unexpected provider error ({ex.GetType().Name}): {ex.Message}", "ProviderError", ex) { Target = target };
+            }
+        }
     }
 }

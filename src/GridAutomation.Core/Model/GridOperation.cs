@@ -29,6 +29,8 @@ namespace GridAutomation.Core.Model
         public int? LeaseProcessId { get; set; }
         public string? LeaseMachine { get; set; }
         public DateTimeOffset? LeaseHeartbeat { get; set; }
+        /// <summary>Set by the engine when Resume-GridOperation -Rollback asks a provider's ResumeAsync to undo rather than finish. Not persisted.</summary>
+        public bool RollbackRequested { get; set; }
         public TimeSpan? Duration => Finished.HasValue ? Finished - Started : null;
         public override string ToString() => Kind + " " + Target + " (" + State + ")";
     }

@@ -1,0 +1,377 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text.RegularExpressions;
+using GridAutomation.Core.Model;
+using Microsoft.Data.Sqlite;
+
+namespace GridAutomation.Core.State
+{
+    /// <summary>
+    /// The operation journal (tables <c>operations</c> and <c>operation_checkpoints</c>). Begin writes the intent and
+    /// takes a lease for this process (pid, machine, process start time, heartbeat). Reading never writes: whether a
+    /// Running operation is really Interrupted is decided when it is read —
+    /// same machine: its process is gone (pid not alive, or alive with another start time, i.e. a reused pid);
+    /// another machine: its heartbeat is older than the lease timeout.
+    /// </summary>
+    public sealed class OperationJournal : IOperationJournal
+    {
+        private const string Columns = "id, kind, datacenter, target, state, started, finished, error, error_id, idempotency_key, batch_id, request, result, lease_pid, lease_machine, lease_process_start, heartbeat";
+
+        private readonly IStateStore _store;
+        private readonly LeaseHolder _self;
+
+        public OperationJournal(IStateStore store, TimeSpan leaseTimeout)
+        {
+            _store = store ?? throw new ArgumentNullException(nameof(store));
+            if (leaseTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(leaseTimeout));
+            LeaseTimeout = leaseTimeout;
+            _self = LeaseHolder.Current;
+        }
+
+        public TimeSpan LeaseTimeout { get; }
+
+        /// <summary>The lease identity of this process.</summary>
+        public static int CurrentProcessId => LeaseHolder.Current.ProcessId;
+        public static string CurrentMachine => LeaseHolder.Current.Machine;
+
+        public GridOperation Begin(string kind, string datacenter, string target, string? idempotencyKey, string? requestJson, Guid? batchId)
+        {
+            if (string.IsNullOrEmpty(kind)) throw new ArgumentException("kind is empty", nameof(kind));
+            var now = DateTimeOffset.UtcNow;
+            var op = new GridOperation
+            {
+                Id = Guid.NewGuid(), Kind = kind, Datacenter = datacenter ?? "", Target = target ?? "", State = OperationState.Running,
+                Started = now, IdempotencyKey = idempotencyKey, BatchId = batchId, Request = requestJson,
+                LeaseProcessId = _self.ProcessId, LeaseMachine = _self.Machine, LeaseHeartbeat = now,
+            };
+            _store.Write((c, tx) =>
+            {
+                using var cmd = c.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = "INSERT INTO operations(" + Columns + ") VALUES($id,$kind,$dc,$target,$state,$started,NULL,NULL,NULL,$key,$batch,$req,NULL,$pid,$machine,$pstart,$hb)";
+                cmd.Parameters.AddWithValue("$id", op.Id.ToString("D"));
+                cmd.Parameters.AddWithValue("$kind", op.Kind);
+                cmd.Parameters.AddWithValue("$dc", op.Datacenter);
+                cmd.Parameters.AddWithValue("$target", op.Target);
+                cmd.Parameters.AddWithValue("$state", op.State.ToString());
+                cmd.Parameters.AddWithValue("$started", StateStore.FormatTime(now));
+                cmd.Parameters.AddWithValue("$key", (object?)idempotencyKey ?? DBNull.Value);
+                cmd.Parameters.AddWithValue("$batch", batchId.HasValue ? batchId.Value.ToString("D") : (object)DBNull.Value);
+                cmd.Parameters.AddWithValue("$req", (object?)requestJson ?? DBNull.Value);
+                cmd.Parameters.AddWithValue("$pid", _self.ProcessId);
+                cmd.Parameters.AddWithValue("$machine", _self.Machine);
+                cmd.Parameters.AddWithValue("$pstart", _self.StartToken);
+                cmd.Parameters.AddWithValue("$hb", StateStore.FormatTime(now));
+                return cmd.ExecuteNonQuery();
+            });
+            return op;
+        }
+
+        public void Checkpoint(Guid id, string key, string value)
+        {
+            if (key == null) throw new ArgumentNullException(nameof(key));
+            _store.Write((c, tx) =>
+            {
+                RequireExists(c, tx, id);
+                using var cmd = c.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = @"INSERT INTO operation_checkpoints(operation_id, seq, key, value)
+                    VALUES($id, (SELECT coalesce(max(seq), 0) + 1 FROM operation_checkpoints WHERE operation_id = $id), $k, $v)
+                    ON CONFLICT(operation_id, key) DO UPDATE SET value = excluded.value, seq = excluded.seq";
+                cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+                cmd.Parameters.AddWithValue("$k", key);
+                cmd.Parameters.AddWithValue("$v", value ?? "");
+                cmd.ExecuteNonQuery();
+                Touch(c, tx, id);
+                return 0;
+            });
+        }
+
+        public void Heartbeat(Guid id)
+            => _store.Write((c, tx) => { Touch(c, tx, id); return 0; });
+
+        public void Complete(Guid id, string? resultJson) => Finish(id, OperationState.Succeeded, resultJson, null, null);
+
+        public void Fail(Guid id, string errorId, string message) => Finish(id, OperationState.Failed, null, errorId, message);
+
+        public void MarkRolledBack(Guid id, string? message) => Finish(id, OperationState.RolledBack, null, null, message);
+
+        private void Finish(Guid id, OperationState state, string? result, string? errorId, string? error)
+        {
+            _store.Write((c, tx) =>
+            {
+                using var cmd = c.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = @"UPDATE operations SET state = $s, finished = $f, result = coalesce($r, result), error_id = $eid, error = $e, heartbeat = $f
+                                    WHERE id = $id";
+                cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+                cmd.Parameters.AddWithValue("$s", state.ToString());
+                cmd.Parameters.AddWithValue("$f", StateStore.FormatTime(DateTimeOffset.UtcNow));
+                cmd.Parameters.AddWithValue("$r", (object?)result ?? DBNull.Value);
+                cmd.Parameters.AddWithValue("$eid", (object?)errorId ?? DBNull.Value);
+                cmd.Parameters.AddWithValue("$e", (object?)error ?? DBNull.Value);
+                if (cmd.ExecuteNonQuery() == 0) throw NotFound(id);
+                return 0;
+            });
+        }
+
+        public GridOperation? Get(Guid id)
+            => _store.Read(c =>
+            {
+                var ops = Query(c, null, "WHERE id = $id", p => p.AddWithValue("$id", id.ToString("D")), null);
+                LoadCheckpoints(c, ops);
+                return ops.FirstOrDefault();
+            });
+
+        public GridOperation? FindByIdempotencyKey(string kind, string idempotencyKey)
+            => _store.Read(c =>
+            {
+                var ops = Query(c, null, "WHERE kind = $k AND idempotency_key = $key AND state IN ('Pending','Running','Interrupted','Succeeded') ORDER BY seq DESC LIMIT 1",
+                    p => { p.AddWithValue("$k", kind); p.AddWithValue("$key", idempotencyKey); }, null);
+                LoadCheckpoints(c, ops);
+                return ops.FirstOrDefault();
+            });
+
+        public IReadOnlyList<GridOperation> List(OperationFilter filter)
+        {
+            filter ??= new OperationFilter();
+            return _store.Read(c =>
+            {
+                var where = new List<string>();
+                var binds = new List<Action<SqliteParameterCollection>>();
+                if (filter.Id.HasValue) { where.Add("id = $id"); binds.Add(p => p.AddWithValue("$id", filter.Id.Value.ToString("D"))); }
+                if (filter.BatchId.HasValue) { where.Add("batch_id = $batch"); binds.Add(p => p.AddWithValue("$batch", filter.BatchId.Value.ToString("D"))); }
+                if (!string.IsNullOrEmpty(filter.Kind)) { where.Add("kind = $kind COLLATE NOCASE"); binds.Add(p => p.AddWithValue("$kind", filter.Kind)); }
+                if (filter.States != null && filter.States.Count > 0)
+                {
+                    // Interrupted is decided when read: a stored Running/Pending may read as Interrupted and vice versa.
+                    var stored = new HashSet<string>(filter.States.Select(s => s.ToString()));
+                    if (filter.States.Contains(OperationState.Interrupted) || filter.States.Contains(OperationState.Running) || filter.States.Contains(OperationState.Pending))
+                    { stored.Add("Running"); stored.Add("Pending"); stored.Add("Interrupted"); }
+                    var names = stored.ToArray();
+                    where.Add("state IN (" + string.Join(",", names.Select((_, i) => "$st" + i)) + ")");
+                    binds.Add(p => { for (int i = 0; i < names.Length; i++) p.AddWithValue("$st" + i, names[i]); });
+                }
+                Func<GridOperation, bool>? post = null;
+                Regex[]? dcPatterns = filter.Datacenters != null && filter.Datacenters.Count > 0 ? filter.Datacenters.Select(WildcardToRegex).ToArray() : null;
+                var wantedStates = filter.States != null && filter.States.Count > 0 ? new HashSet<OperationState>(filter.States) : null;
+                post = op => (dcPatterns == null || dcPatterns.Any(r => r.IsMatch(op.Datacenter)))
+                             && (wantedStates == null || wantedStates.Contains(op.State));
+                string sql = (where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "") + " ORDER BY seq DESC";
+                var ops = Query(c, null, sql, p => { foreach (var b in binds) b(p); }, post, filter.Last);
+                ops.Reverse(); // chronological
+                LoadCheckpoints(c, ops);
+                return (IReadOnlyList<GridOperation>)ops;
+            });
+        }
+
+        public bool TryTakeOver(Guid id)
+            => _store.Write((c, tx) =>
+            {
+                var op = Query(c, tx, "WHERE id = $id", p => p.AddWithValue("$id", id.ToString("D")), null).FirstOrDefault();
+                if (op == null) throw NotFound(id);
+                if (op.State != OperationState.Interrupted) return false;
+                var now = StateStore.FormatTime(DateTimeOffset.UtcNow);
+                using var cmd = c.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = "UPDATE operations SET state = 'Running', lease_pid = $pid, lease_machine = $m, lease_process_start = $ps, heartbeat = $hb WHERE id = $id";
+                cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+                cmd.Parameters.AddWithValue("$pid", _self.ProcessId);
+                cmd.Parameters.AddWithValue("$m", _self.Machine);
+                cmd.Parameters.AddWithValue("$ps", _self.StartToken);
+                cmd.Parameters.AddWithValue("$hb", now);
+                return cmd.ExecuteNonQuery() == 1;
+            });
+
+        // ---- internals ---------------------------------------------------------------------------------------------
+
+        private static GridException NotFound(Guid id) => GridException.NotFound($"No operation with id {id} in the journal.", "OperationNotFound", id);
+
+        private static void RequireExists(SqliteConnection c, SqliteTransaction tx, Guid id)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "SELECT count(*) FROM operations WHERE id = $id";
+            cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+            if (Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) == 0) throw NotFound(id);
+        }
+
+        private static void Touch(SqliteConnection c, SqliteTransaction tx, Guid id)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "UPDATE operations SET heartbeat = $hb WHERE id = $id AND state IN ('Running','Pending')";
+            cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+            cmd.Parameters.AddWithValue("$hb", StateStore.FormatTime(DateTimeOffset.UtcNow));
+            cmd.ExecuteNonQuery();
+        }
+
+        private List<GridOperation> Query(SqliteConnection c, SqliteTransaction? tx, string tail, Action<SqliteParameterCollection> bind, Func<GridOperation, bool>? post, int? limit = null)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "SELECT " + Columns + " FROM operations " + tail;
+            bind(cmd.Parameters);
+            var list = new List<GridOperation>();
+            var liveness = new Dictionary<string, bool>(StringComparer.Ordinal);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var op = new GridOperation
+                {
+                    Id = Guid.Parse(r.GetString(0)),
+                    Kind = r.GetString(1),
+                    Datacenter = r.GetString(2),
+                    Target = r.GetString(3),
+                    State = (OperationState)Enum.Parse(typeof(OperationState), r.GetString(4), true),
+                    Started = StateStore.ParseTime(r.GetString(5)),
+                    Finished = r.IsDBNull(6) ? null : StateStore.ParseTime(r.GetString(6)),
+                    Error = r.IsDBNull(7) ? null : r.GetString(7),
+                    ErrorId = r.IsDBNull(8) ? null : r.GetString(8),
+                    IdempotencyKey = r.IsDBNull(9) ? null : r.GetString(9),
+                    BatchId = r.IsDBNull(10) ? null : Guid.Parse(r.GetString(10)),
+                    Request = r.IsDBNull(11) ? null : r.GetString(11),
+                    Result = r.IsDBNull(12) ? null : r.GetString(12),
+                    LeaseProcessId = r.IsDBNull(13) ? null : r.GetInt32(13),
+                    LeaseMachine = r.IsDBNull(14) ? null : r.GetString(14),
+                    LeaseHeartbeat = r.IsDBNull(16) ? null : StateStore.ParseTime(r.GetString(16)),
+                };
+                string? startToken = r.IsDBNull(15) ? null : r.GetString(15);
+                if (op.State == OperationState.Running || op.State == OperationState.Pending)
+                    if (!IsLeaseAlive(op, startToken, liveness)) op.State = OperationState.Interrupted;
+                if (post != null && !post(op)) continue;
+                list.Add(op);
+                if (limit.HasValue && list.Count >= limit.Value) break;
+            }
+            return list;
+        }
+
+        private bool IsLeaseAlive(GridOperation op, string? startToken, Dictionary<string, bool> cache)
+        {
+            if (op.LeaseProcessId == null || string.IsNullOrEmpty(op.LeaseMachine)) return false;
+            if (string.Equals(op.LeaseMachine, _self.Machine, StringComparison.OrdinalIgnoreCase))
+            {
+                string k = op.LeaseProcessId.Value.ToString(CultureInfo.InvariantCulture) + "|" + startToken;
+                if (!cache.TryGetValue(k, out bool alive))
+                    cache[k] = alive = LeaseHolder.IsAlive(op.LeaseProcessId.Value, startToken);
+                return alive;
+            }
+            var hb = op.LeaseHeartbeat ?? op.Started;
+            return DateTimeOffset.UtcNow - hb <= LeaseTimeout;
+        }
+
+        private static void LoadCheckpoints(SqliteConnection c, List<GridOperation> ops)
+        {
+            if (ops.Count == 0) return;
+            var byId = ops.ToDictionary(o => o.Id.ToString("D"), StringComparer.OrdinalIgnoreCase);
+            var ids = byId.Keys.ToArray();
+            for (int start = 0; start < ids.Length; start += 500)
+            {
+                var chunk = ids.Skip(start).Take(500).ToArray();
+                using var cmd = c.CreateCommand();
+                cmd.CommandText = "SELECT operation_id, key, value FROM operation_checkpoints WHERE operation_id IN ("
+                                  + string.Join(",", chunk.Select((_, i) => "$i" + i)) + ") ORDER BY operation_id, seq";
+                for (int i = 0; i < chunk.Length; i++) cmd.Parameters.AddWithValue("$i" + i, chunk[i]);
+                using var r = cmd.ExecuteReader();
+                while (r.Read()) byId[r.GetString(0)].Checkpoints[r.GetString(1)] = r.GetString(2);
+            }
+        }
+
+        private static Regex WildcardToRegex(string pattern)
+        {
+            var sb = new System.Text.StringBuilder("^");
+            foreach (char ch in pattern)
+            {
+                if (ch == '*') sb.Append(".*");
+                else if (ch == '?') sb.Append('.');
+                else sb.Append(Regex.Escape(ch.ToString()));
+            }
+            sb.Append('$');
+            return new Regex(sb.ToString(), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+        }
+    }
+
+    /// <summary>Identity of a lease-holding process: pid, machine, and a start-time token that tells a reused pid apart.</summary>
+    internal sealed class LeaseHolder
+    {
+        private static LeaseHolder? _current;
+
+        public int ProcessId { get; }
+        public string Machine { get; }
+        public string StartToken { get; }
+
+        private LeaseHolder(int pid, string machine, string token) { ProcessId = pid; Machine = machine; StartToken = token; }
+
+        public static LeaseHolder Current
+        {
+            get
+            {
+                if (_current != null) return _current;
+                int pid;
+                using (var p = Process.GetCurrentProcess()) pid = p.Id;
+                _current = new LeaseHolder(pid, Environment.MachineName, GetStartToken(pid) ?? "unknown");
+                return _current;
+            }
+        }
+
+        /// <summary>
+        /// "proc:&lt;start ticks since boot&gt;" on Linux (exact, from /proc/&lt;pid&gt;/stat), else "utc:&lt;start time ticks&gt;".
+        /// Null when the process does not exist (or is a zombie).
+        /// </summary>
+        public static string? GetStartToken(int pid)
+        {
+            string stat = "/proc/" + pid.ToString(CultureInfo.InvariantCulture) + "/stat";
+            if (Directory.Exists("/proc/self"))
+            {
+                try
+                {
+                    if (!File.Exists(stat)) return null;
+                    string text = File.ReadAllText(stat);
+                    int close = text.LastIndexOf(')');
+                    if (close > 0)
+                    {
+                        var fields = text.Substring(close + 2).Split(' ');
+                        // fields[0] = state (field 3), starttime is field 22
+                        if (fields.Length > 19)
+                        {
+                            if (fields[0] == "Z" || fields[0] == "X") return null;
+                            return "proc:" + fields[19];
+                        }
+                    }
+                }
+                catch (IOException) { return null; }
+                catch (UnauthorizedAccessException) { /* fall through to Process */ }
+            }
+            try
+            {
+                using var p = Process.GetProcessById(pid);
+                if (p.HasExited) return null;
+                return "utc:" + p.StartTime.ToUniversalTime().Ticks.ToString(CultureInfo.InvariantCulture);
+            }
+            catch (ArgumentException) { return null; }           // no such process
+            catch (InvalidOperationException) { return null; }   // exited meanwhile
+            catch (System.ComponentModel.Win32Exception) { return "unknown"; } // exists, but its start time cannot be read
+            catch (NotSupportedException) { return "unknown"; }
+        }
+
+        /// <summary>Whether the process holding a lease on this machine is still that process.</summary>
+        public static bool IsAlive(int pid, string? recordedToken)
+        {
+            string? now = GetStartToken(pid);
+            if (now == null) return false;
+            if (string.IsNullOrEmpty(recordedToken) || recordedToken == "unknown" || now == "unknown") return true; // alive, identity unverifiable
+            if (recordedToken!.StartsWith("utc:", StringComparison.Ordinal) && now.StartsWith("utc:", StringComparison.Ordinal))
+            {
+                // Start times derived from boot time can wobble by a few ms between processes.
+                if (long.TryParse(recordedToken.Substring(4), NumberStyles.Integer, CultureInfo.InvariantCulture, out long a)
+                    && long.TryParse(now.Substring(4), NumberStyles.Integer, CultureInfo.InvariantCulture, out long b))
+                    return Math.Abs(a - b) < TimeSpan.TicksPerSecond;
+            }
+            return string.Equals(recordedToken, now, StringComparison.Ordinal);
+        }
+    }
+}

@@ -1,0 +1,433 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using GridAutomation.Core.Model;
+using Microsoft.Data.Sqlite;
+
+namespace GridAutomation.Core.State
+{
+    /// <summary>
+    /// The SQLite state store. WAL journal, secure_delete on every connection, foreign keys on, a busy timeout.
+    /// One connection per call (Microsoft.Data.Sqlite pools them), so it is usable from several threads and, through
+    /// SQLite's own locking, from several processes at once. Every write goes through <see cref="Write{T}"/>
+    /// (BEGIN IMMEDIATE ... COMMIT), which refuses while the store is read-only (-WhatIf).
+    /// An existing file is never reset, recreated or deleted: a corrupt, locked or newer-schema file gives a
+    /// GridException of kind StateStore ("StateStoreCorrupt", "StateStoreLocked", "StateStoreNewerSchema").
+    /// </summary>
+    public sealed class StateStore : IStateStore
+    {
+        /// <summary>The component name of the core's own schema in the schema_version table.</summary>
+        public const string CoreComponent = "core";
+        public static readonly TimeSpan DefaultBusyTimeout = TimeSpan.FromSeconds(5);
+
+        /// <summary>The core schema's migrations: index i brings version i to i+1.</summary>
+        internal static readonly string[] CoreMigrations =
+        {
+            // v1
+            @"CREATE TABLE datacenters(
+                name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+                provider TEXT NOT NULL,
+                endpoint TEXT,
+                owner TEXT,
+                site TEXT,
+                capabilities INTEGER NOT NULL DEFAULT 0,
+                settings TEXT NOT NULL DEFAULT '{}',
+                registered_at TEXT NOT NULL);
+              CREATE TABLE operations(
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                kind TEXT NOT NULL,
+                datacenter TEXT NOT NULL,
+                target TEXT NOT NULL,
+                state TEXT NOT NULL,
+                started TEXT NOT NULL,
+                finished TEXT,
+                error TEXT,
+                error_id TEXT,
+                idempotency_key TEXT,
+                batch_id TEXT,
+                request TEXT,
+                result TEXT,
+                lease_pid INTEGER,
+                lease_machine TEXT,
+                lease_process_start TEXT,
+                heartbeat TEXT);
+              CREATE INDEX ix_operations_idempotency ON operations(kind, idempotency_key);
+              CREATE INDEX ix_operations_batch ON operations(batch_id);
+              CREATE INDEX ix_operations_state ON operations(state);
+              CREATE INDEX ix_operations_datacenter ON operations(datacenter COLLATE NOCASE);
+              CREATE TABLE operation_checkpoints(
+                operation_id TEXT NOT NULL REFERENCES operations(id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY(operation_id, key));",
+        };
+
+        private static readonly byte[] SqliteMagic = System.Text.Encoding.ASCII.GetBytes("SQLite format 3\0");
+
+        [ThreadStatic] private static Ambient? _ambient;
+
+        private sealed class Ambient
+        {
+            public Ambient(StateStore store, SqliteConnection connection, SqliteTransaction transaction)
+            { Store = store; Connection = connection; Transaction = transaction; }
+            public StateStore Store { get; }
+            public SqliteConnection Connection { get; }
+            public SqliteTransaction Transaction { get; }
+            public Ambient? Outer { get; set; }
+        }
+
+        private readonly string _connectionString;
+        private readonly TimeSpan _busyTimeout;
+        private SqliteConnection? _memoryKeeper;
+        private bool _disposed;
+
+        public string Path { get; }
+        public bool ReadOnly { get; }
+        /// <summary>True when opened read-only on a file that does not exist: an empty in-memory store that is never written to disk.</summary>
+        public bool IsEphemeral => _memoryKeeper != null;
+        public TimeSpan BusyTimeout => _busyTimeout;
+
+        private StateStore(string path, bool readOnly, TimeSpan busyTimeout, string connectionString, SqliteConnection? memoryKeeper)
+        {
+            Path = path; ReadOnly = readOnly; _busyTimeout = busyTimeout; _connectionString = connectionString; _memoryKeeper = memoryKeeper;
+        }
+
+        /// <summary>Opens (and when writable, creates and migrates) the store at <paramref name="path"/>, with the default busy timeout (5 s).</summary>
+        public static StateStore Open(string path, bool readOnly) => Open(path, readOnly, DefaultBusyTimeout);
+
+        /// <summary>
+        /// Opens the store. Writable: creates the file (and folder) if missing, sets WAL and applies the core
+        /// migrations. Read-only: never writes (no migration, no journal-mode change); a missing file reads as an
+        /// empty store and is not created.
+        /// </summary>
+        public static StateStore Open(string path, bool readOnly, TimeSpan busyTimeout)
+        {
+            if (string.IsNullOrWhiteSpace(path))
+                throw GridException.InvalidRequest("The state store path is empty.", "InvalidConfiguration");
+            string full;
+            try { full = System.IO.Path.GetFullPath(ExpandHome(path)); }
+            catch (Exception ex) { throw new GridException(GridErrorKind.StateStore, $"The state store path '{path}' is not valid: {ex.Message}", "StateStoreCannotOpen", ex) { Target = path }; }
+            int timeoutSeconds = Math.Max(1, (int)Math.Ceiling(busyTimeout.TotalSeconds));
+
+            bool exists = File.Exists(full);
+            if (exists) CheckHeader(full);
+
+            StateStore store;
+            if (readOnly && !exists)
+            {
+                // Behave as an empty store without creating anything on disk.
+                string memName = "gridautomation-readonly-" + Guid.NewGuid().ToString("N");
+                var csb = new SqliteConnectionStringBuilder
+                {
+                    DataSource = memName, Mode = SqliteOpenMode.Memory, Cache = SqliteCacheMode.Shared,
+                    DefaultTimeout = timeoutSeconds, Pooling = false,
+                };
+                var keeper = new SqliteConnection(csb.ToString());
+                keeper.Open();
+                store = new StateStore(full, true, busyTimeout, csb.ToString(), keeper);
+                store.ApplyMigrations(CoreComponent, CoreMigrations, force: true);
+                return store;
+            }
+
+            if (!readOnly && !exists)
+            {
+                try
+                {
+                    var dir = System.IO.Path.GetDirectoryName(full);
+                    if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir!);
+                    CreateEmptyPrivateFile(full);
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    throw new GridException(GridErrorKind.StateStore, $"Cannot create the state store '{full}': {ex.Message}", "StateStoreCannotOpen", ex) { Target = full };
+                }
+            }
+
+            var b = new SqliteConnectionStringBuilder
+            {
+                DataSource = full,
+                Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
+                Cache = SqliteCacheMode.Private,
+                DefaultTimeout = timeoutSeconds,
+                Pooling = true,
+            };
+            store = new StateStore(full, readOnly, busyTimeout, b.ToString(), null);
+            try
+            {
+                if (!readOnly)
+                {
+                    store.Read(c =>
+                    {
+                        using var cmd = c.CreateCommand();
+                        // Read the schema first: a damaged file fails here, before the journal-mode change could write to it.
+                        cmd.CommandText = "SELECT count(*) FROM sqlite_master;";
+                        cmd.ExecuteScalar();
+                        cmd.CommandText = "PRAGMA journal_mode=WAL;";
+                        var mode = Convert.ToString(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+                        if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+                            throw new GridException(GridErrorKind.StateStore, $"The state store '{full}' could not be put in WAL mode (journal_mode is '{mode}').", "StateStoreCannotOpen") { Target = full };
+                        return 0;
+                    });
+                }
+                store.ApplyMigrations(CoreComponent, CoreMigrations, force: false);
+            }
+            catch
+            {
+                store.Dispose();
+                throw;
+            }
+            return store;
+        }
+
+        private static string ExpandHome(string path)
+        {
+            if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal) || path.StartsWith("~\\", StringComparison.Ordinal))
+                return System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path.Length > 2 ? path.Substring(2) : "");
+            return path;
+        }
+
+        private static void CreateEmptyPrivateFile(string full)
+        {
+#if NET8_0_OR_GREATER
+            if (!OperatingSystem.IsWindows())
+            {
+                var opts = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
+                try { using (new FileStream(full, opts)) { } } catch (IOException) when (File.Exists(full)) { }
+                return;
+            }
+#endif
+            try { using (new FileStream(full, FileMode.CreateNew, FileAccess.Write)) { } } catch (IOException) when (File.Exists(full)) { }
+        }
+
+        /// <summary>Refuses a file that is not an SQLite database before SQLite touches it (an empty file is a valid empty database).</summary>
+        private static void CheckHeader(string full)
+        {
+            try
+            {
+                using var fs = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                if (fs.Length == 0) return;
+                var buf = new byte[100];
+                int n = 0;
+                while (n < buf.Length)
+                {
+                    int r = fs.Read(buf, n, buf.Length - n);
+                    if (r <= 0) break;
+                    n += r;
+                }
+                bool ok = n == buf.Length;
+                for (int i = 0; ok && i < SqliteMagic.Length; i++) ok = buf[i] == SqliteMagic[i];
+                if (!ok) throw Corrupt(full, null, "it is not an SQLite database");
+            }
+            catch (IOException ex)
+            {
+                throw new GridException(GridErrorKind.StateStore, $"Cannot read the state store '{full}': {ex.Message}", "StateStoreCannotOpen", ex) { Target = full };
+            }
+            catch (UnauthorizedAccessException ex)
+            {
+                throw new GridException(GridErrorKind.StateStore, $"Cannot read the state store '{full}': {ex.Message}", "StateStoreCannotOpen", ex) { Target = full };
+            }
+        }
+
+        private static GridException Corrupt(string path, Exception? inner, string detail)
+            => new GridException(GridErrorKind.StateStore,
+                $"The state store '{path}' is corrupt ({detail}). It was left untouched: move it aside or restore a backup, or point GRIDAUTOMATION_STATE at another file.",
+                "StateStoreCorrupt", inner) { Target = path };
+
+        private GridException Map(SqliteException ex)
+        {
+            int primary = ex.SqliteErrorCode & 0xFF;
+            switch (primary)
+            {
+                case 5: // SQLITE_BUSY
+                case 6: // SQLITE_LOCKED
+                    return new GridException(GridErrorKind.StateStore,
+                        $"The state store '{Path}' is locked by another writer (waited {_busyTimeout.TotalSeconds:0.#} s). Try again when the other GridAutomation session has finished.",
+                        "StateStoreLocked", ex) { Target = Path, NativeCode = ex.SqliteErrorCode.ToString(CultureInfo.InvariantCulture), IsTransient = true };
+                case 11: // SQLITE_CORRUPT
+                case 26: // SQLITE_NOTADB
+                    return Corrupt(Path, ex, ex.Message);
+                case 8: // SQLITE_READONLY
+                    return new GridException(GridErrorKind.StateStore, $"The state store '{Path}' cannot be written: {ex.Message}", "StateStoreNotWritable", ex) { Target = Path, NativeCode = ex.SqliteErrorCode.ToString(CultureInfo.InvariantCulture) };
+                case 14: // SQLITE_CANTOPEN
+                    return new GridException(GridErrorKind.StateStore, $"Cannot open the state store '{Path}': {ex.Message}", "StateStoreCannotOpen", ex) { Target = Path, NativeCode = ex.SqliteErrorCode.ToString(CultureInfo.InvariantCulture) };
+                case 13: // SQLITE_FULL
+                case 10: // SQLITE_IOERR
+                    return new GridException(GridErrorKind.StateStore, $"I/O error on the state store '{Path}': {ex.Message}", "StateStoreIOError", ex) { Target = Path, NativeCode = ex.SqliteErrorCode.ToString(CultureInfo.InvariantCulture) };
+                default:
+                    return new GridException(GridErrorKind.StateStore, $"State store error on '{Path}': {ex.Message}", "StateStoreError", ex) { Target = Path, NativeCode = ex.SqliteErrorCode.ToString(CultureInfo.InvariantCulture) };
+            }
+        }
+
+        private SqliteConnection OpenConnection()
+        {
+            if (_disposed) throw new ObjectDisposedException(nameof(StateStore));
+            var c = new SqliteConnection(_connectionString);
+            try
+            {
+                c.Open();
+                using var cmd = c.CreateCommand();
+                // Per-connection settings; none of them writes to the file.
+                cmd.CommandText = "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;";
+                cmd.ExecuteNonQuery();
+                return c;
+            }
+            catch
+            {
+                c.Dispose();
+                throw;
+            }
+        }
+
+        public T Read<T>(Func<SqliteConnection, T> work)
+        {
+            if (work == null) throw new ArgumentNullException(nameof(work));
+            // Always its own connection (also inside a Write): in WAL mode a reader never waits for the writer.
+            try
+            {
+                using var c = OpenConnection();
+                return work(c);
+            }
+            catch (SqliteException ex) { throw Map(ex); }
+        }
+
+        public T Write<T>(Func<SqliteConnection, SqliteTransaction, T> work)
+        {
+            if (work == null) throw new ArgumentNullException(nameof(work));
+            if (ReadOnly)
+                throw new GridException(GridErrorKind.StateStore,
+                    $"The state store '{Path}' is open read-only (-WhatIf): no change is written.", "StateStoreReadOnly") { Target = Path };
+            var amb = _ambient;
+            if (amb != null && ReferenceEquals(amb.Store, this))
+            {
+                return work(amb.Connection, amb.Transaction); // a nested write joins the outer transaction
+            }
+            try
+            {
+                using var c = OpenConnection();
+                using var tx = c.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: waits up to the busy timeout for the write lock
+                var mine = new Ambient(this, c, tx) { Outer = _ambient };
+                _ambient = mine;
+                T result;
+                try { result = work(c, tx); }
+                finally { _ambient = mine.Outer; }
+                tx.Commit();
+                return result;
+            }
+            catch (SqliteException ex) { throw Map(ex); }
+        }
+
+        public void EnsureComponentSchema(string component, params string[] migrations)
+        {
+            if (string.IsNullOrEmpty(component)) throw new ArgumentException("component is empty", nameof(component));
+            if (string.Equals(component, CoreComponent, StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException("'core' is the store's own component name.", nameof(component));
+            ApplyMigrations(component, migrations ?? new string[0], force: IsEphemeral);
+        }
+
+        /// <summary>The schema version recorded for a component (0 when none).</summary>
+        public int GetSchemaVersion(string component) => Read(c => ReadVersion(c, null, component));
+
+        private static bool VersionTableExists(SqliteConnection c, SqliteTransaction? tx)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'";
+            return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
+        }
+
+        private static int ReadVersion(SqliteConnection c, SqliteTransaction? tx, string component)
+        {
+            if (!VersionTableExists(c, tx)) return 0;
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "SELECT version FROM schema_version WHERE component = $c";
+            cmd.Parameters.AddWithValue("$c", component);
+            var v = cmd.ExecuteScalar();
+            return v == null || v is DBNull ? 0 : Convert.ToInt32(v, CultureInfo.InvariantCulture);
+        }
+
+        private GridException Newer(string component, int found, int known)
+            => new GridException(GridErrorKind.StateStore,
+                $"The state store '{Path}' has schema version {found} for '{component}', newer than this version of GridAutomation knows ({known}). Update the module, or use another state file; the file was left untouched.",
+                "StateStoreNewerSchema") { Target = Path };
+
+        /// <param name="force">Apply even though the store is read-only (only for the in-memory empty store).</param>
+        private void ApplyMigrations(string component, string[] migrations, bool force)
+        {
+            int target = migrations.Length;
+            int current = Read(c => ReadVersion(c, null, component));
+            if (current > target) throw Newer(component, current, target);
+            if (current == target) return;
+            if (ReadOnly && !force)
+                throw new GridException(GridErrorKind.StateStore,
+                    $"The state store '{Path}' needs an upgrade of '{component}' from schema version {current} to {target}, which cannot be done read-only (-WhatIf). Run any command without -WhatIf once.",
+                    "StateStoreReadOnly") { Target = Path };
+            WriteUnchecked((c, tx) =>
+            {
+                Exec(c, tx, "CREATE TABLE IF NOT EXISTS schema_version(component TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, updated_at TEXT NOT NULL)");
+                int v = ReadVersion(c, tx, component); // re-read under the write lock: another process may have migrated meanwhile
+                if (v > target) throw Newer(component, v, target);
+                for (; v < target; v++) Exec(c, tx, migrations[v]);
+                using var cmd = c.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = "INSERT INTO schema_version(component, version, updated_at) VALUES($c, $v, $t) ON CONFLICT(component) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at";
+                cmd.Parameters.AddWithValue("$c", component);
+                cmd.Parameters.AddWithValue("$v", target);
+                cmd.Parameters.AddWithValue("$t", DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture));
+                cmd.ExecuteNonQuery();
+                return 0;
+            });
+        }
+
+        /// <summary>Write path used for migrations: the read-only refusal is decided by the caller.</summary>
+        private T WriteUnchecked<T>(Func<SqliteConnection, SqliteTransaction, T> work)
+        {
+            try
+            {
+                using var c = OpenConnection();
+                using var tx = c.BeginTransaction(deferred: false);
+                var result = work(c, tx);
+                tx.Commit();
+                return result;
+            }
+            catch (SqliteException ex) { throw Map(ex); }
+        }
+
+        private static void Exec(SqliteConnection c, SqliteTransaction tx, string sql)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = sql;
+            cmd.ExecuteNonQuery();
+        }
+
+        /// <summary>Closes pooled connections to this file (SQLite checkpoints the WAL when the last one closes).</summary>
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            try
+            {
+                using var c = new SqliteConnection(_connectionString);
+                SqliteConnection.ClearPool(c);
+            }
+            catch (Exception) { /* best effort */ }
+            _memoryKeeper?.Dispose();
+            _memoryKeeper = null;
+        }
+
+        // ---- small helpers for components -----------------------------------------------------------------------
+
+        /// <summary>Formats a timestamp the way the store keeps them (UTC, ISO 8601 round-trip; sorts as text).</summary>
+        public static string FormatTime(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+
+        public static DateTimeOffset ParseTime(string s)
+            => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+
+        public static DateTimeOffset? ParseTimeOrNull(object? value)
+            => value == null || value is DBNull ? (DateTimeOffset?)null : ParseTime(Convert.ToString(value, CultureInfo.InvariantCulture)!);
+    }
+}

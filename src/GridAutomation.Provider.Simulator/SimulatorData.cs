@@ -1,0 +1,381 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using System.Text.Json;
+using GridAutomation.Core.Model;
+using GridAutomation.Core.State;
+using Microsoft.Data.Sqlite;
+
+namespace GridAutomation.Providers.Simulator
+{
+    /// <summary>The simulator's tables in the state store (component "simulator"), keyed by datacenter name.</summary>
+    internal sealed class SimulatorData
+    {
+        public const string Component = "simulator";
+
+        public static readonly string[] Migrations =
+        {
+            // v1
+            @"CREATE TABLE sim_datacenters(
+                name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+                seed INTEGER NOT NULL,
+                latency_ms INTEGER NOT NULL DEFAULT 0,
+                fault_rate REAL NOT NULL DEFAULT 0,
+                fault_seed INTEGER NOT NULL,
+                next_id INTEGER NOT NULL DEFAULT 1,
+                created_at TEXT NOT NULL);
+              CREATE TABLE sim_hosts(
+                datacenter TEXT NOT NULL COLLATE NOCASE,
+                name TEXT NOT NULL COLLATE NOCASE,
+                native_id TEXT NOT NULL,
+                cluster TEXT,
+                cpu INTEGER NOT NULL,
+                memory_mb INTEGER NOT NULL,
+                state TEXT NOT NULL DEFAULT 'connected',
+                PRIMARY KEY(datacenter, name)) WITHOUT ROWID;
+              CREATE TABLE sim_workloads(
+                datacenter TEXT NOT NULL COLLATE NOCASE,
+                seq INTEGER NOT NULL,
+                native_id TEXT NOT NULL COLLATE NOCASE,
+                name TEXT NOT NULL,
+                host TEXT NOT NULL COLLATE NOCASE,
+                state TEXT NOT NULL,
+                consumes INTEGER NOT NULL DEFAULT 0,
+                cpu INTEGER NOT NULL,
+                memory_mb INTEGER NOT NULL,
+                size TEXT,
+                image TEXT,
+                tags TEXT,
+                disks TEXT NOT NULL,
+                idempotency_key TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY(datacenter, seq)) WITHOUT ROWID;
+              CREATE UNIQUE INDEX ux_sim_workloads_native ON sim_workloads(datacenter, native_id);
+              CREATE UNIQUE INDEX ux_sim_workloads_key ON sim_workloads(datacenter, idempotency_key) WHERE idempotency_key IS NOT NULL;
+              CREATE INDEX ix_sim_workloads_alloc ON sim_workloads(datacenter, consumes, host);
+              CREATE TABLE sim_detached_disks(
+                datacenter TEXT NOT NULL COLLATE NOCASE,
+                disk_id TEXT NOT NULL,
+                name TEXT,
+                size_gb REAL,
+                from_workload TEXT,
+                from_name TEXT,
+                detached_at TEXT NOT NULL,
+                PRIMARY KEY(datacenter, disk_id)) WITHOUT ROWID;",
+        };
+
+        internal const string WorkloadColumns = "seq, native_id, name, host, state, consumes, cpu, memory_mb, size, image, tags, disks, idempotency_key, created_at, updated_at";
+
+        public SimulatorData(IStateStore store) { Store = store; }
+        public IStateStore Store { get; }
+
+        public void EnsureSchema() => Store.EnsureComponentSchema(Component, Migrations);
+
+        // ---- datacenter ------------------------------------------------------------------------------------------
+
+        internal sealed class DatacenterRow
+        {
+            public string Name = "";
+            public int Seed;
+            public int LatencyMs;
+            public double FaultRate;
+            public int FaultSeed;
+            public DateTimeOffset CreatedAt;
+            public bool Created;
+        }
+
+        internal sealed class HostRow
+        {
+            public string Name = "";
+            public string NativeId = "";
+            public string? Cluster;
+            public int Cpu;
+            public long MemoryMB;
+            public string State = "connected";
+        }
+
+        public DatacenterRow GetOrCreateDatacenter(string name, SimulatorOptions o, Action<string> verbose)
+        {
+            var existing = Store.Read(c => ReadDatacenter(c, null, name));
+            if (existing != null)
+            {
+                verbose($"Simulator datacenter '{existing.Name}' found in the state store (seed {existing.Seed}); creation parameters given now are not re-applied.");
+                return existing;
+            }
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var row = Store.Write((c, tx) =>
+            {
+                var again = ReadDatacenter(c, tx, name); // another process may have created it meanwhile
+                if (again != null) return again;
+                var now = DateTimeOffset.UtcNow;
+                Exec(c, tx, "INSERT INTO sim_datacenters(name, seed, latency_ms, fault_rate, fault_seed, next_id, created_at) VALUES($n,$s,$l,$fr,$fs,1,$t)",
+                    ("$n", name), ("$s", o.Seed), ("$l", o.LatencyMs ?? 0), ("$fr", o.FaultRate ?? 0.0), ("$fs", o.FaultSeed ?? o.Seed), ("$t", StateStore.FormatTime(now)));
+                var hosts = new List<HostRow>();
+                using (var cmd = c.CreateCommand())
+                {
+                    cmd.Transaction = tx;
+                    cmd.CommandText = "INSERT INTO sim_hosts(datacenter, name, native_id, cluster, cpu, memory_mb, state) VALUES($dc,$n,$id,$cl,$cpu,$mem,'connected')";
+                    var pDc = cmd.Parameters.Add("$dc", SqliteType.Text); var pN = cmd.Parameters.Add("$n", SqliteType.Text);
+                    var pId = cmd.Parameters.Add("$id", SqliteType.Text); var pCl = cmd.Parameters.Add("$cl", SqliteType.Text);
+                    var pCpu = cmd.Parameters.Add("$cpu", SqliteType.Integer); var pMem = cmd.Parameters.Add("$mem", SqliteType.Integer);
+                    for (int i = 1; i <= o.Hosts; i++)
+                    {
+                        var h = new HostRow
+                        {
+                            Name = "host-" + i.ToString("D2", CultureInfo.InvariantCulture),
+                            NativeId = "sim-host-" + i.ToString(CultureInfo.InvariantCulture),
+                            Cluster = "cluster-" + (((i - 1) % o.Clusters) + 1).ToString(CultureInfo.InvariantCulture),
+                            Cpu = o.HostCpu, MemoryMB = (long)o.HostMemoryGB * 1024,
+                        };
+                        hosts.Add(h);
+                        pDc.Value = name; pN.Value = h.Name; pId.Value = h.NativeId; pCl.Value = h.Cluster; pCpu.Value = h.Cpu; pMem.Value = h.MemoryMB;
+                        cmd.ExecuteNonQuery();
+                    }
+                }
+                if (o.Workloads > 0) Populate(c, tx, name, o.Seed, o.Workloads, hosts, now);
+                return ReadDatacenter(c, tx, name)!.With(r => r.Created = true);
+            });
+            if (row.Created)
+                verbose($"Simulator datacenter '{name}' created in the state store: {o.Hosts} hosts of {o.HostCpu} cores / {o.HostMemoryGB} GB, {o.Workloads} workloads ({sw.ElapsedMilliseconds} ms).");
+            return row;
+        }
+
+        private static DatacenterRow? ReadDatacenter(SqliteConnection c, SqliteTransaction? tx, string name)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "SELECT name, seed, latency_ms, fault_rate, fault_seed, created_at FROM sim_datacenters WHERE name = $n";
+            cmd.Parameters.AddWithValue("$n", name);
+            using var r = cmd.ExecuteReader();
+            if (!r.Read()) return null;
+            return new DatacenterRow
+            {
+                Name = r.GetString(0), Seed = r.GetInt32(1), LatencyMs = r.GetInt32(2), FaultRate = r.GetDouble(3), FaultSeed = r.GetInt32(4),
+                CreatedAt = StateStore.ParseTime(r.GetString(5)),
+            };
+        }
+
+        /// <summary>Bulk-inserts <paramref name="count"/> workloads in the caller's transaction with one prepared statement.</summary>
+        private static void Populate(SqliteConnection c, SqliteTransaction tx, string dc, int seed, int count, List<HostRow> hosts, DateTimeOffset now)
+        {
+            var rnd = new Random(seed);
+            var free = hosts.ToDictionary(h => h.Name, h => (cpu: (long)h.Cpu, mem: h.MemoryMB), StringComparer.OrdinalIgnoreCase);
+            string[] envs = { "prod", "test", "dev" };
+            string[] apps = { "web", "db", "cache", "batch", "api" };
+            string time = StateStore.FormatTime(now);
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "INSERT INTO sim_workloads(datacenter, " + WorkloadColumns + ") VALUES($dc,$seq,$id,$name,$host,$state,$cons,$cpu,$mem,$size,$image,$tags,$disks,NULL,$t,$t)";
+            var p = new Dictionary<string, SqliteParameter>();
+            foreach (var n in new[] { "$dc", "$seq", "$id", "$name", "$host", "$state", "$cons", "$cpu", "$mem", "$size", "$image", "$tags", "$disks", "$t" })
+                p[n] = cmd.Parameters.Add(new SqliteParameter { ParameterName = n, Value = DBNull.Value });
+            p["$dc"].Value = dc;
+            p["$t"].Value = time;
+            cmd.Prepare();
+            for (long i = 1; i <= count; i++)
+            {
+                double x = rnd.NextDouble();
+                var size = SimulatorCatalog.Sizes[x < 0.6 ? 0 : x < 0.85 ? 1 : x < 0.95 ? 2 : 3];
+                var image = SimulatorCatalog.Images[rnd.Next(SimulatorCatalog.Images.Count)];
+                var host = hosts[(int)((i - 1) % hosts.Count)];
+                var f = free[host.Name];
+                bool on = f.cpu >= size.Cpu && f.mem >= size.MemoryMB;
+                if (on) free[host.Name] = (f.cpu - size.Cpu, f.mem - size.MemoryMB);
+                string id = SimulatorCatalog.NativeIdFor(seed, i);
+                p["$seq"].Value = i;
+                p["$id"].Value = id;
+                p["$name"].Value = "vm-" + i.ToString("D6", CultureInfo.InvariantCulture);
+                p["$host"].Value = host.Name;
+                p["$state"].Value = on ? SimulatorCatalog.PoweredOn : SimulatorCatalog.PoweredOff;
+                p["$cons"].Value = on ? 1 : 0;
+                p["$cpu"].Value = size.Cpu;
+                p["$mem"].Value = size.MemoryMB;
+                p["$size"].Value = size.Name;
+                p["$image"].Value = image.Name;
+                p["$tags"].Value = "{\"env\":\"" + envs[rnd.Next(envs.Length)] + "\",\"app\":\"" + apps[rnd.Next(apps.Length)] + "\"}";
+                p["$disks"].Value = DisksJson(id, image.SizeGB);
+                cmd.ExecuteNonQuery();
+            }
+            Exec(c, tx, "UPDATE sim_datacenters SET next_id = $n WHERE name = $dc", ("$n", (long)count + 1), ("$dc", dc));
+        }
+
+        internal static string DisksJson(string nativeId, double osDiskGB)
+            => "[{\"Name\":\"Hard disk 1\",\"Id\":\"" + nativeId + "-disk0\",\"SizeGB\":" + osDiskGB.ToString("0.###", CultureInfo.InvariantCulture) + ",\"Os\":true}]";
+
+        // ---- hosts -------------------------------------------------------------------------------------------------
+
+        public static List<HostRow> ReadHosts(SqliteConnection c, SqliteTransaction? tx, string dc)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "SELECT name, native_id, cluster, cpu, memory_mb, state FROM sim_hosts WHERE datacenter = $dc ORDER BY name";
+            cmd.Parameters.AddWithValue("$dc", dc);
+            using var r = cmd.ExecuteReader();
+            var list = new List<HostRow>();
+            while (r.Read())
+                list.Add(new HostRow { Name = r.GetString(0), NativeId = r.GetString(1), Cluster = r.IsDBNull(2) ? null : r.GetString(2), Cpu = r.GetInt32(3), MemoryMB = r.GetInt64(4), State = r.GetString(5) });
+            return list;
+        }
+
+        /// <summary>CPU and memory held on each host by workloads that consume (one GROUP BY over an index).</summary>
+        public static Dictionary<string, (long cpu, long mem)> ReadAllocation(SqliteConnection c, SqliteTransaction? tx, string dc)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "SELECT host, sum(cpu), sum(memory_mb) FROM sim_workloads WHERE datacenter = $dc AND consumes = 1 GROUP BY host";
+            cmd.Parameters.AddWithValue("$dc", dc);
+            using var r = cmd.ExecuteReader();
+            var d = new Dictionary<string, (long, long)>(StringComparer.OrdinalIgnoreCase);
+            while (r.Read()) d[r.GetString(0)] = (r.GetInt64(1), r.GetInt64(2));
+            return d;
+        }
+
+        // ---- workloads ---------------------------------------------------------------------------------------------
+
+        internal sealed class WorkloadRow
+        {
+            public long Seq;
+            public string NativeId = "";
+            public string Name = "";
+            public string Host = "";
+            public string State = "";
+            public bool Consumes;
+            public int Cpu;
+            public long MemoryMB;
+            public string? Size;
+            public string? Image;
+            public string? Tags;
+            public string Disks = "[]";
+            public string? IdempotencyKey;
+            public string CreatedAt = "";
+            public string UpdatedAt = "";
+        }
+
+        public static WorkloadRow ReadRow(SqliteDataReader r)
+            => new WorkloadRow
+            {
+                Seq = r.GetInt64(0), NativeId = r.GetString(1), Name = r.GetString(2), Host = r.GetString(3), State = r.GetString(4),
+                Consumes = r.GetInt64(5) != 0, Cpu = r.GetInt32(6), MemoryMB = r.GetInt64(7),
+                Size = r.IsDBNull(8) ? null : r.GetString(8), Image = r.IsDBNull(9) ? null : r.GetString(9),
+                Tags = r.IsDBNull(10) ? null : r.GetString(10), Disks = r.GetString(11),
+                IdempotencyKey = r.IsDBNull(12) ? null : r.GetString(12), CreatedAt = r.GetString(13), UpdatedAt = r.GetString(14),
+            };
+
+        public static WorkloadRow? FindByNativeId(SqliteConnection c, SqliteTransaction? tx, string dc, string nativeId)
+            => FindOne(c, tx, "datacenter = $dc AND native_id = $v", dc, nativeId);
+
+        public static WorkloadRow? FindByKey(SqliteConnection c, SqliteTransaction? tx, string dc, string key)
+            => FindOne(c, tx, "datacenter = $dc AND idempotency_key = $v", dc, key);
+
+        private static WorkloadRow? FindOne(SqliteConnection c, SqliteTransaction? tx, string where, string dc, string value)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "SELECT " + WorkloadColumns + " FROM sim_workloads WHERE " + where;
+            cmd.Parameters.AddWithValue("$dc", dc);
+            cmd.Parameters.AddWithValue("$v", value);
+            using var r = cmd.ExecuteReader();
+            return r.Read() ? ReadRow(r) : null;
+        }
+
+        public static long NextId(SqliteConnection c, SqliteTransaction tx, string dc)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "UPDATE sim_datacenters SET next_id = next_id + 1 WHERE name = $dc RETURNING next_id - 1";
+            cmd.Parameters.AddWithValue("$dc", dc);
+            return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
+
+        public static void Exec(SqliteConnection c, SqliteTransaction tx, string sql, params (string name, object? value)[] args)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = sql;
+            foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+            cmd.ExecuteNonQuery();
+        }
+
+        public static int ExecCount(SqliteConnection c, SqliteTransaction tx, string sql, params (string name, object? value)[] args)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = sql;
+            foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+            return cmd.ExecuteNonQuery();
+        }
+
+        // ---- JSON columns ------------------------------------------------------------------------------------------
+
+        public static void ParseTags(string? json, System.Collections.Hashtable into)
+        {
+            if (string.IsNullOrEmpty(json) || json == "{}") return;
+            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(json));
+            string? key = null;
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName) key = reader.GetString();
+                else if (reader.TokenType == JsonTokenType.String && key != null) { into[key] = reader.GetString(); key = null; }
+            }
+        }
+
+        public static string? TagsJson(IDictionary<string, string> tags)
+        {
+            if (tags.Count == 0) return null;
+            using var ms = new System.IO.MemoryStream();
+            using (var w = new Utf8JsonWriter(ms))
+            {
+                w.WriteStartObject();
+                foreach (var kv in tags.OrderBy(k => k.Key, StringComparer.OrdinalIgnoreCase)) w.WriteString(kv.Key, kv.Value);
+                w.WriteEndObject();
+            }
+            return Encoding.UTF8.GetString(ms.ToArray());
+        }
+
+        public static Dictionary<string, string> TagsDictionary(string? json)
+        {
+            var h = new System.Collections.Hashtable(StringComparer.OrdinalIgnoreCase);
+            ParseTags(json, h);
+            var d = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (System.Collections.DictionaryEntry e in h) d[(string)e.Key] = (string)e.Value!;
+            return d;
+        }
+
+        public static List<GridDisk> ParseDisks(string json)
+        {
+            var list = new List<GridDisk>(1);
+            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(json));
+            GridDisk? d = null;
+            string? prop = null;
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject: d = new GridDisk(); break;
+                    case JsonTokenType.EndObject: if (d != null) list.Add(d); d = null; break;
+                    case JsonTokenType.PropertyName: prop = reader.GetString(); break;
+                    case JsonTokenType.String:
+                        if (d != null && prop == "Name") d.Name = reader.GetString()!;
+                        else if (d != null && prop == "Id") d.NativeId = reader.GetString();
+                        break;
+                    case JsonTokenType.Number:
+                        if (d != null && prop == "SizeGB") d.SizeGB = reader.GetDouble();
+                        break;
+                    case JsonTokenType.True:
+                    case JsonTokenType.False:
+                        if (d != null && prop == "Os") d.IsOsDisk = reader.TokenType == JsonTokenType.True;
+                        break;
+                }
+            }
+            return list;
+        }
+    }
+
+    internal static class SimulatorExtensions
+    {
+        public static T With<T>(this T value, Action<T> change) { change(value); return value; }
+    }
+}

@@ -1,0 +1,113 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Threading;
+using System.Threading.Tasks;
+using GridAutomation.Core.Model;
+using GridAutomation.Core.Providers;
+
+namespace GridAutomation.Providers.Simulator
+{
+    /// <summary>
+    /// The embedded simulator: a datacenter that lives in the state store (hosts, workloads, an id counter), so it
+    /// survives across sessions and processes. Nothing to install, no account.
+    /// </summary>
+    public sealed class SimulatorProvider : IGridProvider
+    {
+        public const string ProviderName = "Simulator";
+
+        public const GridCapabilities SimulatorCapabilities =
+            GridCapabilities.Create | GridCapabilities.Start | GridCapabilities.Stop | GridCapabilities.TurnOff |
+            GridCapabilities.Restart | GridCapabilities.Suspend | GridCapabilities.Remove | GridCapabilities.RemoveStorage |
+            GridCapabilities.Resize | GridCapabilities.Move | GridCapabilities.LiveMove | GridCapabilities.Tags;
+
+        private static readonly IReadOnlyList<ProviderParameter> Parameters = new[]
+        {
+            new ProviderParameter("Hosts", ProviderParameterKind.Int, "Number of simulated hosts (default 3). Applied when the datacenter is first created in the state store."),
+            new ProviderParameter("HostCpu", ProviderParameterKind.Int, "CPU cores per host (default 32). Applied at first creation."),
+            new ProviderParameter("HostMemoryGB", ProviderParameterKind.Int, "Memory per host in GB (default 256). Applied at first creation."),
+            new ProviderParameter("Clusters", ProviderParameterKind.Int, "Number of clusters the hosts are spread over (default 1). Applied at first creation."),
+            new ProviderParameter("Seed", ProviderParameterKind.Int, "Seed of the datacenter's ids and generated workloads (default 1). Applied at first creation."),
+            new ProviderParameter("Workloads", ProviderParameterKind.Int, "Workloads to pre-populate when the datacenter is first created (default 0)."),
+            new ProviderParameter("LatencyMs", ProviderParameterKind.Int, "Simulated latency of every call (and of each state transition), in ms (default 0)."),
+            new ProviderParameter("FaultRate", ProviderParameterKind.String, "Share of calls that fail with a transient error, 0 to 1 (default 0)."),
+            new ProviderParameter("FaultSeed", ProviderParameterKind.Int, "Seed of the fault schedule (default: Seed). The same seed gives the same sequence of faults."),
+        };
+
+        public string Name => ProviderName;
+        public string Description => "Embedded simulated datacenter kept in the state store (no account needed).";
+        public GridCapabilities Capabilities => SimulatorCapabilities;
+        public IReadOnlyList<ProviderParameter> ConnectionParameters => Parameters;
+
+        public bool IsAvailable(out string? reason) { reason = null; return true; }
+
+        public async Task<IGridConnection> ConnectAsync(ProviderConnectRequest request, CancellationToken cancellationToken)
+        {
+            if (request == null) throw new ArgumentNullException(nameof(request));
+            if (request.Services == null || request.Services.Store == null)
+                throw GridException.InvalidRequest("The simulator needs the state store (ProviderServices.Store).", "StateStoreMissing");
+            cancellationToken.ThrowIfCancellationRequested();
+            var options = SimulatorOptions.FromSettings(request);
+            var dc = request.Datacenter;
+            if (string.IsNullOrWhiteSpace(dc.Name) || dc.Name.IndexOf('/') >= 0)
+                throw GridException.InvalidRequest($"'{dc.Name}' is not a valid datacenter name.", "InvalidDatacenterName", dc.Name);
+            var data = new SimulatorData(request.Services.Store);
+            data.EnsureSchema();
+            var state = data.GetOrCreateDatacenter(dc.Name, options, request.Services.Verbose);
+            int latency = options.LatencyMs ?? state.LatencyMs;
+            if (latency > 0) await Task.Delay(latency, cancellationToken).ConfigureAwait(false);
+            return new SimulatorConnection(dc, data, state, options, request.Services.Verbose);
+        }
+    }
+
+    /// <summary>Connection parameters, parsed and validated (InvalidRequest "InvalidParameter").</summary>
+    public sealed class SimulatorOptions
+    {
+        public int Hosts { get; set; } = 3;
+        public int HostCpu { get; set; } = 32;
+        public int HostMemoryGB { get; set; } = 256;
+        public int Clusters { get; set; } = 1;
+        public int Seed { get; set; } = 1;
+        public int Workloads { get; set; }
+        public int? LatencyMs { get; set; }
+        public double? FaultRate { get; set; }
+        public int? FaultSeed { get; set; }
+
+        /// <summary>Runtime knobs given explicitly for this connection (they override the stored ones for this session only).</summary>
+        public bool HasLatency => LatencyMs.HasValue;
+
+        public static SimulatorOptions FromSettings(ProviderConnectRequest request)
+        {
+            var o = new SimulatorOptions();
+            o.Hosts = Int(request, "Hosts", 3, 1, 1000);
+            o.HostCpu = Int(request, "HostCpu", 32, 1, 4096);
+            o.HostMemoryGB = Int(request, "HostMemoryGB", 256, 1, 1 << 20);
+            o.Clusters = Int(request, "Clusters", 1, 1, 1000);
+            if (o.Clusters > o.Hosts) throw Bad("Clusters", o.Clusters.ToString(CultureInfo.InvariantCulture), $"cannot exceed Hosts ({o.Hosts})");
+            o.Seed = Int(request, "Seed", 1, int.MinValue, int.MaxValue);
+            o.Workloads = Int(request, "Workloads", 0, 0, 2_000_000);
+            if (request.GetSetting("LatencyMs") is string l && l.Length > 0) o.LatencyMs = Int(request, "LatencyMs", 0, 0, 600_000);
+            if (request.GetSetting("FaultSeed") is string fs && fs.Length > 0) o.FaultSeed = Int(request, "FaultSeed", 0, int.MinValue, int.MaxValue);
+            var fr = request.GetSetting("FaultRate");
+            if (!string.IsNullOrEmpty(fr))
+            {
+                if (!double.TryParse(fr, NumberStyles.Float, CultureInfo.InvariantCulture, out double rate) || double.IsNaN(rate) || rate < 0 || rate > 1)
+                    throw Bad("FaultRate", fr!, "must be a number from 0 to 1 (invariant culture, e.g. 0.25)");
+                o.FaultRate = rate;
+            }
+            return o;
+        }
+
+        private static int Int(ProviderConnectRequest r, string name, int def, int min, int max)
+        {
+            var s = r.GetSetting(name);
+            if (string.IsNullOrEmpty(s)) return def;
+            if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v < min || v > max)
+                throw Bad(name, s!, $"must be a whole number from {min} to {max}");
+            return v;
+        }
+
+        private static GridException Bad(string name, string value, string why)
+            => GridException.InvalidRequest($"Simulator parameter -{name} '{value}' {why}.", "InvalidParameter", name);
+    }
+}

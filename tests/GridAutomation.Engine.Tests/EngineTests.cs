@@ -1,0 +1,291 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Threading;
+using System.Threading.Tasks;
+using GridAutomation.Core.Engine;
+using GridAutomation.Core.Model;
+using GridAutomation.Core.Providers;
+using GridAutomation.Core.State;
+using Xunit;
+
+namespace GridAutomation.Engine.Tests
+{
+    public sealed class EngineTests : IDisposable
+    {
+        private readonly string _dir = Path.Combine(Path.GetTempPath(), "ga-engine-" + Guid.NewGuid().ToString("N"));
+        private readonly GridConfiguration _config;
+        private readonly GridEngine _engine;
+        private readonly List<string> _names = new List<string>();
+
+        public EngineTests()
+        {
+            Directory.CreateDirectory(_dir);
+            ProviderRegistry.Register(new FakeProvider());
+            _config = new GridConfiguration { StatePath = Path.Combine(_dir, "state.db"), RetryCount = 3, RetryMaxDelaySeconds = 5, LeaseTimeoutSeconds = 120, PageSize = 2 };
+            _engine = GridEngine.Get(_config, readOnly: false);
+        }
+
+        public void Dispose()
+        {
+            foreach (var n in _names) FakeProvider.Datacenters.TryRemove(n, out _);
+            GridEngine.Reset();
+            try { Directory.Delete(_dir, true); } catch (IOException) { }
+        }
+
+        private async Task<(string name, FakeDatacenter dc)> ConnectAsync(string? owner = "Contoso", IDictionary<string, object>? secrets = null)
+        {
+            string name = "dc" + Guid.NewGuid().ToString("N").Substring(0, 8);
+            _names.Add(name);
+            var fake = FakeProvider.Datacenters.GetOrAdd(name, _ => new FakeDatacenter());
+            await _engine.ConnectDatacenterAsync(FakeProvider.ProviderName, name, owner, "Lab", new Dictionary<string, string> { ["Region"] = "r1" }, secrets ?? new Dictionary<string, object>(), NullObserver.Instance, default);
+            return (name, fake);
+        }
+
+        private static async Task<List<FanOutResult<T>>> All<T>(IAsyncEnumerable<FanOutResult<T>> source)
+        {
+            var list = new List<FanOutResult<T>>();
+            await foreach (var r in source) list.Add(r);
+            return list;
+        }
+
+        [Fact]
+        public async Task FanOut_StreamsEveryDatacenter_AndOneFailureDoesNotStopTheOthers()
+        {
+            var (a, fa) = await ConnectAsync();
+            var (b, fb) = await ConnectAsync();
+            var (c, fc) = await ConnectAsync();
+            for (int i = 0; i < 5; i++) { fa.Add(a, "web" + i); fc.Add(c, "db" + i); }
+            fb.FailList = GridException.Unavailable("endpoint down");
+            _engine.Retry.GetType(); // the policy retries the first page; make the failure persistent
+            var results = await All(_engine.GetWorkloadsAsync(new WorkloadFilter(), NullObserver.Instance, default));
+            Assert.Equal(10, results.Count(r => !r.IsError));
+            var err = Assert.Single(results, r => r.IsError);
+            Assert.Equal(b, err.Datacenter);
+            Assert.Equal(GridErrorKind.Unavailable, err.Error!.Kind);
+        }
+
+        [Fact]
+        public async Task Filters_NameWildcardsCaseInsensitive_State_Tag_Id_AndOwnerFromTag()
+        {
+            var (a, fa) = await ConnectAsync(owner: "Contoso");
+            var w1 = fa.Add(a, "Web-01");
+            var w2 = fa.Add(a, "web-02", WorkloadState.Stopped);
+            var w3 = fa.Add(a, "db-01", WorkloadState.Deallocated);
+            var w4 = fa.Add(a, "gone", WorkloadState.Deleted);
+            w2.Tags["Owner"] = "Fabrikam"; w2.Tags["env"] = "prod";
+
+            async Task<List<GridWorkload>> Q(WorkloadFilter f) => (await All(_engine.GetWorkloadsAsync(f, NullObserver.Instance, default))).Select(r => r.Value!).ToList();
+
+            Assert.Equal(new[] { "Web-01", "web-02" }, (await Q(new WorkloadFilter { Names = new[] { "WEB-*" } })).Select(w => w.Name).OrderBy(n => n));
+            var stopped = await Q(new WorkloadFilter { States = new[] { WorkloadState.Stopped } });
+            Assert.Equal("web-02", Assert.Single(stopped).Name); // Stopped never includes Deallocated
+            Assert.DoesNotContain(await Q(new WorkloadFilter()), w => w.Name == "gone"); // Deleted only when asked
+            Assert.Single(await Q(new WorkloadFilter { States = new[] { WorkloadState.Deleted } }));
+            var tagged = Assert.Single(await Q(new WorkloadFilter { Tags = new Dictionary<string, string?> { ["ENV"] = "pr*" } }));
+            Assert.Equal("Fabrikam", tagged.Owner);
+            var byId = Assert.Single(await Q(new WorkloadFilter { Ids = new[] { w1.Id } }));
+            Assert.Equal("Contoso", byId.Owner);
+            Assert.Equal(a, byId.Datacenter);
+        }
+
+        [Fact]
+        public async Task UnknownDatacenter_IsDatacenterNotFound()
+        {
+            var ex = Assert.Throws<GridException>(() => _engine.GetDatacenter("nope"));
+            Assert.Equal("DatacenterNotFound", ex.ErrorId);
+            ex = await Assert.ThrowsAsync<GridException>(() => All(_engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { "nope" } }, NullObserver.Instance, default)));
+            Assert.Equal("DatacenterNotFound", ex.ErrorId);
+            ex = await Assert.ThrowsAsync<GridException>(() => _engine.CreateWorkloadAsync("nope", new CreateWorkloadRequest { Name = "x" }, null, NullObserver.Instance, default));
+            Assert.Equal("DatacenterNotFound", ex.ErrorId);
+        }
+
+        [Fact]
+        public async Task Throttled_IsRetried_HonouringRetryAfter_AndJournaledOnce()
+        {
+            var (a, fa) = await ConnectAsync();
+            var w = fa.Add(a, "app");
+            fa.NextErrors.Enqueue(GridException.Throttled("slow down", TimeSpan.FromSeconds(1)));
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            await _engine.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Stop }, null, NullObserver.Instance, default);
+            Assert.True(sw.Elapsed >= TimeSpan.FromMilliseconds(950), $"Retry-After of 1 s not honoured: {sw.Elapsed}");
+            Assert.Equal(2, fa.Calls);
+            Assert.Equal(WorkloadState.Stopped, fa.Workloads[w.NativeId].State);
+            var ops = _engine.GetOperations(new OperationFilter { Datacenters = new[] { a } }).Where(o => o.Kind == "Stop").ToList();
+            Assert.Equal(OperationState.Succeeded, Assert.Single(ops).State);
+        }
+
+        [Fact]
+        public async Task RetryAfter_LongerThanMaximum_FailsInsteadOfStalling()
+        {
+            var (a, fa) = await ConnectAsync();
+            var w = fa.Add(a, "app");
+            fa.NextErrors.Enqueue(GridException.Throttled("come back tomorrow", TimeSpan.FromHours(1)));
+            var ex = await Assert.ThrowsAsync<GridException>(() => _engine.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Stop }, null, NullObserver.Instance, default));
+            Assert.Equal(GridErrorKind.Throttled, ex.Kind);
+            Assert.Equal(1, fa.Calls);
+            var op = _engine.GetOperations(new OperationFilter { Datacenters = new[] { a } }).Single(o => o.Kind == "Stop");
+            Assert.Equal(OperationState.Failed, op.State);
+        }
+
+        [Fact]
+        public async Task MissingCapability_IsRefusedBeforeAnythingIsJournaled()
+        {
+            var (a, fa) = await ConnectAsync();
+            var w = fa.Add(a, "app");
+            var before = _engine.GetOperations(new OperationFilter()).Count;
+            var ex = await Assert.ThrowsAsync<GridException>(() => _engine.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Stop, StopMode = StopMode.Deallocate }, null, NullObserver.Instance, default));
+            Assert.Equal("CapabilityNotSupported", ex.ErrorId);
+            Assert.Equal(GridErrorKind.Unsupported, ex.Kind);
+            Assert.Equal(before, _engine.GetOperations(new OperationFilter()).Count);
+            Assert.Equal(0, fa.Calls);
+        }
+
+        [Fact]
+        public async Task Create_WithUserKey_IsIdempotent_AndDefaultKeyAllowsASecondCreateAfterSuccess()
+        {
+            var (a, fa) = await ConnectAsync();
+            var r1 = await _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "svc", IdempotencyKey = "k1" }, null, NullObserver.Instance, default);
+            var r2 = await _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "svc", IdempotencyKey = "k1" }, null, NullObserver.Instance, default);
+            Assert.Equal(r1.Id, r2.Id);
+            Assert.Equal(1, fa.Creates);
+            await _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "svc2" }, null, NullObserver.Instance, default);
+            await _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "svc2" }, null, NullObserver.Instance, default);
+            Assert.Equal(3, fa.Creates); // a finished create of a name does not block another of the same name
+        }
+
+        [Fact]
+        public async Task Create_Validation_SizeAndTags()
+        {
+            var (a, fa) = await ConnectAsync();
+            var ex = await Assert.ThrowsAsync<GridException>(() => _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "x", Size = "huge" }, null, NullObserver.Instance, default));
+            Assert.Equal("SizeNotFound", ex.ErrorId);
+            var req = new CreateWorkloadRequest { Name = "x" };
+            req.Tags["bad/key"] = "v";
+            ex = await Assert.ThrowsAsync<GridException>(() => _engine.CreateWorkloadAsync(a, req, null, NullObserver.Instance, default));
+            Assert.Equal("InvalidTag", ex.ErrorId);
+            Assert.Equal(0, fa.Creates);
+        }
+
+        [Fact]
+        public async Task InterruptedCreate_IsFinishedByReRun_WithTheSameProviderKey()
+        {
+            var (a, fa) = await ConnectAsync();
+            // Simulate a crash: a Running create whose lease holder is a dead process.
+            var op = _engine.Journal.Begin("Create", a, a + "/crashy", a + "/crashy",
+                "{\"Name\":\"crashy\",\"Tags\":{},\"Options\":{},\"PowerOn\":true,\"HadSecrets\":false,\"ProviderKey\":\"" + a + "/crashy#first\"}", null);
+            MakeLeaseDead(op.Id);
+            // The first run reached the provider before dying.
+            fa.Keys[a + "/crashy#first"] = fa.Add(a, "crashy").NativeId;
+            Assert.Equal(OperationState.Interrupted, _engine.Journal.Get(op.Id)!.State);
+            var w = await _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "crashy" }, null, NullObserver.Instance, default);
+            Assert.Equal(fa.Keys[a + "/crashy#first"], w.NativeId);
+            Assert.Single(fa.Workloads.Values, x => x.Name == "crashy");
+            Assert.Equal(OperationState.Succeeded, _engine.Journal.Get(op.Id)!.State);
+        }
+
+        [Fact]
+        public async Task Resume_ReRunsAnInterruptedStop_AndRefusesARunningOne()
+        {
+            var (a, fa) = await ConnectAsync();
+            var w = fa.Add(a, "app");
+            var op = _engine.Journal.Begin("Stop", a, w.Id, null, "{\"Action\":\"Stop\",\"NativeId\":\"" + w.NativeId + "\",\"StopMode\":\"TurnOff\"}", null);
+            var ex = await Assert.ThrowsAsync<GridException>(() => _engine.ResumeOperationAsync(op.Id, false, NullObserver.Instance, default));
+            Assert.Equal("OperationStillRunning", ex.ErrorId); // this very process holds the lease
+            MakeLeaseDead(op.Id);
+            var done = await _engine.ResumeOperationAsync(op.Id, false, NullObserver.Instance, default);
+            Assert.Equal(OperationState.Succeeded, done.State);
+            Assert.Equal(WorkloadState.Stopped, fa.Workloads[w.NativeId].State);
+            ex = await Assert.ThrowsAsync<GridException>(() => _engine.ResumeOperationAsync(op.Id, false, NullObserver.Instance, default));
+            Assert.Equal("OperationNotInterrupted", ex.ErrorId);
+        }
+
+        [Fact]
+        public async Task Resume_LetsAProviderFinishOrRollBackFromItsCheckpoints()
+        {
+            var (a, fa) = await ConnectAsync();
+            var w = fa.Add(a, "app");
+            var op = _engine.Journal.Begin("Move", a, w.Id, null, "{\"Action\":\"Move\",\"NativeId\":\"" + w.NativeId + "\",\"DestinationHost\":\"h2\"}", null);
+            _engine.Journal.Checkpoint(op.Id, "saved", "/tmp/x.save");
+            MakeLeaseDead(op.Id);
+            IReadOnlyDictionary<string, string>? seen = null;
+            fa.Resume = (o, s) => { seen = s.Checkpoints; return !o.RollbackRequested; };
+            var done = await _engine.ResumeOperationAsync(op.Id, rollback: true, NullObserver.Instance, default);
+            Assert.Equal(OperationState.RolledBack, done.State);
+            Assert.Equal("/tmp/x.save", seen!["saved"]);
+        }
+
+        [Fact]
+        public async Task ReadOnlyEngine_RefusesEveryChange()
+        {
+            var (a, fa) = await ConnectAsync();
+            var w = fa.Add(a, "app");
+            var ro = GridEngine.Get(_config, readOnly: true);
+            var ex = await Assert.ThrowsAsync<GridException>(() => ro.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Stop }, null, NullObserver.Instance, default));
+            Assert.Equal("StateStoreReadOnly", ex.ErrorId);
+            ex = await Assert.ThrowsAsync<GridException>(() => ro.ConnectDatacenterAsync(FakeProvider.ProviderName, "x", null, null, new Dictionary<string, string>(), new Dictionary<string, object>(), NullObserver.Instance, default));
+            Assert.Equal("StateStoreReadOnly", ex.ErrorId);
+            // Reading still works and sees the registration.
+            Assert.Contains(ro.GetDatacenters(null), d => d.Name == a);
+            Assert.Equal(0, fa.Calls);
+        }
+
+        [Fact]
+        public async Task Secrets_ReachTheProvider_ButNeverTheStateFile()
+        {
+            string marker = "S3cr3t-" + Guid.NewGuid().ToString("N");
+            var (a, fa) = await ConnectAsync(secrets: new Dictionary<string, object> { ["Credential"] = new NetworkCredential("admin", marker) });
+            Assert.Equal(marker, ((NetworkCredential)fa.LastSecrets!["Credential"]).Password);
+            GridEngine.Reset();
+            foreach (var f in Directory.GetFiles(_dir))
+            {
+                byte[] bytes;
+                using (var s = new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete)) { bytes = new byte[s.Length]; s.Read(bytes, 0, bytes.Length); }
+                Assert.DoesNotContain(marker, System.Text.Encoding.UTF8.GetString(bytes));
+                Assert.DoesNotContain(marker, System.Text.Encoding.Unicode.GetString(bytes));
+            }
+        }
+
+        [Fact]
+        public async Task Move_ToUnknownHost_IsHostNotFound_AndNothingIsJournaled()
+        {
+            var (a, fa) = await ConnectAsync();
+            var w = fa.Add(a, "app");
+            int before = _engine.GetOperations(new OperationFilter()).Count;
+            var ex = await Assert.ThrowsAsync<GridException>(() => _engine.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Move, DestinationHost = "h9" }, null, NullObserver.Instance, default));
+            Assert.Equal("HostNotFound", ex.ErrorId);
+            Assert.Equal(before, _engine.GetOperations(new OperationFilter()).Count);
+            var moved = await _engine.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Move, DestinationHost = "H2" }, null, NullObserver.Instance, default);
+            Assert.Equal("H2", moved!.Host, ignoreCase: true);
+        }
+
+        [Fact]
+        public async Task Cancellation_StopsTheWork_AndTheJournalSaysSo()
+        {
+            var (a, fa) = await ConnectAsync();
+            var w = fa.Add(a, "app");
+            fa.ActionDelay = TimeSpan.FromSeconds(30);
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            var ex = await Assert.ThrowsAsync<GridException>(() => _engine.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Stop }, null, NullObserver.Instance, cts.Token));
+            Assert.Equal(GridErrorKind.Cancelled, ex.Kind);
+            var op = _engine.GetOperations(new OperationFilter { Datacenters = new[] { a } }).Single(o => o.Kind == "Stop");
+            Assert.Equal(OperationState.Failed, op.State);
+            Assert.Equal("OperationCancelled", op.ErrorId);
+        }
+
+        /// <summary>Rewrites the lease of an operation so that its holder is a process that no longer exists on this machine.</summary>
+        private void MakeLeaseDead(Guid id)
+        {
+            _engine.Store.Write((c, tx) =>
+            {
+                using var cmd = c.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = "UPDATE operations SET lease_pid = 999999999 WHERE id = $id";
+                cmd.Parameters.AddWithValue("$id", id.ToString());
+                return cmd.ExecuteNonQuery();
+            });
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Threading;
+using GridAutomation.ContractTests;
+using GridAutomation.Core.Providers;
+
+namespace GridAutomation.Provider.Simulator.Tests
+{
+    /// <summary>
+    /// Entry point of the test assembly when run as a child process (dotnet GridAutomation.Provider.Simulator.Tests.dll
+    /// &lt;state file&gt; &lt;datacenter&gt; create|state &lt;arg&gt;), so persistence is proven across two processes.
+    /// </summary>
+    public static class Program
+    {
+        public static int Main(string[] args)
+        {
+            if (args.Length < 4) { Console.Error.WriteLine("usage: <state> <datacenter> create|state <arg>"); return 2; }
+            using var store = GridAutomation.Core.State.StateStore.Open(args[0], false);
+            using var c = SimEnv.ConnectAsync(store, args[1]).GetAwaiter().GetResult();
+            switch (args[2])
+            {
+                case "create":
+                    var w = c.CreateWorkloadAsync(new CreateWorkloadRequest { Name = args[3], Size = "sim.small", IdempotencyKey = "child/" + args[3] }, new TestScope("child/" + args[3]), CancellationToken.None).GetAwaiter().GetResult();
+                    Console.WriteLine("created " + w.NativeId + " " + w.NativeState);
+                    return 0;
+                case "state":
+                    Console.WriteLine(c.GetWorkloadAsync(args[3], CancellationToken.None).GetAwaiter().GetResult().NativeState);
+                    return 0;
+                default:
+                    Console.Error.WriteLine("unknown command " + args[2]);
+                    return 2;
+            }
+        }
+    }
+
+    /// <summary>Runs this test assembly as a child process.</summary>
+    public static class ChildProcess
+    {
+        public static string Run(params string[] args)
+        {
+            string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+            var psi = new ProcessStartInfo(dotnet) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            psi.ArgumentList.Add(typeof(Program).Assembly.Location);
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            string stdout = p.StandardOutput.ReadToEnd();
+            string stderr = p.StandardError.ReadToEnd();
+            if (!p.WaitForExit(60000)) { p.Kill(); throw new TimeoutException("child process did not finish"); }
+            if (p.ExitCode != 0) throw new Exception($"child process exited {p.ExitCode}: {stderr}{stdout}");
+            return stdout;
+        }
+    }
+}
