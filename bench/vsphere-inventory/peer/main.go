@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/vmware/govmomi"
@@ -91,14 +92,18 @@ func main() {
 	}
 	var best time.Duration
 	var vms []mo.VirtualMachine
+	var all []time.Duration
 	for i := 0; i < *repeat || i == 0; i++ {
 		start := time.Now()
 		vms = list()
 		d := time.Since(start)
+		all = append(all, d)
 		if i == 0 || d < best {
 			best = d
 		}
 	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	median := all[len(all)/2]
 
 	if *asJSON {
 		hostNames := map[types.ManagedObjectReference]string{}
@@ -132,7 +137,7 @@ func main() {
 			_ = enc.Encode(o)
 		}
 	}
-	fmt.Printf("PEER count=%d ms=%.1f\n", len(vms), float64(best.Microseconds())/1000.0)
+	fmt.Printf("PEER count=%d ms=%.1f median=%.1f\n", len(vms), float64(best.Microseconds())/1000.0, float64(median.Microseconds())/1000.0)
 }
 
 func fail(err error) {

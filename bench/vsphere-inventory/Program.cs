@@ -1,0 +1,182 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Threading;
+using System.Threading.Tasks;
+using GridAutomation.Core.Engine;
+using GridAutomation.Core.Model;
+using GridAutomation.Core.Providers;
+using GridAutomation.Providers.VSphere;
+
+// Benchmark (not a test): lists the VMs of a simulated vCenter with N VMs through our provider (and through the
+// engine that Get-GridWorkload calls), and with govmomi's view.Manager + property.Collector (our Go peer), in the
+// same run against the same simulator. Prints times, the ratio ours/peer, our HTTP round trips and time to first object.
+//   dotnet run -c Release -- --vms 10000 --runs 5 --root <repo>
+internal static class Program
+{
+    private const string User = "bench", Password = "bench-pass";
+
+    private static async Task<int> Main(string[] args)
+    {
+        int vms = IntArg(args, "--vms", 10000), runs = IntArg(args, "--runs", 5);
+        string root = StrArg(args, "--root") ?? FindRoot();
+        string sim = Path.Combine(root, "tests", "vcsim", "bin", "gridvcsim");
+        string peer = Path.Combine(root, "tests", "vcsim", "bin", "vsphere-inventory-peer");
+        if (!File.Exists(sim) || !File.Exists(peer)) { Console.Error.WriteLine("Build the simulator and the peer first: tests/GridAutomation.Provider.VSphere.Tests/setup.sh"); return 2; }
+
+        Console.WriteLine($"Starting the simulator with {vms} VMs (1 cluster of 4 hosts)...");
+        var sw = Stopwatch.StartNew();
+        using var simProc = StartSimulator(sim, vms, out var url);
+        Console.WriteLine($"Simulator ready at {url} after {sw.Elapsed.TotalSeconds:0.0} s");
+
+        // --- peer ---
+        var (peerCount, peerBest, peerMedian) = RunPeer(peer, url, runs);
+        Console.WriteLine($"peer (govmomi view.Manager + property.Collector): {peerCount} VMs, best {peerBest:0.0} ms, median {peerMedian:0.0} ms");
+
+        // --- ours, provider level ---
+        var req = new ProviderConnectRequest
+        {
+            Datacenter = new GridDatacenter { Name = "bench", Provider = "VSphere" },
+            Secrets = new Dictionary<string, object> { ["Credential"] = new NetworkCredential(User, Password) },
+            Services = null!,
+        };
+        req.Datacenter.Settings["Server"] = url;
+        using var conn = (VSphereConnection)await new VSphereProvider().ConnectAsync(req, CancellationToken.None);
+        await ListOnce(conn); // warm-up (JIT, connection, host/tag caches)
+        var ours = new List<(double Total, double First, long Trips, int Count)>();
+        for (int i = 0; i < runs; i++) ours.Add(await ListOnce(conn));
+        Console.WriteLine("  ours runs (total/first ms): " + string.Join(", ", ours.Select(r => $"{r.Total:0}/{r.First:0}")));
+        double oursBest = ours.Min(r => r.Total), oursMedian = Median(ours.Select(r => r.Total));
+        Console.WriteLine($"ours (VSphereConnection.ListWorkloadsAsync, page 1000): {ours[0].Count} VMs, best {oursBest:0.0} ms, median {oursMedian:0.0} ms, " +
+                          $"first object after {Median(ours.Select(r => r.First)):0.0} ms (median), HTTP round trips per listing {ours[0].Trips}");
+
+        // --- ours, through the engine (what Get-GridWorkload -Datacenter calls) ---
+        double engineBest = double.NaN, engineMedian = double.NaN, engineFirst = double.NaN;
+        string stateDir = Directory.CreateTempSubdirectory("vsphere-bench-").FullName;
+        try
+        {
+            ProviderRegistry.Register(new VSphereProvider());
+            var cfg = new GridConfiguration { StatePath = Path.Combine(stateDir, "state.db") };
+            var engine = GridEngine.Get(cfg, false);
+            await engine.ConnectDatacenterAsync("VSphere", "bench", null, null, new Dictionary<string, string> { ["Server"] = url },
+                new Dictionary<string, object> { ["Credential"] = new NetworkCredential(User, Password) }, NullObserver.Instance, CancellationToken.None);
+            await EngineOnce(engine);
+            var er = new List<(double Total, double First, int Count)>();
+            for (int i = 0; i < runs; i++) er.Add(await EngineOnce(engine));
+            engineBest = er.Min(r => r.Total); engineMedian = Median(er.Select(r => r.Total)); engineFirst = Median(er.Select(r => r.First));
+            Console.WriteLine($"ours through GridEngine.GetWorkloadsAsync (Get-GridWorkload's path, no PowerShell): {er[0].Count} VMs, best {engineBest:0.0} ms, median {engineMedian:0.0} ms, first object after {engineFirst:0.0} ms");
+            await engine.DisconnectDatacenterAsync("bench", CancellationToken.None);
+            GridEngine.Reset();
+        }
+        catch (Exception ex) { Console.WriteLine("engine run skipped: " + ex.GetBaseException().Message); }
+        finally { try { Directory.Delete(stateDir, true); } catch { } }
+
+        // --- Get-GridWorkload in a warm pwsh session, when the module's cmdlets exist ---
+        string? module = FindModule(root);
+        if (module == null) Console.WriteLine("Get-GridWorkload: skipped (no built GridAutomation module manifest found under src/GridAutomation or out/)");
+        else RunPwsh(root, module, url, runs);
+
+        Console.WriteLine();
+        Console.WriteLine($"RESULT vms={vms} peer_ms={peerBest:0.0} ours_ms={oursBest:0.0} ratio_ours_over_peer={oursBest / peerBest:0.00} (median ratio {oursMedian / peerMedian:0.00}) " +
+                          $"round_trips={ours[0].Trips} first_object_ms={Median(ours.Select(r => r.First)):0.0} engine_ms={engineBest:0.0} engine_ratio={engineBest / peerBest:0.00}");
+        return 0;
+    }
+
+    private static async Task<(double, double, long, int)> ListOnce(VSphereConnection c)
+    {
+        long trips = c.RoundTrips;
+        var sw = Stopwatch.StartNew();
+        double first = -1; int count = 0;
+        await foreach (var page in c.ListWorkloadsAsync(new WorkloadQuery { PageSize = 1000 }, CancellationToken.None))
+        {
+            if (first < 0 && page.Count > 0) first = sw.Elapsed.TotalMilliseconds;
+            count += page.Count;
+        }
+        return (sw.Elapsed.TotalMilliseconds, first, c.RoundTrips - trips, count);
+    }
+
+    private static async Task<(double, double, int)> EngineOnce(GridEngine e)
+    {
+        var sw = Stopwatch.StartNew();
+        double first = -1; int count = 0;
+        await foreach (var r in e.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { "bench" } }, NullObserver.Instance, CancellationToken.None))
+        {
+            if (r.IsError) throw r.Error!;
+            if (first < 0) first = sw.Elapsed.TotalMilliseconds;
+            count++;
+        }
+        return (sw.Elapsed.TotalMilliseconds, first, count);
+    }
+
+    private static Process StartSimulator(string path, int vms, out string url)
+    {
+        var psi = new ProcessStartInfo(path) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in new[] { "-cluster", "1", "-host", "4", "-standalone-host", "0", "-vm", vms.ToString(CultureInfo.InvariantCulture), "-templates", "0", "-username", User, "-password", Password })
+            psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        string? line;
+        while ((line = p.StandardOutput.ReadLine()) != null && !line.StartsWith("URL ", StringComparison.Ordinal)) { }
+        if (line == null) throw new InvalidOperationException("the simulator did not start");
+        url = line.Substring(4).Trim();
+        return p;
+    }
+
+    private static (int, double, double) RunPeer(string peer, string url, int runs)
+    {
+        var psi = new ProcessStartInfo(peer) { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in new[] { "-url", url, "-user", User, "-pass", Password, "-warmup", "1", "-repeat", runs.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        var line = output.Split('\n').First(l => l.StartsWith("PEER "));
+        var kv = line.Substring(5).Split(' ').Select(x => x.Split('=')).ToDictionary(x => x[0], x => x[1]);
+        return (int.Parse(kv["count"]), double.Parse(kv["ms"], CultureInfo.InvariantCulture), double.Parse(kv["median"], CultureInfo.InvariantCulture));
+    }
+
+    private static void RunPwsh(string root, string module, string url, int runs)
+    {
+        string script = $@"
+$ErrorActionPreference = 'Stop'
+$env:GRIDAUTOMATION_STATE = Join-Path ([IO.Path]::GetTempPath()) ('vsphere-bench-' + [guid]::NewGuid() + '.db')
+Import-Module '{module}'
+$cred = [pscredential]::new('{User}', (ConvertTo-SecureString '{Password}' -AsPlainText -Force))
+$null = Connect-GridDatacenter -Provider VSphere -Name bench -Server '{url}' -Credential $cred
+$null = (Get-GridWorkload -Datacenter bench | Measure-Object).Count
+$times = foreach ($i in 1..{runs}) {{ (Measure-Command {{ $script:n = (Get-GridWorkload -Datacenter bench | Measure-Object).Count }}).TotalMilliseconds }}
+$first = foreach ($i in 1..{runs}) {{ $sw = [Diagnostics.Stopwatch]::StartNew(); $null = Get-GridWorkload -Datacenter bench | Select-Object -First 1; $sw.Elapsed.TotalMilliseconds }}
+'PWSH count={{0}} best={{1:0.0}} median={{2:0.0}} first={{3:0.0}}' -f $n, ($times | Measure-Object -Minimum).Minimum, (($times | Sort-Object)[[int]($times.Count/2)]), (($first | Sort-Object)[[int]($first.Count/2)])
+";
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = root };
+        foreach (var a in new[] { "pwsh", "-NoProfile", "-NonInteractive", "-Command", script }) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd(), err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("PWSH "));
+        Console.WriteLine(line != null ? "Get-GridWorkload -Datacenter (warm pwsh, count only): " + line.Substring(5).Trim() + " (ms)" : "Get-GridWorkload: failed: " + (err + output).Trim());
+    }
+
+    private static string? FindModule(string root)
+    {
+        foreach (var dir in new[] { Path.Combine(root, "out"), Path.Combine(root, "src", "GridAutomation", "bin") })
+        {
+            if (!Directory.Exists(dir)) continue;
+            var psd1 = Directory.GetFiles(dir, "GridAutomation.psd1", SearchOption.AllDirectories).OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault();
+            if (psd1 != null) return psd1;
+        }
+        return null;
+    }
+
+    private static double Median(IEnumerable<double> xs) { var a = xs.OrderBy(x => x).ToArray(); return a[a.Length / 2]; }
+    private static int IntArg(string[] a, string n, int d) { int i = Array.IndexOf(a, n); return i >= 0 && i + 1 < a.Length ? int.Parse(a[i + 1], CultureInfo.InvariantCulture) : d; }
+    private static string? StrArg(string[] a, string n) { int i = Array.IndexOf(a, n); return i >= 0 && i + 1 < a.Length ? a[i + 1] : null; }
+    private static string FindRoot()
+    {
+        var d = new DirectoryInfo(AppContext.BaseDirectory);
+        while (d != null && !Directory.Exists(Path.Combine(d.FullName, "tests", "vcsim"))) d = d.Parent;
+        return d?.FullName ?? Directory.GetCurrentDirectory();
+    }
+}
