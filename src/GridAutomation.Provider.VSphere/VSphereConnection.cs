@@ -406,7 +406,15 @@ namespace GridAutomation.Providers.VSphere
             try { oc = await _vim.GetPropertiesAsync(vm, new[] { "name", "runtime.powerState", "config.template" }, ct).ConfigureAwait(false); }
             catch (GridException ex) when (ex.Kind == GridErrorKind.NotFound) { oc = null; }
             if (oc == null) throw GridException.NotFound($"The VM '{nativeId}' no longer exists in vSphere datacenter '{_dcName}'.", "WorkloadNotFound", WorkloadId.Format(Datacenter.Name, nativeId));
+            NotATemplate(oc, nativeId);
             return (vm, oc.Text("runtime.powerState") ?? "", oc.Text("name") ?? nativeId);
+        }
+
+        /// <summary>Templates are images, not workloads: acting on one as a workload is NotFound.</summary>
+        private void NotATemplate(ObjectContent oc, string nativeId)
+        {
+            if (oc.Bool("config.template") == true)
+                throw GridException.NotFound($"'{oc.Text("name")}' ({nativeId}) is a template, not a workload (see Get-GridImage).", "WorkloadNotFound", WorkloadId.Format(Datacenter.Name, nativeId));
         }
 
         /// <summary>Starts a task method and follows it, reporting progress through the scope.</summary>
@@ -558,8 +566,9 @@ namespace GridAutomation.Providers.VSphere
             return WithSessionAsync(async () =>
             {
                 var vm = await ResolveAsync(nativeId, cancellationToken).ConfigureAwait(false);
-                var oc = await _vim.GetPropertiesAsync(vm, new[] { "name", "runtime.powerState", "config.hardware.numCPU", "config.hardware.memoryMB" }, cancellationToken).ConfigureAwait(false)
+                var oc = await _vim.GetPropertiesAsync(vm, new[] { "name", "runtime.powerState", "config.hardware.numCPU", "config.hardware.memoryMB", "config.template" }, cancellationToken).ConfigureAwait(false)
                          ?? throw GridException.NotFound($"The VM '{nativeId}' no longer exists.", "WorkloadNotFound", id);
+                NotATemplate(oc, nativeId);
                 string name = oc.Text("name") ?? nativeId;
                 if ((!cpu.HasValue || cpu == oc.Int("config.hardware.numCPU")) && (!mem.HasValue || mem == oc.Long("config.hardware.memoryMB"))) return true;
                 bool wasOn = oc.Text("runtime.powerState") == "poweredOn";
@@ -581,10 +590,10 @@ namespace GridAutomation.Providers.VSphere
                 throw GridException.Unsupported($"Tags are not available on {Endpoint} (no vAPI tagging endpoint).", "CapabilityNotSupported", WorkloadId.Format(Datacenter.Name, nativeId));
             return WithSessionAsync(async () =>
             {
-                var vm = await ResolveAsync(nativeId, cancellationToken).ConfigureAwait(false);
-                scope?.Report(new GridProgress("Set tags", nativeId, 0));
+                var (vm, _, name) = await StateOfAsync(nativeId, cancellationToken).ConfigureAwait(false);
+                scope?.Report(new GridProgress("Set tags", name, 0));
                 await _tags.SetTagsAsync(vm, tags, cancellationToken).ConfigureAwait(false);
-                scope?.Report(new GridProgress("Set tags", nativeId, 100));
+                scope?.Report(new GridProgress("Set tags", name, 100));
                 return true;
             }, cancellationToken);
         }
@@ -600,8 +609,9 @@ namespace GridAutomation.Providers.VSphere
                 var dest = hosts.Values.FirstOrDefault(h => string.Equals(h.Name, destinationHost, StringComparison.OrdinalIgnoreCase) || h.Ref.Value == destinationHost)
                            ?? throw GridException.NotFound($"No host '{destinationHost}' in vSphere datacenter '{_dcName}'. Hosts: {string.Join(", ", hosts.Values.Select(h => h.Name))}.", "HostNotFound", destinationHost);
                 var vm = await ResolveAsync(nativeId, cancellationToken).ConfigureAwait(false);
-                var oc = await _vim.GetPropertiesAsync(vm, new[] { "name", "runtime.host", "runtime.powerState" }, cancellationToken).ConfigureAwait(false)
+                var oc = await _vim.GetPropertiesAsync(vm, new[] { "name", "runtime.host", "runtime.powerState", "config.template" }, cancellationToken).ConfigureAwait(false)
                          ?? throw GridException.NotFound($"The VM '{nativeId}' no longer exists.", "WorkloadNotFound", WorkloadId.Format(Datacenter.Name, nativeId));
+                NotATemplate(oc, nativeId);
                 string name = oc.Text("name") ?? nativeId;
                 var current = oc.Ref("runtime.host");
                 if (current.HasValue && current.Value.Equals(dest.Ref)) return true;

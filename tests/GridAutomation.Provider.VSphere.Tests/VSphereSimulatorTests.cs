@@ -86,6 +86,19 @@ namespace GridAutomation.Provider.VSphere.Tests
             Assert.Equal(new[] { "template-0", "template-1" }, images.Select(i => i.Name).ToArray());
             Assert.All(images, i => Assert.Contains(peer, e => e.GetProperty("instanceUuid").GetString() == i.NativeId));
             Assert.DoesNotContain(ours, w => w.Name.StartsWith("template-"));
+            foreach (var act in new Func<Task>[]
+            {
+                () => c.GetWorkloadAsync(images[0].NativeId!, Ct()),
+                () => c.StartAsync(images[0].NativeId!, new TestScope(), Ct()),
+                () => c.ResizeAsync(images[0].NativeId!, new ResizeRequest { CpuCount = 2 }, new TestScope(), Ct()),
+                () => c.MoveAsync(images[0].NativeId!, hosts[0].Name, new TestScope(), Ct()),
+                () => c.SetTagsAsync(images[0].NativeId!, new Dictionary<string, string?> { ["a"] = "b" }, new TestScope(), Ct()),
+            })
+            {
+                var ex = await Assert.ThrowsAsync<GridException>(act);
+                Assert.Equal("WorkloadNotFound", ex.ErrorId);
+                Assert.Contains("template", ex.Message);
+            }
         }
 
         [SimulatorFact]
@@ -185,6 +198,26 @@ namespace GridAutomation.Provider.VSphere.Tests
             Assert.Equal("HostNotFound", ex.ErrorId);
             ex = await Assert.ThrowsAsync<GridException>(() => c.CreateWorkloadAsync(new CreateWorkloadRequest { Name = "z", Image = "template-0", Size = "huge", IdempotencyKey = "k-z" }, new TestScope(), Ct()));
             Assert.Equal("SizeNotFound", ex.ErrorId);
+        }
+
+        [SimulatorFact]
+        public async Task FailedTask_BecomesAGridException_WithVSpheresMessage()
+        {
+            using var sim = VcSim.Start("-templates", "0", "-vm", "1", "-standalone-host", "0");
+            using var c = await sim.ConnectAsync();
+            var vm = (await ListAsync(c)).First();
+            var moref = new MoRef("VirtualMachine", (string)vm.Properties["MoRef"]!);
+            // Powering on a powered-on VM: vSphere accepts the call and fails the task (InvalidPowerState), as when
+            // another client powered it on between our state check and our call.
+            var resp = await c.Vim.InvokeAsync("PowerOnVM_Task", moref, null, Ct());
+            var task = resp!.Child("returnval")!.AsMoRef();
+            Assert.Equal("Task", task.Type);
+            var reports = new List<int>();
+            var ex = await Assert.ThrowsAsync<GridException>(() => VimTasks.WaitAsync(c.Vim, task, "Start workload 'x'", (p, s) => reports.Add(p), Ct()));
+            Assert.Equal(GridErrorKind.Conflict, ex.Kind);
+            Assert.Equal("InvalidPowerState", ex.NativeCode);
+            Assert.Equal("InvalidPowerState", ex.ErrorId);
+            Assert.StartsWith("Start workload 'x': vSphere fault InvalidPowerState: ", ex.Message);
         }
 
         [SimulatorFact]
