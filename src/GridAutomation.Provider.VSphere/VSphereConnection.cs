@@ -750,6 +750,16 @@ namespace GridAutomation.Providers.VSphere
                 candidates = candidates.Where(h => string.Equals(h.Cluster, target, StringComparison.OrdinalIgnoreCase)
                                                    || string.Equals(h.Grid.Properties["ComputeResource"] as string, target, StringComparison.OrdinalIgnoreCase)).ToList();
                 if (!candidates.Any())
+                {
+                    // A resource pool of that name: vCenter (DRS) places the VM on one of its owner's hosts.
+                    var pool = await FindResourcePoolAsync(target!, ct).ConfigureAwait(false);
+                    if (pool.HasValue)
+                    {
+                        var owner = hosts.Values.FirstOrDefault(h => h.ComputeResource.Equals(pool.Value.Owner));
+                        return (pool.Value.Pool, null, "resource pool " + target + (owner?.Cluster != null ? " of " + owner.Cluster : ""));
+                    }
+                }
+                if (!candidates.Any())
                     throw GridException.NotFound($"No host or cluster '{target}' (connected) in vSphere datacenter '{_dcName}'. Hosts: {string.Join(", ", hosts.Values.Select(h => h.Name))}.", "HostNotFound", target);
             }
             var best = candidates
@@ -761,6 +771,18 @@ namespace GridAutomation.Providers.VSphere
             if (memoryMB.HasValue && best.Grid.MemoryMB.HasValue && memoryMB > best.Grid.MemoryMB)
                 throw GridException.ResourceUnavailable($"'{request.Name}' asks {memoryMB} MB of memory; the largest host ({best.Name}) has {best.Grid.MemoryMB} MB.", "InsufficientCapacity", request.Name);
             return (best.ResourcePool!.Value, best.Ref, best.Name);
+        }
+
+        private async Task<(MoRef Pool, MoRef Owner)?> FindResourcePoolAsync(string name, CancellationToken ct)
+        {
+            var view = await _vim.CreateContainerViewAsync(_dc, new[] { "ResourcePool" }, ct).ConfigureAwait(false);
+            try
+            {
+                var all = await _vim.RetrieveAllAsync(new FilterSpec { Root = view, ViaView = true }.Add("ResourcePool", "name", "owner"), ct).ConfigureAwait(false);
+                var rp = all.FirstOrDefault(o => string.Equals(o.Text("name"), name, StringComparison.OrdinalIgnoreCase) || o.Obj.Value == name);
+                return rp == null ? ((MoRef, MoRef)?)null : (rp.Obj, rp.Ref("owner") ?? default);
+            }
+            finally { try { await _vim.DestroyViewAsync(view, CancellationToken.None).ConfigureAwait(false); } catch (GridException) { } }
         }
 
         // ---- resume / disconnect ------------------------------------------------------------------------------

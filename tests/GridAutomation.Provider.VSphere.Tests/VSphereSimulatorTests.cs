@@ -221,6 +221,31 @@ namespace GridAutomation.Provider.VSphere.Tests
         }
 
         [SimulatorFact]
+        public async Task Clone_IntoANamedResourcePool()
+        {
+            using var sim = VcSim.Start("-cluster", "1", "-host", "2", "-standalone-host", "1", "-pool", "1", "-vm", "1", "-templates", "1");
+            using var c = await sim.ConnectAsync();
+            var view = await c.Vim.CreateContainerViewAsync(c.Vim.Content.RootFolder, new[] { "ResourcePool" }, Ct());
+            var pools = await c.Vim.RetrieveAllAsync(new FilterSpec { Root = view, ViaView = true }.Add("ResourcePool", "name"), Ct());
+            string rp1 = pools.Single(p => p.Text("name") == "DC0_C0_RP1").Obj.Value;
+            var w = await CloneAsync(c, "in-pool", target: "DC0_C0_RP1");
+            Assert.Equal(rp1, w.Properties["ResourcePool"]);
+            Assert.Equal(WorkloadState.Running, w.State);
+        }
+
+        [SimulatorFact]
+        public async Task Disconnect_LogsOut_AndNeverLogsInAgainSilently()
+        {
+            using var sim = VcSim.Start("-templates", "0");
+            using var c = await sim.ConnectAsync();
+            Assert.NotEmpty(await ListAsync(c));
+            await c.DisconnectAsync(Ct());
+            var ex = await Assert.ThrowsAsync<GridException>(() => ListAsync(c));
+            Assert.Equal(GridErrorKind.Unauthorized, ex.Kind);
+            Assert.Equal("NotAuthenticated", ex.ErrorId);
+        }
+
+        [SimulatorFact]
         public async Task Reconfigure_NeedsPowerOffOrAllowRestart()
         {
             using var sim = VcSim.Start("-templates", "1");

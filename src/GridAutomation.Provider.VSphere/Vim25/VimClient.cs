@@ -88,7 +88,7 @@ namespace GridAutomation.Providers.VSphere.Vim25
 
         private async Task LoginAsync(CancellationToken ct)
         {
-            var cred = _credential ?? throw new GridException(GridErrorKind.Unauthorized, "No credential to log in with.", "InvalidLogin");
+            var cred = _credential ?? throw new GridException(GridErrorKind.Unauthorized, $"The session with {SdkUrl.Host} was logged out (Disconnect-GridDatacenter): connect again.", "NotAuthenticated") { NativeCode = "NotAuthenticated" };
             await InvokeOnceAsync("Login", Content.SessionManager, w =>
             {
                 w.WriteElementString("userName", cred.UserName);
@@ -99,6 +99,7 @@ namespace GridAutomation.Providers.VSphere.Vim25
 
         public async Task LogoutAsync(CancellationToken ct)
         {
+            _credential = null; // logged out on purpose: never log in again behind the user's back
             if (Content.SessionManager.IsEmpty) return;
             try { await InvokeOnceAsync("Logout", Content.SessionManager, null, ct).ConfigureAwait(false); }
             catch (GridException ex) { Verbose("vSphere logout: " + ex.Message); }
@@ -125,6 +126,8 @@ namespace GridAutomation.Providers.VSphere.Vim25
             try
             {
                 if (SessionGeneration != seenGeneration) return;
+                if (_credential == null)
+                    throw new GridException(GridErrorKind.Unauthorized, $"The session with {SdkUrl.Host} was logged out (Disconnect-GridDatacenter): connect again.", "NotAuthenticated") { NativeCode = "LoggedOut" };
                 Verbose("vSphere session expired (NotAuthenticated): logging in again.");
                 await LoginAsync(ct).ConfigureAwait(false);
             }

@@ -35,6 +35,7 @@ func main() {
 	vm := flag.Int("vm", 2, "VMs per resource pool (each cluster's and each standalone host's)")
 	templates := flag.Int("templates", 1, "VMs of the first datacenter turned into templates (powered off, marked as template)")
 	ds := flag.Int("ds", 1, "datastores")
+	pool := flag.Int("pool", 0, "child resource pools per cluster (DC0_C0_RP1...), each with its own VMs")
 	autostart := flag.Bool("autostart", true, "power on the VMs")
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
 	cert := flag.String("tls-cert", "", "PEM certificate file: serve HTTPS with it")
@@ -60,6 +61,7 @@ func main() {
 	model.Host = *standalone
 	model.Machine = *vm
 	model.Datastore = *ds
+	model.Pool = *pool
 	model.Autostart = *autostart
 	model.Portgroup = 0
 	model.DelayConfig.Delay = *delay
