@@ -226,9 +226,13 @@ namespace GridAutomation.Providers.VSphere
 
         // ---- sizes and images ----------------------------------------------------------------------------------
 
-        private static readonly (int Cpu, int Gb)[] Shapes = { (1, 2), (2, 4), (2, 8), (4, 8), (4, 16), (8, 32), (16, 64) };
+        private static readonly (int Cpu, int Gb)[] Shapes =
+            (from cpu in new[] { 1, 2, 4, 8, 16, 32 } from gb in new[] { 1, 2, 4, 8, 16, 32, 64, 128 } select (cpu, gb)).ToArray();
 
-        /// <summary>vSphere has no sizes: these are common CPU/memory shapes named "&lt;vCPU&gt;x&lt;GB&gt;" (any such shape is accepted by -Size).</summary>
+        /// <summary>
+        /// vSphere has no sizes: these are shapes named "&lt;vCPU&gt;x&lt;GB&gt;" (1..32 vCPU x 1..128 GB, powers of two).
+        /// The engine accepts only listed names for -Size; any other combination goes through -Cpu/-MemoryGB.
+        /// </summary>
         public Task<IReadOnlyList<GridSize>> ListSizesAsync(CancellationToken cancellationToken)
         {
             IReadOnlyList<GridSize> list = Shapes.Select(s => new GridSize
@@ -237,7 +241,7 @@ namespace GridAutomation.Providers.VSphere
                 Name = VSphereMapping.FormatSize(s.Cpu, s.Gb * 1024L),
                 CpuCount = s.Cpu,
                 MemoryMB = s.Gb * 1024L,
-                Properties = { ["Kind"] = "Shape (vSphere has no sizes; any '<vCPU>x<GB>' is accepted)" },
+                Properties = { ["Kind"] = "Shape (vSphere has no sizes: other combinations through -Cpu/-MemoryGB)" },
             }).ToList();
             return Task.FromResult(list);
         }
