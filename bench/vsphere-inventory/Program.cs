@@ -11,6 +11,7 @@ using GridAutomation.Core.Engine;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
 using GridAutomation.Providers.VSphere;
+using GridAutomation.Providers.VSphere.Vim25;
 
 // Benchmark (not a test): lists the VMs of a simulated vCenter with N VMs through our provider (and through the
 // engine that Get-GridWorkload calls), and with govmomi's view.Manager + property.Collector (our Go peer), in the
@@ -33,10 +34,6 @@ internal static class Program
         using var simProc = StartSimulator(sim, vms, out var url);
         Console.WriteLine($"Simulator ready at {url} after {sw.Elapsed.TotalSeconds:0.0} s");
 
-        // --- peer ---
-        var (peerCount, peerBest, peerMedian) = RunPeer(peer, url, runs);
-        Console.WriteLine($"peer (govmomi view.Manager + property.Collector): {peerCount} VMs, best {peerBest:0.0} ms, median {peerMedian:0.0} ms");
-
         // --- ours, provider level ---
         var req = new ProviderConnectRequest
         {
@@ -46,13 +43,43 @@ internal static class Program
         };
         req.Datacenter.Settings["Server"] = url;
         using var conn = (VSphereConnection)await new VSphereProvider().ConnectAsync(req, CancellationToken.None);
-        await ListOnce(conn); // warm-up (JIT, connection, host/tag caches)
+        for (int i = 0; i < 3; i++) await ListOnce(conn); // warm-up (JIT tiers, connection, host/tag caches), as in a warm session
+        // Interleaved with the peer (its own process: login and a warm-up listing untimed, then one timed listing),
+        // so both see the same load on this shared machine.
         var ours = new List<(double Total, double First, long Trips, int Count)>();
-        for (int i = 0; i < runs; i++) ours.Add(await ListOnce(conn));
+        var peerTimes = new List<double>(); int peerCount = 0;
+        for (int i = 0; i < runs; i++)
+        {
+            var (pc, pBest, _) = RunPeer(peer, url, 1);
+            peerCount = pc; peerTimes.Add(pBest);
+            ours.Add(await ListOnce(conn));
+        }
+        double peerBest = peerTimes.Min(), peerMedian = Median(peerTimes);
+        Console.WriteLine($"peer (govmomi view.Manager + property.Collector, CreateContainerView + RetrievePropertiesEx + DestroyView): {peerCount} VMs, best {peerBest:0.0} ms, median {peerMedian:0.0} ms");
+        Console.WriteLine("  peer runs (ms): " + string.Join(", ", peerTimes.Select(t => t.ToString("0"))));
         Console.WriteLine("  ours runs (total/first ms): " + string.Join(", ", ours.Select(r => $"{r.Total:0}/{r.First:0}")));
         double oursBest = ours.Min(r => r.Total), oursMedian = Median(ours.Select(r => r.Total));
         Console.WriteLine($"ours (VSphereConnection.ListWorkloadsAsync, page 1000): {ours[0].Count} VMs, best {oursBest:0.0} ms, median {oursMedian:0.0} ms, " +
                           $"first object after {Median(ours.Select(r => r.First)):0.0} ms (median), HTTP round trips per listing {ours[0].Trips}");
+
+        // --- where our time goes: the server's answer (one page here: the simulator ignores maxObjects) vs our parse + mapping ---
+        {
+            var view = await conn.Vim.CreateContainerViewAsync(conn.Vim.Content.RootFolder, new[] { "VirtualMachine" }, CancellationToken.None);
+            var paths = GridAutomation.Providers.VSphere.VSphereMapping.VmPaths(conn.Vim.Content.ApiVersion, false);
+            var hosts = new Dictionary<GridAutomation.Providers.VSphere.Vim25.MoRef, GridAutomation.Providers.VSphere.HostInfo>();
+            var server = new List<double>(); var parse = new List<double>();
+            for (int i = 0; i < runs; i++)
+            {
+                var t0 = Stopwatch.StartNew();
+                var reader = await conn.Vim.RetrievePropertiesExAsync(new GridAutomation.Providers.VSphere.Vim25.FilterSpec { Root = view, ViaView = true }.Add("VirtualMachine", paths), 1000, CancellationToken.None);
+                server.Add(t0.Elapsed.TotalMilliseconds);
+                var t1 = Stopwatch.StartNew();
+                int n = 0;
+                using (reader) while (reader.Next(out var oc)) { GridAutomation.Providers.VSphere.VSphereMapping.ToWorkload(oc, "bench", hosts, null); n++; }
+                parse.Add(t1.Elapsed.TotalMilliseconds);
+            }
+            Console.WriteLine($"  breakdown (median): server answer + transfer {Median(server):0.0} ms, our XML parse + mapping {Median(parse):0.0} ms ({Median(parse) * 1000 / vms:0.0} us per VM)");
+        }
 
         // --- ours, through the engine (what Get-GridWorkload -Datacenter calls) ---
         double engineBest = double.NaN, engineMedian = double.NaN, engineFirst = double.NaN;
