@@ -62,6 +62,27 @@ internal static class Program
         Console.WriteLine($"ours (VSphereConnection.ListWorkloadsAsync, page 1000): {ours[0].Count} VMs, best {oursBest:0.0} ms, median {oursMedian:0.0} ms, " +
                           $"first object after {Median(ours.Select(r => r.First)):0.0} ms (median), HTTP round trips per listing {ours[0].Trips}");
 
+        // --- ours, through the engine (what Get-GridWorkload -Datacenter calls) ---
+        double engineBest = double.NaN, engineMedian = double.NaN, engineFirst = double.NaN;
+        string stateDir = Directory.CreateTempSubdirectory("vsphere-bench-").FullName;
+        try
+        {
+            ProviderRegistry.Register(new VSphereProvider());
+            var cfg = new GridConfiguration { StatePath = Path.Combine(stateDir, "state.db") };
+            var engine = GridEngine.Get(cfg, false);
+            await engine.ConnectDatacenterAsync("VSphere", "bench", null, null, new Dictionary<string, string> { ["Server"] = url },
+                new Dictionary<string, object> { ["Credential"] = new NetworkCredential(User, Password) }, NullObserver.Instance, CancellationToken.None);
+            await EngineOnce(engine);
+            var er = new List<(double Total, double First, int Count)>();
+            for (int i = 0; i < runs; i++) er.Add(await EngineOnce(engine));
+            engineBest = er.Min(r => r.Total); engineMedian = Median(er.Select(r => r.Total)); engineFirst = Median(er.Select(r => r.First));
+            Console.WriteLine($"ours through GridEngine.GetWorkloadsAsync (Get-GridWorkload's path, no PowerShell): {er[0].Count} VMs, best {engineBest:0.0} ms, median {engineMedian:0.0} ms, first object after {engineFirst:0.0} ms");
+            await engine.DisconnectDatacenterAsync("bench", CancellationToken.None);
+            GridEngine.Reset();
+        }
+        catch (Exception ex) { Console.WriteLine("engine run skipped: " + ex.GetBaseException().Message); }
+        finally { try { Directory.Delete(stateDir, true); } catch { } }
+
         // --- where our time goes: the server's answer (one page here: the simulator ignores maxObjects) vs our parse + mapping ---
         {
             var view = await conn.Vim.CreateContainerViewAsync(conn.Vim.Content.RootFolder, new[] { "VirtualMachine" }, CancellationToken.None);
@@ -93,30 +114,10 @@ internal static class Program
                 while (rr.Next(out var oc)) GridAutomation.Providers.VSphere.VSphereMapping.ToWorkload(oc, "bench", hosts, null);
                 mem.Add(t.Elapsed.TotalMilliseconds);
             }
+            try { await conn.Vim.DestroyViewAsync(view, CancellationToken.None); } catch (GridException) { }
             Console.WriteLine($"  breakdown (median): server answer + transfer {Median(server):0.0} ms, our XML parse + mapping {Median(parse):0.0} ms ({Median(parse) * 1000 / vms:0.0} us per VM); " +
                               $"from memory, best: {mem.Min():0.0} ms for {bytes.Length / 1048576.0:0.0} MB of XML");
         }
-
-        // --- ours, through the engine (what Get-GridWorkload -Datacenter calls) ---
-        double engineBest = double.NaN, engineMedian = double.NaN, engineFirst = double.NaN;
-        string stateDir = Directory.CreateTempSubdirectory("vsphere-bench-").FullName;
-        try
-        {
-            ProviderRegistry.Register(new VSphereProvider());
-            var cfg = new GridConfiguration { StatePath = Path.Combine(stateDir, "state.db") };
-            var engine = GridEngine.Get(cfg, false);
-            await engine.ConnectDatacenterAsync("VSphere", "bench", null, null, new Dictionary<string, string> { ["Server"] = url },
-                new Dictionary<string, object> { ["Credential"] = new NetworkCredential(User, Password) }, NullObserver.Instance, CancellationToken.None);
-            await EngineOnce(engine);
-            var er = new List<(double Total, double First, int Count)>();
-            for (int i = 0; i < runs; i++) er.Add(await EngineOnce(engine));
-            engineBest = er.Min(r => r.Total); engineMedian = Median(er.Select(r => r.Total)); engineFirst = Median(er.Select(r => r.First));
-            Console.WriteLine($"ours through GridEngine.GetWorkloadsAsync (Get-GridWorkload's path, no PowerShell): {er[0].Count} VMs, best {engineBest:0.0} ms, median {engineMedian:0.0} ms, first object after {engineFirst:0.0} ms");
-            await engine.DisconnectDatacenterAsync("bench", CancellationToken.None);
-            GridEngine.Reset();
-        }
-        catch (Exception ex) { Console.WriteLine("engine run skipped: " + ex.GetBaseException().Message); }
-        finally { try { Directory.Delete(stateDir, true); } catch { } }
 
         // --- Get-GridWorkload in a warm pwsh session, when the module's cmdlets exist ---
         string? module = FindModule(root);
