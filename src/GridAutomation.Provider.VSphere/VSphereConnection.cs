@@ -658,6 +658,20 @@ namespace GridAutomation.Providers.VSphere
                     _verbose($"A VM for idempotency key '{key}' already exists ({existing.Value.Value}): returning it.");
                     return await FinishCreateAsync(existing.Value, uuid, request, cpu, mem, scope, ct).ConfigureAwait(false);
                 }
+                // Should vCenter not have kept our instance UUID, the key is also in the VM's extraConfig: look the name up.
+                var byName = await FindChildAsync(_vmFolder, request.Name, ct).ConfigureAwait(false);
+                if (byName.HasValue && byName.Value.Type == "VirtualMachine")
+                {
+                    var ec = await _vim.GetPropertiesAsync(byName.Value, new[] { "config.extraConfig", "config.instanceUuid" }, ct).ConfigureAwait(false);
+                    string? theirKey = ec?.Get("config.extraConfig")?.Children
+                        .FirstOrDefault(o => o.ChildText("key") == VSphereMapping.IdempotencyExtraConfigKey)?.ChildText("value");
+                    if (theirKey == key)
+                    {
+                        _verbose($"'{request.Name}' already carries idempotency key '{key}': returning it.");
+                        return await FinishCreateAsync(byName.Value, ec?.Text("config.instanceUuid") ?? uuid, request, cpu, mem, scope, ct).ConfigureAwait(false);
+                    }
+                    throw GridException.Conflict($"A VM named '{request.Name}' already exists in the VM folder of vSphere datacenter '{_dcName}' (made by another request, or outside GridAutomation). Choose another name or remove it.", "WorkloadNameExists", request.Name);
+                }
                 var template = await FindTemplateAsync(request.Image!, ct).ConfigureAwait(false);
                 var (pool, host, hostName) = await PlaceAsync(request, mem, ct).ConfigureAwait(false);
                 MoRef? datastore = null;
@@ -704,6 +718,17 @@ namespace GridAutomation.Providers.VSphere
             if (request.PowerOn && power != "poweredOn")
                 await RunTaskAsync("PowerOnVM_Task", vm, null, "Create workload (power on)", request.Name, scope, ct).ConfigureAwait(false);
             return await GetByRefAsync(vm, uuid, ct).ConfigureAwait(false);
+        }
+
+        private async Task<MoRef?> FindChildAsync(MoRef folder, string name, CancellationToken ct)
+        {
+            var resp = await _vim.InvokeAsync("FindChild", _vim.Content.SearchIndex, w =>
+            {
+                VimClient.WriteMoRef(w, "entity", folder);
+                w.WriteElementString("name", name);
+            }, ct).ConfigureAwait(false);
+            var rv = resp?.Child("returnval");
+            return rv == null || string.IsNullOrEmpty(rv.Text) ? (MoRef?)null : rv.AsMoRef();
         }
 
         private async Task<(MoRef Ref, string Name)> FindTemplateAsync(string image, CancellationToken ct)

@@ -192,7 +192,15 @@ namespace GridAutomation.Provider.VSphere.Tests
             Assert.Single(all, x => x.Name == "clone-1");
             Assert.Equal("test", all.Single(x => x.Name == "clone-1").Tags["env"]);
 
-            var ex = await Assert.ThrowsAsync<GridException>(() => c.CreateWorkloadAsync(new CreateWorkloadRequest { Name = "x", Image = "no-such-template", IdempotencyKey = "k-x" }, new TestScope(), Ct()));
+            // The key is also in the VM's extraConfig, and a VM of that name made for another key is a Conflict.
+            var moref = new MoRef("VirtualMachine", (string)w.Properties["MoRef"]!);
+            var ec = await c.Vim.GetPropertiesAsync(moref, new[] { "config.extraConfig" }, Ct());
+            Assert.Contains(ec!.Get("config.extraConfig")!.Children, o => o.ChildText("key") == "gridautomation.idempotencyKey" && o.ChildText("value") == "test/clone-1");
+            var ex = await Assert.ThrowsAsync<GridException>(() => c.CreateWorkloadAsync(new CreateWorkloadRequest { Name = "clone-1", Image = "template-0", IdempotencyKey = "someone-else" }, new TestScope(), Ct()));
+            Assert.Equal(GridErrorKind.Conflict, ex.Kind);
+            Assert.Equal("WorkloadNameExists", ex.ErrorId);
+
+            ex = await Assert.ThrowsAsync<GridException>(() => c.CreateWorkloadAsync(new CreateWorkloadRequest { Name = "x", Image = "no-such-template", IdempotencyKey = "k-x" }, new TestScope(), Ct()));
             Assert.Equal("ImageNotFound", ex.ErrorId);
             ex = await Assert.ThrowsAsync<GridException>(() => c.CreateWorkloadAsync(new CreateWorkloadRequest { Name = "y", Image = "template-0", TargetHost = "no-such-host", IdempotencyKey = "k-y" }, new TestScope(), Ct()));
             Assert.Equal("HostNotFound", ex.ErrorId);
