@@ -99,6 +99,11 @@ namespace GridAutomation.Providers.Simulator
         public static string NativeIdFor(int seed, long counter)
         {
             using var sha = SHA1.Create();
+            return NativeIdFor(sha, seed, counter);
+        }
+
+        internal static string NativeIdFor(HashAlgorithm sha, int seed, long counter)
+        {
             byte[] hash = sha.ComputeHash(Encoding.UTF8.GetBytes("GridAutomation.Simulator/" + seed.ToString(System.Globalization.CultureInfo.InvariantCulture) + "/" + counter.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             var b = new byte[16];
             Array.Copy(hash, b, 16);

@@ -136,7 +136,7 @@ namespace GridAutomation.Providers.Simulator
             int pageSize = Math.Max(1, Math.Min(10000, query.PageSize <= 0 ? 1000 : query.PageSize));
             var where = new StringBuilder("datacenter = $dc AND seq > $after");
             var args = new List<(string, object)>();
-            if (query.NamePatterns != null && query.NamePatterns.Count > 0 && query.NamePatterns.All(p => p.IndexOf('[') < 0 && p.IndexOf('`') < 0))
+            if (query.NamePatterns != null && query.NamePatterns.Count > 0 && query.NamePatterns.All(CanPushDown))
             {
                 where.Append(" AND (");
                 for (int i = 0; i < query.NamePatterns.Count; i++)
@@ -147,7 +147,7 @@ namespace GridAutomation.Providers.Simulator
                 }
                 where.Append(')');
             }
-            if (query.NativeIds != null && query.NativeIds.Count > 0)
+            if (query.NativeIds != null && query.NativeIds.Count > 0 && query.NativeIds.Count <= 500) // more: the engine filters
             {
                 where.Append(" AND native_id IN (").Append(string.Join(",", query.NativeIds.Select((_, i) => "$id" + i))).Append(')');
                 for (int i = 0; i < query.NativeIds.Count; i++) args.Add(("$id" + i, query.NativeIds[i]));
@@ -194,6 +194,10 @@ namespace GridAutomation.Providers.Simulator
             }
         }
 
+        /// <summary>SQLite's LIKE folds case for ASCII only, and knows no [set] or escape: push down only where no match can be lost.</summary>
+        private static bool CanPushDown(string pattern)
+            => pattern.IndexOf('[') < 0 && pattern.IndexOf('`') < 0 && pattern.All(ch => ch < 128);
+
         private static string WildcardToLike(string pattern)
         {
             var sb = new StringBuilder(pattern.Length + 4);
@@ -237,19 +241,21 @@ namespace GridAutomation.Providers.Simulator
                 MemoryMB = w.MemoryMB,
                 Size = w.Size,
                 Image = w.Image,
-                Disks = SimulatorData.ParseDisks(w.Disks),
-                CreatedTime = StateStore.ParseTime(w.CreatedAt),
+                Disks = SimulatorData.DisksFor(w.NativeId, w.DiskGB),
+                CreatedTime = DateTimeOffset.FromUnixTimeMilliseconds(w.CreatedMs),
             };
             if (w.State == PoweredOn) g.IPAddresses.Add(IpFor(w.Seq));
             SimulatorData.ParseTags(w.Tags, g.Tags);
             g.Properties["Seq"] = w.Seq;
             g.Properties["HostNativeId"] = host?.NativeId;
-            g.Properties["UpdatedTime"] = w.UpdatedAt;
+            g.Properties["UpdatedTime"] = w.UpdatedMs == w.CreatedMs ? g.CreatedTime : DateTimeOffset.FromUnixTimeMilliseconds(w.UpdatedMs);
             g.Properties["OsType"] = image?.OsType;
             g.Properties["PricePerHour"] = size?.PricePerHour;
             g.Properties["IdempotencyKey"] = w.IdempotencyKey;
             return g;
         }
+
+        private static long NowMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
         private static string IpFor(long seq)
             => "10." + ((seq >> 16) & 0xFF).ToString(CultureInfo.InvariantCulture) + "." + ((seq >> 8) & 0xFF).ToString(CultureInfo.InvariantCulture) + "." + (seq & 0xFF).ToString(CultureInfo.InvariantCulture);
@@ -270,8 +276,8 @@ namespace GridAutomation.Providers.Simulator
 
         private void SetState(SqliteConnection c, SqliteTransaction tx, Row w, string state)
         {
-            SimulatorData.Exec(c, tx, "UPDATE sim_workloads SET state = $s, consumes = $cons, updated_at = $t WHERE datacenter = $dc AND seq = $seq",
-                ("$s", state), ("$cons", Consumes(state) ? 1 : 0), ("$t", StateStore.FormatTime(DateTimeOffset.UtcNow)), ("$dc", _dc), ("$seq", w.Seq));
+            SimulatorData.Exec(c, tx, "UPDATE sim_workloads SET state = $s, consumes = $cons, updated_ms = $t WHERE datacenter = $dc AND seq = $seq",
+                ("$s", state), ("$cons", Consumes(state) ? 1 : 0), ("$t", NowMs()), ("$dc", _dc), ("$seq", w.Seq));
             w.State = state;
         }
 
@@ -351,16 +357,16 @@ namespace GridAutomation.Providers.Simulator
                 string host = PlaceOrThrow(c, tx, cpu, mem, powerOn, request.TargetHost, null);
                 long seq = SimulatorData.NextId(c, tx, _dc);
                 string id = NativeIdFor(Seed, seq);
-                string now = StateStore.FormatTime(DateTimeOffset.UtcNow);
+                long now = NowMs();
                 var w = new Row
                 {
                     Seq = seq, NativeId = id, Name = request.Name, Host = host, State = Provisioning, Consumes = powerOn, Cpu = cpu, MemoryMB = mem,
-                    Size = sizeName, Image = image?.Name, Tags = SimulatorData.TagsJson(request.Tags), Disks = SimulatorData.DisksJson(id, image?.SizeGB ?? BlankDiskGB),
-                    IdempotencyKey = key, CreatedAt = now, UpdatedAt = now,
+                    Size = sizeName, Image = image?.Name, Tags = SimulatorData.TagsJson(request.Tags), DiskGB = image?.SizeGB ?? BlankDiskGB,
+                    IdempotencyKey = key, CreatedMs = now, UpdatedMs = now,
                 };
-                SimulatorData.Exec(c, tx, "INSERT INTO sim_workloads(datacenter, " + SimulatorData.WorkloadColumns + ") VALUES($dc,$seq,$id,$name,$host,$state,$cons,$cpu,$mem,$size,$image,$tags,$disks,$key,$t,$t)",
+                SimulatorData.Exec(c, tx, "INSERT INTO sim_workloads(datacenter, " + SimulatorData.WorkloadColumns + ") VALUES($dc,$seq,$id,$name,$host,$state,$cons,$cpu,$mem,$size,$image,$tags,$disk,$key,$t,$t)",
                     ("$dc", _dc), ("$seq", seq), ("$id", id), ("$name", w.Name), ("$host", host), ("$state", Provisioning), ("$cons", powerOn ? 1 : 0),
-                    ("$cpu", cpu), ("$mem", mem), ("$size", sizeName), ("$image", image?.Name), ("$tags", w.Tags), ("$disks", w.Disks), ("$key", key), ("$t", now));
+                    ("$cpu", cpu), ("$mem", mem), ("$size", sizeName), ("$image", image?.Name), ("$tags", w.Tags), ("$disk", w.DiskGB), ("$key", key), ("$t", now));
                 return (w, true);
             });
             if (created) _verbose($"Simulator: created '{row.Name}' ({row.NativeId}) on {row.Host} in '{Datacenter.Name}'.");
@@ -406,7 +412,7 @@ namespace GridAutomation.Providers.Simulator
         public async Task StartAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
         {
             await EnterAsync("Start", cancellationToken).ConfigureAwait(false);
-            var (from, to) = Write((c, tx) =>
+            var (from, to) = Write<(string?, string?)>((c, tx) =>
             {
                 var w = Load(c, tx, nativeId);
                 switch (w.State)
@@ -511,7 +517,7 @@ namespace GridAutomation.Providers.Simulator
                 if (!removeStorage)
                 {
                     string now = StateStore.FormatTime(DateTimeOffset.UtcNow);
-                    foreach (var d in SimulatorData.ParseDisks(w.Disks))
+                    foreach (var d in SimulatorData.DisksFor(w.NativeId, w.DiskGB))
                         SimulatorData.Exec(c, tx, "INSERT OR REPLACE INTO sim_detached_disks(datacenter, disk_id, name, size_gb, from_workload, from_name, detached_at) VALUES($dc,$id,$n,$gb,$w,$wn,$t)",
                             ("$dc", _dc), ("$id", d.NativeId ?? (w.NativeId + "-" + d.Name)), ("$n", d.Name), ("$gb", d.SizeGB), ("$w", w.NativeId), ("$wn", w.Name), ("$t", now));
                 }
@@ -548,8 +554,8 @@ namespace GridAutomation.Providers.Simulator
                 if (running && !request.AllowRestart)
                     throw GridException.Conflict($"Workload '{w.Name}' is running; the simulator resizes only a stopped workload. Stop it first, or allow a restart (Set-GridWorkload -Restart).", "ResizeRequiresRestart", WorkloadId.Format(Datacenter.Name, w.NativeId));
                 PlaceOrThrow(c, tx, cpu, mem, running, w.Host, w);
-                SimulatorData.Exec(c, tx, "UPDATE sim_workloads SET cpu = $cpu, memory_mb = $mem, size = $size, updated_at = $t WHERE datacenter = $dc AND seq = $seq",
-                    ("$cpu", cpu), ("$mem", mem), ("$size", size), ("$t", StateStore.FormatTime(DateTimeOffset.UtcNow)), ("$dc", _dc), ("$seq", w.Seq));
+                SimulatorData.Exec(c, tx, "UPDATE sim_workloads SET cpu = $cpu, memory_mb = $mem, size = $size, updated_ms = $t WHERE datacenter = $dc AND seq = $seq",
+                    ("$cpu", cpu), ("$mem", mem), ("$size", size), ("$t", NowMs()), ("$dc", _dc), ("$seq", w.Seq));
                 if (running) SetState(c, tx, w, Restarting); // stop, resize, start: resources were re-checked for the new shape
                 return running;
             });
@@ -572,8 +578,8 @@ namespace GridAutomation.Providers.Simulator
                     if (kv.Value == null) current.Remove(kv.Key);
                     else current[kv.Key] = kv.Value;
                 }
-                SimulatorData.Exec(c, tx, "UPDATE sim_workloads SET tags = $tags, updated_at = $t WHERE datacenter = $dc AND seq = $seq",
-                    ("$tags", SimulatorData.TagsJson(current)), ("$t", StateStore.FormatTime(DateTimeOffset.UtcNow)), ("$dc", _dc), ("$seq", w.Seq));
+                SimulatorData.Exec(c, tx, "UPDATE sim_workloads SET tags = $tags, updated_ms = $t WHERE datacenter = $dc AND seq = $seq",
+                    ("$tags", SimulatorData.TagsJson(current)), ("$t", NowMs()), ("$dc", _dc), ("$seq", w.Seq));
                 return 0;
             });
         }
@@ -602,22 +608,36 @@ namespace GridAutomation.Providers.Simulator
                 if (string.Equals(w.Host, dest.Name, StringComparison.OrdinalIgnoreCase)) return 0;
                 if (w.State != PoweredOn && w.State != PoweredOff && w.State != Suspended) throw Conflict(w, "move", "WorkloadBusy");
                 PlaceOrThrow(c, tx, w.Cpu, w.MemoryMB, Consumes(w.State), dest.Name, null);
-                SimulatorData.Exec(c, tx, "UPDATE sim_workloads SET host = $h, updated_at = $t WHERE datacenter = $dc AND seq = $seq",
-                    ("$h", dest.Name), ("$t", StateStore.FormatTime(DateTimeOffset.UtcNow)), ("$dc", _dc), ("$seq", w.Seq));
+                SimulatorData.Exec(c, tx, "UPDATE sim_workloads SET host = $h, updated_ms = $t WHERE datacenter = $dc AND seq = $seq",
+                    ("$h", dest.Name), ("$t", NowMs()), ("$dc", _dc), ("$seq", w.Seq));
                 return 0;
             });
             _verbose($"Simulator: moved {nativeId} from {w0.Host} to {dest.Name} ({(Consumes(w0.State) ? "live" : "cold")}).");
         }
 
+        /// <summary>A move that does not overwrite the operation's checkpoints (used to roll a move back).</summary>
+        private Task MoveWithoutCheckpointAsync(string nativeId, string host, CancellationToken ct)
+            => MoveAsync(nativeId, host, null!, ct);
+
         public async Task<bool> ResumeAsync(GridOperation operation, IOperationScope scope, CancellationToken cancellationToken)
         {
             if (operation == null) throw new ArgumentNullException(nameof(operation));
             string? nativeId = WorkloadId.TryParse(operation.Target, out _, out var n) ? n : null;
-            if (string.Equals(operation.Kind, "Move", StringComparison.OrdinalIgnoreCase) && nativeId != null
-                && scope != null && scope.Checkpoints.TryGetValue("Move.Destination", out var dest))
+            if (string.Equals(operation.Kind, "Move", StringComparison.OrdinalIgnoreCase) && nativeId != null && scope != null)
             {
-                await MoveAsync(nativeId, dest, scope, cancellationToken).ConfigureAwait(false);
-                return true;
+                if (operation.RollbackRequested && scope.Checkpoints.TryGetValue("Move.Source", out var source))
+                {
+                    // undo: put it back where it was (a no-op when the interrupted move never switched hosts)
+                    var w = Read(c => SimulatorData.FindByNativeId(c, null, _dc, nativeId)) ?? throw WorkloadNotFound(nativeId);
+                    if (!string.Equals(w.Host, source, StringComparison.OrdinalIgnoreCase))
+                        await MoveWithoutCheckpointAsync(nativeId, source, cancellationToken).ConfigureAwait(false);
+                    return false;
+                }
+                if (!operation.RollbackRequested && scope.Checkpoints.TryGetValue("Move.Destination", out var dest))
+                {
+                    await MoveAsync(nativeId, dest, scope, cancellationToken).ConfigureAwait(false);
+                    return true;
+                }
             }
             throw GridException.Unsupported($"The simulator has no special resume for '{operation.Kind}'; re-run it (its operations are idempotent).", "ResumeNotSupported", operation.Id);
         }

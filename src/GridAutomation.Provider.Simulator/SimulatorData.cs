@@ -48,10 +48,10 @@ namespace GridAutomation.Providers.Simulator
                 size TEXT,
                 image TEXT,
                 tags TEXT,
-                disks TEXT NOT NULL,
+                disk_gb REAL NOT NULL,
                 idempotency_key TEXT,
-                created_at TEXT NOT NULL,
-                updated_at TEXT NOT NULL,
+                created_ms INTEGER NOT NULL,
+                updated_ms INTEGER NOT NULL,
                 PRIMARY KEY(datacenter, seq)) WITHOUT ROWID;
               CREATE UNIQUE INDEX ux_sim_workloads_native ON sim_workloads(datacenter, native_id);
               CREATE UNIQUE INDEX ux_sim_workloads_key ON sim_workloads(datacenter, idempotency_key) WHERE idempotency_key IS NOT NULL;
@@ -67,7 +67,7 @@ namespace GridAutomation.Providers.Simulator
                 PRIMARY KEY(datacenter, disk_id)) WITHOUT ROWID;",
         };
 
-        internal const string WorkloadColumns = "seq, native_id, name, host, state, consumes, cpu, memory_mb, size, image, tags, disks, idempotency_key, created_at, updated_at";
+        internal const string WorkloadColumns = "seq, native_id, name, host, state, consumes, cpu, memory_mb, size, image, tags, disk_gb, idempotency_key, created_ms, updated_ms";
 
         public SimulatorData(IStateStore store) { Store = store; }
         public IStateStore Store { get; }
@@ -165,16 +165,18 @@ namespace GridAutomation.Providers.Simulator
             var free = hosts.ToDictionary(h => h.Name, h => (cpu: (long)h.Cpu, mem: h.MemoryMB), StringComparer.OrdinalIgnoreCase);
             string[] envs = { "prod", "test", "dev" };
             string[] apps = { "web", "db", "cache", "batch", "api" };
-            string time = StateStore.FormatTime(now);
+            long time = now.ToUnixTimeMilliseconds();
             using var cmd = c.CreateCommand();
             cmd.Transaction = tx;
-            cmd.CommandText = "INSERT INTO sim_workloads(datacenter, " + WorkloadColumns + ") VALUES($dc,$seq,$id,$name,$host,$state,$cons,$cpu,$mem,$size,$image,$tags,$disks,NULL,$t,$t)";
+            cmd.CommandText = "INSERT INTO sim_workloads(datacenter, " + WorkloadColumns + ") VALUES($dc,$seq,$id,$name,$host,$state,$cons,$cpu,$mem,$size,$image,$tags,$disk,NULL,$t,$t)";
             var p = new Dictionary<string, SqliteParameter>();
-            foreach (var n in new[] { "$dc", "$seq", "$id", "$name", "$host", "$state", "$cons", "$cpu", "$mem", "$size", "$image", "$tags", "$disks", "$t" })
+            foreach (var n in new[] { "$dc", "$seq", "$id", "$name", "$host", "$state", "$cons", "$cpu", "$mem", "$size", "$image", "$tags", "$disk", "$t" })
                 p[n] = cmd.Parameters.Add(new SqliteParameter { ParameterName = n, Value = DBNull.Value });
             p["$dc"].Value = dc;
             p["$t"].Value = time;
             cmd.Prepare();
+            Exec(c, tx, "PRAGMA cache_size = -65536"); // 64 MB while bulk-inserting (random UUID index pages)
+            using var sha = System.Security.Cryptography.SHA1.Create();
             for (long i = 1; i <= count; i++)
             {
                 double x = rnd.NextDouble();
@@ -184,7 +186,7 @@ namespace GridAutomation.Providers.Simulator
                 var f = free[host.Name];
                 bool on = f.cpu >= size.Cpu && f.mem >= size.MemoryMB;
                 if (on) free[host.Name] = (f.cpu - size.Cpu, f.mem - size.MemoryMB);
-                string id = SimulatorCatalog.NativeIdFor(seed, i);
+                string id = SimulatorCatalog.NativeIdFor(sha, seed, i);
                 p["$seq"].Value = i;
                 p["$id"].Value = id;
                 p["$name"].Value = "vm-" + i.ToString("D6", CultureInfo.InvariantCulture);
@@ -196,14 +198,16 @@ namespace GridAutomation.Providers.Simulator
                 p["$size"].Value = size.Name;
                 p["$image"].Value = image.Name;
                 p["$tags"].Value = "{\"env\":\"" + envs[rnd.Next(envs.Length)] + "\",\"app\":\"" + apps[rnd.Next(apps.Length)] + "\"}";
-                p["$disks"].Value = DisksJson(id, image.SizeGB);
+                p["$disk"].Value = image.SizeGB;
                 cmd.ExecuteNonQuery();
             }
             Exec(c, tx, "UPDATE sim_datacenters SET next_id = $n WHERE name = $dc", ("$n", (long)count + 1), ("$dc", dc));
+            Exec(c, tx, "PRAGMA cache_size = -2000"); // back to SQLite's default for the pooled connection
         }
 
-        internal static string DisksJson(string nativeId, double osDiskGB)
-            => "[{\"Name\":\"Hard disk 1\",\"Id\":\"" + nativeId + "-disk0\",\"SizeGB\":" + osDiskGB.ToString("0.###", CultureInfo.InvariantCulture) + ",\"Os\":true}]";
+        /// <summary>Every simulated workload has one OS disk; its id derives from the workload's.</summary>
+        internal static List<GridDisk> DisksFor(string nativeId, double osDiskGB)
+            => new List<GridDisk>(1) { new GridDisk { Name = "Hard disk 1", NativeId = nativeId + "-disk0", SizeGB = osDiskGB, IsOsDisk = true } };
 
         // ---- hosts -------------------------------------------------------------------------------------------------
 
@@ -248,10 +252,10 @@ namespace GridAutomation.Providers.Simulator
             public string? Size;
             public string? Image;
             public string? Tags;
-            public string Disks = "[]";
+            public double DiskGB;
             public string? IdempotencyKey;
-            public string CreatedAt = "";
-            public string UpdatedAt = "";
+            public long CreatedMs;
+            public long UpdatedMs;
         }
 
         public static WorkloadRow ReadRow(SqliteDataReader r)
@@ -260,8 +264,8 @@ namespace GridAutomation.Providers.Simulator
                 Seq = r.GetInt64(0), NativeId = r.GetString(1), Name = r.GetString(2), Host = r.GetString(3), State = r.GetString(4),
                 Consumes = r.GetInt64(5) != 0, Cpu = r.GetInt32(6), MemoryMB = r.GetInt64(7),
                 Size = r.IsDBNull(8) ? null : r.GetString(8), Image = r.IsDBNull(9) ? null : r.GetString(9),
-                Tags = r.IsDBNull(10) ? null : r.GetString(10), Disks = r.GetString(11),
-                IdempotencyKey = r.IsDBNull(12) ? null : r.GetString(12), CreatedAt = r.GetString(13), UpdatedAt = r.GetString(14),
+                Tags = r.IsDBNull(10) ? null : r.GetString(10), DiskGB = r.GetDouble(11),
+                IdempotencyKey = r.IsDBNull(12) ? null : r.GetString(12), CreatedMs = r.GetInt64(13), UpdatedMs = r.GetInt64(14),
             };
 
         public static WorkloadRow? FindByNativeId(SqliteConnection c, SqliteTransaction? tx, string dc, string nativeId)
@@ -342,35 +346,6 @@ namespace GridAutomation.Providers.Simulator
             var d = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             foreach (System.Collections.DictionaryEntry e in h) d[(string)e.Key] = (string)e.Value!;
             return d;
-        }
-
-        public static List<GridDisk> ParseDisks(string json)
-        {
-            var list = new List<GridDisk>(1);
-            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(json));
-            GridDisk? d = null;
-            string? prop = null;
-            while (reader.Read())
-            {
-                switch (reader.TokenType)
-                {
-                    case JsonTokenType.StartObject: d = new GridDisk(); break;
-                    case JsonTokenType.EndObject: if (d != null) list.Add(d); d = null; break;
-                    case JsonTokenType.PropertyName: prop = reader.GetString(); break;
-                    case JsonTokenType.String:
-                        if (d != null && prop == "Name") d.Name = reader.GetString()!;
-                        else if (d != null && prop == "Id") d.NativeId = reader.GetString();
-                        break;
-                    case JsonTokenType.Number:
-                        if (d != null && prop == "SizeGB") d.SizeGB = reader.GetDouble();
-                        break;
-                    case JsonTokenType.True:
-                    case JsonTokenType.False:
-                        if (d != null && prop == "Os") d.IsOsDisk = reader.TokenType == JsonTokenType.True;
-                        break;
-                }
-            }
-            return list;
         }
     }
 

@@ -187,6 +187,25 @@ namespace GridAutomation.Core.Tests
         }
 
         [Fact]
+        public void Prune_DeletesOnlyOldFinishedOperations_WithTheirCheckpoints()
+        {
+            using var tmp = new TempDir();
+            using var s = StateStore.Open(tmp.File("state.db"), false);
+            var j = new OperationJournal(s, TimeSpan.FromMinutes(2));
+            var done = j.Begin("Start", "dc", "a", null, null, null);
+            j.Checkpoint(done.Id, "k", "v");
+            j.Complete(done.Id, null);
+            var failed = j.Begin("Stop", "dc", "b", null, null, null);
+            j.Fail(failed.Id, "X", "x");
+            var running = j.Begin("Move", "dc", "c", null, null, null);
+            Assert.Equal(0, j.Prune(DateTimeOffset.UtcNow.AddHours(-1)));
+            Assert.Equal(2, j.Prune(DateTimeOffset.UtcNow.AddSeconds(1)));
+            Assert.Single(j.List(new OperationFilter()));
+            Assert.Equal(running.Id, j.List(new OperationFilter()).Single().Id);
+            Assert.Equal(0L, s.Read(c => { using var cmd = c.CreateCommand(); cmd.CommandText = "SELECT count(*) FROM operation_checkpoints"; return (long)cmd.ExecuteScalar()!; }));
+        }
+
+        [Fact]
         public void ReadOnlyStore_JournalWritesAreRefused()
         {
             using var tmp = new TempDir();

@@ -35,7 +35,10 @@ namespace GridAutomation.Core.Tests
                     Assert.Equal(1, Scalar(s, $"SELECT count(*) FROM sqlite_master WHERE type='table' AND name='{t}'"));
             }
             if (!OperatingSystem.IsWindows())
+            {
                 Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(path)!));
+            }
         }
 
         [Fact]

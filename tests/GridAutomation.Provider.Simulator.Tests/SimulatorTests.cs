@@ -163,6 +163,16 @@ namespace GridAutomation.Provider.Simulator.Tests
             var op = new GridOperation { Id = Guid.NewGuid(), Kind = "Move", Datacenter = "mv", Target = w.Id };
             Assert.True(await c.ResumeAsync(op, resumeScope, Ct));
             Assert.Equal("host-02", (await c.GetWorkloadAsync(w.NativeId, Ct)).Host);
+
+            // roll back: back to the recorded source
+            var rbScope = new TestScope { IsResume = true };
+            rbScope.Checkpoint("Move.Source", "host-01");
+            rbScope.Checkpoint("Move.Destination", "host-02");
+            Assert.False(await c.ResumeAsync(new GridOperation { Id = Guid.NewGuid(), Kind = "Move", Datacenter = "mv", Target = w.Id, RollbackRequested = true }, rbScope, Ct));
+            Assert.Equal("host-01", (await c.GetWorkloadAsync(w.NativeId, Ct)).Host);
+            Assert.Equal("host-02", rbScope.Checkpoints["Move.Destination"]);
+            // other kinds: the engine re-runs them (they are idempotent)
+            Assert.Equal(GridErrorKind.Unsupported, (await Assert.ThrowsAsync<GridException>(() => c.ResumeAsync(new GridOperation { Kind = "Start", Target = w.Id }, new TestScope(), Ct))).Kind);
         }
 
         [Fact]
@@ -181,24 +191,24 @@ namespace GridAutomation.Provider.Simulator.Tests
         public async Task Transitions_AreWrittenByTheChangingCall_NotByReads()
         {
             using var env = new SimEnv();
-            using var c = await env.ConnectAsync("tr", new Dictionary<string, string> { ["LatencyMs"] = "400" });
+            using var c = await env.ConnectAsync("tr");
+            // a second connection to the same datacenter with latency (runtime knobs given at connect apply to that connection only)
+            using var slow = await env.ConnectAsync("tr", new Dictionary<string, string> { ["LatencyMs"] = "1500" });
             var w = await Create(c, "slow");
             Assert.Equal("poweredOn", w.NativeState);
             Assert.True(w.ComputeBilled);
             Assert.NotEmpty(w.IPAddresses);
-            // an observer without latency on the same datacenter (runtime knobs given at connect apply to that connection only)
-            using var observer = await env.ConnectAsync("tr", new Dictionary<string, string> { ["LatencyMs"] = "0" });
-            var stop = c.StopAsync(w.NativeId, StopMode.Graceful, new TestScope(), Ct);
+            var stop = slow.StopAsync(w.NativeId, StopMode.Graceful, new TestScope(), Ct);
             // while the stop is in flight, readers see the intermediate state, however often they look
             GridWorkload? mid = null;
-            for (int i = 0; i < 100 && (mid == null || mid.State != WorkloadState.Stopping); i++)
+            for (int i = 0; i < 400 && (mid == null || mid.State != WorkloadState.Stopping); i++)
             {
-                mid = (await ListAll(observer)).Single();
+                mid = (await ListAll(c)).Single();
                 if (mid.State != WorkloadState.Stopping) await Task.Delay(10);
             }
-            for (int i = 0; i < 5; i++) Assert.Equal(WorkloadState.Stopping, (await observer.GetWorkloadAsync(w.NativeId, Ct)).State);
             Assert.Equal(WorkloadState.Stopping, mid!.State);
             Assert.Equal("stopping", mid.NativeState);
+            for (int i = 0; i < 2; i++) Assert.Equal(WorkloadState.Stopping, (await c.GetWorkloadAsync(w.NativeId, Ct)).State);
             await stop;
             var after = await c.GetWorkloadAsync(w.NativeId, Ct);
             Assert.Equal(WorkloadState.Stopped, after.State);
@@ -295,6 +305,31 @@ namespace GridAutomation.Provider.Simulator.Tests
         }
 
         [Fact]
+        public async Task ConcurrentWriters_InThreeProcesses_AllCommit_WithUniqueIds()
+        {
+            using var env = new SimEnv();
+            using var c = await env.ConnectAsync("multi", new Dictionary<string, string> { ["Hosts"] = "4" });
+            var children = new[] { ChildProcess.Start(env.StatePath, "multi", "create-many", "a:25"), ChildProcess.Start(env.StatePath, "multi", "create-many", "b:25") };
+            try
+            {
+                for (int i = 0; i < 25; i++) await Create(c, "p-" + i);
+                foreach (var ch in children)
+                {
+                    string output = await ch.StandardOutput.ReadToEndAsync();
+                    string err = await ch.StandardError.ReadToEndAsync();
+                    Assert.True(ch.WaitForExit(120000), "child timed out");
+                    Assert.True(ch.ExitCode == 0, "child failed: " + err + output);
+                }
+            }
+            finally { foreach (var ch in children) { if (!ch.HasExited) ch.Kill(true); ch.Dispose(); } }
+            var all = await ListAll(c);
+            Assert.Equal(75, all.Count);
+            Assert.Equal(75, all.Select(w => w.NativeId).Distinct().Count());
+            Assert.Equal(75, all.Select(w => (long)w.Properties["Seq"]!).Distinct().Count());
+            Assert.Equal(75, (await c.ListHostsAsync(Ct)).Sum(h => h.AllocatedCpu));
+        }
+
+        [Fact]
         public async Task NativeIds_AreDeterministic_FromSeedAndCounter()
         {
             var ids = new List<List<string>>();
@@ -384,6 +419,9 @@ namespace GridAutomation.Provider.Simulator.Tests
             var w = await Create(c, "named", key: "K1");
             var ex = await Assert.ThrowsAsync<GridException>(() => Create(c, "other-name", key: "K1"));
             Assert.Equal("IdempotencyKeyMismatch", ex.ErrorId);
+            // non-ASCII names are not pushed down to SQLite's ASCII-only case folding: no match is lost
+            var accented = await Create(c, "Étoile-01");
+            Assert.Contains(await ListAll(c, new WorkloadQuery { NamePatterns = new[] { "étoile-*" } }), x => x.Id == accented.Id);
             var custom = await c.CreateWorkloadAsync(new CreateWorkloadRequest { Name = "custom", CpuCount = 3, MemoryMB = 3000, IdempotencyKey = "k3" }, new TestScope("k3"), Ct);
             Assert.Equal(3, custom.CpuCount);
             Assert.Equal(3000, custom.MemoryMB);
@@ -398,6 +436,7 @@ namespace GridAutomation.Provider.Simulator.Tests
             using var c = await env.ConnectAsync("big", new Dictionary<string, string> { ["Hosts"] = "16", ["Workloads"] = "100000" });
             var created = sw.Elapsed;
             sw.Restart();
+            var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             int count = 0, pages = 0;
             var ids = new HashSet<string>();
             await foreach (var page in c.ListWorkloadsAsync(new WorkloadQuery { PageSize = 1000 }, Ct))
@@ -406,8 +445,9 @@ namespace GridAutomation.Provider.Simulator.Tests
                 foreach (var w in page) { count++; ids.Add(w.Id); }
             }
             var listed = sw.Elapsed;
-            _out.WriteLine($"created 100,000 workloads in {created.TotalMilliseconds:0} ms; listed them in {listed.TotalMilliseconds:0} ms ({pages} pages)");
-            Console.WriteLine($"[simulator] 100,000 workloads: created in {created.TotalMilliseconds:0} ms, listed in {listed.TotalMilliseconds:0} ms");
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu0; // the whole test process (other tests run in parallel)
+            _out.WriteLine($"created 100,000 workloads in {created.TotalMilliseconds:0} ms; listed them in {listed.TotalMilliseconds:0} ms ({pages} pages, process CPU {cpu.TotalMilliseconds:0} ms)");
+            Console.WriteLine($"[simulator] 100,000 workloads: created in {created.TotalMilliseconds:0} ms, listed in {listed.TotalMilliseconds:0} ms (process CPU {cpu.TotalMilliseconds:0} ms)");
             Assert.Equal(100000, count);
             Assert.Equal(100000, ids.Count);
             Assert.Equal(100, pages);

@@ -63,7 +63,7 @@ namespace GridAutomation.Core.Providers
         /// <summary>Removes the workload; keeps its disks unless <paramref name="removeStorage"/>.</summary>
         Task RemoveAsync(string nativeId, bool removeStorage, IOperationScope scope, CancellationToken cancellationToken);
         Task ResizeAsync(string nativeId, ResizeRequest request, IOperationScope scope, CancellationToken cancellationToken);
-        /// <summary>Replaces the user tags with <paramref name="tags"/> (null value = remove the key).</summary>
+        /// <summary>Merges <paramref name="tags"/> into the workload's tags: a key with a null value is removed, the others are set, keys not named are kept.</summary>
         Task SetTagsAsync(string nativeId, IDictionary<string, string?> tags, IOperationScope scope, CancellationToken cancellationToken);
         /// <summary>Moves to another host of this datacenter (live where <see cref="GridCapabilities.LiveMove"/>). Multi-step moves checkpoint through <paramref name="scope"/>.</summary>
         Task MoveAsync(string nativeId, string destinationHost, IOperationScope scope, CancellationToken cancellationToken);

@@ -187,6 +187,20 @@ namespace GridAutomation.Core.State
                 return cmd.ExecuteNonQuery() == 1;
             });
 
+        /// <summary>
+        /// Deletes finished operations (Succeeded, Failed, RolledBack) that finished before <paramref name="finishedBefore"/>,
+        /// with their checkpoints. Running and interrupted ones are never deleted. Returns how many were deleted.
+        /// </summary>
+        public int Prune(DateTimeOffset finishedBefore)
+            => _store.Write((c, tx) =>
+            {
+                using var cmd = c.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = "DELETE FROM operations WHERE state IN ('Succeeded','Failed','RolledBack') AND finished IS NOT NULL AND finished < $t";
+                cmd.Parameters.AddWithValue("$t", StateStore.FormatTime(finishedBefore));
+                return cmd.ExecuteNonQuery();
+            });
+
         // ---- internals ---------------------------------------------------------------------------------------------
 
         private static GridException NotFound(Guid id) => GridException.NotFound($"No operation with id {id} in the journal.", "OperationNotFound", id);

@@ -137,7 +137,14 @@ namespace GridAutomation.Core.State
                 try
                 {
                     var dir = System.IO.Path.GetDirectoryName(full);
-                    if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir!);
+                    if (!string.IsNullOrEmpty(dir) && !Directory.Exists(dir))
+                    {
+#if NET8_0_OR_GREATER
+                        if (!OperatingSystem.IsWindows()) Directory.CreateDirectory(dir!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                        else
+#endif
+                        Directory.CreateDirectory(dir!);
+                    }
                     CreateEmptyPrivateFile(full);
                 }
                 catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)

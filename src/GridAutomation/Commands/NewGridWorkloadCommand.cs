@@ -1,0 +1,157 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Management.Automation;
+using GridAutomation.Core.Engine;
+using GridAutomation.Core.Model;
+using GridAutomation.Core.Providers;
+using GridAutomation.Internal;
+
+namespace GridAutomation.Commands
+{
+    /// <summary>
+    /// Creates workloads (and starts them unless -NoStart). Idempotent: a re-run after a crash returns the
+    /// workload the first run made (key: -IdempotencyKey, else datacenter + name while that create is unfinished).
+    /// </summary>
+    [Cmdlet(VerbsCommon.New, "GridWorkload", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+    [OutputType(typeof(GridWorkload), typeof(Job))]
+    public sealed class NewGridWorkloadCommand : ChangeCmdlet
+    {
+        /// <summary>Names of the workloads to create (one workload per name).</summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string[] Name { get; set; } = null!;
+
+        /// <summary>The datacenter to create in.</summary>
+        [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(DatacenterCompleter))]
+        public string Datacenter { get; set; } = "";
+
+        /// <summary>A size the datacenter offers (see Get-GridSize).</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SizeCompleter))]
+        public string? Size { get; set; }
+
+        /// <summary>Number of virtual CPUs, for providers with free CPU/memory shapes.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidateRange(1, 4096)]
+        public int? Cpu { get; set; }
+
+        /// <summary>Memory in GiB, for providers with free CPU/memory shapes.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidateRange(0.125, 65536)]
+        public double? MemoryGB { get; set; }
+
+        /// <summary>The image / template to create from (see Get-GridImage).</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(ImageCompleter))]
+        public string? Image { get; set; }
+
+        /// <summary>Tags of the new workload.</summary>
+        [Parameter]
+        public Hashtable? Tag { get; set; }
+
+        /// <summary>Host (or cluster / zone) to place it on; the provider chooses by default.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(HostCompleter))]
+        public string? TargetHost { get; set; }
+
+        /// <summary>Key that makes the create idempotent (a re-run with the same key never makes a second workload).</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string? IdempotencyKey { get; set; }
+
+        /// <summary>Network / subnet / port group to attach (provider-specific name). Becomes the "Network" option.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        public string? Network { get; set; }
+
+        /// <summary>The administrator account of the guest. Handed to the provider for this create only; never journaled or stored.</summary>
+        [Parameter]
+        [Credential]
+        public PSCredential? AdminCredential { get; set; }
+
+        /// <summary>An SSH public key to authorize in the guest. Becomes the "SshPublicKey" option.</summary>
+        [Parameter]
+        public string? SshPublicKey { get; set; }
+
+        /// <summary>Provider-specific options (datastore, subnet, security group...), merged into the create request.</summary>
+        [Parameter]
+        public Hashtable? Option { get; set; }
+
+        /// <summary>Create the workload without starting it.</summary>
+        [Parameter]
+        public SwitchParameter NoStart { get; set; }
+
+        /// <summary>Run the creates as a background job (one child job per workload); confirmation happens first.</summary>
+        [Parameter]
+        public SwitchParameter AsJob { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            if (Size != null && (Cpu.HasValue || MemoryGB.HasValue))
+            {
+                WriteError(ErrorMapping.Create("SizeConflict", ErrorCategory.InvalidArgument, "Give either -Size or -Cpu/-MemoryGB, not both.", Size));
+                return;
+            }
+            if (IdempotencyKey != null && Name.Length > 1)
+            {
+                WriteError(ErrorMapping.Create("IdempotencyKeyNeedsOneName", ErrorCategory.InvalidArgument,
+                    "-IdempotencyKey identifies one create: give a single -Name with it.", IdempotencyKey));
+                return;
+            }
+            Dictionary<string, string?> tags, options;
+            try
+            {
+                tags = ConvertTags(Tag, allowNullValues: false);
+                options = ConvertTags(Option, allowNullValues: false, parameterName: "Option");
+            }
+            catch (GridException ex) { WriteGridError(ex, Tag); return; }
+
+            // The datacenter must exist (DatacenterNotFound), also under -WhatIf.
+            try { Engine.GetDatacenter(Datacenter); }
+            catch (PipelineStoppedException) { throw; }
+            catch (Exception ex) { WriteGridError(ex, Datacenter); return; }
+
+            foreach (var name in Name)
+            {
+                var request = new CreateWorkloadRequest
+                {
+                    Name = name,
+                    Size = Size,
+                    CpuCount = Cpu,
+                    MemoryMB = MemoryGB.HasValue ? (long)Math.Round(MemoryGB.Value * 1024) : (long?)null,
+                    Image = Image,
+                    TargetHost = TargetHost,
+                    PowerOn = !NoStart.IsPresent,
+                };
+                if (IdempotencyKey != null) request.IdempotencyKey = IdempotencyKey;
+                foreach (var kv in tags) request.Tags[kv.Key] = kv.Value!;
+                foreach (var kv in options) request.Options[kv.Key] = kv.Value!;
+                if (!string.IsNullOrEmpty(Network)) request.Options["Network"] = Network!;
+                if (!string.IsNullOrEmpty(SshPublicKey)) request.Options["SshPublicKey"] = SshPublicKey!;
+                if (AdminCredential != null) request.Secrets["AdminCredential"] = AdminCredential.GetNetworkCredential();
+
+                var what = new List<string>();
+                if (Size != null) what.Add("size " + Size);
+                if (Cpu.HasValue) what.Add(Cpu + " CPU");
+                if (MemoryGB.HasValue) what.Add(MemoryGB.Value.ToString(CultureInfo.InvariantCulture) + " GB");
+                if (Image != null) what.Add("image " + Image);
+                if (TargetHost != null) what.Add("on " + TargetHost);
+                if (NoStart) what.Add("not started");
+                var label = name + " in datacenter " + Datacenter;
+                if (!Approve(label, "Create" + (what.Count > 0 ? " (" + string.Join(", ", what) + ")" : ""))) continue;
+
+                var engine = Engine;
+                var dc = Datacenter;
+                var batch = BatchId;
+                Approved.Add(new WorkItem(label, name, async (observer, ct) =>
+                    await engine.CreateWorkloadAsync(dc, request, batch, observer, ct).ConfigureAwait(false)));
+            }
+        }
+
+        protected override void EndProcessing() => Execute(AsJob.IsPresent, "Create workloads");
+    }
+}

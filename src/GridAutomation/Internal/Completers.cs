@@ -1,0 +1,179 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using System.Threading;
+using System.Threading.Tasks;
+using GridAutomation.Core.Engine;
+using GridAutomation.Core.Model;
+using GridAutomation.Core.Providers;
+using GridAutomation.Core.State;
+
+namespace GridAutomation.Internal
+{
+    /// <summary>
+    /// Shared plumbing of the argument completers: a read-only engine (completion never writes), a short time
+    /// budget, and no exception ever escaping (a completer that fails completes nothing).
+    /// </summary>
+    public abstract class GridCompleter : IArgumentCompleter
+    {
+        protected static readonly TimeSpan Budget = TimeSpan.FromSeconds(3);
+        protected const int MaxResults = 200;
+
+        public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+            CommandAst commandAst, IDictionary fakeBoundParameters)
+        {
+            string word = Unquote(wordToComplete ?? "");
+            IEnumerable<string> values;
+            try
+            {
+                using var cts = new CancellationTokenSource(Budget);
+                values = GetValues(parameterName, word, fakeBoundParameters ?? new Hashtable(), cts.Token).ToList();
+            }
+            catch { return Array.Empty<CompletionResult>(); }
+            var pattern = new WildcardPattern(word + "*", WildcardOptions.IgnoreCase);
+            return values
+                .Where(v => !string.IsNullOrEmpty(v) && pattern.IsMatch(v))
+                .Distinct(StringComparer.OrdinalIgnoreCase)
+                .OrderBy(v => v, StringComparer.OrdinalIgnoreCase)
+                .Take(MaxResults)
+                .Select(v => new CompletionResult(Quote(v), v, CompletionResultType.ParameterValue, v))
+                .ToList();
+        }
+
+        protected abstract IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct);
+
+        protected static GridEngine OpenEngine() => GridEngine.Get(GridConfiguration.Load(), readOnly: true);
+
+        protected static string Unquote(string s)
+        {
+            if (s.Length > 0 && (s[0] == '\'' || s[0] == '"')) s = s.Substring(1);
+            if (s.Length > 0 && (s[s.Length - 1] == '\'' || s[s.Length - 1] == '"')) s = s.Substring(0, s.Length - 1);
+            return s;
+        }
+
+        protected static string Quote(string v)
+        {
+            foreach (var c in v)
+                if (char.IsWhiteSpace(c) || "'\"`$&@(){}[];,|<>#".IndexOf(c) >= 0)
+                    return "'" + v.Replace("'", "''") + "'";
+            return v;
+        }
+
+        /// <summary>The -Datacenter value(s) already typed (or the datacenter part of -Id), else null.</summary>
+        protected static IReadOnlyList<string>? BoundDatacenters(IDictionary bound)
+        {
+            var list = new List<string>();
+            foreach (var key in new[] { "Datacenter", "Id" })
+            {
+                if (!bound.Contains(key)) continue;
+                foreach (var o in LanguagePrimitives.GetEnumerable(bound[key]) ?? new[] { bound[key] })
+                {
+                    var s = (o is PSObject p ? p.BaseObject : o)?.ToString();
+                    if (string.IsNullOrEmpty(s)) continue;
+                    if (key == "Id") { if (WorkloadId.TryParse(s!, out var dc, out _)) list.Add(dc); }
+                    else list.Add(s!);
+                }
+            }
+            if (bound.Contains("InputObject") && (bound["InputObject"] is PSObject po ? po.BaseObject : bound["InputObject"]) is GridWorkload w)
+                list.Add(w.Datacenter);
+            return list.Count > 0 ? list : null;
+        }
+
+        protected static IEnumerable<T> Collect<T>(IAsyncEnumerable<FanOutResult<T>> source, int max, CancellationToken ct)
+        {
+            return Task.Run(async () =>
+            {
+                var list = new List<T>();
+                try
+                {
+                    await foreach (var r in source.WithCancellation(ct).ConfigureAwait(false))
+                    {
+                        if (!r.IsError) list.Add(r.Value!);
+                        if (list.Count >= max) break;
+                    }
+                }
+                catch (OperationCanceledException) { }
+                return list;
+            }).GetAwaiter().GetResult();
+        }
+    }
+
+    public sealed class ProviderCompleter : GridCompleter
+    {
+        protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct)
+            => ProviderRegistry.All.Select(p => p.Name);
+    }
+
+    public sealed class DatacenterCompleter : GridCompleter
+    {
+        protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct)
+            => OpenEngine().GetDatacenters(null).Select(d => d.Name);
+    }
+
+    public sealed class WorkloadNameCompleter : GridCompleter
+    {
+        protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct)
+        {
+            var filter = new WorkloadFilter { Names = new[] { WildcardPattern.Escape(word) + "*" }, Datacenters = BoundDatacenters(bound) };
+            return Collect(OpenEngine().GetWorkloadsAsync(filter, NullObserver.Instance, ct), MaxResults * 5, ct).Select(w => w.Name);
+        }
+    }
+
+    public sealed class WorkloadIdCompleter : GridCompleter
+    {
+        protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct)
+        {
+            IReadOnlyList<string>? dcs = BoundDatacenters(bound);
+            int slash = word.IndexOf('/');
+            if (slash > 0) dcs = new[] { word.Substring(0, slash) };
+            var filter = new WorkloadFilter { Datacenters = dcs };
+            return Collect(OpenEngine().GetWorkloadsAsync(filter, NullObserver.Instance, ct), 5000, ct).Select(w => w.Id);
+        }
+    }
+
+    public sealed class SizeCompleter : GridCompleter
+    {
+        protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct)
+            => Collect(OpenEngine().GetSizesAsync(BoundDatacenters(bound), NullObserver.Instance, ct), 5000, ct).Select(s => s.Name);
+    }
+
+    public sealed class ImageCompleter : GridCompleter
+    {
+        protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct)
+            => Collect(OpenEngine().GetImagesAsync(BoundDatacenters(bound), new Dictionary<string, string>(), NullObserver.Instance, ct), 5000, ct).Select(s => s.Name);
+    }
+
+    public sealed class HostCompleter : GridCompleter
+    {
+        protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct)
+            => Collect(OpenEngine().GetHostsAsync(BoundDatacenters(bound), NullObserver.Instance, ct), 5000, ct).Select(h => h.Name);
+    }
+
+    public sealed class OperationIdCompleter : GridCompleter
+    {
+        protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct)
+            => OpenEngine().GetOperations(new OperationFilter { Last = 100 }).Select(o => o.Id.ToString());
+    }
+
+    public sealed class ConfigurationKeyCompleter : GridCompleter
+    {
+        protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct)
+            => GridConfiguration.Keys.Select(k => k.Name);
+    }
+
+    /// <summary>Completes a provider's connection parameter from its ValidValues (Connect-GridDatacenter dynamic parameters).</summary>
+    public sealed class ProviderParameterCompleter : GridCompleter
+    {
+        protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct)
+        {
+            if (!bound.Contains("Provider")) return Array.Empty<string>();
+            var name = (bound["Provider"] is PSObject p ? p.BaseObject : bound["Provider"])?.ToString();
+            if (name == null || !ProviderRegistry.TryGet(name, out var provider)) return Array.Empty<string>();
+            var pp = provider.ConnectionParameters.FirstOrDefault(x => string.Equals(x.Name, parameterName, StringComparison.OrdinalIgnoreCase));
+            return (IEnumerable<string>?)pp?.ValidValues ?? Array.Empty<string>();
+        }
+    }
+}

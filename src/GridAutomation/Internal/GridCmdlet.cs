@@ -1,0 +1,369 @@
+using System;
+using System.Collections;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using GridAutomation.Core.Engine;
+using GridAutomation.Core.Model;
+using GridAutomation.Core.Providers;
+
+namespace GridAutomation.Internal
+{
+    /// <summary>
+    /// Base of every GridAutomation cmdlet. The engine is async; PowerShell's pipeline is not thread-safe. So the
+    /// engine work runs on the thread pool, and everything it produces (objects, errors, verbose, warnings, progress)
+    /// is queued and written by the pipeline thread, which pumps the queue until the work is done.
+    /// StopProcessing (Ctrl+C) cancels the token every engine call gets.
+    /// </summary>
+    public abstract class GridCmdlet : PSCmdlet
+    {
+        private readonly CancellationTokenSource _cts = new CancellationTokenSource();
+        private readonly BlockingCollection<object> _queue = new BlockingCollection<object>(new ConcurrentQueue<object>());
+        private GridEngine? _engine;
+        private int _pipelineThread;
+        private PipelineObserver? _observer;
+        private bool? _showProgress;
+
+        /// <summary>How long, after Ctrl+C, the cmdlet waits for the engine to record the cancellation in the journal.</summary>
+        private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
+
+        protected CancellationToken CancellationToken => _cts.Token;
+
+        /// <summary>True for cmdlets that change something (they open a read-only engine under -WhatIf).</summary>
+        protected virtual bool IsChangingCmdlet => false;
+
+        /// <summary>-WhatIf given (or $WhatIfPreference set) on a changing cmdlet.</summary>
+        protected bool IsWhatIf
+        {
+            get
+            {
+                if (!IsChangingCmdlet) return false;
+                if (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var v)) return LanguagePrimitives.IsTrue(v);
+                object? pref = null;
+                try { pref = GetVariableValue("WhatIfPreference"); } catch { }
+                return pref != null && LanguagePrimitives.IsTrue(pref);
+            }
+        }
+
+        /// <summary>The engine for the resolved configuration; read-only under -WhatIf. A failure here is terminating.</summary>
+        protected GridEngine Engine
+        {
+            get
+            {
+                if (_engine != null) return _engine;
+                try
+                {
+                    var config = GridConfiguration.Load();
+                    _engine = GridEngine.Get(config, readOnly: IsWhatIf);
+                }
+                catch (Exception ex) when (!(ex is PipelineStoppedException))
+                {
+                    ThrowTerminatingError(ErrorMapping.ToErrorRecord(ex, null));
+                }
+                return _engine!;
+            }
+        }
+
+        internal IEngineObserver Observer => _observer ??= new PipelineObserver(this);
+
+        /// <summary>
+        /// Write-Progress only when a person is watching: an interactive host with a console that is not redirected,
+        /// not started -NonInteractive, and not under CI. ($ProgressPreference is honoured by PowerShell as usual.)
+        /// </summary>
+        protected bool ShowProgress
+        {
+            get
+            {
+                if (_showProgress.HasValue) return _showProgress.Value;
+                bool show;
+                try
+                {
+                    show = Environment.UserInteractive
+                        && Host?.UI?.RawUI != null
+                        && !Console.IsOutputRedirected
+                        && !Console.IsInputRedirected
+                        && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI"))
+                        && !Environment.GetCommandLineArgs().Any(a => a.StartsWith("-noni", StringComparison.OrdinalIgnoreCase));
+                }
+                catch { show = false; }
+                _showProgress = show;
+                return show;
+            }
+        }
+
+        protected override void BeginProcessing()
+        {
+            _pipelineThread = Environment.CurrentManagedThreadId;
+            _ = ShowProgress; // decided once, on the pipeline thread
+        }
+
+        internal bool ShowProgressInternal => _showProgress ?? false;
+
+        protected override void StopProcessing()
+        {
+            try { _cts.Cancel(); } catch (ObjectDisposedException) { }
+        }
+
+        // ---- marshalling to the pipeline thread -----------------------------------------------------------------
+
+        /// <summary>Queues an action for the pipeline thread (or runs it now when already on it and not pumping elsewhere).</summary>
+        internal void Post(Action action)
+        {
+            try { _queue.Add(action); } catch (InvalidOperationException) { }
+        }
+
+        private sealed class Done { public Done(Task t) { Task = t; } public Task Task { get; } }
+
+        /// <summary>Pumps the queue on the pipeline thread until <paramref name="task"/> is finished.</summary>
+        private void Pump(Task task)
+        {
+            if (_pipelineThread == 0) _pipelineThread = Environment.CurrentManagedThreadId;
+            var marker = new Done(task);
+            task.ContinueWith(_ => { try { _queue.Add(marker); } catch (InvalidOperationException) { } },
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            while (true)
+            {
+                object item;
+                try
+                {
+                    item = _queue.Take(_cts.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Ctrl+C: give the engine a moment to journal the cancellation, then stop the pipeline.
+                    try { task.Wait(StopGrace); } catch { }
+                    throw new PipelineStoppedException();
+                }
+                if (item is Done d)
+                {
+                    if (ReferenceEquals(d, marker)) return;
+                    continue; // a stale marker of an earlier task
+                }
+                ((Action)item)();
+            }
+        }
+
+        /// <summary>Drains whatever is queued right now (late observer messages) on the pipeline thread.</summary>
+        protected void Drain()
+        {
+            while (_queue.TryTake(out var item))
+                if (item is Action a) a();
+        }
+
+        /// <summary>Runs async engine work on the thread pool, pumping its output on this thread; returns its result or throws its exception.</summary>
+        protected T Run<T>(Func<CancellationToken, Task<T>> work)
+        {
+            var ct = _cts.Token;
+            var task = Task.Run(() => work(ct), ct);
+            Pump(task);
+            Drain();
+            try { return task.GetAwaiter().GetResult(); }
+            catch (Exception ex) when (ct.IsCancellationRequested && IsCancellation(ex)) { throw new PipelineStoppedException(); }
+        }
+
+        internal static bool IsCancellation(Exception ex)
+        {
+            ex = ErrorMapping.Unwrap(ex);
+            return ex is OperationCanceledException || (ex is GridException g && g.Kind == GridErrorKind.Cancelled);
+        }
+
+        protected void Run(Func<CancellationToken, Task> work)
+            => Run<bool>(async ct => { await work(ct).ConfigureAwait(false); return true; });
+
+        /// <summary>
+        /// Streams a fan-out: each value is handed to <paramref name="onValue"/> on the pipeline thread as it arrives;
+        /// a datacenter that fails gives a non-terminating error (or a terminating one when the state store is unusable).
+        /// </summary>
+        /// <returns>False when a datacenter (or the whole call) failed, so "not found" conclusions cannot be drawn.</returns>
+        protected bool Stream<T>(Func<CancellationToken, IAsyncEnumerable<FanOutResult<T>>> source, Action<T> onValue)
+        {
+            bool complete = true;
+            Exception? fatal = null, failed = null;
+            try
+            {
+            Run(async ct =>
+            {
+                IAsyncEnumerator<FanOutResult<T>> e;
+                try { e = source(ct).GetAsyncEnumerator(ct); }
+                catch (Exception ex) { failed = ex; return; } // e.g. DatacenterNotFound, raised before any datacenter is asked
+                try
+                {
+                    while (await e.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        var r = e.Current;
+                        if (r.IsError)
+                        {
+                            var err = r.Error!;
+                            if (ErrorMapping.IsFatal(err)) { fatal = err; return; }
+                            complete = false;
+                            Post(() => WriteError(ErrorMapping.ToErrorRecord(err, r.Datacenter)));
+                        }
+                        else
+                        {
+                            var v = r.Value!;
+                            Post(() => onValue(v));
+                        }
+                    }
+                }
+                finally { await e.DisposeAsync().ConfigureAwait(false); }
+            });
+            }
+            catch (PipelineStoppedException) { throw; }
+            catch (Exception ex) { failed = ex; }
+            if (fatal != null) ThrowTerminatingError(ErrorMapping.ToErrorRecord(fatal, null));
+            if (failed != null) { WriteGridError(failed, null); complete = false; }
+            return complete;
+        }
+
+        /// <summary>Runs a call; a GridException becomes a non-terminating error (terminating when fatal). Returns false on error.</summary>
+        protected bool TryRun<T>(Func<CancellationToken, Task<T>> work, object? target, out T result)
+        {
+            result = default!;
+            try { result = Run(work); return true; }
+            catch (PipelineStoppedException) { throw; }
+            catch (Exception ex) { WriteGridError(ex, target); return false; }
+        }
+
+        /// <summary>WriteError for a per-object failure; ThrowTerminatingError when the state store is unusable.</summary>
+        protected void WriteGridError(Exception ex, object? target)
+        {
+            if (ex is PipelineStoppedException) throw ex;
+            var rec = ErrorMapping.ToErrorRecord(ex, target);
+            if (ErrorMapping.IsFatal(ex)) ThrowTerminatingError(rec);
+            WriteError(rec);
+        }
+
+        protected void ThrowGridError(Exception ex, object? target) => ThrowTerminatingError(ErrorMapping.ToErrorRecord(ex, target));
+
+        // ---- bulk work ---------------------------------------------------------------------------------------------
+
+        /// <summary>
+        /// Runs the approved work items in parallel (the engine limits concurrency per datacenter), writing each
+        /// result as it completes, each failure as a non-terminating error, and overall progress when interactive.
+        /// </summary>
+        internal void RunBulk(IReadOnlyList<WorkItem> items, string activity, int maxParallel = WorkItem.MaxParallel)
+        {
+            if (items.Count == 0) return;
+            int total = items.Count, done = 0, failed = 0;
+            Exception? fatal = null;
+            var showProgress = ShowProgress && total > 1;
+            const int activityId = 1;
+            var throttle = new SemaphoreSlim(Math.Max(1, maxParallel));
+            var observer = Observer;
+            Run(async ct =>
+            {
+                var tasks = new List<Task>(total);
+                foreach (var item in items)
+                {
+                    await throttle.WaitAsync(ct).ConfigureAwait(false);
+                    var it = item;
+                    tasks.Add(Task.Run(async () =>
+                    {
+                        try
+                        {
+                            var result = await it.Run(observer, ct).ConfigureAwait(false);
+                            if (result != null) Post(() => WriteObject(result));
+                        }
+                        catch (Exception ex)
+                        {
+                            Interlocked.Increment(ref failed);
+                            if (ErrorMapping.IsFatal(ex)) Interlocked.CompareExchange(ref fatal, ex, null);
+                            else if (!(ct.IsCancellationRequested && IsCancellation(ex)))
+                                Post(() => WriteError(ErrorMapping.ToErrorRecord(ex, it.Target)));
+                        }
+                        finally
+                        {
+                            throttle.Release();
+                            int n = Interlocked.Increment(ref done);
+                            if (showProgress)
+                                Post(() => WriteProgress(new ProgressRecord(activityId, activity,
+                                    $"{n} of {total} done" + (failed > 0 ? $", {failed} failed" : "") + $" (last: {it.Label})")
+                                { PercentComplete = Math.Min(100, n * 100 / total) }));
+                        }
+                    }, CancellationToken.None));
+                }
+                await Task.WhenAll(tasks).ConfigureAwait(false);
+            });
+            if (showProgress) WriteProgress(new ProgressRecord(activityId, activity, "Done") { RecordType = ProgressRecordType.Completed });
+            if (fatal != null) ThrowTerminatingError(ErrorMapping.ToErrorRecord(fatal, null));
+        }
+
+        // ---- helpers -----------------------------------------------------------------------------------------------
+
+        protected static bool HasWildcard(string s) => WildcardPattern.ContainsWildcardCharacters(s);
+
+        protected static bool MatchesAny(string? value, IReadOnlyList<string>? patterns)
+        {
+            if (patterns == null || patterns.Count == 0) return true;
+            if (value == null) return false;
+            foreach (var p in patterns)
+                if (new WildcardPattern(p, WildcardOptions.IgnoreCase).IsMatch(value)) return true;
+            return false;
+        }
+
+        /// <summary>Converts a -Tag hashtable to the engine's dictionary; a value that is not a scalar is a malformed tag.</summary>
+        internal static Dictionary<string, string?> ConvertTags(Hashtable? tags, bool allowNullValues, string parameterName = "Tag")
+        {
+            var d = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            if (tags == null) return d;
+            foreach (DictionaryEntry e in tags)
+            {
+                var key = e.Key is PSObject pk ? pk.BaseObject : e.Key;
+                var keyText = key?.ToString();
+                if (string.IsNullOrWhiteSpace(keyText))
+                    throw GridException.InvalidRequest($"-{parameterName}: a tag name must not be empty.", "InvalidTag", tags);
+                var value = e.Value is PSObject pv ? pv.BaseObject : e.Value;
+                if (value == null)
+                {
+                    if (!allowNullValues) throw GridException.InvalidRequest($"-{parameterName}: tag '{keyText}' has no value.", "InvalidTag", keyText);
+                    d[keyText!] = null;
+                    continue;
+                }
+                if (value is string || value.GetType().IsPrimitive || value is decimal || value is Enum || value is DateTime || value is Guid)
+                    d[keyText!] = LanguagePrimitives.ConvertTo<string>(value);
+                else
+                    throw GridException.InvalidRequest($"-{parameterName}: the value of tag '{keyText}' must be a single string, not a {value.GetType().Name}.", "InvalidTag", keyText);
+            }
+            return d;
+        }
+    }
+
+    /// <summary>One unit of bulk work (one workload): run on the thread pool, by a cmdlet or by a job's child.</summary>
+    internal sealed class WorkItem
+    {
+        /// <summary>Work items started at once; the engine's per-datacenter limit does the real throttling.</summary>
+        internal const int MaxParallel = 32;
+
+        public WorkItem(string label, object target, Func<IEngineObserver, CancellationToken, Task<object?>> run)
+        { Label = label; Target = target; Run = run; }
+        public string Label { get; }
+        public object Target { get; }
+        public Func<IEngineObserver, CancellationToken, Task<object?>> Run { get; }
+    }
+
+    /// <summary>Engine callbacks, marshalled to the pipeline thread.</summary>
+    internal sealed class PipelineObserver : IEngineObserver
+    {
+        private readonly GridCmdlet _cmdlet;
+        private int _nextActivity = 10;
+        private readonly ConcurrentDictionary<string, int> _activityIds = new ConcurrentDictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        public PipelineObserver(GridCmdlet cmdlet) { _cmdlet = cmdlet; }
+
+        public void Verbose(string message) => _cmdlet.Post(() => _cmdlet.WriteVerbose(message));
+        public void Warning(string message) => _cmdlet.Post(() => _cmdlet.WriteWarning(message));
+        public void Progress(string target, GridProgress progress)
+        {
+            if (!_cmdlet.ShowProgressInternal) return;
+            int id = _activityIds.GetOrAdd(target ?? "", _ => Interlocked.Increment(ref _nextActivity));
+            var rec = new ProgressRecord(id, string.IsNullOrEmpty(progress.Activity) ? "GridAutomation" : progress.Activity,
+                string.IsNullOrEmpty(progress.Status) ? (target ?? "") : target + ": " + progress.Status)
+            { ParentActivityId = 1 };
+            if (progress.PercentComplete >= 0) rec.PercentComplete = Math.Min(100, progress.PercentComplete);
+            if (progress.PercentComplete >= 100) rec.RecordType = ProgressRecordType.Completed;
+            _cmdlet.Post(() => _cmdlet.WriteProgress(rec));
+        }
+    }
+}

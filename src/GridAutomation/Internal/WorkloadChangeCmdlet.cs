@@ -1,0 +1,156 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using GridAutomation.Core.Engine;
+using GridAutomation.Core.Model;
+
+namespace GridAutomation.Internal
+{
+    /// <summary>
+    /// Base of Start/Stop/Restart/Suspend/Remove/Set/Move-GridWorkload. Targets come by name (wildcards: every match
+    /// is acted on, and each prompt says so), by id, or as workload objects from the pipeline. Each target is checked
+    /// against its datacenter's capabilities and confirmed one by one; the work starts when all input is in.
+    /// </summary>
+    public abstract class WorkloadChangeCmdlet : ChangeCmdlet
+    {
+        protected const string ByName = "ByName";
+        protected const string ById = "ById";
+        protected const string ByObject = "ByObject";
+
+        /// <summary>Workload names; wildcards act on every match.</summary>
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByName, ValueFromPipelineByPropertyName = true)]
+        [SupportsWildcards]
+        [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(WorkloadNameCompleter))]
+        public string[] Name { get; set; } = null!;
+
+        /// <summary>Datacenters to look for -Name in (wildcards); all registered ones by default.</summary>
+        [Parameter(ParameterSetName = ByName, ValueFromPipelineByPropertyName = true)]
+        [SupportsWildcards]
+        [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(DatacenterCompleter))]
+        public string[]? Datacenter { get; set; }
+
+        /// <summary>Workload ids ("&lt;datacenter&gt;/&lt;native id&gt;").</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ById, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(WorkloadIdCompleter))]
+        public string[] Id { get; set; } = null!;
+
+        /// <summary>Workload objects (from Get-GridWorkload).</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ByObject, ValueFromPipeline = true)]
+        [Alias("Workload")]
+        [ValidateNotNull]
+        public GridWorkload[] InputObject { get; set; } = null!;
+
+        /// <summary>Runs the work as a background job (one child job per workload); confirmation happens first.</summary>
+        [Parameter]
+        public SwitchParameter AsJob { get; set; }
+
+        private readonly HashSet<string> _seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>The verb shown in prompts and progress ("Stop", "Remove"...).</summary>
+        protected abstract string ActionName { get; }
+
+        /// <summary>What to do with one target (more than one request runs them in order, e.g. tags then resize).</summary>
+        protected abstract IReadOnlyList<WorkloadActionRequest> CreateRequests(GridWorkload target);
+
+        /// <summary>The prompt text for one target (without the match note).</summary>
+        protected virtual string DescribeAction(GridWorkload target) => ActionName;
+
+        /// <summary>Write the updated workload when done (-PassThru); Remove-GridWorkload never does.</summary>
+        protected abstract bool ReturnsWorkload { get; }
+
+        /// <summary>Validates cmdlet-wide parameters once (terminating on a bad combination).</summary>
+        protected virtual void ValidateParameters() { }
+
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            ValidateParameters();
+        }
+
+        protected override void ProcessRecord()
+        {
+            var targets = ResolveTargets();
+            foreach (var (target, note) in targets)
+            {
+                if (!_seen.Add(target.Id)) continue; // the same workload twice in one call is acted on once
+                IReadOnlyList<WorkloadActionRequest> requests;
+                try
+                {
+                    requests = CreateRequests(target);
+                    foreach (var r in requests) Engine.EnsureCapable(target, r);
+                }
+                catch (PipelineStoppedException) { throw; }
+                catch (Exception ex) { WriteGridError(ex, target); continue; }
+                if (requests.Count == 0) continue;
+
+                var label = target.Name + " (" + target.Id + ")";
+                if (!Approve(label, DescribeAction(target) + note)) continue;
+
+                var engine = Engine;
+                var batch = BatchId;
+                bool passThru = ReturnsWorkload;
+                Approved.Add(new WorkItem(label, target, async (observer, ct) =>
+                {
+                    GridWorkload? current = target;
+                    foreach (var req in requests)
+                    {
+                        var updated = await engine.InvokeAsync(current ?? target, req, batch, observer, ct).ConfigureAwait(false);
+                        current = updated ?? current;
+                    }
+                    return passThru ? current : null;
+                }));
+            }
+        }
+
+        protected override void EndProcessing()
+        {
+            Execute(AsJob.IsPresent, ActionName + " workloads");
+        }
+
+        /// <summary>The workloads this record names, each with the note shown in its prompt (how -Name matched it).</summary>
+        private List<(GridWorkload, string)> ResolveTargets()
+        {
+            var list = new List<(GridWorkload, string)>();
+            switch (ParameterSetName)
+            {
+                case ByObject:
+                    foreach (var w in InputObject) if (w != null) list.Add((w, ""));
+                    break;
+                case ById:
+                    foreach (var id in Id)
+                    {
+                        if (TryRun(ct => Engine.GetWorkloadAsync(id, ct), id, out var w)) list.Add((w, ""));
+                    }
+                    break;
+                default:
+                    var found = new List<GridWorkload>();
+                    var filter = new WorkloadFilter { Names = Name, Datacenters = Datacenter };
+                    bool complete = Stream(ct => Engine.GetWorkloadsAsync(filter, Observer, ct), w => found.Add(w));
+                    foreach (var n in Name)
+                    {
+                        if (HasWildcard(n) || !complete) continue;
+                        if (!found.Any(w => string.Equals(w.Name, n, StringComparison.OrdinalIgnoreCase)))
+                            WriteError(ErrorMapping.Create("WorkloadNotFound", ErrorCategory.ObjectNotFound,
+                                $"No workload named '{n}'" + (Datacenter != null ? " in datacenter " + string.Join(", ", Datacenter) : "") + ".",
+                                n, GridErrorKind.NotFound));
+                    }
+                    bool several = found.Count > 1 || Name.Any(HasWildcard);
+                    for (int i = 0; i < found.Count; i++)
+                    {
+                        var note = several
+                            ? $" [match {i + 1} of {found.Count} for -Name {string.Join(",", Name.Select(x => "'" + x + "'"))}]"
+                            : "";
+                        list.Add((found[i], note));
+                    }
+                    break;
+            }
+            return list;
+        }
+    }
+}
