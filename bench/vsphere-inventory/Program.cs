@@ -123,12 +123,13 @@ internal static class Program
 
         // --- Get-GridWorkload in a warm pwsh session, when the module's cmdlets exist ---
         string? module = FindModule(root);
-        if (module == null) Console.WriteLine("Get-GridWorkload: skipped (no built GridAutomation module manifest found under src/GridAutomation or out/)");
-        else RunPwsh(root, module, url, runs);
+        if (module == null) Console.WriteLine("Get-GridWorkload: skipped (no built module: GridAutomation.psd1 at the repo root or under out/, or GRIDAUTOMATION_TEST_MODULE)");
+        double pwshBest = module == null ? double.NaN : RunPwsh(root, module, url, runs);
 
         Console.WriteLine();
         Console.WriteLine($"RESULT vms={vms} peer_ms={peerBest:0.0} ours_ms={oursBest:0.0} ratio_ours_over_peer={oursBest / peerBest:0.00} (median ratio {oursMedian / peerMedian:0.00}) " +
-                          $"round_trips={ours[0].Trips} first_object_ms={Median(ours.Select(r => r.First)):0.0} engine_ms={engineBest:0.0} engine_ratio={engineBest / peerBest:0.00}");
+                          $"round_trips={ours[0].Trips} first_object_ms={Median(ours.Select(r => r.First)):0.0} engine_ms={engineBest:0.0} engine_ratio={engineBest / peerBest:0.00} " +
+                          $"pwsh_ms={pwshBest:0.0} pwsh_ratio={pwshBest / peerBest:0.00}");
         return 0;
     }
 
@@ -183,12 +184,13 @@ internal static class Program
         return (int.Parse(kv["count"]), double.Parse(kv["ms"], CultureInfo.InvariantCulture), double.Parse(kv["median"], CultureInfo.InvariantCulture));
     }
 
-    private static void RunPwsh(string root, string module, string url, int runs)
+    private static double RunPwsh(string root, string module, string url, int runs)
     {
         string script = $@"
 $ErrorActionPreference = 'Stop'
 $env:GRIDAUTOMATION_STATE = Join-Path ([IO.Path]::GetTempPath()) ('vsphere-bench-' + [guid]::NewGuid() + '.db')
 Import-Module '{module}'
+if ('{module}'.EndsWith('.dll')) {{ Update-FormatData -PrependPath '{Path.Combine(root, "GridAutomation.Format.ps1xml")}' -ErrorAction SilentlyContinue }}
 $cred = [pscredential]::new('{User}', (ConvertTo-SecureString '{Password}' -AsPlainText -Force))
 $null = Connect-GridDatacenter -Provider VSphere -Name bench -Server '{url}' -Credential $cred
 $null = (Get-GridWorkload -Datacenter bench | Measure-Object).Count
@@ -203,10 +205,16 @@ $first = foreach ($i in 1..{runs}) {{ $sw = [Diagnostics.Stopwatch]::StartNew();
         p.WaitForExit();
         var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("PWSH "));
         Console.WriteLine(line != null ? "Get-GridWorkload -Datacenter (warm pwsh, count only): " + line.Substring(5).Trim() + " (ms)" : "Get-GridWorkload: failed: " + (err + output).Trim());
+        if (line == null) return double.NaN;
+        var best = line.Split(' ').FirstOrDefault(x => x.StartsWith("best="));
+        return best != null && double.TryParse(best.Substring(5), NumberStyles.Float, CultureInfo.InvariantCulture, out var b) ? b : double.NaN;
     }
 
     private static string? FindModule(string root)
     {
+        string? given = Environment.GetEnvironmentVariable("GRIDAUTOMATION_TEST_MODULE");
+        if (!string.IsNullOrEmpty(given) && File.Exists(given)) return given;
+        if (File.Exists(Path.Combine(root, "GridAutomation.psd1"))) return Path.Combine(root, "GridAutomation.psd1");
         foreach (var dir in new[] { Path.Combine(root, "out"), Path.Combine(root, "src", "GridAutomation", "bin") })
         {
             if (!Directory.Exists(dir)) continue;
