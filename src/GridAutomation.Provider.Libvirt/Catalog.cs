@@ -1,0 +1,108 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using GridAutomation.Core.Model;
+
+namespace GridAutomation.Providers.Libvirt
+{
+    /// <summary>libvirt's virDomainState and how it maps to the model.</summary>
+    internal static class StateMap
+    {
+        public const int NoState = 0, Running = 1, Blocked = 2, Paused = 3, Shutdown = 4, Shutoff = 5, Crashed = 6, PmSuspended = 7;
+
+        /// <summary>libvirt's own name of the state (as in virDomainState, lower case).</summary>
+        public static string NativeName(int state) => state switch
+        {
+            NoState => "nostate",
+            Running => "running",
+            Blocked => "blocked",
+            Paused => "paused",
+            Shutdown => "shutdown",
+            Shutoff => "shutoff",
+            Crashed => "crashed",
+            PmSuspended => "pmsuspended",
+            _ => "unknown(" + state + ")",
+        };
+
+        /// <summary>Normalized state. A shut-off domain with a managed-save image is Suspended (memory on disk).</summary>
+        public static WorkloadState Normalize(int state, bool hasManagedSave) => state switch
+        {
+            Running => WorkloadState.Running,
+            Blocked => WorkloadState.Running,      // running, waiting on a resource
+            Paused => WorkloadState.Paused,        // memory held in the host, vCPUs not scheduled
+            PmSuspended => WorkloadState.Paused,   // guest S3 suspend-to-RAM: memory still in the host
+            Shutdown => WorkloadState.Stopping,
+            Shutoff => hasManagedSave ? WorkloadState.Suspended : WorkloadState.Stopped,
+            Crashed => WorkloadState.Failed,
+            _ => WorkloadState.Unknown,
+        };
+
+        /// <summary>Shut-off reason names (virDomainShutoffReason).</summary>
+        public static string? ShutoffReason(int reason) => reason switch
+        {
+            0 => "unknown", 1 => "shutdown", 2 => "destroyed", 3 => "crashed", 4 => "migrated", 5 => "saved", 6 => "failed", 7 => "from-snapshot", 8 => "daemon",
+            _ => null,
+        };
+    }
+
+    /// <summary>The fixed CPU/memory shapes offered on every libvirt datacenter (no prices: none are invented).</summary>
+    internal static class SizeCatalog
+    {
+        public static readonly IReadOnlyList<(string Name, int Cpu, long MemoryMB)> Shapes = new[]
+        {
+            ("micro", 1, 128L),
+            ("small", 1, 1024L),
+            ("medium", 2, 4096L),
+            ("large", 4, 8192L),
+            ("xlarge", 8, 16384L),
+        };
+
+        public const string Default = "small";
+
+        public static (string Name, int Cpu, long MemoryMB)? Find(string name)
+        {
+            foreach (var s in Shapes) if (string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)) return s;
+            return null;
+        }
+
+        public static string? Match(int? cpu, long? memoryMB)
+        {
+            foreach (var s in Shapes) if (s.Cpu == cpu && s.MemoryMB == memoryMB) return s.Name;
+            return null;
+        }
+
+        public static IReadOnlyList<GridSize> ToSizes(string datacenter) => Shapes.Select(s => new GridSize
+        {
+            Datacenter = datacenter, Name = s.Name, CpuCount = s.Cpu, MemoryMB = s.MemoryMB,
+        }).ToList();
+    }
+
+    /// <summary>PowerShell-style wildcard (* ? and literal text), case-insensitive. Patterns with '[' are not interpreted (match all).</summary>
+    internal static class Wildcard
+    {
+        public static bool IsMatch(string text, string pattern)
+        {
+            if (pattern.IndexOf('[') >= 0 || pattern.IndexOf('`') >= 0) return true; // never drop a match we cannot judge
+            return Match(text.ToLowerInvariant(), 0, pattern.ToLowerInvariant(), 0);
+        }
+
+        private static bool Match(string t, int ti, string p, int pi)
+        {
+            while (pi < p.Length)
+            {
+                char c = p[pi];
+                if (c == '*')
+                {
+                    while (pi < p.Length && p[pi] == '*') pi++;
+                    if (pi == p.Length) return true;
+                    for (int k = ti; k <= t.Length; k++) if (Match(t, k, p, pi)) return true;
+                    return false;
+                }
+                if (ti >= t.Length) return false;
+                if (c != '?' && c != t[ti]) return false;
+                ti++; pi++;
+            }
+            return ti == t.Length;
+        }
+    }
+}

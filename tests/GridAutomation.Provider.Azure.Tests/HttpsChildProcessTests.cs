@@ -1,0 +1,147 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.RegularExpressions;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace GridAutomation.Provider.Azure.Tests
+{
+    /// <summary>
+    /// Generates a throwaway CA and a 127.0.0.1 server certificate, writes a bundle of the system CAs plus ours,
+    /// and runs the Azure test project (Https/) in a child `dotnet test` started with SSL_CERT_FILE naming that
+    /// bundle (OpenSSL reads it at process start). Fails if the child fails, or if any child test was skipped.
+    /// </summary>
+    public sealed class HttpsChildProcessTests
+    {
+        private readonly ITestOutputHelper _out;
+        public HttpsChildProcessTests(ITestOutputHelper output) { _out = output; }
+
+        private const string SystemBundle = "/etc/ssl/certs/ca-certificates.crt";
+
+        [Fact]
+        public void AzureTests_PassOverLoopbackHttps_InAChildProcess()
+        {
+            Assert.True(File.Exists(SystemBundle), "The system CA bundle " + SystemBundle + " is missing (apt-get install ca-certificates).");
+            string dir = Path.Combine(Path.GetTempPath(), "gridaz-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(dir);
+            try
+            {
+                string bundle = Path.Combine(dir, "ca-bundle.pem"), pfx = Path.Combine(dir, "server.pfx");
+                WriteCertificates(bundle, pfx);
+
+                var (exitCode, text) = RunChild(bundle, pfx, filter: null);
+                Assert.True(exitCode == 0, "The Azure HTTPS child test run failed (exit " + exitCode + "):\n" + text);
+                var total = Regex.Match(text, @"Total tests:\s*(\d+)");
+                var passed = Regex.Match(text, @"^\s*Passed:\s*(\d+)", RegexOptions.Multiline);
+                Assert.True(total.Success && passed.Success, "No test summary in the child output:\n" + text);
+                // Every child test passed: none failed, none skipped.
+                Assert.Equal(total.Groups[1].Value, passed.Groups[1].Value);
+                Assert.True(int.Parse(passed.Groups[1].Value) >= 30, "Too few Azure tests ran: " + passed.Value);
+            }
+            finally
+            {
+                try { Directory.Delete(dir, true); } catch (IOException) { }
+            }
+        }
+
+        private (int ExitCode, string Output) RunChild(string bundle, string pfx, string? filter)
+        {
+            var meta = typeof(HttpsChildProcessTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().ToDictionary(a => a.Key, a => a.Value);
+            string project = meta["ChildProject"]!, configuration = meta["ChildConfiguration"]!;
+            var psi = new ProcessStartInfo("dotnet")
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+                WorkingDirectory = Path.GetDirectoryName(project)!,
+            };
+            foreach (var a in new[] { "test", project, "--no-build", "-c", configuration, "--nologo", "--logger", "console;verbosity=normal" }) psi.ArgumentList.Add(a);
+            if (filter != null) { psi.ArgumentList.Add("--filter"); psi.ArgumentList.Add(filter); }
+            psi.Environment["SSL_CERT_FILE"] = bundle;
+            psi.Environment["GRIDAZ_CHILD"] = "1";
+            psi.Environment["GRIDAZ_SERVER_PFX"] = pfx;
+            psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+            // Never reach a real credential source from the tests.
+            foreach (var v in new[] { "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE" })
+                psi.Environment.Remove(v);
+
+            var output = new StringBuilder();
+            using var p = new Process { StartInfo = psi };
+            p.OutputDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
+            p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
+            p.Start();
+            p.BeginOutputReadLine();
+            p.BeginErrorReadLine();
+            if (!p.WaitForExit((int)TimeSpan.FromMinutes(15).TotalMilliseconds))
+            {
+                try { p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+                Assert.Fail("The Azure HTTPS child test run did not finish in 15 minutes:\n" + output);
+            }
+            p.WaitForExit();
+            string text;
+            lock (output) text = output.ToString();
+            _out.WriteLine(text);
+            return (p.ExitCode, text);
+        }
+
+        /// <summary>TLS is not weakened: with only the system CAs (not ours) the real SDK refuses the loopback server.</summary>
+        [Fact]
+        public void WithoutTheTestCa_TheSdkRefusesTheServer()
+        {
+            Assert.True(File.Exists(SystemBundle), "The system CA bundle " + SystemBundle + " is missing (apt-get install ca-certificates).");
+            string dir = Path.Combine(Path.GetTempPath(), "gridaz-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(dir);
+            try
+            {
+                string bundle = Path.Combine(dir, "ca-bundle.pem"), pfx = Path.Combine(dir, "server.pfx");
+                WriteCertificates(bundle, pfx);
+                var (exitCode, text) = RunChild(SystemBundle, pfx, "FullyQualifiedName~CredentialTests.AccessToken_IsUsedAsIs");
+                Assert.NotEqual(0, exitCode);
+                Assert.Matches("(?i)(ssl|certificate)", text);
+            }
+            finally
+            {
+                try { Directory.Delete(dir, true); } catch (IOException) { }
+            }
+        }
+
+        /// <summary>A throwaway CA (in the bundle) and a server certificate for 127.0.0.1/localhost signed by it (PFX for Kestrel).</summary>
+        private static void WriteCertificates(string bundlePath, string pfxPath)
+        {
+            using var caKey = RSA.Create(2048);
+            var caReq = new CertificateRequest("CN=GridAutomation Azure test CA " + Guid.NewGuid().ToString("N").Substring(0, 8), caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            caReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+            caReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+            caReq.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caReq.PublicKey, false));
+            using var ca = caReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(2));
+
+            using var key = RSA.Create(2048);
+            var req = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            var san = new SubjectAlternativeNameBuilder();
+            san.AddIpAddress(IPAddress.Loopback);
+            san.AddDnsName("localhost");
+            req.CertificateExtensions.Add(san.Build());
+            req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
+            req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+            req.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(new OidCollection { new Oid("1.3.6.1.5.5.7.3.1") }, false));
+            byte[] serial = new byte[12];
+            RandomNumberGenerator.Fill(serial);
+            serial[0] &= 0x7F;
+            using var issued = req.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-30), DateTimeOffset.UtcNow.AddDays(1), serial);
+            using var withKey = issued.CopyWithPrivateKey(key);
+            File.WriteAllBytes(pfxPath, withKey.Export(X509ContentType.Pfx));
+
+            var pem = new StringBuilder(File.ReadAllText(SystemBundle));
+            if (pem.Length > 0 && pem[pem.Length - 1] != '\n') pem.Append('\n');
+            pem.Append("-----BEGIN CERTIFICATE-----\n");
+            pem.Append(Convert.ToBase64String(ca.RawData, Base64FormattingOptions.InsertLineBreaks).Replace("\r\n", "\n"));
+            pem.Append("\n-----END CERTIFICATE-----\n");
+            File.WriteAllText(bundlePath, pem.ToString());
+        }
+    }
+}

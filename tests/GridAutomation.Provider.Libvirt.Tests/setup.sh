@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the Libvirt provider tests need, idempotently (run as root; CI runs as root):
+#   libvirt0                    the client library with the in-process test:/// driver (fast + contract tests)
+#   libvirt-daemon-driver-qemu  the QEMU driver module used in-process by qemu:///embed?root=DIR
+#   libvirt-daemon              ONLY for /usr/lib/libvirt/libvirt_iohelper, which the QEMU driver runs to write
+#                               save / managed-save images (no daemon is started by the tests)
+#   qemu-system-x86, qemu-utils software-emulated (TCG) guests for the real-guest tests
+# and creates the 'libvirt-qemu' system user, which the embed driver resolves before reading its qemu.conf
+# (libvirt-daemon-system would create it, but pulls in far more).
+set -euo pipefail
+
+pkgs=(libvirt0 libvirt-daemon-driver-qemu libvirt-daemon qemu-system-x86 qemu-utils)
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then missing+=("$p"); fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup.sh: packages present (${pkgs[*]})"
+fi
+
+if ! getent passwd libvirt-qemu >/dev/null; then
+  echo "setup.sh: creating system user libvirt-qemu"
+  getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+  useradd --system --no-create-home --home-dir /var/lib/libvirt --shell /usr/sbin/nologin -g libvirt-qemu libvirt-qemu
+fi
+echo "setup.sh: ready"
