@@ -247,10 +247,13 @@ namespace GridAutomation.Provider.VSphere.Tests
             using var sim = VcSim.Start("-templates", "0");
             using var c = await sim.ConnectAsync();
             Assert.NotEmpty(await ListAsync(c));
+            var id = (await ListAsync(c)).First().NativeId;
             await c.DisconnectAsync(Ct());
             var ex = await Assert.ThrowsAsync<GridException>(() => ListAsync(c));
             Assert.Equal(GridErrorKind.Unauthorized, ex.Kind);
             Assert.Equal("NotAuthenticated", ex.ErrorId);
+            ex = await Assert.ThrowsAsync<GridException>(() => c.SetTagsAsync(id, new Dictionary<string, string?> { ["k"] = "v" }, new TestScope(), Ct()));
+            Assert.Equal(GridErrorKind.Unauthorized, ex.Kind);
         }
 
         [SimulatorFact]

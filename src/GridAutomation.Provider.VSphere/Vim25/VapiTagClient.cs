@@ -36,6 +36,7 @@ namespace GridAutomation.Providers.VSphere.Vim25
         private Dictionary<string, string>? _categories; // id -> name
         private Dictionary<string, VapiTag>? _tags;      // id -> tag
         private DateTime _cachedAt;
+        private bool _loggedOut;
 
         public VapiTagClient(Uri sdkUrl, TlsSettings tls, NetworkCredential credential)
         {
@@ -49,6 +50,8 @@ namespace GridAutomation.Providers.VSphere.Vim25
 
         public async Task LoginAsync(CancellationToken ct)
         {
+            if (_loggedOut)
+                throw new GridException(GridErrorKind.Unauthorized, $"The tagging session with {_base.Host} was logged out (Disconnect-GridDatacenter): connect again.", "NotAuthenticated") { NativeCode = "LoggedOut" };
             using var req = new HttpRequestMessage(HttpMethod.Post, _base + "/com/vmware/cis/session");
             string basic = Convert.ToBase64String(Encoding.UTF8.GetBytes(_credential.UserName + ":" + _credential.Password));
             req.Headers.TryAddWithoutValidation("Authorization", "Basic " + basic);
@@ -60,6 +63,7 @@ namespace GridAutomation.Providers.VSphere.Vim25
 
         public async Task LogoutAsync(CancellationToken ct)
         {
+            _loggedOut = true; // never log in again behind the user's back after Disconnect
             if (_session == null) return;
             try { await SendAsync(HttpMethod.Delete, "/com/vmware/cis/session", null, "session logout", ct).ConfigureAwait(false); }
             catch (GridException) { }
