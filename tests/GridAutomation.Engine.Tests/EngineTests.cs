@@ -275,6 +275,27 @@ namespace GridAutomation.Engine.Tests
             Assert.Equal("OperationCancelled", op.ErrorId);
         }
 
+        [Fact]
+        public async Task Status_IsConnected_RightAfterConnect()
+        {
+            var (a, _) = await ConnectAsync();
+            Assert.Equal(ConnectionStatus.Connected, _engine.GetDatacenter(a).Status);
+            await _engine.DisconnectDatacenterAsync(a, default);
+            Assert.Equal(ConnectionStatus.Disconnected, _engine.GetDatacenter(a).Status);
+        }
+
+        [Fact]
+        public async Task ReadOnlyEngine_BeforeTheFileExists_IsNotCachedPastTheFirstWrite()
+        {
+            var cfg = new GridConfiguration { StatePath = Path.Combine(_dir, "later.db"), RetryCount = 0, LeaseTimeoutSeconds = 120 };
+            Assert.Empty(GridEngine.Get(cfg, readOnly: true).GetDatacenters(null));
+            Assert.False(File.Exists(cfg.StatePath));
+            string name = "late" + Guid.NewGuid().ToString("N").Substring(0, 6);
+            _names.Add(name);
+            await GridEngine.Get(cfg, readOnly: false).ConnectDatacenterAsync(FakeProvider.ProviderName, name, null, null, new Dictionary<string, string>(), new Dictionary<string, object>(), NullObserver.Instance, default);
+            Assert.Contains(GridEngine.Get(cfg, readOnly: true).GetDatacenters(null), d => d.Name == name);
+        }
+
         /// <summary>Rewrites the lease of an operation so that its holder is a process that no longer exists on this machine.</summary>
         private void MakeLeaseDead(Guid id)
         {

@@ -59,6 +59,19 @@ Describe 'Connect-GridDatacenter' {
         @(Get-GridDatacenter).Count | Should -Be 1
     }
 
+    It 'reconnects a registered datacenter without -Provider, keeping the stored settings not given again' {
+        $dc = Connect-GridDatacenter -Name con-1 -LatencyMs 0
+        $dc.Provider | Should -Be 'Simulator'
+        $dc.Settings['Hosts'] | Should -Be '2'
+        $dc.Settings['LatencyMs'] | Should -Be '0'
+        (Get-GridDatacenter -Name con-1).Owner | Should -Be 'Fabrikam' -Because 'owner and site are kept when not given'
+        (Get-Command Connect-GridDatacenter -ArgumentList $null).Parameters.Keys | Should -Not -Contain 'Hosts'
+    }
+
+    It 'without -Provider, an unknown name is DatacenterNotFound' {
+        { Connect-GridDatacenter -Name never-registered } | Should -Throw -ErrorId 'DatacenterNotFound,*'
+    }
+
     It 'refuses the name of a datacenter of another provider (DatacenterExists)' {
         $ev = $null
         Connect-GridDatacenter -Provider KindsTest -Name con-1 -Server x -ErrorVariable ev -ErrorAction SilentlyContinue

@@ -75,6 +75,12 @@ Describe 'Get-GridWorkload' {
         $r = @(Get-GridWorkload -Datacenter gw-1, nowhere -ErrorVariable ev -ErrorAction SilentlyContinue)
         $ev[0].FullyQualifiedErrorId | Should -BeLike 'DatacenterNotFound,*'
     }
+    It 'stops cleanly when downstream has enough (Select-Object -First)' {
+        $r = @(Get-GridWorkload | Select-Object -First 1)
+        $r.Count | Should -Be 1
+        # The cmdlet is usable again right away (the cancelled listing left nothing behind).
+        @(Get-GridWorkload).Count | Should -Be 4
+    }
     It 'shows the default table view' {
         $text = Get-GridWorkload -Name web01 | Out-String -Width 200
         $text | Should -Match 'Name\s+Datacenter\s+Host\s+State\s+CpuCount\s+MemoryGB\s+Size\s+Owner'

@@ -27,7 +27,9 @@ Describe '-AsJob' {
 
     It 'confirms before the job starts: under -WhatIf no job is made and nothing is done' {
         $n = @(Get-Job).Count
-        Start-GridWorkload -Name * -Datacenter job-1 -AsJob -WhatIf | Should -BeNullOrEmpty
+        $ev = $null
+        Start-GridWorkload -Name * -Datacenter job-1 -AsJob -WhatIf -ErrorVariable ev | Should -BeNullOrEmpty
+        $ev | Should -BeNullOrEmpty
         @(Get-Job).Count | Should -Be $n
         @(Get-GridWorkload -Datacenter job-1 -State Suspended).Count | Should -Be 12
     }

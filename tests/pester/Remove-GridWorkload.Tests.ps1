@@ -33,6 +33,18 @@ Describe 'Remove-GridWorkload' {
         @(Get-GridWorkload -Datacenter rm-1).Count | Should -Be 0
     }
 
+    It 'asks by default: in a non-interactive session nobody can answer, so nothing is removed; -Force does not ask' {
+        New-GridWorkload -Name y01 @script:create -Confirm:$false | Out-Null
+        $r = Invoke-ChildPwsh -Script "Remove-GridWorkload -Name y01 -Datacenter rm-1; 'REMOVED'"
+        $r.Output | Should -Not -Match 'REMOVED'
+        "$($r.Error)$($r.Output)" | Should -Match 'NonInteractive|prompt'
+        (Get-GridWorkload -Name y01).Name | Should -Be 'y01'
+        $r = Invoke-ChildPwsh -Script "Remove-GridWorkload -Name y01 -Datacenter rm-1 -Force; 'REMOVED'"
+        $r.Error | Should -BeNullOrEmpty
+        $r.Output | Should -Match 'REMOVED'
+        Get-GridWorkload -Name y01 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
     It 'has no -PassThru (a removed workload is gone)' {
         (Get-Command Remove-GridWorkload).Parameters.Keys | Should -Not -Contain 'PassThru'
     }

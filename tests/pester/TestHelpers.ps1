@@ -41,6 +41,8 @@ function Initialize-GridTest {
     param([string] $Name = 'test')
     $dir = Join-Path ([IO.Path]::GetTempPath()) ("ga-pester-$Name-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
     New-Item -ItemType Directory -Path $dir -Force | Out-Null
+    # Remember what the harness set, so Remove-GridTestDirectory can put it back for the next file.
+    $script:GridSavedEnv = @{ STATE = $env:GRIDAUTOMATION_STATE; CONFIG = $env:GRIDAUTOMATION_CONFIG }
     $env:GRIDAUTOMATION_STATE = Join-Path $dir 'state.db'
     $env:GRIDAUTOMATION_CONFIG = Join-Path $dir 'config.json'
     Import-GridModule
@@ -66,6 +68,10 @@ function Remove-GridTestDirectory {
     param([string] $Path)
     Reset-GridEngine
     if ($Path -and (Test-Path $Path)) { Remove-Item -Recurse -Force $Path -ErrorAction SilentlyContinue }
+    if ($script:GridSavedEnv) {
+        $env:GRIDAUTOMATION_STATE = $script:GridSavedEnv.STATE
+        $env:GRIDAUTOMATION_CONFIG = $script:GridSavedEnv.CONFIG
+    }
 }
 
 # The command line of a child pwsh: the same PowerShell this test runs in.

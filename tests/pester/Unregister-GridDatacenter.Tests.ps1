@@ -16,6 +16,11 @@ Describe 'Unregister-GridDatacenter' {
         (Get-Command Unregister-GridDatacenter).ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $true)[0].ConfirmImpact |
             Should -Be 'High'
     }
+    It 'asks by default: a non-interactive session cannot answer, so nothing is unregistered' {
+        $r = Invoke-ChildPwsh -Script "Unregister-GridDatacenter -Name un-3; 'UNREGISTERED'"
+        $r.Output | Should -Not -Match 'UNREGISTERED'
+        (Get-GridDatacenter -Name un-3).Name | Should -Be 'un-3'
+    }
     It 'unregisters with -Force, journals it, writes nothing' {
         Unregister-GridDatacenter -Name un-1 -Force | Should -BeNullOrEmpty
         Get-GridDatacenter -Name un-1 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty

@@ -41,6 +41,9 @@ namespace GridAutomation.Core.Engine
             if (configuration == null) throw new ArgumentNullException(nameof(configuration));
             string path = Path.GetFullPath(configuration.StatePath);
             string key = (readOnly ? "ro|" : "rw|") + path + "|" + configuration.RetryCount + "|" + configuration.MaxConcurrencyPerDatacenter + "|" + configuration.LeaseTimeoutSeconds + "|" + configuration.RetryMaxDelaySeconds;
+            // A read-only engine over a file that does not exist yet sees an empty store; it is not cached, so the
+            // first real write in this process is seen by later -WhatIf runs.
+            if (readOnly && !File.Exists(path)) return Create(configuration, path, readOnly);
             return Engines.GetOrAdd(key, _ => Create(configuration, path, readOnly));
         }
 
@@ -121,7 +124,9 @@ namespace GridAutomation.Core.Engine
                 dc.Status = ConnectionStatus.Connected;
                 _datacenters.Save(dc, p.ConnectionParameters);
                 SessionSecrets[SecretKey(dc.Name)] = secretCopy;
-                _connections[dc.Name] = new Lazy<Task<IGridConnection>>(() => Task.FromResult(conn));
+                var ready = new Lazy<Task<IGridConnection>>(() => Task.FromResult(conn));
+                _ = ready.Value; // evaluated now, so status reads Connected at once
+                _connections[dc.Name] = ready;
                 _connectionErrors.TryRemove(dc.Name, out _);
                 Journal.Complete(op.Id, JsonUtil.Serialize(new { dc.Endpoint, Capabilities = dc.Capabilities.ToString() }));
                 return dc;

@@ -6,6 +6,7 @@ using System.Linq;
 using System.Management.Automation;
 using System.Net;
 using System.Security;
+using GridAutomation.Core.Engine;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
 using GridAutomation.Internal;
@@ -22,11 +23,14 @@ namespace GridAutomation.Commands
     [OutputType(typeof(GridDatacenter))]
     public sealed class ConnectGridDatacenterCommand : ChangeCmdlet, IDynamicParameters
     {
-        /// <summary>The provider (backend kind): Simulator, VSphere, Libvirt, Aws, Azure...</summary>
-        [Parameter(Mandatory = true, Position = 0)]
+        /// <summary>
+        /// The provider (backend kind): Simulator, VSphere, Libvirt, Aws, Azure... Needed to register a new datacenter;
+        /// to reconnect a registered one (e.g. with a credential in a new session) it may be left out.
+        /// </summary>
+        [Parameter(Position = 0)]
         [ValidateNotNullOrEmpty]
         [ArgumentCompleter(typeof(ProviderCompleter))]
-        public string Provider { get; set; } = "";
+        public string? Provider { get; set; }
 
         /// <summary>The datacenter's name, chosen by you, unique (case-insensitive); may not contain '/'.</summary>
         [Parameter(Mandatory = true, Position = 1)]
@@ -55,14 +59,33 @@ namespace GridAutomation.Commands
 
         public object? GetDynamicParameters()
         {
-            if (string.IsNullOrEmpty(Provider) || !ProviderRegistry.TryGet(Provider, out var provider)) return null;
+            _registration = FindRegistration(Name);
+            string? providerName = !string.IsNullOrEmpty(Provider) ? Provider : _registration?.Provider;
+            if (string.IsNullOrEmpty(providerName) || !ProviderRegistry.TryGet(providerName!, out var provider)) return null;
             _provider = provider;
-            _dynamic = BuildDynamicParameters(provider);
+            // Reconnecting: what the registration already stores is no longer mandatory.
+            var stored = _registration != null && string.Equals(_registration.Provider, provider.Name, StringComparison.OrdinalIgnoreCase)
+                ? _registration.Settings : null;
+            _dynamic = BuildDynamicParameters(provider, stored);
             return _dynamic;
         }
 
+        private GridDatacenter? _registration;
+
+        /// <summary>The registration of that name, or null (never throws: this runs while parameters are bound).</summary>
+        private static GridDatacenter? FindRegistration(string? name)
+        {
+            if (string.IsNullOrEmpty(name)) return null;
+            try
+            {
+                var engine = GridCompleter.OpenReadOnlyEngine();
+                return engine?.GetDatacenters(new[] { WildcardPattern.Escape(name) }).FirstOrDefault();
+            }
+            catch { return null; }
+        }
+
         /// <summary>One RuntimeDefinedParameter per ProviderParameter (a new provider never edits this cmdlet).</summary>
-        internal static RuntimeDefinedParameterDictionary BuildDynamicParameters(IGridProvider provider)
+        internal static RuntimeDefinedParameterDictionary BuildDynamicParameters(IGridProvider provider, IDictionary<string, string>? stored = null)
         {
             var dict = new RuntimeDefinedParameterDictionary();
             foreach (var pp in provider.ConnectionParameters)
@@ -70,7 +93,7 @@ namespace GridAutomation.Commands
                 if (string.IsNullOrEmpty(pp.Name) || Reserved.Contains(pp.Name) || dict.ContainsKey(pp.Name)) continue;
                 Type type;
                 var attrs = new Collection<Attribute>();
-                var pa = new ParameterAttribute { Mandatory = pp.Mandatory };
+                var pa = new ParameterAttribute { Mandatory = pp.Mandatory && !(stored != null && !pp.IsSecret && stored.ContainsKey(pp.Name)) };
                 if (!string.IsNullOrEmpty(pp.HelpMessage)) pa.HelpMessage = pp.HelpMessage;
                 if (!string.IsNullOrEmpty(pp.ParameterSetName)) pa.ParameterSetName = pp.ParameterSetName;
                 attrs.Add(pa);
@@ -95,7 +118,7 @@ namespace GridAutomation.Commands
                     if (pp.Restricted) attrs.Add(new ValidateSetAttribute(pp.ValidValues.ToArray()) { IgnoreCase = true });
                     else attrs.Add(new ArgumentCompleterAttribute(typeof(ProviderParameterCompleter)));
                 }
-                if (pp.Mandatory && type != typeof(SwitchParameter)) attrs.Add(new ValidateNotNullOrEmptyAttribute());
+                if (pa.Mandatory && type != typeof(SwitchParameter)) attrs.Add(new ValidateNotNullOrEmptyAttribute());
                 dict.Add(pp.Name, new RuntimeDefinedParameter(pp.Name, type, attrs));
             }
             return dict;
@@ -104,13 +127,19 @@ namespace GridAutomation.Commands
         protected override void ProcessRecord()
         {
             IGridProvider provider;
-            try { provider = _provider ?? ProviderRegistry.Get(Provider); }
+            var registration = _registration ?? FindRegistration(Name);
+            if (string.IsNullOrEmpty(Provider) && registration == null)
+                ThrowTerminatingError(ErrorMapping.Create("DatacenterNotFound", ErrorCategory.ObjectNotFound,
+                    $"No datacenter named '{Name}' is registered. Give -Provider to register it.", Name, GridErrorKind.NotFound));
+            try { provider = _provider ?? ProviderRegistry.Get(!string.IsNullOrEmpty(Provider) ? Provider! : registration!.Provider); }
             catch (Exception ex) { ThrowGridError(ex, Provider); return; }
             if (!provider.IsAvailable(out var reason))
-                ThrowTerminatingError(ErrorMapping.Create("ProviderNotAvailable", ErrorCategory.NotInstalled,
-                    $"The {provider.Name} provider cannot run here: {reason}", provider.Name, GridErrorKind.Unsupported));
+                ThrowGridError(GridException.Unsupported($"The {provider.Name} provider cannot run here: {reason}", "ProviderUnavailable", provider.Name), provider.Name);
 
-            var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            // Re-registering keeps the stored settings that are not given again (given ones replace them).
+            var settings = registration != null && string.Equals(registration.Provider, provider.Name, StringComparison.OrdinalIgnoreCase)
+                ? new Dictionary<string, string>(registration.Settings, StringComparer.OrdinalIgnoreCase)
+                : new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             var secrets = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
             foreach (var pp in provider.ConnectionParameters)
             {

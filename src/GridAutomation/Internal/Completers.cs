@@ -45,7 +45,18 @@ namespace GridAutomation.Internal
 
         protected abstract IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct);
 
-        protected static GridEngine OpenEngine() => GridEngine.Get(GridConfiguration.Load(), readOnly: true);
+        protected static GridEngine OpenEngine() => OpenReadOnlyEngine() ?? throw new InvalidOperationException("No state file yet.");
+
+        /// <summary>
+        /// A read-only engine, or null while the state file does not exist yet (a read-only engine opened on a missing
+        /// file is an empty in-memory store, and the engine caches it: it would hide the file once it is created).
+        /// </summary>
+        internal static GridEngine? OpenReadOnlyEngine()
+        {
+            var config = GridConfiguration.Load();
+            if (string.IsNullOrEmpty(config.StatePath) || !System.IO.File.Exists(config.StatePath)) return null;
+            return GridEngine.Get(config, readOnly: true);
+        }
 
         protected static string Unquote(string s)
         {

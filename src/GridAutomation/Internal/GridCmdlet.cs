@@ -142,7 +142,13 @@ namespace GridAutomation.Internal
                     if (ReferenceEquals(d, marker)) return;
                     continue; // a stale marker of an earlier task
                 }
-                ((Action)item)();
+                try { ((Action)item)(); }
+                catch
+                {
+                    // The pipeline stopped under us (Select-Object -First, Ctrl+C, a terminating error): cancel the work.
+                    try { _cts.Cancel(); } catch (ObjectDisposedException) { }
+                    throw;
+                }
             }
         }
 
@@ -182,6 +188,13 @@ namespace GridAutomation.Internal
         {
             bool complete = true;
             Exception? fatal = null, failed = null;
+            var pending = new ConcurrentQueue<T>();
+            int scheduled = 0;
+            Action drain = () =>
+            {
+                Volatile.Write(ref scheduled, 0);
+                while (pending.TryDequeue(out var x)) onValue(x);
+            };
             try
             {
             Run(async ct =>
@@ -203,8 +216,9 @@ namespace GridAutomation.Internal
                         }
                         else
                         {
-                            var v = r.Value!;
-                            Post(() => onValue(v));
+                            // Values are queued and drained in batches: one pipeline-thread wake-up per burst, not per object.
+                            pending.Enqueue(r.Value!);
+                            if (Interlocked.Exchange(ref scheduled, 1) == 0) Post(drain);
                         }
                     }
                 }
@@ -258,7 +272,9 @@ namespace GridAutomation.Internal
                 var tasks = new List<Task>(total);
                 foreach (var item in items)
                 {
-                    await throttle.WaitAsync(ct).ConfigureAwait(false);
+                    // Ctrl+C: start nothing more, but let the work in flight record its cancellation in the journal.
+                    try { await throttle.WaitAsync(ct).ConfigureAwait(false); }
+                    catch (OperationCanceledException) { break; }
                     var it = item;
                     tasks.Add(Task.Run(async () =>
                     {
@@ -280,12 +296,13 @@ namespace GridAutomation.Internal
                             int n = Interlocked.Increment(ref done);
                             if (showProgress)
                                 Post(() => WriteProgress(new ProgressRecord(activityId, activity,
-                                    $"{n} of {total} done" + (failed > 0 ? $", {failed} failed" : "") + $" (last: {it.Label})")
+                                    $"{n} of {total} done" + (failed > 0 ? $", {failed} failed" : "") + ", last: " + it.ShortLabel)
                                 { PercentComplete = Math.Min(100, n * 100 / total) }));
                         }
                     }, CancellationToken.None));
                 }
                 await Task.WhenAll(tasks).ConfigureAwait(false);
+                ct.ThrowIfCancellationRequested();
             });
             if (showProgress) WriteProgress(new ProgressRecord(activityId, activity, "Done") { RecordType = ProgressRecordType.Completed });
             if (fatal != null) ThrowTerminatingError(ErrorMapping.ToErrorRecord(fatal, null));
@@ -340,6 +357,8 @@ namespace GridAutomation.Internal
         public WorkItem(string label, object target, Func<IEngineObserver, CancellationToken, Task<object?>> run)
         { Label = label; Target = target; Run = run; }
         public string Label { get; }
+        /// <summary>The label without its parenthesized id, for progress lines.</summary>
+        public string ShortLabel { get { int i = Label.IndexOf(" (", StringComparison.Ordinal); return i > 0 ? Label.Substring(0, i) : Label; } }
         public object Target { get; }
         public Func<IEngineObserver, CancellationToken, Task<object?>> Run { get; }
     }
