@@ -98,7 +98,7 @@ try {
     Show-Command 'Get-GridOperation -Last 20 | Format-Table Kind, Target, State, Started, Finished'
     Get-GridOperation -Last 20 | Format-Table Kind, Target, State,
         @{ n = 'Started'; e = { $_.Started.ToLocalTime().ToString('HH:mm:ss') } },
-        @{ n = 'Took'; e = { if ($_.Finished) { '{0:n2}s' -f ($_.Finished.Value - $_.Started).TotalSeconds } } } -AutoSize | Out-Host
+        @{ n = 'Took'; e = { if ($null -ne $_.Duration) { '{0:n2}s' -f $_.Duration.TotalSeconds } } } -AutoSize | Out-Host
     Write-Host ''
     Write-Host "Demo done. Nothing outside $(Split-Path $env:GRIDAUTOMATION_STATE) was touched." -ForegroundColor Green
 }
