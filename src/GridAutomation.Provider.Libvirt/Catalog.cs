@@ -77,32 +77,4 @@ namespace GridAutomation.Providers.Libvirt
         }).ToList();
     }
 
-    /// <summary>PowerShell-style wildcard (* ? and literal text), case-insensitive. Patterns with '[' are not interpreted (match all).</summary>
-    internal static class Wildcard
-    {
-        public static bool IsMatch(string text, string pattern)
-        {
-            if (pattern.IndexOf('[') >= 0 || pattern.IndexOf('`') >= 0) return true; // never drop a match we cannot judge
-            return Match(text.ToLowerInvariant(), 0, pattern.ToLowerInvariant(), 0);
-        }
-
-        private static bool Match(string t, int ti, string p, int pi)
-        {
-            while (pi < p.Length)
-            {
-                char c = p[pi];
-                if (c == '*')
-                {
-                    while (pi < p.Length && p[pi] == '*') pi++;
-                    if (pi == p.Length) return true;
-                    for (int k = ti; k <= t.Length; k++) if (Match(t, k, p, pi)) return true;
-                    return false;
-                }
-                if (ti >= t.Length) return false;
-                if (c != '?' && c != t[ti]) return false;
-                ti++; pi++;
-            }
-            return ti == t.Length;
-        }
-    }
 }

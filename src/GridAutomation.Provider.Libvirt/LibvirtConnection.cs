@@ -333,7 +333,7 @@ namespace GridAutomation.Providers.Libvirt
                     {
                         ct.ThrowIfCancellationRequested();
                         // Name patterns are judged on the handle's name (no round trip) to skip reading unwanted domains.
-                        if (query.NamePatterns is { Count: > 0 } pats && !pats.Any(p => Wildcard.IsMatch(Virt.Name(d), p))) continue;
+                        if (query.NamePatterns is { Count: > 0 } pats && !GridAutomation.Core.Engine.Wildcard.MatchesAny(Virt.Name(d), pats)) continue;
                         GridWorkload w;
                         try { w = ToWorkload(h, d); }
                         catch (GridException ex) when (ex.Kind == GridErrorKind.NotFound) { continue; } // vanished while listing
