@@ -347,6 +347,11 @@ function Read-Trx([string] $Path) {
 
 function Invoke-XunitTests([string] $ResultsDir) {
     $total = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0; SkippedNames = @(); FailedNames = @() }
+    # A test that runs further tests in a child process (the Azure HTTPS run) writes their TRX here, so each of
+    # them is counted too, not only the outer test that asserts the child run.
+    $nested = Join-Path $ResultsDir 'nested'
+    $null = New-Item -ItemType Directory -Force $nested
+    $env:GRIDAUTOMATION_NESTED_RESULTS = $nested
     foreach ($proj in Get-TestProjects) {
         $name = [IO.Path]::GetFileNameWithoutExtension($proj)
         $trx = Join-Path $ResultsDir "$name.trx"
@@ -368,7 +373,17 @@ function Invoke-XunitTests([string] $ResultsDir) {
         else {
             $total.Failed++; $total.FailedNames += "$name (no results: build failed or the test host crashed, exit $code)"
         }
+        foreach ($child in @(Get-ChildItem $nested -Filter '*.trx' -File -ErrorAction SilentlyContinue)) {
+            $r = Read-Trx $child.FullName
+            $childName = "$name > $($child.BaseName)"
+            Write-Host ("    {0}: {1} passed, {2} failed, {3} skipped (child run)" -f $childName, $r.Passed, $r.Failed, $r.Skipped)
+            foreach ($k in 'Passed', 'Failed', 'Skipped') { $total[$k] += $r.$k }
+            $total.SkippedNames += @($r.SkippedNames | ForEach-Object { "$childName > $_" })
+            $total.FailedNames += @($r.FailedNames | ForEach-Object { "$childName > $_" })
+            Move-Item $child.FullName (Join-Path $ResultsDir ("$name.child.$($child.Name)")) -Force
+        }
     }
+    Remove-Item Env:GRIDAUTOMATION_NESTED_RESULTS -ErrorAction SilentlyContinue
     return [pscustomobject]$total
 }
 

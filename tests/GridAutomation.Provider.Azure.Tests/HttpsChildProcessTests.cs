@@ -62,6 +62,16 @@ namespace GridAutomation.Provider.Azure.Tests
             };
             foreach (var a in new[] { "test", project, "--no-build", "-c", configuration, "--nologo", "--logger", "console;verbosity=normal" }) psi.ArgumentList.Add(a);
             if (filter != null) { psi.ArgumentList.Add("--filter"); psi.ArgumentList.Add(filter); }
+            else
+            {
+                // The harness (build.ps1 -Task Test) counts the child's own tests from this TRX.
+                var nested = Environment.GetEnvironmentVariable("GRIDAUTOMATION_NESTED_RESULTS");
+                if (!string.IsNullOrEmpty(nested))
+                {
+                    foreach (var a in new[] { "--results-directory", nested, "--logger", "trx;LogFileName=GridAutomation.Provider.Azure.HttpsTests.trx" })
+                        psi.ArgumentList.Add(a);
+                }
+            }
             psi.Environment["SSL_CERT_FILE"] = bundle;
             psi.Environment["GRIDAZ_CHILD"] = "1";
             psi.Environment["GRIDAZ_SERVER_PFX"] = pfx;
