@@ -117,6 +117,28 @@ namespace GridAutomation.Engine.Tests
             Assert.Equal(OperationState.Succeeded, Assert.Single(ops).State);
         }
 
+        private sealed class RecordingObserver : IEngineObserver
+        {
+            public readonly System.Collections.Concurrent.ConcurrentQueue<string> Messages = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            public void Progress(string target, GridProgress progress) { }
+            public void Verbose(string message) => Messages.Enqueue(message);
+            public void Warning(string message) => Messages.Enqueue(message);
+        }
+
+        [Fact]
+        public async Task RetryMessages_GoToTheObserverOfTheCallThatRetried()
+        {
+            var (a, fa) = await ConnectAsync();
+            var w = fa.Add(a, "app");
+            var lister = new RecordingObserver();
+            await All(_engine.GetWorkloadsAsync(new WorkloadFilter(), lister, default)); // an earlier call with its own observer
+            var stopper = new RecordingObserver();
+            fa.NextErrors.Enqueue(GridException.Throttled("slow down", TimeSpan.FromMilliseconds(50)));
+            await _engine.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Stop }, null, stopper, default);
+            Assert.Contains(stopper.Messages, m => m.Contains("retry 1") && m.Contains(a));
+            Assert.DoesNotContain(lister.Messages, m => m.Contains("retry"));
+        }
+
         [Fact]
         public async Task RetryAfter_LongerThanMaximum_FailsInsteadOfStalling()
         {

@@ -82,6 +82,7 @@ namespace GridAutomation.Core.Engine
         public async Task<GridWorkload?> InvokeAsync(GridWorkload target, WorkloadActionRequest request, Guid? batchId, IEngineObserver observer, CancellationToken ct)
         {
             EnsureWritable();
+            CallObserver.Value = observer;
             EnsureCapable(target, request);
             var dc = GetDatacenter(target.Datacenter);
             var conn = await GetConnectionAsync(dc.Name, observer, ct).ConfigureAwait(false);
@@ -187,6 +188,7 @@ namespace GridAutomation.Core.Engine
         public async Task<GridWorkload> CreateWorkloadAsync(string datacenter, CreateWorkloadRequest request, Guid? batchId, IEngineObserver observer, CancellationToken ct)
         {
             EnsureWritable();
+            CallObserver.Value = observer;
             if (string.IsNullOrWhiteSpace(request.Name))
                 throw GridException.InvalidRequest("Give the workload a name (-Name).", "InvalidName");
             var dc = GetDatacenter(datacenter);
@@ -261,6 +263,7 @@ namespace GridAutomation.Core.Engine
         public async Task<GridOperation> ResumeOperationAsync(Guid id, bool rollback, IEngineObserver observer, CancellationToken ct)
         {
             EnsureWritable();
+            CallObserver.Value = observer;
             var op = Journal.Get(id) ?? throw GridException.NotFound($"No operation with id {id} is in the journal.", "OperationNotFound", id);
             if (op.State == OperationState.Running)
                 throw GridException.Conflict($"Operation {id} is still running (process {op.LeaseProcessId} on {op.LeaseMachine}, last heartbeat {op.LeaseHeartbeat:u}).", "OperationStillRunning", id);

@@ -28,7 +28,8 @@ namespace GridAutomation.Core.Engine
         private readonly ConcurrentDictionary<string, string> _connectionErrors = new ConcurrentDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         private DatacenterRepository _datacenters = null!;
         private RetryPolicy _retry = null!;
-        private IEngineObserver _retryObserver = NullObserver.Instance;
+        /// <summary>The observer of the call in whose flow a retry happens (flows into the fan-out tasks and awaits).</summary>
+        private static readonly AsyncLocal<IEngineObserver?> CallObserver = new AsyncLocal<IEngineObserver?>();
 
         private GridEngine() { }
 
@@ -60,7 +61,7 @@ namespace GridAutomation.Core.Engine
             engine._datacenters = new DatacenterRepository(store);
             engine._retry = new RetryPolicy(configuration.RetryCount, TimeSpan.FromSeconds(configuration.RetryMaxDelaySeconds), configuration.MaxConcurrencyPerDatacenter);
             engine._retry.Retrying += (dc, attempt, delay, ex) =>
-                engine._retryObserver.Verbose($"Datacenter '{dc}': {ex.Kind} ({ex.ErrorId}) - retry {attempt} in {delay.TotalSeconds:0.##} s: {ex.Message}");
+                (CallObserver.Value ?? NullObserver.Instance).Verbose($"Datacenter '{dc}': {ex.Kind} ({ex.ErrorId}) - retry {attempt} in {delay.TotalSeconds:0.##} s: {ex.Message}");
             return engine;
         }
 
@@ -95,6 +96,7 @@ namespace GridAutomation.Core.Engine
             IDictionary<string, string> settings, IDictionary<string, object> secrets, IEngineObserver observer, CancellationToken ct)
         {
             EnsureWritable();
+            CallObserver.Value = observer;
             DatacenterRepository.ValidateName(name);
             var p = ProviderRegistry.Get(provider);
             if (!p.IsAvailable(out var reason))
@@ -279,7 +281,7 @@ namespace GridAutomation.Core.Engine
             var channel = Channel.CreateBounded<FanOutResult<T>>(new BoundedChannelOptions(8192) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var token = linked.Token;
-            _retryObserver = observer;
+            CallObserver.Value = observer;
             var tasks = datacenters.Select(dc => Task.Run(async () =>
             {
                 try
