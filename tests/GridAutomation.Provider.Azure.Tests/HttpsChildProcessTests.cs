@@ -40,10 +40,16 @@ namespace GridAutomation.Provider.Azure.Tests
                 Assert.True(exitCode == 0, "The Azure HTTPS child test run failed (exit " + exitCode + "):\n" + text);
                 var total = Regex.Match(text, @"Total tests:\s*(\d+)");
                 var passed = Regex.Match(text, @"^\s*Passed:\s*(\d+)", RegexOptions.Multiline);
+                var skipped = Regex.Match(text, @"^\s*Skipped:\s*(\d+)", RegexOptions.Multiline);
                 Assert.True(total.Success && passed.Success, "No test summary in the child output:\n" + text);
-                // Every child test passed: none failed, none skipped.
-                Assert.Equal(total.Groups[1].Value, passed.Groups[1].Value);
-                Assert.True(int.Parse(passed.Groups[1].Value) >= 30, "Too few Azure tests ran: " + passed.Value);
+                int nTotal = int.Parse(total.Groups[1].Value), nPassed = int.Parse(passed.Groups[1].Value);
+                int nSkipped = skipped.Success ? int.Parse(skipped.Groups[1].Value) : 0;
+                // None failed. Skips happen only for the fixture replays when shared/fixtures is absent, and never
+                // under GRIDAUTOMATION_REQUIRE_ALL=1 (CI), where a missing fixture fails the child test instead.
+                Assert.Equal(nTotal, nPassed + nSkipped);
+                if (Environment.GetEnvironmentVariable("GRIDAUTOMATION_REQUIRE_ALL") == "1")
+                    Assert.True(nSkipped == 0, nSkipped + " Azure child test(s) skipped under GRIDAUTOMATION_REQUIRE_ALL=1:\n" + text);
+                Assert.True(nTotal >= 30, "Too few Azure tests ran: " + nTotal);
             }
             finally
             {

@@ -141,7 +141,7 @@ namespace GridAutomation.Provider.Azure.Tests
                 r.Add("GET", "/subscriptions/" + sub + "/resourceGroups/" + rg, 200, "{\"id\":\"/subscriptions/" + sub + "/resourceGroups/" + rg + "\",\"name\":\"" + rg + "\",\"location\":\"eastus\"}", sticky: true).Served = true;
         }
 
-        [ChildFact]
+        [ChildFixtureFact]
         public async Task OfficialExamples_ListWithStatus_Sizes()
         {
             const string sub = "00000000-0000-0000-0000-00000000aaaa";
@@ -193,7 +193,7 @@ namespace GridAutomation.Provider.Azure.Tests
             Assert.Empty(r.Unmatched);
         }
 
-        [ChildFact]
+        [ChildFixtureFact]
         public async Task OfficialExamples_PowerOff_Deallocate_Restart_Start()
         {
             const string sub = "00000000-0000-0000-0000-00000000bbbb";
@@ -233,7 +233,7 @@ namespace GridAutomation.Provider.Azure.Tests
             Assert.True(r.AllServed, string.Join(", ", r.NotServed.Select(e => e.Method + " " + e.Path)));
         }
 
-        [ChildFact]
+        [ChildFixtureFact]
         public async Task SdkRecording_Create_Then_PowerOff_FollowsTheRecordedOperations()
         {
             const string sub = "e37510d7-33b6-4676-886f-ee75bcc01871";
@@ -283,7 +283,7 @@ namespace GridAutomation.Provider.Azure.Tests
             Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(30), "took " + (DateTime.UtcNow - started));
         }
 
-        [ChildFact]
+        [ChildFixtureFact]
         public async Task SdkRecording_Delete_FollowsTheRecordedPolls()
         {
             const string sub = "e37510d7-33b6-4676-886f-ee75bcc01871";
@@ -306,7 +306,7 @@ namespace GridAutomation.Provider.Azure.Tests
             Assert.Contains(r.Unmatched, u => u.StartsWith("DELETE ") && u.Contains("/Microsoft.Network/networkInterfaces/testNic-5105") && u.Contains("api-version=" + AzureConnection.NicApiVersion));
         }
 
-        [ChildFact]
+        [ChildFixtureFact]
         public async Task SdkRecording_ResourceGroupList()
         {
             const string sub = "e37510d7-33b6-4676-886f-ee75bcc01871";
@@ -325,7 +325,7 @@ namespace GridAutomation.Provider.Azure.Tests
             Assert.True(r.AllServed);
         }
 
-        [ChildFact]
+        [ChildFixtureFact]
         public async Task Libcloud_PagedList_Sizes_AndOAuthTokenResponse()
         {
             const string sub = "99999999-9999-9999-9999-999999999999";

@@ -90,25 +90,27 @@ namespace GridAutomation.Provider.Azure.Tests
 #endif
         }
 
-        /// <summary>../shared/fixtures beside the repository root.</summary>
+        /// <summary>../shared/fixtures beside the repository root (GRIDAUTOMATION_FIXTURES overrides); throws when absent.</summary>
         public static string FixturesDir
+            => TryFindFixtures(out var where) ?? throw new InvalidOperationException("shared/fixtures not found beside the repository (" + where + ").");
+
+        /// <summary>The fixtures folder, or null with <paramref name="searched"/> saying where it was looked for.</summary>
+        public static string? TryFindFixtures(out string searched)
         {
-            get
+            string? env = Environment.GetEnvironmentVariable("GRIDAUTOMATION_FIXTURES");
+            if (!string.IsNullOrEmpty(env)) { searched = env!; return Directory.Exists(env) ? env : null; }
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir != null && !Directory.Exists(Path.Combine(dir.FullName, ".git")) && !File.Exists(Path.Combine(dir.FullName, ".git")))
+                dir = dir.Parent;
+            if (dir == null) { searched = "no repository root above " + AppContext.BaseDirectory; return null; }
+            searched = Path.Combine(dir.Parent?.FullName ?? dir.FullName, "shared", "fixtures");
+            // ../shared/fixtures beside the clone; a git worktree (e.g. /work/wt/x) looks further up for it.
+            for (var d = dir.Parent; d != null; d = d.Parent)
             {
-                var dir = new DirectoryInfo(AppContext.BaseDirectory);
-                while (dir != null && !Directory.Exists(Path.Combine(dir.FullName, ".git")) && !File.Exists(Path.Combine(dir.FullName, ".git")))
-                    dir = dir.Parent;
-                if (dir == null) throw new InvalidOperationException("Repository root not found above " + AppContext.BaseDirectory);
-                string? env = Environment.GetEnvironmentVariable("GRIDAUTOMATION_FIXTURES");
-                if (!string.IsNullOrEmpty(env)) return env!;
-                // ../shared/fixtures beside the clone; a git worktree (e.g. /work/wt/x) looks further up for it.
-                for (var d = dir.Parent; d != null; d = d.Parent)
-                {
-                    string candidate = Path.Combine(d.FullName, "shared", "fixtures");
-                    if (Directory.Exists(candidate)) return candidate;
-                }
-                throw new InvalidOperationException("../shared/fixtures not found beside the repository " + dir.FullName);
+                string candidate = Path.Combine(d.FullName, "shared", "fixtures");
+                if (Directory.Exists(candidate)) return candidate;
             }
+            return null;
         }
     }
 
@@ -119,6 +121,21 @@ namespace GridAutomation.Provider.Azure.Tests
         {
             if (!ChildEnvironment.IsChild)
                 Skip = "Runs only in the HTTPS child process started by GridAutomation.Provider.Azure.Tests (needs SSL_CERT_FILE at process start).";
+        }
+    }
+
+    /// <summary>
+    /// A child-process fact that replays the shared fixtures: without them it skips with the reason, unless
+    /// GRIDAUTOMATION_REQUIRE_ALL=1 (CI), where it runs and fails on the missing folder.
+    /// </summary>
+    public sealed class ChildFixtureFactAttribute : Xunit.FactAttribute
+    {
+        public ChildFixtureFactAttribute()
+        {
+            if (!ChildEnvironment.IsChild)
+                Skip = "Runs only in the HTTPS child process started by GridAutomation.Provider.Azure.Tests (needs SSL_CERT_FILE at process start).";
+            else if (ChildEnvironment.TryFindFixtures(out var where) == null && Environment.GetEnvironmentVariable("GRIDAUTOMATION_REQUIRE_ALL") != "1")
+                Skip = "shared/fixtures not found beside the repository (" + where + "); set GRIDAUTOMATION_REQUIRE_ALL=1 to make this a failure.";
         }
     }
 }
