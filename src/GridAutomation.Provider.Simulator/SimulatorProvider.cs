@@ -49,8 +49,7 @@ namespace GridAutomation.Providers.Simulator
             cancellationToken.ThrowIfCancellationRequested();
             var options = SimulatorOptions.FromSettings(request);
             var dc = request.Datacenter;
-            if (string.IsNullOrWhiteSpace(dc.Name) || dc.Name.IndexOf('/') >= 0)
-                throw GridException.InvalidRequest($"'{dc.Name}' is not a valid datacenter name.", "InvalidDatacenterName", dc.Name);
+            GridAutomation.Core.State.DatacenterRepository.ValidateName(dc.Name);
             var data = new SimulatorData(request.Services.Store);
             data.EnsureSchema();
             var state = data.GetOrCreateDatacenter(dc.Name, options, request.Services.Verbose);

@@ -178,6 +178,8 @@ namespace GridAutomation.Core.Tests
             for (int i = 0; i < 5; i++) j.Complete(j.Begin("Start", "Ams-" + i, "t" + i, null, null, batch).Id, null);
             j.Begin("Stop", "Rtm-1", "x", null, null, null);
             Assert.Equal(5, j.List(new OperationFilter { Datacenters = new[] { "ams-*" } }).Count);
+            // The same wildcard rules as every other -Datacenter filter, character sets included.
+            Assert.Equal(new[] { "Ams-1", "Ams-2" }, j.List(new OperationFilter { Datacenters = new[] { "AMS-[12]" } }).Select(o => o.Datacenter).ToArray());
             Assert.Single(j.List(new OperationFilter { Kind = "stop" }));
             Assert.Equal(5, j.List(new OperationFilter { BatchId = batch }).Count);
             var last2 = j.List(new OperationFilter { Last = 2 });

@@ -157,9 +157,9 @@ namespace GridAutomation.Core.State
                     binds.Add(p => { for (int i = 0; i < names.Length; i++) p.AddWithValue("$st" + i, names[i]); });
                 }
                 Func<GridOperation, bool>? post = null;
-                Regex[]? dcPatterns = filter.Datacenters != null && filter.Datacenters.Count > 0 ? filter.Datacenters.Select(WildcardToRegex).ToArray() : null;
+                var dcPatterns = filter.Datacenters != null && filter.Datacenters.Count > 0 ? filter.Datacenters : null;
                 var wantedStates = filter.States != null && filter.States.Count > 0 ? new HashSet<OperationState>(filter.States) : null;
-                post = op => (dcPatterns == null || dcPatterns.Any(r => r.IsMatch(op.Datacenter)))
+                post = op => Engine.Wildcard.MatchesAny(op.Datacenter, dcPatterns)
                              && (wantedStates == null || wantedStates.Contains(op.State));
                 string sql = (where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "") + " ORDER BY seq DESC";
                 var ops = Query(c, null, sql, p => { foreach (var b in binds) b(p); }, post, filter.Last);
@@ -293,19 +293,6 @@ namespace GridAutomation.Core.State
                 using var r = cmd.ExecuteReader();
                 while (r.Read()) byId[r.GetString(0)].Checkpoints[r.GetString(1)] = r.GetString(2);
             }
-        }
-
-        private static Regex WildcardToRegex(string pattern)
-        {
-            var sb = new System.Text.StringBuilder("^");
-            foreach (char ch in pattern)
-            {
-                if (ch == '*') sb.Append(".*");
-                else if (ch == '?') sb.Append('.');
-                else sb.Append(Regex.Escape(ch.ToString()));
-            }
-            sb.Append('$');
-            return new Regex(sb.ToString(), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
         }
     }
 
