@@ -340,7 +340,12 @@ function Read-Trx([string] $Path) {
             $reason = Select-Xml -Xml $res -XPath './/t:Message|.//t:StdOut' -Namespace $ns | Select-Object -First 1
             $r.SkippedNames += "$($res.testName)$(if ($reason) { ': ' + $reason.Node.InnerText.Trim() })"
         }
-        else { $r.Failed++; $r.FailedNames += "$($res.testName) ($outcome)" }
+        else {
+            # The first lines of the assertion message, so that a CI log that shows only its tail still says why.
+            $msg = Select-Xml -Xml $res -XPath './/t:ErrorInfo/t:Message' -Namespace $ns | Select-Object -First 1
+            $why = if ($msg) { ': ' + ((($msg.Node.InnerText -split "`r?`n") | Where-Object { $_.Trim() } | Select-Object -First 4) -join ' | ') } else { '' }
+            $r.Failed++; $r.FailedNames += "$($res.testName) ($outcome)$why"
+        }
     }
     return [pscustomobject]$r
 }

@@ -782,7 +782,8 @@ namespace GridAutomation.Providers.Aws
             {
                 Instance? inst = null;
                 try { (inst, _) = await DescribeOneAsync(id, ct).ConfigureAwait(false); }
-                catch (GridException ex) when (tolerateNotFound && ex.Kind == GridErrorKind.NotFound && DateTime.UtcNow - started < LaunchVisibilityGrace) { }
+                // A launched instance is never reported missing on the first look: a slow first call must not use up the grace.
+                catch (GridException ex) when (tolerateNotFound && ex.Kind == GridErrorKind.NotFound && (polls == 0 || DateTime.UtcNow - started < LaunchVisibilityGrace)) { }
                 if (inst != null)
                 {
                     string st = inst.State?.Name?.Value ?? "";

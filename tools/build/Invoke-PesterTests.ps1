@@ -25,6 +25,11 @@ $result = Invoke-Pester -Configuration $config
 
 function Get-Count($name) { if ($result.PSObject.Properties[$name]) { [int]$result.$name } else { 0 } }
 $failedNames = @($result.Failed | ForEach-Object { $_.ExpandedPath })
+# The same names with the first line of the error, for the summary a CI log shows last.
+$failedWhy = @($result.Failed | ForEach-Object {
+        $first = @($_.ErrorRecord | Select-Object -First 1 | ForEach-Object { "$($_.Exception.Message)" -split "`r?`n" | Where-Object { $_.Trim() } | Select-Object -First 1 })
+        if ($first) { "$($_.ExpandedPath): $($first[0])" } else { $_.ExpandedPath }
+    })
 # A block that fails outside an It (BeforeAll, AfterAll) marks its tests failed; if it has none that did, it still
 # counts as one failure. A file that fails to load (parse error) is a failed container: one failure each.
 $orphanBlocks = @($result.FailedBlocks | Where-Object { $p = "$($_.ExpandedPath)."; -not @($failedNames | Where-Object { $_.StartsWith($p) }).Count })
@@ -35,7 +40,7 @@ $summary = [ordered]@{
     Failed       = (Get-Count 'FailedCount') + $orphanBlocks.Count + $failedContainers.Count
     Skipped      = (Get-Count 'SkippedCount') + (Get-Count 'InconclusiveCount')
     NotRun       = Get-Count 'NotRunCount'
-    FailedNames  = @($failedNames) + @($orphanBlocks | ForEach-Object { "$($_.ExpandedPath) (block)" }) + @($failedContainers | ForEach-Object { "$($_.Item) (file)" })
+    FailedNames  = @($failedWhy) + @($orphanBlocks | ForEach-Object { "$($_.ExpandedPath) (block)" }) + @($failedContainers | ForEach-Object { "$($_.Item) (file)" })
     SkippedNames = $skippedNames
 }
 $summary | ConvertTo-Json -Depth 4 | Set-Content -Path $SummaryPath -Encoding utf8
