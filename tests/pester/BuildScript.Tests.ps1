@@ -30,6 +30,7 @@ Describe 'build.ps1 test harness' {
         $r.Failed | Should -Be 2 -Because 'a timeout is a failure'
         $r.Skipped | Should -Be 1
         $r.SkippedNames | Should -Be @('A.Skipped: libvirt is not installed')
+        $r.FailedNames | Should -Be @('A.Fails (Failed): boom', 'A.TimesOut (Timeout)') -Because 'a failure says why when the TRX does'
     }
 
     It 'counts Pester failures, skips and failed blocks from the result object' {
@@ -54,7 +55,7 @@ Describe 'broken block' {
         $s.Skipped | Should -Be 1
         # The failed test, and the test of the broken block (counted once, not once more for the block).
         $s.Failed | Should -Be 2
-        @($s.FailedNames) | Should -Contain 'sample.fails'
+        @($s.FailedNames) | Should -Contain 'sample.fails: Expected 2, but got 1.'  # the name and the first line of why
     }
 
     It 'counts a test file that cannot be parsed as a failure' {
