@@ -8,6 +8,7 @@ using System.Threading.Tasks;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
 using GridAutomation.Providers.VSphere.Vim25;
+using GridAutomation.Core.State;
 
 namespace GridAutomation.Providers.VSphere
 {
@@ -16,6 +17,7 @@ namespace GridAutomation.Providers.VSphere
     {
         private readonly VimClient _vim;
         private readonly Action<string> _verbose;
+        private readonly IRetryPolicy? _retry;
         private VapiTagClient? _tags;
         private MoRef _dc, _vmFolder;
         private string _dcName = "";
@@ -25,10 +27,11 @@ namespace GridAutomation.Providers.VSphere
         private Dictionary<MoRef, HostInfo>? _hostCache; private DateTime _hostCacheAt;
         private bool _disposed;
 
-        internal VSphereConnection(GridDatacenter datacenter, Uri sdkUrl, TlsSettings tls, Action<string>? verbose)
+        internal VSphereConnection(GridDatacenter datacenter, Uri sdkUrl, TlsSettings tls, Action<string>? verbose, IRetryPolicy? retry = null)
         {
             Datacenter = datacenter;
             _verbose = verbose ?? (_ => { });
+            _retry = retry;
             _vim = new VimClient(sdkUrl, tls) { Verbose = _verbose };
             Endpoint = sdkUrl.ToString();
         }
@@ -292,7 +295,7 @@ namespace GridAutomation.Providers.VSphere
                     current.Dispose();
                     current = null;
                     if (string.IsNullOrEmpty(token)) yield break;
-                    current = await _vim.ContinueRetrievePropertiesExAsync(token!, ct).ConfigureAwait(false);
+                    current = await ContinuePageAsync(token!, ct).ConfigureAwait(false);
                 }
             }
             finally
@@ -306,6 +309,26 @@ namespace GridAutomation.Providers.VSphere
                     if (!string.IsNullOrEmpty(token)) await CancelRetrieveQuietlyAsync(token!).ConfigureAwait(false);
                 }
             }
+        }
+
+        /// <summary>
+        /// The next page of a streamed listing. The engine retries a listing only until its first page, so later pages go
+        /// through the shared policy here - but only failures the server refused before acting on the token (HTTP 429 or
+        /// 503) are retried: after a timeout or a broken answer the token may already have moved on, and asking again
+        /// could skip a page without a word, so those end the listing with the error.
+        /// </summary>
+        private Task<RetrieveResultReader> ContinuePageAsync(string token, CancellationToken ct)
+        {
+            if (_retry == null) return _vim.ContinueRetrievePropertiesExAsync(token, ct);
+            return _retry.ExecuteAsync(Datacenter.Name, async c =>
+            {
+                try { return await _vim.ContinueRetrievePropertiesExAsync(token, c).ConfigureAwait(false); }
+                catch (GridException ex) when (ex.IsTransient && !VimClient.RefusedBeforeActing(ex))
+                {
+                    ex.IsTransient = false;
+                    throw;
+                }
+            }, false, ct);
         }
 
         private async Task CancelRetrieveQuietlyAsync(string token)

@@ -47,7 +47,7 @@ namespace GridAutomation.Providers.VSphere
             {
                 SkipCertificateCheck = request.GetSwitch("SkipCertificateCheck"),
                 Thumbprint = request.GetSetting("ServerCertificateThumbprint"),
-            }, request.Services?.Verbose);
+            }, request.Services?.Verbose, request.Services?.Retry);
             try
             {
                 await conn.InitializeAsync(cred, request.GetSetting("DatacenterName"), cancellationToken).ConfigureAwait(false);

@@ -105,6 +105,8 @@ namespace GridAutomation.Provider.VSphere.Tests
         public List<string> Methods => _http.Methods;
         public List<string> Cancelled { get; } = new List<string>();
         public int PagesServedFromTokens;
+        /// <summary>Answers for the next ContinueRetrievePropertiesEx calls instead of a page (HTTP status, Retry-After); the token stays where it was.</summary>
+        public Queue<(int Status, string? RetryAfter)> ContinueFaults { get; } = new Queue<(int, string?)>();
 
         private async Task<(int, string, IDictionary<string, string>?)> HandleAsync(HttpListenerRequest req, string body)
         {
@@ -120,6 +122,12 @@ namespace GridAutomation.Provider.VSphere.Tests
                         {
                             _pending.Remove(token); Cancelled.Add(token);
                             return (200, Envelope(new XElement(Vim + "CancelRetrievePropertiesExResponse")), null);
+                        }
+                        if (method == "ContinueRetrievePropertiesEx" && ContinueFaults.Count > 0)
+                        {
+                            var (status, after) = ContinueFaults.Dequeue();
+                            var h = after == null ? null : new Dictionary<string, string> { ["Retry-After"] = after };
+                            return (status, "busy", h);
                         }
                         var page = p.Pages.Dequeue();
                         PagesServedFromTokens++;

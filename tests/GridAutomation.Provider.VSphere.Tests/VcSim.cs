@@ -71,7 +71,7 @@ namespace GridAutomation.Provider.VSphere.Tests
             return new VcSim(p, new Uri(lineTask.Result));
         }
 
-        public static ProviderConnectRequest Request(Uri url, string name = "vs", string user = User, string password = Password, IDictionary<string, string>? settings = null)
+        public static ProviderConnectRequest Request(Uri url, string name = "vs", string user = User, string password = Password, IDictionary<string, string>? settings = null, ProviderServices? services = null)
         {
             var dc = new GridDatacenter { Name = name, Provider = "VSphere" };
             dc.Settings["Server"] = url.ToString();
@@ -80,7 +80,7 @@ namespace GridAutomation.Provider.VSphere.Tests
             {
                 Datacenter = dc,
                 Secrets = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase) { ["Credential"] = new NetworkCredential(user, password) },
-                Services = null!,
+                Services = services!,
             };
         }
 

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using GridAutomation.Core.Engine;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
 using GridAutomation.Providers.VSphere;
@@ -43,6 +44,49 @@ namespace GridAutomation.Provider.VSphere.Tests
             Assert.Equal(expected.Select(w => w.NativeId).OrderBy(x => x), got.Select(w => w.NativeId).OrderBy(x => x));
             Assert.Equal(calls.Count(m => m != "?"), c.Vim.RoundTrips - tripsBefore);
             Assert.True(pages >= 5);
+        }
+
+        [SimulatorFact]
+        public async Task Listing_LaterPageRefused_IsRetriedThroughTheSharedPolicy_HonouringRetryAfter()
+        {
+            using var sim = VcSim.Start("-cluster", "1", "-host", "2", "-standalone-host", "1", "-vm", "5", "-templates", "0");
+            using var proxy = new PagingProxy(sim.Url);
+            var policy = new RetryPolicy(3, TimeSpan.FromSeconds(5), 4, TimeSpan.FromMilliseconds(10));
+            var retries = new List<(int Attempt, TimeSpan Delay, string Code)>();
+            policy.Retrying += (dc, attempt, delay, ex) => { lock (retries) retries.Add((attempt, delay, ex.NativeCode ?? "")); };
+            using var c = (VSphereConnection)await new VSphereProvider().ConnectAsync(VcSim.Request(proxy.Url, "paged", services: new ProviderServices(null!, policy)), Ct());
+            proxy.ContinueFaults.Enqueue((503, "1"));
+            proxy.ContinueFaults.Enqueue((429, null));
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var got = new List<GridWorkload>();
+            await foreach (var page in c.ListWorkloadsAsync(new WorkloadQuery { PageSize = 3 }, Ct())) got.AddRange(page);
+            Assert.Equal(10, got.Select(w => w.NativeId).Distinct().Count()); // nothing lost, nothing twice
+            Assert.Equal(10, got.Count);
+            Assert.Equal(new[] { "HTTP503", "HTTP429" }, retries.Select(r => r.Code));
+            Assert.Equal(TimeSpan.FromSeconds(1), retries[0].Delay); // the server's Retry-After, not the policy's backoff
+            Assert.True(sw.Elapsed >= TimeSpan.FromMilliseconds(950), "Retry-After of 1 s not honoured: " + sw.Elapsed);
+        }
+
+        [SimulatorFact]
+        public async Task Listing_LaterPageWithUnknownOutcome_IsNotRetried_SoNoPageIsSkipped()
+        {
+            using var sim = VcSim.Start("-cluster", "1", "-host", "2", "-standalone-host", "1", "-vm", "5", "-templates", "0");
+            using var proxy = new PagingProxy(sim.Url);
+            var policy = new RetryPolicy(3, TimeSpan.FromSeconds(5), 4, TimeSpan.FromMilliseconds(10));
+            int retried = 0;
+            policy.Retrying += (dc, attempt, delay, ex) => Interlocked.Increment(ref retried);
+            using var c = (VSphereConnection)await new VSphereProvider().ConnectAsync(VcSim.Request(proxy.Url, "paged", services: new ProviderServices(null!, policy)), Ct());
+            proxy.ContinueFaults.Enqueue((502, null)); // a gateway error: the server may have moved the token on
+            var got = new List<GridWorkload>();
+            var ex = await Assert.ThrowsAsync<GridException>(async () =>
+            {
+                await foreach (var page in c.ListWorkloadsAsync(new WorkloadQuery { PageSize = 3 }, Ct())) got.AddRange(page);
+            });
+            Assert.Equal("HTTP502", ex.NativeCode);
+            Assert.Equal(GridErrorKind.Unavailable, ex.Kind);
+            Assert.False(ex.IsTransient); // so the engine does not retry it either
+            Assert.Equal(0, retried);
+            Assert.Equal(3, got.Count);
         }
 
         [SimulatorFact]

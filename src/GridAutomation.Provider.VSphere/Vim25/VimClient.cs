@@ -204,16 +204,19 @@ namespace GridAutomation.Providers.VSphere.Vim25
             return false;
         }
 
+        /// <summary>True for an answer that says the server did not act on the request (HTTP 429, or 503 from vCenter's proxy).</summary>
+        internal static bool RefusedBeforeActing(GridException ex) => ex.NativeCode == "HTTP429" || ex.NativeCode == "HTTP503";
+
         private GridException HttpError(string method, HttpResponseMessage resp)
         {
             int status = (int)resp.StatusCode;
             string what = $"vSphere call {method} to {SdkUrl.Host}: HTTP {status} {resp.ReasonPhrase}";
+            TimeSpan? after = resp.Headers.RetryAfter?.Delta;
+            if (after == null && resp.Headers.RetryAfter?.Date is DateTimeOffset d) after = d - DateTimeOffset.UtcNow;
             if (status == 429)
-            {
-                TimeSpan? after = resp.Headers.RetryAfter?.Delta;
-                if (after == null && resp.Headers.RetryAfter?.Date is DateTimeOffset d) after = d - DateTimeOffset.UtcNow;
                 return new GridException(GridErrorKind.Throttled, what + " (throttled).", "Throttled") { RetryAfter = after, NativeCode = "HTTP429" };
-            }
+            if (status == 503)
+                return new GridException(GridErrorKind.Unavailable, what, "ServerError") { RetryAfter = after, NativeCode = "HTTP503" };
             if (status == 401) return new GridException(GridErrorKind.Unauthorized, what, "NotAuthenticated") { NativeCode = "HTTP401" };
             if (status == 403) return new GridException(GridErrorKind.PermissionDenied, what, "NoPermission") { NativeCode = "HTTP403" };
             if (status == 404) return new GridException(GridErrorKind.InvalidRequest, what + $". Is {SdkUrl} a vCenter/ESXi SDK endpoint?", "EndpointNotFound") { NativeCode = "HTTP404" };
