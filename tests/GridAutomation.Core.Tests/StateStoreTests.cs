@@ -42,6 +42,41 @@ namespace GridAutomation.Core.Tests
         }
 
         [Fact]
+        public void CoreSchemaV1File_IsUpgraded_OldRowsKeepNoName_NewRowsCarryIt()
+        {
+            using var tmp = new TempDir();
+            string path = tmp.File("v1.db");
+            // A state file as version 1 of the module wrote it, with one journaled operation.
+            using (var c = new SqliteConnection("Data Source=" + path + ";Pooling=False"))
+            {
+                c.Open();
+                using var cmd = c.CreateCommand();
+                cmd.CommandText = "PRAGMA journal_mode=WAL;" + StateStore.CoreMigrations[0]
+                    + ";CREATE TABLE schema_version(component TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, updated_at TEXT NOT NULL);"
+                    + "INSERT INTO schema_version VALUES('core', 1, '2026-01-01T00:00:00.0000000Z');"
+                    + "INSERT INTO operations(id, kind, datacenter, target, state, started, finished) VALUES('" + Guid.NewGuid().ToString("D")
+                    + "', 'Stop', 'dc1', 'dc1/vm-1', 'Succeeded', '2026-01-01T00:00:00.0000000Z', '2026-01-01T00:00:01.0000000Z');";
+                cmd.ExecuteNonQuery();
+            }
+            // -WhatIf (read-only) cannot upgrade it and says so, leaving it at version 1.
+            var ro = Assert.Throws<GridException>(() => StateStore.Open(path, readOnly: true).Dispose());
+            Assert.Equal("StateStoreReadOnly", ro.ErrorId);
+            using (var s = StateStore.Open(path, readOnly: false))
+            {
+                Assert.Equal(2, s.GetSchemaVersion(StateStore.CoreComponent));
+                var journal = new OperationJournal(s, TimeSpan.FromMinutes(2));
+                var old = Assert.Single(journal.List(new OperationFilter()));
+                Assert.Null(old.TargetName);
+                Assert.Equal("dc1/vm-1", old.Target);
+                var op = journal.Begin("Start", "dc1", "dc1/vm-1", null, null, null, "web-01");
+                journal.Complete(op.Id, null);
+                Assert.Equal("web-01", journal.List(new OperationFilter { Id = op.Id }).Single().TargetName);
+                Assert.Equal(2, journal.List(new OperationFilter { Targets = new[] { "dc1/vm-*" } }).Count);
+                Assert.Equal(op.Id, journal.List(new OperationFilter { Targets = new[] { "WEB-*" } }).Single().Id);
+            }
+        }
+
+        [Fact]
         public void ComponentMigrations_ApplyInOrder_AndOnlyOnce_AcrossReopen()
         {
             using var tmp = new TempDir();

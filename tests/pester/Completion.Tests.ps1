@@ -40,6 +40,10 @@ Describe 'Tab completion' {
         Complete "Resume-GridOperation -Id $($op.Substring(0, 8))" | Should -Contain $op
         Complete 'Set-GridConfiguration -Name Retry' | Should -Be @('RetryCount', 'RetryMaxDelaySeconds')
     }
+    It 'completes Get-GridOperation -Target from the names in the journal' {
+        Complete 'Get-GridOperation -Target alp' | Should -Be @('alpha01', 'alpha02')
+        Complete 'Get-GridOperation -Datacenter cmp-dub -Target alp' | Should -BeNullOrEmpty
+    }
     It 'completes a provider parameter''s values after -Provider (dynamic parameters)' {
         (Complete 'Connect-GridDatacenter -Provider Simulator -Name x -Host') | Should -Contain '-Hosts'
     }

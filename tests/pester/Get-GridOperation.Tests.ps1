@@ -44,7 +44,19 @@ Describe 'Get-GridOperation' {
         Get-GridOperation -Id ([guid]::NewGuid()) -ErrorVariable ev -ErrorAction SilentlyContinue
         $ev[0].FullyQualifiedErrorId | Should -BeLike 'OperationNotFound,*'
     }
-    It 'shows the default table view' {
+    It 'shows the default table view, with the target''s name' {
         (Get-GridOperation -Last 1 | Out-String -Width 200) | Should -Match 'Id\s+Kind\s+State\s+Started\s+Target'
+        $table = Get-GridOperation -Kind Stop -Datacenter go-2 | Out-String -Width 200
+        $table | Should -Match '\bStop\s+Succeeded\s+\S+ \S+\s+o03\b'
+    }
+    It 'filters by target name (wildcards) or workload id' {
+        $ops = @(Get-GridOperation -Target 'o0[12]')
+        $ops.Count | Should -Be 4 -Because 'two creates and two stops'
+        @($ops.TargetName | Sort-Object -Unique) | Should -Be @('o01', 'o02')
+        $w = Get-GridWorkload -Name o03
+        $byId = @(Get-GridOperation -Target $w.Id)
+        $byId.Kind | Should -Be @('Stop') -Because 'the create was journaled before the workload had its id'
+        $byId[0].Target | Should -Be $w.Id
+        @(Get-GridOperation -Target 'nothing-like-this*').Count | Should -Be 0
     }
 }

@@ -98,7 +98,7 @@ namespace GridAutomation.Core.Engine
                 Resize = request.Resize, Tags = request.Tags == null ? null : new Dictionary<string, string?>(request.Tags, StringComparer.OrdinalIgnoreCase),
                 DestinationHost = request.DestinationHost,
             };
-            var op = Journal.Begin(request.Kind, dc.Name, target.Id, null, JsonUtil.Serialize(record), batchId);
+            var op = Journal.Begin(request.Kind, dc.Name, target.Id, null, JsonUtil.Serialize(record), batchId, string.IsNullOrEmpty(target.Name) ? null : target.Name);
             return await RunActionAsync(op, dc, conn, record, isResume: false, observer, ct).ConfigureAwait(false);
         }
 
@@ -232,7 +232,7 @@ namespace GridAutomation.Core.Engine
                 Options = new Dictionary<string, string>(request.Options, StringComparer.OrdinalIgnoreCase), PowerOn = request.PowerOn,
                 HadSecrets = request.Secrets.Count > 0, ProviderKey = providerKey,
             };
-            var op = Journal.Begin("Create", dc.Name, dc.Name + "/" + request.Name, lookupKey, JsonUtil.Serialize(record), batchId);
+            var op = Journal.Begin("Create", dc.Name, dc.Name + "/" + request.Name, lookupKey, JsonUtil.Serialize(record), batchId, request.Name);
             return await RunCreateAsync(op, dc, conn, request, isResume: false, observer, ct).ConfigureAwait(false);
         }
 

@@ -115,7 +115,7 @@ namespace GridAutomation.Core.Engine
                 RegisteredAt = existing?.RegisteredAt ?? DateTimeOffset.UtcNow,
                 Settings = new Dictionary<string, string>(settings, StringComparer.OrdinalIgnoreCase),
             };
-            var op = Journal.Begin("Register", dc.Name, dc.Name, null, JsonUtil.Serialize(new { dc.Provider, dc.Owner, dc.Site, dc.Settings }), null);
+            var op = Journal.Begin("Register", dc.Name, dc.Name, null, JsonUtil.Serialize(new { dc.Provider, dc.Owner, dc.Site, dc.Settings }), null, dc.Name);
             try
             {
                 await DropConnectionAsync(dc.Name).ConfigureAwait(false);
@@ -189,7 +189,7 @@ namespace GridAutomation.Core.Engine
         {
             EnsureWritable();
             var dc = GetDatacenter(name);
-            var op = Journal.Begin("Unregister", dc.Name, dc.Name, null, null, null);
+            var op = Journal.Begin("Unregister", dc.Name, dc.Name, null, null, null, dc.Name);
             try
             {
                 await DisconnectDatacenterAsync(dc.Name, ct).ConfigureAwait(false);

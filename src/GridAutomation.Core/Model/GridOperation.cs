@@ -12,6 +12,8 @@ namespace GridAutomation.Core.Model
         public string Datacenter { get; set; } = "";
         /// <summary>Workload id (or name for a create) the operation acts on.</summary>
         public string Target { get; set; } = "";
+        /// <summary>The workload's (or datacenter's) name when the operation began; null in journals older than schema v2.</summary>
+        public string? TargetName { get; set; }
         public OperationState State { get; set; }
         public DateTimeOffset Started { get; set; }
         public DateTimeOffset? Finished { get; set; }
@@ -32,6 +34,6 @@ namespace GridAutomation.Core.Model
         /// <summary>Set by the engine when Resume-GridOperation -Rollback asks a provider's ResumeAsync to undo rather than finish. Not persisted.</summary>
         public bool RollbackRequested { get; set; }
         public TimeSpan? Duration => Finished.HasValue ? Finished - Started : null;
-        public override string ToString() => Kind + " " + Target + " (" + State + ")";
+        public override string ToString() => Kind + " " + (TargetName ?? Target) + " (" + State + ")";
     }
 }

@@ -10,6 +10,8 @@ namespace GridAutomation.Core.State
         public IReadOnlyList<string>? Datacenters { get; set; }
         public IReadOnlyCollection<OperationState>? States { get; set; }
         public string? Kind { get; set; }
+        /// <summary>Wildcard patterns matched against the target's name (as it was when the operation began) and its id.</summary>
+        public IReadOnlyList<string>? Targets { get; set; }
         public Guid? BatchId { get; set; }
         public int? Last { get; set; }
     }
@@ -23,7 +25,7 @@ namespace GridAutomation.Core.State
     public interface IOperationJournal
     {
         /// <summary>Records the intent and takes the lease. Request JSON must not contain a secret.</summary>
-        GridOperation Begin(string kind, string datacenter, string target, string? idempotencyKey, string? requestJson, Guid? batchId);
+        GridOperation Begin(string kind, string datacenter, string target, string? idempotencyKey, string? requestJson, Guid? batchId, string? targetName = null);
         void Checkpoint(Guid id, string key, string value);
         /// <summary>Refreshes the lease heartbeat (the engine calls it periodically while an operation runs).</summary>
         void Heartbeat(Guid id);

@@ -19,7 +19,7 @@ namespace GridAutomation.Core.State
     /// </summary>
     public sealed class OperationJournal : IOperationJournal
     {
-        private const string Columns = "id, kind, datacenter, target, state, started, finished, error, error_id, idempotency_key, batch_id, request, result, lease_pid, lease_machine, lease_process_start, heartbeat";
+        private const string Columns = "id, kind, datacenter, target, state, started, finished, error, error_id, idempotency_key, batch_id, request, result, lease_pid, lease_machine, lease_process_start, heartbeat, target_name";
 
         private readonly IStateStore _store;
         private readonly LeaseHolder _self;
@@ -38,13 +38,13 @@ namespace GridAutomation.Core.State
         public static int CurrentProcessId => LeaseHolder.Current.ProcessId;
         public static string CurrentMachine => LeaseHolder.Current.Machine;
 
-        public GridOperation Begin(string kind, string datacenter, string target, string? idempotencyKey, string? requestJson, Guid? batchId)
+        public GridOperation Begin(string kind, string datacenter, string target, string? idempotencyKey, string? requestJson, Guid? batchId, string? targetName = null)
         {
             if (string.IsNullOrEmpty(kind)) throw new ArgumentException("kind is empty", nameof(kind));
             var now = DateTimeOffset.UtcNow;
             var op = new GridOperation
             {
-                Id = Guid.NewGuid(), Kind = kind, Datacenter = datacenter ?? "", Target = target ?? "", State = OperationState.Running,
+                Id = Guid.NewGuid(), Kind = kind, Datacenter = datacenter ?? "", Target = target ?? "", TargetName = targetName, State = OperationState.Running,
                 Started = now, IdempotencyKey = idempotencyKey, BatchId = batchId, Request = requestJson,
                 LeaseProcessId = _self.ProcessId, LeaseMachine = _self.Machine, LeaseHeartbeat = now,
             };
@@ -52,7 +52,7 @@ namespace GridAutomation.Core.State
             {
                 using var cmd = c.CreateCommand();
                 cmd.Transaction = tx;
-                cmd.CommandText = "INSERT INTO operations(" + Columns + ") VALUES($id,$kind,$dc,$target,$state,$started,NULL,NULL,NULL,$key,$batch,$req,NULL,$pid,$machine,$pstart,$hb)";
+                cmd.CommandText = "INSERT INTO operations(" + Columns + ") VALUES($id,$kind,$dc,$target,$state,$started,NULL,NULL,NULL,$key,$batch,$req,NULL,$pid,$machine,$pstart,$hb,$tname)";
                 cmd.Parameters.AddWithValue("$id", op.Id.ToString("D"));
                 cmd.Parameters.AddWithValue("$kind", op.Kind);
                 cmd.Parameters.AddWithValue("$dc", op.Datacenter);
@@ -66,6 +66,7 @@ namespace GridAutomation.Core.State
                 cmd.Parameters.AddWithValue("$machine", _self.Machine);
                 cmd.Parameters.AddWithValue("$pstart", _self.StartToken);
                 cmd.Parameters.AddWithValue("$hb", StateStore.FormatTime(now));
+                cmd.Parameters.AddWithValue("$tname", (object?)targetName ?? DBNull.Value);
                 return cmd.ExecuteNonQuery();
             });
             return op;
@@ -159,8 +160,11 @@ namespace GridAutomation.Core.State
                 Func<GridOperation, bool>? post = null;
                 var dcPatterns = filter.Datacenters != null && filter.Datacenters.Count > 0 ? filter.Datacenters : null;
                 var wantedStates = filter.States != null && filter.States.Count > 0 ? new HashSet<OperationState>(filter.States) : null;
+                var targetPatterns = filter.Targets != null && filter.Targets.Count > 0 ? filter.Targets : null;
                 post = op => Engine.Wildcard.MatchesAny(op.Datacenter, dcPatterns)
-                             && (wantedStates == null || wantedStates.Contains(op.State));
+                             && (wantedStates == null || wantedStates.Contains(op.State))
+                             && (targetPatterns == null || (op.TargetName != null && Engine.Wildcard.MatchesAny(op.TargetName, targetPatterns))
+                                 || Engine.Wildcard.MatchesAny(op.Target, targetPatterns));
                 string sql = (where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "") + " ORDER BY seq DESC";
                 var ops = Query(c, null, sql, p => { foreach (var b in binds) b(p); }, post, filter.Last);
                 ops.Reverse(); // chronological
@@ -253,6 +257,7 @@ namespace GridAutomation.Core.State
                     LeaseProcessId = r.IsDBNull(13) ? null : r.GetInt32(13),
                     LeaseMachine = r.IsDBNull(14) ? null : r.GetString(14),
                     LeaseHeartbeat = r.IsDBNull(16) ? null : StateStore.ParseTime(r.GetString(16)),
+                    TargetName = r.IsDBNull(17) ? null : r.GetString(17),
                 };
                 string? startToken = r.IsDBNull(15) ? null : r.GetString(15);
                 if (op.State == OperationState.Running || op.State == OperationState.Pending)

@@ -63,6 +63,8 @@ namespace GridAutomation.Core.State
                 key TEXT NOT NULL,
                 value TEXT NOT NULL,
                 PRIMARY KEY(operation_id, key));",
+            // v2: the name of the workload an operation acts on, as it was when the operation began (Get-GridOperation shows it)
+            @"ALTER TABLE operations ADD COLUMN target_name TEXT;",
         };
 
         private static readonly byte[] SqliteMagic = System.Text.Encoding.ASCII.GetBytes("SQLite format 3\0");

@@ -31,6 +31,13 @@ namespace GridAutomation.Commands
         [Parameter(ParameterSetName = Filter)]
         public OperationState[]? State { get; set; }
 
+        /// <summary>Only operations on these targets: workload (or datacenter) names as they were when the operation began, or workload ids. Wildcards allowed.</summary>
+        [Parameter(ParameterSetName = Filter)]
+        [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
+        [ArgumentCompleter(typeof(OperationTargetCompleter))]
+        public string[]? Target { get; set; }
+
         /// <summary>Only operations of this kind (Create, Start, Stop, Restart, Suspend, Remove, Resize, SetTags, Move...).</summary>
         [Parameter(ParameterSetName = Filter)]
         [ValidateNotNullOrEmpty]
@@ -60,7 +67,7 @@ namespace GridAutomation.Commands
                     }
                     return;
                 }
-                var filter = new OperationFilter { Datacenters = Datacenter, States = State, Kind = Kind, BatchId = BatchId, Last = Last };
+                var filter = new OperationFilter { Datacenters = Datacenter, States = State, Kind = Kind, Targets = Target, BatchId = BatchId, Last = Last };
                 foreach (var o in Engine.GetOperations(filter)) WriteObject(o);
             }
             catch (PipelineStoppedException) { throw; }

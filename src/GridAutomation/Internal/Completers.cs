@@ -169,6 +169,13 @@ namespace GridAutomation.Internal
             => OpenEngine().GetOperations(new OperationFilter { Last = 100 }).Select(o => o.Id.ToString());
     }
 
+    /// <summary>Target names from the newest 1,000 operations (of the datacenters already typed), for Get-GridOperation -Target.</summary>
+    public sealed class OperationTargetCompleter : GridCompleter
+    {
+        protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct)
+            => OpenEngine().GetOperations(new OperationFilter { Datacenters = BoundDatacenters(bound), Last = 1000 }).Select(o => o.TargetName ?? o.Target);
+    }
+
     public sealed class ConfigurationKeyCompleter : GridCompleter
     {
         protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct)
