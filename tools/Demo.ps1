@@ -95,10 +95,10 @@ try {
     $web | Move-GridWorkload -DestinationHost $destination.Name -PassThru -Confirm:$false | Format-Table Name, Host, State | Out-Host
 
     Show-Step 'The operations journal: every change, with its state'
-    Show-Command 'Get-GridOperation -Last 20 | Format-Table Kind, Target, State, Started, Finished'
-    Get-GridOperation -Last 20 | Format-Table Kind, Target, State,
-        @{ n = 'Started'; e = { $_.Started.ToLocalTime().ToString('HH:mm:ss') } },
-        @{ n = 'Took'; e = { if ($null -ne $_.Duration) { '{0:n2}s' -f $_.Duration.TotalSeconds } } } -AutoSize | Out-Host
+    Show-Command 'Get-GridOperation -Last 20 | Format-Table Kind, Datacenter, TargetName, State, Duration'
+    Get-GridOperation -Last 20 | Format-Table Kind, Datacenter, TargetName, State, Duration -AutoSize | Out-Host
+    Show-Command 'Get-GridOperation -Target web-01'
+    Get-GridOperation -Target web-01 | Out-Host
     Write-Host ''
     Write-Host "Demo done. Nothing outside $(Split-Path $env:GRIDAUTOMATION_STATE) was touched." -ForegroundColor Green
 }

@@ -45,9 +45,9 @@ Describe 'Get-GridOperation' {
         $ev[0].FullyQualifiedErrorId | Should -BeLike 'OperationNotFound,*'
     }
     It 'shows the default table view, with the target''s name' {
-        (Get-GridOperation -Last 1 | Out-String -Width 200) | Should -Match 'Id\s+Kind\s+State\s+Started\s+Target'
-        $table = Get-GridOperation -Kind Stop -Datacenter go-2 | Out-String -Width 200
-        $table | Should -Match '\bStop\s+Succeeded\s+\S+ \S+\s+o03\b'
+        (Get-GridOperation -Last 1 | Out-String -Width 200) | Should -Match 'Started\s+Kind\s+Target\s+State\s+ErrorId\s+Id'
+        $table = Get-GridOperation -Kind Stop -Datacenter go-2 | Out-String -Width 80
+        $table | Should -Match '\d\d:\d\d:\d\d\s+Stop\s+o03\s+Succeeded\b' -Because 'the name and state fit in 80 columns'
     }
     It 'filters by target name (wildcards) or workload id' {
         $ops = @(Get-GridOperation -Target 'o0[12]')
