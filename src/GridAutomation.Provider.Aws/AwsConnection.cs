@@ -140,7 +140,12 @@ namespace GridAutomation.Providers.Aws
                 try
                 {
                     ct.ThrowIfCancellationRequested();
-                    var resolved = await DefaultAWSCredentialsIdentityResolver.GetCredentialsAsync(config).ConfigureAwait(false);
+                    // A resolver of our own for each connect: the SDK's shared one keeps the first credentials it found
+                    // for the whole process, so a session that later sets other variables would not see them. Ours
+                    // reads the chain as it is now, and Ctrl+C cancels the lookup (metadata endpoints can be slow).
+                    AWSCredentials resolved;
+                    using (var resolver = new DefaultAWSCredentialsIdentityResolver())
+                        resolved = await resolver.ResolveIdentityAsync(config, ct).ConfigureAwait(false);
                     if (resolved == null) throw new AmazonClientException("The SDK default chain found no credentials.");
                     client = new AmazonEC2Client(resolved, config);
                 }

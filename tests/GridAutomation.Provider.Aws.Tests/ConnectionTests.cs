@@ -105,7 +105,7 @@ namespace GridAutomation.Providers.Aws.Tests
         }
 
         [Fact]
-        public async Task DefaultChain_NoCredentials_IsUnauthorized_ThenContainerEndpointOnLoopback()
+        public async Task DefaultChain_NoCredentials_IsUnauthorized_ThenContainerEndpoint_ThenInstanceRole_OnLoopback()
         {
             using var fake = new FakeEc2();
             var ex = await Assert.ThrowsAsync<GridException>(() => TestEnvironment.ConnectAsync(fake.Url, credentials: false));
@@ -130,6 +130,57 @@ namespace GridAutomation.Providers.Aws.Tests
                 Assert.NotEmpty(creds.Requests);
             }
             finally { Environment.SetEnvironmentVariable("AWS_CONTAINER_CREDENTIALS_FULL_URI", null); }
+
+            await InstanceRoleFromLoopbackMetadataService();
+        }
+
+        /// <summary>
+        /// What a script on an EC2 instance (or an Automation hybrid worker there) uses: the instance profile's role
+        /// credentials from the metadata service (IMDSv2). The process's loopback metadata service answers (see
+        /// TestEnvironment). It runs inside the one test of the default chain because it switches the metadata service
+        /// on for the process for a moment; that it follows the container step also proves each connect reads the chain
+        /// afresh (the SDK's shared resolver would still hand out the container's credentials).
+        /// </summary>
+        private static async Task InstanceRoleFromLoopbackMetadataService()
+        {
+            using var fake = new FakeEc2();
+            const string Session = "imds-session-token-example";
+            string json = "{\"Code\":\"Success\",\"LastUpdated\":\"" + DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'") + "\",\"Type\":\"AWS-HMAC\"," +
+                          "\"AccessKeyId\":\"ASIAINSTANCEROLEEXAMPLE\",\"SecretAccessKey\":\"instanceRoleSecretExample0123456789\"," +
+                          "\"Token\":\"instanceRoleSessionTokenExample\",\"Expiration\":\"" + DateTime.UtcNow.AddHours(6).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'") + "\"}";
+            var imds = TestEnvironment.MetadataService;
+            int before = imds.Requests.Count;
+            TestEnvironment.MetadataHandler = r =>
+            {
+                if (r.Method == "PUT" && r.Path == "/latest/api/token")
+                    return r.Headers.ContainsKey("X-aws-ec2-metadata-token-ttl-seconds") ? new Ec2Response { Body = Session } : new Ec2Response { Status = 400 };
+                if (!r.Headers.TryGetValue("X-aws-ec2-metadata-token", out var t) || t != Session) return new Ec2Response { Status = 401 };
+                if (r.Path.TrimEnd('/') == "/latest/meta-data/iam/security-credentials") return new Ec2Response { Body = "grid-runner-role" };
+                if (r.Path == "/latest/meta-data/iam/security-credentials/grid-runner-role") return new Ec2Response { Body = json };
+                return new Ec2Response { Status = 404 };
+            };
+            Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "false");
+            try
+            {
+                using var c = await TestEnvironment.ConnectAsync(fake.Url, credentials: false);
+                Assert.Equal("DefaultChain", c.CredentialSource);
+                var r = fake.Server.Requests.Last();
+                Assert.Equal("ASIAINSTANCEROLEEXAMPLE", AccessKeyOf(r));
+                Assert.Equal("instanceRoleSessionTokenExample", r.Headers["X-Amz-Security-Token"]);
+                var seen = imds.Requests.Skip(before).ToList();
+                Assert.Equal("PUT", seen[0].Method); // IMDSv2: a session token first...
+                Assert.Equal("/latest/api/token", seen[0].Path);
+                Assert.Contains(seen, q => q.Path == "/latest/meta-data/iam/security-credentials/grid-runner-role");
+                Assert.All(seen.Where(q => q.Method == "GET"), q => Assert.Equal(Session, q.Headers["X-aws-ec2-metadata-token"])); // ...then every read with it
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
+                TestEnvironment.MetadataHandler = null;
+            }
+            // Disabled again, a new connect finds nothing (the instance role is not kept for the process by our connect).
+            var ex = await Assert.ThrowsAsync<GridException>(() => TestEnvironment.ConnectAsync(fake.Url, credentials: false));
+            Assert.Equal("AwsCredentialsNotFound", ex.ErrorId);
         }
 
         [Fact]

@@ -20,6 +20,8 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
         public string? Authorization { get; set; }
         public string? Host { get; set; }
         public IReadOnlyDictionary<string, string> Headers { get; set; } = new Dictionary<string, string>();
+        public string Method { get; set; } = "";
+        public string Path { get; set; } = "";
         public string? Get(string key) => Form.TryGetValue(key, out var v) ? v : null;
 
         /// <summary>Values of a list member: prefix "InstanceId" gives InstanceId.1, InstanceId.2...</summary>
@@ -121,7 +123,8 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
                 }
                 var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
                 foreach (string? h in ctx.Request.Headers.AllKeys) if (h != null) headers[h] = ctx.Request.Headers[h] ?? "";
-                var req = new Ec2Request { Form = form, Authorization = ctx.Request.Headers["Authorization"], Host = ctx.Request.Headers["Host"], Headers = headers };
+                var req = new Ec2Request { Form = form, Authorization = ctx.Request.Headers["Authorization"], Host = ctx.Request.Headers["Host"], Headers = headers,
+                                       Method = ctx.Request.HttpMethod, Path = ctx.Request.Url?.AbsolutePath ?? "" };
                 Requests.Enqueue(req);
                 Ec2Response resp;
                 try { resp = _handler(req); }

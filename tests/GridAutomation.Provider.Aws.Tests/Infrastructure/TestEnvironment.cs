@@ -31,10 +31,19 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
                                       "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
                                       "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN" })
                 Environment.SetEnvironmentVariable(v, null);
+            // The SDK fixes the metadata endpoint the first time it looks at it, for the whole process: point it at a
+            // loopback server of ours from the start, so even an enabled lookup never leaves the machine, and the one
+            // test of the instance-role path answers there.
+            MetadataService = new LoopbackEc2Server(r => MetadataHandler?.Invoke(r) ?? new Ec2Response { Status = 404 });
+            Environment.SetEnvironmentVariable("AWS_EC2_METADATA_SERVICE_ENDPOINT", MetadataService.Url.TrimEnd('/'));
             string empty = Path.Combine(Path.GetTempPath(), "ga-aws-tests-no-such-dir", "none");
             Environment.SetEnvironmentVariable("AWS_SHARED_CREDENTIALS_FILE", empty);
             Environment.SetEnvironmentVariable("AWS_CONFIG_FILE", empty);
         }
+
+        /// <summary>The process's instance metadata service (loopback); answers 404 unless a test sets <see cref="MetadataHandler"/>.</summary>
+        public static LoopbackEc2Server MetadataService { get; private set; } = null!;
+        public static volatile Func<Ec2Request, Ec2Response>? MetadataHandler;
 
         public static bool RequireAll => Environment.GetEnvironmentVariable("GRIDAUTOMATION_REQUIRE_ALL") == "1";
 
