@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Collections.Generic;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
@@ -138,7 +139,9 @@ namespace GridAutomation.Providers.Azure
 
         private static X509Certificate2 FindCertificate(string thumbprint)
         {
-            string t = thumbprint.Replace(" ", "").Trim();
+            // Keep the hex digits only: a thumbprint copied from the certificate manager carries spaces and often an
+            // invisible left-to-right mark (U+200E) in front.
+            string t = new string(thumbprint.Where(Uri.IsHexDigit).ToArray()).ToUpperInvariant();
             foreach (var location in new[] { StoreLocation.CurrentUser, StoreLocation.LocalMachine })
             {
                 try

@@ -98,6 +98,39 @@ namespace GridAutomation.Provider.Azure.Tests
         }
 
         [ChildFact]
+        public async Task ServicePrincipal_Certificate_ByThumbprint_FromTheCurrentUserStore()
+        {
+            await using var server = await TestHttpsServer.StartAsync();
+            var sim = new ArmSimulator(server);
+            using var rsa = RSA.Create(2048);
+            var req = new CertificateRequest("CN=grid-sp-store-" + Guid.NewGuid().ToString("N").Substring(0, 8), rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            using var made = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            // As a user imports a PFX into CurrentUser\My (on Linux .NET keeps that store under ~/.dotnet/corefx).
+            using var cert = new X509Certificate2(made.Export(X509ContentType.Pfx), (string?)null, X509KeyStorageFlags.PersistKeySet | X509KeyStorageFlags.Exportable);
+            using (var store = new X509Store(StoreName.My, StoreLocation.CurrentUser)) { store.Open(OpenFlags.ReadWrite); store.Add(cert); }
+            try
+            {
+                var settings = Sp(server.BaseUrl);
+                settings["ApplicationId"] = ArmSimulator.SpClientId;
+                // The thumbprint as copied from the certificate manager: an invisible U+200E mark, spaced, lower case.
+                settings["ClientCertificateThumbprint"] = "\u200e" + string.Join(" ", Enumerable.Range(0, cert.Thumbprint.Length / 4).Select(i => cert.Thumbprint.Substring(i * 4, 4))).ToLowerInvariant();
+                using var c = await Harness.ConnectAsync(sim, settings: settings, secrets: new Dictionary<string, object>());
+                Assert.Contains("sp-cert", sim.TokenRequests);
+
+                settings["ClientCertificateThumbprint"] = new string('0', 40);
+                var ex = await Assert.ThrowsAsync<GridException>(() => Harness.ConnectAsync(sim, settings: settings, secrets: new Dictionary<string, object>()));
+                Assert.Equal("AzureCertificateNotFound", ex.ErrorId);
+                Assert.Equal(GridErrorKind.InvalidRequest, ex.Kind);
+            }
+            finally
+            {
+                using var store = new X509Store(StoreName.My, StoreLocation.CurrentUser);
+                store.Open(OpenFlags.ReadWrite);
+                store.Remove(cert);
+            }
+        }
+
+        [ChildFact]
         public async Task AccessToken_IsUsedAsIs_AndAWrongOneIsUnauthorized()
         {
             await using var server = await TestHttpsServer.StartAsync();
