@@ -310,12 +310,18 @@ namespace GridAutomation.Engine.Tests
         public async Task ReadOnlyEngine_BeforeTheFileExists_IsNotCachedPastTheFirstWrite()
         {
             var cfg = new GridConfiguration { StatePath = Path.Combine(_dir, "later.db"), RetryCount = 0, LeaseTimeoutSeconds = 120 };
-            Assert.Empty(GridEngine.Get(cfg, readOnly: true).GetDatacenters(null));
+            using (var throwaway = GridEngine.Get(cfg, readOnly: true))
+            {
+                Assert.False(throwaway.IsShared); // its caller disposes it
+                Assert.Empty(throwaway.GetDatacenters(null));
+            }
             Assert.False(File.Exists(cfg.StatePath));
             string name = "late" + Guid.NewGuid().ToString("N").Substring(0, 6);
             _names.Add(name);
             await GridEngine.Get(cfg, readOnly: false).ConnectDatacenterAsync(FakeProvider.ProviderName, name, null, null, new Dictionary<string, string>(), new Dictionary<string, object>(), NullObserver.Instance, default);
-            Assert.Contains(GridEngine.Get(cfg, readOnly: true).GetDatacenters(null), d => d.Name == name);
+            var shared = GridEngine.Get(cfg, readOnly: true);
+            Assert.True(shared.IsShared);
+            Assert.Contains(shared.GetDatacenters(null), d => d.Name == name);
         }
 
         /// <summary>Rewrites the lease of an operation so that its holder is a process that no longer exists on this machine.</summary>

@@ -45,7 +45,7 @@ namespace GridAutomation.Core.Engine
             // A read-only engine over a file that does not exist yet sees an empty store; it is not cached, so the
             // first real write in this process is seen by later -WhatIf runs.
             if (readOnly && !File.Exists(path)) return Create(configuration, path, readOnly);
-            return Engines.GetOrAdd(key, _ => Create(configuration, path, readOnly));
+            return Engines.GetOrAdd(key, _ => { var e = Create(configuration, path, readOnly); e.IsShared = true; return e; });
         }
 
         private static GridEngine Create(GridConfiguration configuration, string path, bool readOnly)
@@ -77,6 +77,11 @@ namespace GridAutomation.Core.Engine
         public IStateStore Store { get; private set; } = null!;
         public IOperationJournal Journal { get; private set; } = null!;
         public bool ReadOnly { get; private set; }
+        /// <summary>
+        /// True for the engines kept for the process (and disposed by <see cref="Reset"/>); false for a throwaway
+        /// read-only engine over a state file that does not exist yet, which its caller disposes when done.
+        /// </summary>
+        public bool IsShared { get; private set; }
         public IRetryPolicy Retry => _retry;
 
         private ProviderServices Services(IEngineObserver observer) => new ProviderServices(Store, _retry, observer.Verbose);

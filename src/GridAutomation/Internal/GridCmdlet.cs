@@ -18,7 +18,7 @@ namespace GridAutomation.Internal
     /// is queued and written by the pipeline thread, which pumps the queue until the work is done.
     /// StopProcessing (Ctrl+C) cancels the token every engine call gets.
     /// </summary>
-    public abstract class GridCmdlet : PSCmdlet
+    public abstract class GridCmdlet : PSCmdlet, IDisposable
     {
         private readonly CancellationTokenSource _cts = new CancellationTokenSource();
         private readonly BlockingCollection<object> _queue = new BlockingCollection<object>(new ConcurrentQueue<object>());
@@ -101,6 +101,17 @@ namespace GridAutomation.Internal
         }
 
         internal bool ShowProgressInternal => _showProgress ?? false;
+
+        /// <summary>
+        /// PowerShell disposes the cmdlet when its pipeline ends. A throwaway engine (-WhatIf before any state file
+        /// exists) is closed here; the shared ones live on for the session (and for jobs still running on them).
+        /// </summary>
+        public void Dispose()
+        {
+            var e = _engine;
+            _engine = null;
+            if (e != null && !e.IsShared) e.Dispose();
+        }
 
         protected override void StopProcessing()
         {
