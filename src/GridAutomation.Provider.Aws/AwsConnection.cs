@@ -141,8 +141,9 @@ namespace GridAutomation.Providers.Aws
                 {
                     ct.ThrowIfCancellationRequested();
                     // A resolver of our own for each connect: the SDK's shared one keeps the first credentials it found
-                    // for the whole process, so a session that later sets other variables would not see them. Ours
-                    // reads the chain as it is now, and Ctrl+C cancels the lookup (metadata endpoints can be slow).
+                    // for the whole process and looks again only when the key or profile variables change, so container
+                    // or instance-role settings that appear later in a session were never seen. Ours reads the chain
+                    // as it is now, and Ctrl+C cancels the lookup (metadata endpoints can be slow).
                     AWSCredentials resolved;
                     using (var resolver = new DefaultAWSCredentialsIdentityResolver())
                         resolved = await resolver.ResolveIdentityAsync(config, ct).ConfigureAwait(false);
