@@ -343,7 +343,7 @@ namespace GridAutomation.Providers.Libvirt
             var src = c.HostByName(plan.Source);
             var dst = c.HostByName(plan.Target);
             LibvirtConnection.Checkpoint(scope, "move.resume", (rollback ? "rollback " : "finish ") + DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture));
-            bool onTarget = Recover(c, plan, src, dst, rollback: true && rollback);
+            bool onTarget = Recover(c, plan, src, dst, rollback);
             if (onTarget)
             {
                 var stats = ReadStats(plan, src, dst);

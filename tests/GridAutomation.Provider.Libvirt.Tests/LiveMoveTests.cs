@@ -220,6 +220,51 @@ namespace GridAutomation.Provider.Libvirt.Tests
         }
 
         /// <summary>
+        /// Starts a child process moving <paramref name="w"/> with the provider's own code (checkpoints journaled to a
+        /// file), slows the migration to 1 MiB/s (the test's doing) and kills the child once libvirt's migration job
+        /// runs on the source. Returns the checkpoints the child journaled.
+        /// </summary>
+        private async Task<Dictionary<string, string>> KillChildMidMigration(IGridConnection c, GridWorkload w, string target)
+        {
+            string cpFile = Path.Combine(_pair.Dir, w.Name + ".checkpoints");
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in new[] { typeof(LiveMoveAgent).Assembly.Location, "live-move", _pair.UriA, _pair.UriB, w.NativeId, target, cpFile }) psi.ArgumentList.Add(a);
+            var src = ((LibvirtConnection)c).Hosts.Single(h => h.Name == w.Host);
+            using (var d = Virt.LookupByUuid(src.Conn, w.NativeId)!)
+                Assert.Equal(0, virDomainMigrateSetMaxSpeed(d, 1, 0));
+            bool sawJob = false;
+            using (var child = Process.Start(psi)!)
+            {
+                var stdout = child.StandardOutput.ReadToEndAsync();
+                var stderr = child.StandardError.ReadToEndAsync();
+                var deadline = DateTime.UtcNow.AddSeconds(120);
+                while (DateTime.UtcNow < deadline && !child.HasExited)
+                {
+                    if (FileScope.Read(cpFile).ContainsKey(LiveMigration.MigrateKey))
+                    {
+                        using var d = Virt.LookupByUuid(src.Conn, w.NativeId);
+                        if (d != null && Virt.IsActive(d))
+                        {
+                            var job = Virt.JobStats(d, 0, LiveMoveStats.Names);
+                            if (job.Type != Virt.JOB_NONE)
+                            {
+                                sawJob = true;
+                                _out.WriteLine($"migration job running on {src.Name} ({string.Join(", ", job.Stats.Select(kv => kv.Key + "=" + kv.Value))}): killing the child");
+                                break;
+                            }
+                        }
+                    }
+                    await Task.Delay(20);
+                }
+                if (!sawJob) Assert.Fail("the child ended before the migration could be interrupted: " + await stdout + await stderr);
+                child.Kill();
+                child.WaitForExit(10_000);
+                _out.WriteLine($"child killed; journaled: {string.Join(", ", FileScope.Read(cpFile).Keys)}; its output: {(await stdout).Trim()} {(await stderr).Trim()}");
+            }
+            return FileScope.Read(cpFile);
+        }
+
+        /// <summary>
         /// A child process (the provider's own code, journaling to a file) is killed while libvirt migrates the
         /// guest; Resume-GridOperation's provider call then brings the move to an end: the guest runs on exactly
         /// one host, is defined on that host only, no volume is left on the other, and it never restarted.
@@ -234,42 +279,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
             {
                 string serial = ((string[])w.Properties["SerialFiles"]!).Single();
                 await EmbedLab.WaitForCounts(serial, x => x.Count >= 3, Wait);
-                string cpFile = Path.Combine(_pair.Dir, "live2.checkpoints");
-                var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-                foreach (var a in new[] { typeof(LiveMoveAgent).Assembly.Location, "live-move", _pair.UriA, _pair.UriB, w.NativeId, "kvm-b", cpFile }) psi.ArgumentList.Add(a);
-                var lc = (LibvirtConnection)c;
-                // Slow the migration down (1 MiB/s) so that it can be caught running: the test's doing, not the provider's.
-                using (var d = Virt.LookupByUuid(lc.Hosts[0].Conn, w.NativeId)!)
-                    Assert.Equal(0, virDomainMigrateSetMaxSpeed(d, 1, 0));
-                bool sawJob = false;
-                using (var child = Process.Start(psi)!)
-                {
-                    var stdout = child.StandardOutput.ReadToEndAsync();
-                    var stderr = child.StandardError.ReadToEndAsync();
-                    var deadline = DateTime.UtcNow.AddSeconds(120);
-                    // Kill it once the migration job runs on the source daemon.
-                    while (DateTime.UtcNow < deadline && !child.HasExited)
-                    {
-                        if (FileScope.Read(cpFile).ContainsKey(LiveMigration.MigrateKey))
-                        {
-                            using var d = Virt.LookupByUuid(lc.Hosts[0].Conn, w.NativeId);
-                            if (d != null && Virt.IsActive(d))
-                            {
-                                var job = Virt.JobStats(d, 0, LiveMoveStats.Names);
-                                _out.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} job type {job.Type}: {string.Join(", ", job.Stats.Select(kv => kv.Key + "=" + kv.Value))}");
-                                if (job.Type != Virt.JOB_NONE) { sawJob = true; break; }
-                            }
-                        }
-                        await Task.Delay(20);
-                    }
-                    if (!sawJob) Assert.Fail("the child ended before the migration could be interrupted: " + await stdout + await stderr);
-                    child.Kill();
-                    child.WaitForExit(10_000);
-                    _out.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} killed; checkpoints: {string.Join(", ", FileScope.Read(cpFile).Keys)}");
-                    _out.WriteLine($"child killed mid-migration (job seen on kvm-a: {sawJob}); its output: {(await stdout).Trim()} {(await stderr).Trim()}");
-                }
-                Assert.True(sawJob);
-                var cps = FileScope.Read(cpFile);
+                var cps = await KillChildMidMigration(c, w, "kvm-b");
                 Assert.True(cps.ContainsKey(LiveMigration.Key) && cps.ContainsKey(LiveMigration.VolumesKey) && cps.ContainsKey(LiveMigration.MigrateKey));
                 Assert.False(cps.ContainsKey(SaveRestoreMove.DoneKey));
                 var (_, activeNow) = Where(c, w.NativeId);
@@ -300,6 +310,66 @@ namespace GridAutomation.Provider.Libvirt.Tests
                 Assert.Equal(new[] { "kvm-b" }, Where(c, w.NativeId).Active);
             }
             finally { await Remove(c, w.NativeId); }
+        }
+
+        /// <summary>Resume-GridOperation -Rollback of a live move killed mid-migration aborts libvirt's job: the guest stays on the source, the pre-created volume goes.</summary>
+        [DaemonFact]
+        public async Task InterruptedLiveMove_ResumeWithRollback_AbortsTheMigration_GuestStaysOnSource()
+        {
+            _pair.Require();
+            using var c = _pair.Connect("livelab");
+            var w = await CreateCounter(c, "live3");
+            try
+            {
+                string serial = ((string[])w.Properties["SerialFiles"]!).Single();
+                await EmbedLab.WaitForCounts(serial, x => x.Count >= 3, Wait);
+                var cps = await KillChildMidMigration(c, w, "kvm-b");
+                var op = new GridOperation { Id = Guid.NewGuid(), Kind = "Move", Datacenter = "livelab", Target = w.Id, State = OperationState.Interrupted, RollbackRequested = true };
+                foreach (var kv in cps) op.Checkpoints[kv.Key] = kv.Value;
+                bool finished = await c.ResumeAsync(op, new TestScope { IsResume = true }, Ct());
+                Assert.False(finished, "the migration job was aborted: the guest stays on the source");
+                var (defined, active) = Where(c, w.NativeId);
+                Assert.Equal(new[] { "kvm-a" }, defined);
+                Assert.Equal(new[] { "kvm-a" }, active);
+                Assert.True(File.Exists(Path.Combine(_pair.ImagesA, "live3-disk0.img")));
+                Assert.False(File.Exists(Path.Combine(_pair.ImagesB, "live3-disk0.img")), "orphan pre-created volume left on kvm-b");
+                Assert.Equal(WorkloadState.Running, (await c.GetWorkloadAsync(w.NativeId, Ct())).State);
+                int at = EmbedLab.Counts(serial).Count;
+                AssertNeverRestarted(await EmbedLab.WaitForCounts(serial, x => x.Count >= at + 3, Wait));
+            }
+            finally { await Remove(c, w.NativeId); }
+        }
+
+        /// <summary>A migration libvirt refuses (the target has another domain of that name) leaves the guest running on the source and removes the pre-created volume.</summary>
+        [DaemonFact]
+        public async Task FailedLiveMove_KeepsTheSource_RemovesThePreCreatedVolume()
+        {
+            _pair.Require();
+            using var c = _pair.Connect("livelab");
+            var w = await CreateCounter(c, "live4");
+            var lc = (LibvirtConnection)c;
+            var b = lc.Hosts.Single(h => h.Name == "kvm-b");
+            using (var _ = Virt.Define(b.Conn, "<domain type='qemu'><name>live4</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>")) { }
+            try
+            {
+                var scope = new TestScope();
+                var ex = await Assert.ThrowsAsync<GridException>(() => c.MoveAsync(w.NativeId, "kvm-b", scope, Ct()));
+                _out.WriteLine($"{ex.ErrorId} ({ex.Kind}, libvirt {ex.NativeCode}): {ex.Message}");
+                Assert.StartsWith("Libvirt", ex.ErrorId);
+                Assert.NotNull(ex.NativeCode);
+                Assert.True(scope.Checkpoints.ContainsKey(LiveMigration.MigrateKey));
+                Assert.False(scope.Checkpoints.ContainsKey(SaveRestoreMove.DoneKey));
+                var (defined, active) = Where(c, w.NativeId);
+                Assert.Equal(new[] { "kvm-a" }, defined);
+                Assert.Equal(new[] { "kvm-a" }, active);
+                Assert.True(File.Exists(Path.Combine(_pair.ImagesA, "live4-disk0.img")), "the source disk must be kept on failure");
+                Assert.False(File.Exists(Path.Combine(_pair.ImagesB, "live4-disk0.img")), "the pre-created volume must be removed on failure");
+            }
+            finally
+            {
+                using (var other = Virt.LookupByName(b.Conn, "live4")) if (other != null) Virt.Undefine(other);
+                await Remove(c, w.NativeId);
+            }
         }
     }
 }
