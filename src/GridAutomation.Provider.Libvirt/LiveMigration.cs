@@ -157,7 +157,7 @@ namespace GridAutomation.Providers.Libvirt
             foreach (var disk in plan.Disks.Where(x => !x.Shared))
             {
                 using var v = Virt.LookupVolumeByPath(dst.Conn, disk.TargetPath);
-                if (v != null || File.Exists(disk.TargetPath))
+                if (v != null || (dst.IsLocal && File.Exists(disk.TargetPath))) // a remote host's paths are not this machine's
                     throw GridException.Conflict($"Host {dst.Name} already has a disk at '{disk.TargetPath}'.", "MoveTargetDiskExists", c.TargetOf(uuid));
             }
             c.Verbose($"libvirt: live move of {plan.Name} ({uuid}) {src.Name} → {dst.Name}, {plan.Storage} storage");
@@ -186,7 +186,7 @@ namespace GridAutomation.Providers.Libvirt
                     throw new GridException(GridErrorKind.Conflict, $"Moving {plan.Name} failed ({ex.Message}) and so did the clean-up ({rb.Message}). Resume-GridOperation can finish or roll it back.",
                         "MoveRollbackFailed", ex) { NativeCode = ex.NativeCode, Target = target };
                 }
-                if (finished) { LibvirtConnection.Checkpoint(scope, SaveRestoreMove.DoneKey, "finished (live)"); return; }
+                if (finished) { LibvirtConnection.Checkpoint(scope, SaveRestoreMove.DoneKey, "finished (live, " + plan.Storage + " storage)"); return; }
                 throw;
             }
             Finish(c, plan, src, dst, scope);

@@ -46,6 +46,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
                 var uris = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 UriA = uris[0]; UriB = uris[1];
                 _started = true;
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => Dispose(); // also when the run ends without the fixture's teardown
                 return this;
             }
         }

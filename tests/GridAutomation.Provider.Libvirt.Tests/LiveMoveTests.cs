@@ -45,7 +45,8 @@ namespace GridAutomation.Provider.Libvirt.Tests
             if (!File.Exists(path)) return cp;
             string text;
             using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite)) using (var r = new StreamReader(fs)) text = r.ReadToEnd();
-            foreach (var line in text.Split('\n'))
+            var lines = text.Split('\n');
+            foreach (var line in lines.Take(lines.Length - 1)) // only complete lines: the writer may be mid-line
             {
                 var parts = line.Split('\t');
                 if (parts.Length == 2) cp[parts[0]] = Encoding.UTF8.GetString(Convert.FromBase64String(parts[1]));
