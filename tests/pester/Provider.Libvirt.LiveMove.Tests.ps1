@@ -128,4 +128,24 @@ Describe 'Live moves between two real libvirt daemons' -Skip:$script:skip {
         $at = (Get-Counts $script:log).Count
         Test-NeverRestarted (Wait-Counts $script:log ($at + 3)) | Should -BeTrue
     }
+
+    It 'with -SharedStorage naming the disk''s folder, the move does not copy the disk and keeps it in place' {
+        $w = Get-GridWorkload -Datacenter livepair -Name pl1
+        $from = $w.Host; $to = if ($from -eq 'kvm-a') { 'kvm-b' } else { 'kvm-a' }
+        $disk = $w.Disks[0].NativeId
+        # A second datacenter over the same two daemons, declaring the folder of the guest's disk shared (both daemons see it).
+        $null = Connect-GridDatacenter -Name livepair-shared -Provider Libvirt -Uri $script:uris -SharedStorage (Split-Path $disk) -Confirm:$false
+        $moved = Move-GridWorkload -Datacenter livepair-shared -Name pl1 -DestinationHost $to -Confirm:$false -PassThru
+        $moved.Host | Should -Be $to
+        $moved.Disks[0].NativeId | Should -Be $disk
+        Test-Path $disk | Should -BeTrue -Because 'a shared disk is neither copied nor deleted'
+        $op = Get-GridOperation -Datacenter livepair-shared -Kind Move -Last 1
+        $op.Checkpoints['move.done'] | Should -Be 'finished (live, shared storage)'
+        $stats = $op.Checkpoints['move.live.3.migrated'] | ConvertFrom-Json
+        [long]$stats.DiskTotalBytes | Should -Be 0
+        Write-Host "shared-storage move $from -> $($to): downtime $($stats.DowntimeMs) ms, $($stats.DataTotalBytes) bytes"
+        @(Get-Domains $script:uris[0]) + @(Get-Domains $script:uris[1]) | Should -Be 'pl1'
+        $at = (Get-Counts $script:log).Count
+        Test-NeverRestarted (Wait-Counts $script:log ($at + 3)) | Should -BeTrue
+    }
 }
