@@ -21,8 +21,9 @@ namespace GridAutomation.Providers.Libvirt
         private readonly Action<string> _verbose;
         private int _disposed;
 
-        public LibvirtConnection(GridDatacenter datacenter, List<LibvirtHost> hosts, TimeSpan shutdownTimeout, Action<string> verbose)
+        public LibvirtConnection(GridDatacenter datacenter, List<LibvirtHost> hosts, TimeSpan shutdownTimeout, Action<string> verbose, IReadOnlyList<string>? sharedStorage = null)
         {
+            SharedStorage = (sharedStorage ?? Array.Empty<string>()).Where(s => s.Length > 0).Select(s => Path.GetFullPath(s).TrimEnd('/')).ToArray();
             Datacenter = datacenter;
             _hosts = hosts;
             _shutdownTimeout = shutdownTimeout;
@@ -45,6 +46,14 @@ namespace GridAutomation.Providers.Libvirt
         internal SaveRestoreMove Moves { get; }
         internal Action<string> Verbose => _verbose;
         internal TimeSpan ShutdownTimeout => _shutdownTimeout;
+        /// <summary>Folders every host sees at the same path (datacenter setting SharedStorage): a live move does not copy disks under them.</summary>
+        internal IReadOnlyList<string> SharedStorage { get; }
+
+        internal bool IsSharedPath(string path)
+        {
+            string full = Path.GetFullPath(path);
+            return SharedStorage.Any(s => s.Length == 0 || full.StartsWith(s + "/", StringComparison.Ordinal));
+        }
 
         // ------------------------------------------------------------------ helpers
 
@@ -696,11 +705,13 @@ namespace GridAutomation.Providers.Libvirt
                 // A re-run of the same operation (the engine retrying a transient error) first brings the earlier attempt to an end.
                 if (scope.Checkpoints.ContainsKey(SaveRestoreMove.DoneKey)) return;
                 if (scope.Checkpoints.ContainsKey(SaveRestoreMove.PlanKey) && Moves.Resume(scope.Checkpoints, scope, cancellationToken)) return;
+                if (scope.Checkpoints.ContainsKey(LiveMigration.Key) && LiveMigration.Resume(this, scope.Checkpoints, scope, rollback: false)) return;
                 var (src, d) = LocateOrThrow(nativeId);
                 using (d)
                 {
                     if (ReferenceEquals(src, dest)) return;
-                    if (LiveMigration.CanUse(src, dest))
+                    // Live when both ends are daemons and the guest runs (or is paused); a stopped guest has no memory to migrate.
+                    if (LiveMigration.CanUse(src, dest) && Virt.IsActive(d))
                     {
                         LiveMigration.Run(this, src, dest, d, nativeId, scope);
                         return;
@@ -718,7 +729,7 @@ namespace GridAutomation.Providers.Libvirt
             if (checkpoints.ContainsKey(SaveRestoreMove.PlanKey))
                 return Run(() => Moves.Resume(checkpoints, scope, cancellationToken, operation.RollbackRequested), cancellationToken, operation.Target);
             if (checkpoints.ContainsKey(LiveMigration.Key))
-                return Run(() => LiveMigration.Resume(this, checkpoints), cancellationToken, operation.Target);
+                return Run(() => LiveMigration.Resume(this, checkpoints, scope, operation.RollbackRequested), cancellationToken, operation.Target);
             throw GridException.Unsupported("This libvirt operation is single-step: re-run it (it is idempotent).", "CapabilityNotSupported", operation.Target);
         }
 

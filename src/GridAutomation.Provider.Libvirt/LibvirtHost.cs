@@ -112,6 +112,10 @@ namespace GridAutomation.Providers.Libvirt
                     if (System.Uri.TryCreate(uri, UriKind.Absolute, out var u) && !string.IsNullOrEmpty(u.Host)) return u.Host;
                     return uri;
                 default:
+                    // qemu+unix:///system?socket=/srv/kvm-a/libvirt-sock: one of several daemons on this machine → the socket's folder.
+                    if (System.Uri.TryCreate(uri, UriKind.Absolute, out var lu) && QueryValue(lu.Query, "socket") is { Length: > 0 } sock
+                        && Path.GetFileName(Path.GetDirectoryName(sock.TrimEnd('/')) ?? "") is { Length: > 0 } folder)
+                        return folder;
                     try { return hostname(); } catch { return "localhost"; }
             }
         }

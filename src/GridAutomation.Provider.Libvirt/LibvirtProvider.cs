@@ -35,6 +35,8 @@ namespace GridAutomation.Providers.Libvirt
                 "Storage pool holding images and new disks on daemon and test hosts (default 'default')."),
             new ProviderParameter("SaveDirectory", ProviderParameterKind.String,
                 "Local directory for the memory images of save/restore moves (default: <embed root>/save, else the temp directory)."),
+            new ProviderParameter("SharedStorage", ProviderParameterKind.StringArray,
+                "Folders every host sees at the same path (NFS, a cluster file system, or one machine's disk): a live move does not copy disks under them."),
             new ProviderParameter("ShutdownTimeoutSeconds", ProviderParameterKind.Int,
                 "How long a graceful (ACPI) stop waits for the guest to power off before failing (default 120)."),
         };
@@ -53,6 +55,10 @@ namespace GridAutomation.Providers.Libvirt
             string? saveDir = request.GetSetting("SaveDirectory") is { Length: > 0 } s ? s : null;
             int timeout = int.TryParse(request.GetSetting("ShutdownTimeoutSeconds"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int t) && t >= 0 ? t : 120;
             var verbose = request.Services?.Verbose ?? (_ => { });
+            var shared = request.GetSettingArray("SharedStorage").Select(x => x.Trim()).Where(x => x.Length > 0).ToArray();
+            foreach (var path in shared)
+                if (!path.StartsWith("/", StringComparison.Ordinal))
+                    throw GridException.InvalidRequest($"SharedStorage needs absolute folders; '{path}' is not one.", "InvalidSharedStorage", request.Datacenter.Name);
 
             var embedRoots = uris.Select(u => { LibvirtHost.Classify(u, out var r); return r; }).Where(r => r != null).Distinct().ToList();
             if (embedRoots.Count > 1)
@@ -86,7 +92,7 @@ namespace GridAutomation.Providers.Libvirt
                 {
                     ImagePool = imagePool, SaveDirectoryOverride = saveDir,
                 }).ToList();
-                return new LibvirtConnection(request.Datacenter, hosts, TimeSpan.FromSeconds(timeout), verbose);
+                return new LibvirtConnection(request.Datacenter, hosts, TimeSpan.FromSeconds(timeout), verbose, shared);
             }, cancellationToken, request.Datacenter.Name);
         }
     }

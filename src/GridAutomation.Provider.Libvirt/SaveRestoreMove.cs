@@ -37,6 +37,8 @@ namespace GridAutomation.Providers.Libvirt
         public string? VolumeName { get; set; }
         public ulong CapacityBytes { get; set; }
         public string? Format { get; set; }
+        /// <summary>The guest's device name (target dev, e.g. "hda"): a live move names the disks it copies.</summary>
+        public string? Dev { get; set; }
     }
 
     /// <summary>
@@ -99,7 +101,7 @@ namespace GridAutomation.Providers.Libvirt
                     : dst is LocalMoveHost lm && Virt.LookupVolumeByPath(lm.Host.Conn, disk.TargetPath) is { } v && DisposeTrue(v);
                 if (exists) throw GridException.Conflict($"Host {dst.Name} already has a disk at '{disk.TargetPath}'.", "MoveTargetDiskExists", _c.TargetOf(uuid));
             }
-            _c.Verbose($"libvirt: save/restore move of {plan.Name} ({uuid}) {src.Name} → {dst.Name}");
+            _c.Verbose($"libvirt: {(plan.WasActive ? "save/restore" : "cold")} move of {plan.Name} ({uuid}) {src.Name} → {dst.Name}" + " (no live migration: it needs libvirt daemons at both ends and a running guest)");
             LibvirtConnection.Checkpoint(scope, PlanKey, JsonSerializer.Serialize(plan));
             try
             {
@@ -117,7 +119,7 @@ namespace GridAutomation.Providers.Libvirt
                 Step(scope, DefineKey, dst.Name, () => dst.Define(plan.TargetXml));
                 if (plan.WasActive) Step(scope, RestoreKey, plan.TargetSave, () => RestoreOn(dst, plan, plan.TargetSave, plan.RestoreXml));
                 Step(scope, CleanupKey, src.Name, () => CleanupSource(plan, srcOps));
-                LibvirtConnection.Checkpoint(scope, DoneKey, "finished");
+                LibvirtConnection.Checkpoint(scope, DoneKey, plan.WasActive ? "finished (save-restore)" : "finished (cold)");
             }
             catch (StepFailed f)
             {

@@ -115,12 +115,40 @@ namespace GridAutomation.Provider.Libvirt.Tests
             return sector;
         }
 
+        /// <summary>The code bytes (up to the last non-zero byte before the 0x55AA signature) in hex: tests/pester/Provider.Libvirt.LiveMove.Tests.ps1 writes the same sector.</summary>
+        public static string CodeHex()
+        {
+            var s = Sector();
+            int n = 510;
+            while (n > 0 && s[n - 1] == 0) n--;
+            return Convert.ToHexString(s, 0, n);
+        }
+
         /// <summary>The 1 MiB raw disk image: the boot sector, then zeros.</summary>
         public static byte[] Disk()
         {
             var disk = new byte[1024 * 1024];
             Array.Copy(Sector(), disk, 512);
             return disk;
+        }
+    }
+}
+
+namespace GridAutomation.Provider.Libvirt.Tests
+{
+    public sealed class BootSectorTests
+    {
+        /// <summary>The Pester live-move test writes the counting boot sector from a hex copy: it must be this very sector.</summary>
+        [Xunit.Fact]
+        public void PesterCopy_IsTheSameSector()
+        {
+            var dir = new System.IO.DirectoryInfo(System.AppContext.BaseDirectory);
+            while (dir != null && !System.IO.File.Exists(System.IO.Path.Combine(dir.FullName, "tests", "pester", "Provider.Libvirt.LiveMove.Tests.ps1"))) dir = dir.Parent;
+            Xunit.Assert.NotNull(dir);
+            string text = System.IO.File.ReadAllText(System.IO.Path.Combine(dir!.FullName, "tests", "pester", "Provider.Libvirt.LiveMove.Tests.ps1"));
+            var m = System.Text.RegularExpressions.Regex.Match(text, @"\$hex = '([0-9A-F]+)'");
+            Xunit.Assert.True(m.Success, "no $hex line in the Pester file");
+            Xunit.Assert.Equal(BootSector.CodeHex(), m.Groups[1].Value);
         }
     }
 }

@@ -218,6 +218,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
             var scope = new CrashingScope("never", false) { OnCheckpoint = order.Add };
             await c.MoveAsync(w.NativeId, "host-b", scope, Ct());
             Assert.Equal(SaveRestoreMove.StepKeys, order);
+            Assert.Equal("finished (save-restore)", scope.Checkpoints[SaveRestoreMove.DoneKey]); // the method used, for the journal's reader
             var got = await c.GetWorkloadAsync(w.NativeId, Ct());
             Assert.Equal("host-b", got.Host);
             Assert.Equal(WorkloadState.Paused, got.State);

@@ -26,6 +26,18 @@ namespace GridAutomation.Provider.Libvirt.Tests
             return null;
         }
 
+        /// <summary>Two real daemons (daemon-pair.sh): root, libvirtd, virsh and unshare on top of the QEMU prerequisites.</summary>
+        public static string? DaemonMissing()
+        {
+            var q = QemuMissing();
+            if (q != null) return q;
+            if (!File.Exists("/usr/sbin/libvirtd")) return "/usr/sbin/libvirtd is missing (package libvirt-daemon). Run setup.sh.";
+            if (!File.Exists("/usr/bin/virsh")) return "virsh is missing (package libvirt-clients). Run setup.sh.";
+            if (!File.Exists("/usr/bin/unshare")) return "unshare is missing (package util-linux). Run setup.sh.";
+            if (Environment.UserName != "root") return "The two-daemon tests run root libvirt daemons in private mount namespaces: run them as root.";
+            return null;
+        }
+
         private static bool UserExists(string name)
         {
             try { foreach (var line in File.ReadAllLines("/etc/passwd")) if (line.StartsWith(name + ":", StringComparison.Ordinal)) return true; }
@@ -56,6 +68,17 @@ namespace GridAutomation.Provider.Libvirt.Tests
         public LibvirtTheoryAttribute()
         {
             var missing = Prereqs.LibvirtMissing();
+            if (missing != null && !Prereqs.RequireAll) Skip = missing;
+        }
+    }
+
+    /// <summary>A [Fact] needing two real libvirt daemons: skipped when they cannot run here, unless GRIDAUTOMATION_REQUIRE_ALL=1.</summary>
+    public sealed class DaemonFactAttribute : FactAttribute
+    {
+        public DaemonFactAttribute()
+        {
+            Timeout = 0;
+            var missing = Prereqs.DaemonMissing();
             if (missing != null && !Prereqs.RequireAll) Skip = missing;
         }
     }

@@ -15,28 +15,41 @@ namespace GridAutomation.Provider.Libvirt.Tests
     public sealed class LiveMigrationCallTests
     {
         /// <summary>
-        /// No libvirt daemon runs on these machines, so live migration is proven by its call only: the URI, flags
-        /// and typed parameters that virDomainMigrateToURI3 receives (built by libvirt's own virTypedParamsAddString
-        /// and read back with virTypedParamsGetString). The call itself is not exercised.
+        /// The URI, flags and typed parameters virDomainMigrateToURI3 receives (built by libvirt's own
+        /// virTypedParamsAddString and read back with virTypedParamsGetString). The call itself runs against two
+        /// real daemons in <see cref="LiveMoveTests"/>.
         /// </summary>
         [LibvirtFact]
-        public void MigrateToUri3_Call_IsLivePeerToPeer_PersistentOnTarget_UndefinedOnSource()
+        public void MigrateToUri3_Call_IsLivePeerToPeer_PersistentOnTarget_CopiesOnlyPoolDisks()
         {
             Prereqs.Require(Prereqs.LibvirtMissing());
             var dst = new LibvirtHost("qemu+ssh://root@h2.example/system", "h2.example", HostKind.RemoteDaemon, new ConnectHandle(), "QEMU", null);
             string xml = "<domain type='kvm'><name>web1</name><metadata><grid:workload xmlns:grid='" + DomainXml.MetadataNamespace + "'/></metadata></domain>";
-            var call = LiveMigration.Plan(dst, "web1", xml);
+            var plan = new LivePlan { Name = "web1", DestinationXml = "<domain>live</domain>", PersistentXml = xml };
+            plan.Disks.Add(new DiskMove { SourcePath = "/a/web1.img", TargetPath = "/b/web1.img", Dev = "vda" });
+            var call = LiveMigration.Plan(dst, plan);
             Assert.Equal("qemu+ssh://root@h2.example/system", call.DestinationUri);
-            Assert.Equal(1u | 2u | 8u | 16u | 4096u, call.Flags); // LIVE | PEER2PEER | PERSIST_DEST | UNDEFINE_SOURCE | ABORT_ON_ERROR
-            Assert.Equal(0u, call.Flags & 4u);                    // not TUNNELLED
+            Assert.Equal(1u | 2u | 8u | 64u | 4096u, call.Flags); // LIVE | PEER2PEER | PERSIST_DEST | NON_SHARED_DISK | ABORT_ON_ERROR
+            Assert.Equal(0u, call.Flags & (4u | 16u | 512u));      // not TUNNELLED, not UNDEFINE_SOURCE (our own checkpointed step), not UNSAFE
             var read = Virt.WithTypedStringParams(call.Parameters, (p, n) =>
             {
-                Assert.Equal(2, n);
-                return (Name: Virt.TypedParamString(p, n, "destination_name"), Xml: Virt.TypedParamString(p, n, "persistent_xml"), Missing: Virt.TypedParamString(p, n, "migrate_uri"));
+                Assert.Equal(4, n);
+                return (Name: Virt.TypedParamString(p, n, "destination_name"), Xml: Virt.TypedParamString(p, n, "persistent_xml"),
+                        Live: Virt.TypedParamString(p, n, "destination_xml"), Disks: Virt.TypedParamString(p, n, "migrate_disks"),
+                        Missing: Virt.TypedParamString(p, n, "migrate_uri"));
             });
             Assert.Equal("web1", read.Name);
             Assert.Equal(xml, read.Xml);
+            Assert.Equal("<domain>live</domain>", read.Live);
+            Assert.Equal("vda", read.Disks);
             Assert.Null(read.Missing);
+
+            // Declared shared: nothing copied, libvirt told the storage is safe (it cannot see that a local folder is shared).
+            plan.Disks[0].Shared = true;
+            plan.Disks[0].TargetPath = plan.Disks[0].SourcePath;
+            var shared = LiveMigration.Plan(dst, plan);
+            Assert.Equal(1u | 2u | 8u | 512u | 4096u, shared.Flags);
+            Assert.DoesNotContain(shared.Parameters, kv => kv.Key == "migrate_disks");
         }
 
         [Theory]
@@ -60,6 +73,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
         [InlineData("qemu+tls://kvm02/system", "RemoteDaemon", "kvm02")]
         [InlineData("qemu:///system", "LocalDaemon", "thishost")]
         [InlineData("qemu+unix:///system", "LocalDaemon", "thishost")]
+        [InlineData("qemu+unix:///system?socket=/srv/kvm-a/libvirt-sock", "LocalDaemon", "kvm-a")]
         public void Names_AreStableAndReadable(string uri, string kind, string name)
         {
             var k = LibvirtHost.Classify(uri, out var root);

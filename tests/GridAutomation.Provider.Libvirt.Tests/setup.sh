@@ -2,14 +2,21 @@
 # Installs what the Libvirt provider tests need, idempotently (run as root; CI runs as root):
 #   libvirt0                    the client library with the in-process test:/// driver (fast + contract tests)
 #   libvirt-daemon-driver-qemu  the QEMU driver module used in-process by qemu:///embed?root=DIR
-#   libvirt-daemon              ONLY for /usr/lib/libvirt/libvirt_iohelper, which the QEMU driver runs to write
-#                               save / managed-save images (no daemon is started by the tests)
+#   libvirt-daemon              /usr/lib/libvirt/libvirt_iohelper, which the QEMU driver runs to write save /
+#                               managed-save images, and /usr/sbin/libvirtd: the live-move tests start two private
+#                               daemons of their own (daemon-pair.sh) and stop them; no system daemon is used
+#   libvirt-clients             virsh (daemon-pair.sh defines the pools with it; bench/libvirt-live-move.ps1 compares
+#                               against 'virsh migrate --live')
 #   qemu-system-x86, qemu-utils software-emulated (TCG) guests for the real-guest tests
+#   util-linux                  unshare (one mount namespace per test daemon)
+# libvirt-daemon-system is NOT installed: it would start the distro's system libvirtd. If it is present and its
+# daemon runs (pid file /run/libvirtd.pid), it is left alone: the test daemons use their own /run, /etc/libvirt and
+# /var (private bind mounts) and their own socket folders, so they do not conflict with it.
 # and creates the 'libvirt-qemu' system user, which the embed driver resolves before reading its qemu.conf
 # (libvirt-daemon-system would create it, but pulls in far more).
 set -euo pipefail
 
-pkgs=(libvirt0 libvirt-daemon-driver-qemu libvirt-daemon qemu-system-x86 qemu-utils)
+pkgs=(libvirt0 libvirt-daemon-driver-qemu libvirt-daemon libvirt-clients qemu-system-x86 qemu-utils util-linux)
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then missing+=("$p"); fi

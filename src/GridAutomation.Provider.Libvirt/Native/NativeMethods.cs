@@ -136,6 +136,7 @@ namespace GridAutomation.Providers.Libvirt.Native
         [DllImport(Lib)] public static extern int virDomainGetState(DomainHandle dom, out int state, out int reason, uint flags);
         [DllImport(Lib)] public static extern int virDomainHasManagedSaveImage(DomainHandle dom, uint flags);
         [DllImport(Lib)] public static extern int virDomainIsActive(DomainHandle dom);
+        [DllImport(Lib)] public static extern int virDomainIsPersistent(DomainHandle dom);
         [DllImport(Lib)] public static extern int virDomainGetInfo(DomainHandle dom, out VirDomainInfo info);
         [DllImport(Lib)] public static extern int virDomainManagedSaveRemove(DomainHandle dom, uint flags);
         [DllImport(Lib)] public static extern int virDomainPMWakeup(DomainHandle dom, uint flags);
@@ -154,12 +155,15 @@ namespace GridAutomation.Providers.Libvirt.Native
         [DllImport(Lib)] public static extern int virDomainSetMetadata(DomainHandle dom, int type, [MarshalAs(UnmanagedType.LPUTF8Str)] string? metadata,
             [MarshalAs(UnmanagedType.LPUTF8Str)] string? key, [MarshalAs(UnmanagedType.LPUTF8Str)] string? uri, uint flags);
         [DllImport(Lib)] public static extern int virDomainMigrateToURI3(DomainHandle dom, [MarshalAs(UnmanagedType.LPUTF8Str)] string? dconnuri, IntPtr @params, uint nparams, uint flags);
+        [DllImport(Lib)] public static extern int virDomainGetJobStats(DomainHandle dom, out int type, out IntPtr @params, out int nparams, uint flags); // caller frees params
+        [DllImport(Lib)] public static extern int virDomainAbortJob(DomainHandle dom);
 
         // ---- typed parameters (pure library helpers: no connection involved)
         [DllImport(Lib)] public static extern int virTypedParamsAddString(ref IntPtr @params, ref int nparams, ref int maxparams,
             [MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value);
         [DllImport(Lib)] public static extern int virTypedParamsGetString(IntPtr @params, int nparams, [MarshalAs(UnmanagedType.LPUTF8Str)] string name, out IntPtr value); // value owned by params
         [DllImport(Lib)] public static extern void virTypedParamsFree(IntPtr @params, int nparams);
+        [DllImport(Lib)] public static extern int virTypedParamsGetULLong(IntPtr @params, int nparams, [MarshalAs(UnmanagedType.LPUTF8Str)] string name, out ulong value);
 
         // ---- storage
         [DllImport(Lib)] public static extern PoolHandle virStoragePoolLookupByName(ConnectHandle conn, [MarshalAs(UnmanagedType.LPUTF8Str)] string name);

@@ -304,6 +304,13 @@ namespace GridAutomation.Providers.Libvirt.Native
             return r == 1;
         }
 
+        public static bool IsPersistent(DomainHandle d)
+        {
+            int r = NativeMethods.virDomainIsPersistent(d);
+            if (r < 0) throw Fail("virDomainIsPersistent");
+            return r == 1;
+        }
+
         public static VirDomainInfo Info(DomainHandle d)
         {
             Check(NativeMethods.virDomainGetInfo(d, out var info), "virDomainGetInfo");
@@ -363,6 +370,26 @@ namespace GridAutomation.Providers.Libvirt.Native
 
         public static void MigrateToUri3(DomainHandle d, string dconnuri, IntPtr p, int n, uint flags, object? t = null)
             => Check(NativeMethods.virDomainMigrateToURI3(d, dconnuri, p, (uint)n, flags), "Live migration to " + dconnuri + " failed", t);
+
+        public const uint JOB_STATS_COMPLETED = 1;
+        public const int JOB_NONE = 0;
+
+        /// <summary>virDomainGetJobStats: the job type (0 = none) and its unsigned-integer statistics (downtime, data_total...).</summary>
+        public static (int Type, Dictionary<string, ulong> Stats) JobStats(DomainHandle d, uint flags, IEnumerable<string> names)
+        {
+            int rc = NativeMethods.virDomainGetJobStats(d, out int type, out IntPtr p, out int n, flags);
+            if (rc < 0) throw Fail("virDomainGetJobStats");
+            var stats = new Dictionary<string, ulong>(StringComparer.Ordinal);
+            try
+            {
+                foreach (var name in names)
+                    if (NativeMethods.virTypedParamsGetULLong(p, n, name, out ulong v) == 1) stats[name] = v;
+            }
+            finally { if (p != IntPtr.Zero) NativeMethods.virTypedParamsFree(p, n); }
+            return (type, stats);
+        }
+
+        public static void AbortJob(DomainHandle d, object? t = null) => Check(NativeMethods.virDomainAbortJob(d), "Cannot abort the guest's job", t);
 
         // ---------------------------------------------------------------- storage
 
