@@ -321,15 +321,19 @@ namespace GridAutomation.Internal
 
         // ---- helpers -----------------------------------------------------------------------------------------------
 
-        protected static bool HasWildcard(string s) => WildcardPattern.ContainsWildcardCharacters(s);
+        /// <summary>An unescaped * ? or [ (the core's rule, the same as PowerShell's).</summary>
+        protected static bool HasWildcard(string s) => Wildcard.HasWildcards(s);
 
+        /// <summary>True when a -Name without wildcards names <paramref name="actual"/> (escapes removed: 'web`*' names 'web*').</summary>
+        protected static bool IsLiteralMatch(string? actual, string name)
+            => string.Equals(actual, Wildcard.Unescape(name), StringComparison.OrdinalIgnoreCase);
+
+        /// <summary>The core's linear matcher; an invalid pattern is InvalidRequest "InvalidWildcardPattern" (never a raw WildcardPatternException).</summary>
         protected static bool MatchesAny(string? value, IReadOnlyList<string>? patterns)
         {
             if (patterns == null || patterns.Count == 0) return true;
             if (value == null) return false;
-            foreach (var p in patterns)
-                if (new WildcardPattern(p, WildcardOptions.IgnoreCase).IsMatch(value)) return true;
-            return false;
+            return Wildcard.MatchesAny(value, patterns);
         }
 
         /// <summary>Converts a -Tag hashtable to the engine's dictionary; a value that is not a scalar is a malformed tag.</summary>
@@ -337,6 +341,7 @@ namespace GridAutomation.Internal
         {
             var d = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
             if (tags == null) return d;
+            var pairs = new List<KeyValuePair<string, string?>>();
             foreach (DictionaryEntry e in tags)
             {
                 var key = e.Key is PSObject pk ? pk.BaseObject : e.Key;
@@ -347,14 +352,20 @@ namespace GridAutomation.Internal
                 if (value == null)
                 {
                     if (!allowNullValues) throw GridException.InvalidRequest($"-{parameterName}: tag '{keyText}' has no value.", "InvalidTag", keyText);
-                    d[keyText!] = null;
+                    pairs.Add(new KeyValuePair<string, string?>(keyText!, null));
                     continue;
                 }
                 if (value is string || value.GetType().IsPrimitive || value is decimal || value is Enum || value is DateTime || value is Guid)
-                    d[keyText!] = LanguagePrimitives.ConvertTo<string>(value);
+                    pairs.Add(new KeyValuePair<string, string?>(keyText!, LanguagePrimitives.ConvertTo<string>(value)));
                 else
                     throw GridException.InvalidRequest($"-{parameterName}: the value of tag '{keyText}' must be a single string, not a {value.GetType().Name}.", "InvalidTag", keyText);
             }
+            // Keys differing only in case are refused here, before the case-insensitive dictionary would merge them.
+            for (int i = 0; i < pairs.Count; i++)
+                for (int j = 0; j < i; j++)
+                    if (NameRules.Comparer.Equals(pairs[i].Key, pairs[j].Key))
+                        throw GridException.InvalidRequest($"-{parameterName}: tag keys '{NameRules.Show(pairs[j].Key)}' and '{NameRules.Show(pairs[i].Key)}' differ only in case; keys are case-insensitive, so give one.", "InvalidTag", tags);
+            foreach (var kv in pairs) d[kv.Key] = kv.Value;
             return d;
         }
     }
