@@ -89,7 +89,7 @@ namespace GridAutomation.Core.Engine
             if (request.Tags != null)
             {
                 NameRules.ValidateTags(request.Tags, target.Id, allowNullValues: true);
-                NameRules.ValidateMergedTags(target.Tags.Cast<System.Collections.DictionaryEntry>().ToDictionary(e => (string)e.Key, e => e.Value, NameRules.Comparer), request.Tags, target.Id);
+                NameRules.ValidateMergedTags(target.Tags.Cast<System.Collections.DictionaryEntry>().ToDictionary(e => (string)e.Key, e => (object?)e.Value, NameRules.Comparer), request.Tags, target.Id);
             }
             if (request.Action == WorkloadAction.Move)
                 await EnsureHostAsync(dc, conn, request.DestinationHost, ct).ConfigureAwait(false);

@@ -58,6 +58,15 @@ namespace GridAutomation.Internal
                 {
                     var config = GridConfiguration.Load();
                     _engine = GridEngine.Get(config, readOnly: IsWhatIf);
+                    var created = _engine.TakeNewStateFileNotice();
+                    if (created != null)
+                    {
+                        config.Sources.TryGetValue("StatePath", out var source);
+                        string how = source == "Environment" ? "from GRIDAUTOMATION_STATE" : source == "File" ? "from the configuration file" : source == "Parameter" ? "as given" : "the default path";
+                        string message = $"A new, empty state file was created at '{created}' ({how}). If you expected an existing grid, check the path: Get-GridConfiguration StatePath.";
+                        if (Environment.CurrentManagedThreadId == _pipelineThread) WriteWarning(message);
+                        else Post(() => WriteWarning(message));
+                    }
                 }
                 catch (Exception ex) when (!(ex is PipelineStoppedException))
                 {
@@ -278,6 +287,7 @@ namespace GridAutomation.Internal
             const int activityId = 1;
             var throttle = new SemaphoreSlim(Math.Max(1, maxParallel));
             var observer = Observer;
+            var failedIds = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
             Run(async ct =>
             {
                 var tasks = new List<Task>(total);
@@ -297,6 +307,7 @@ namespace GridAutomation.Internal
                         catch (Exception ex)
                         {
                             Interlocked.Increment(ref failed);
+                            failedIds.AddOrUpdate(ErrorMapping.Unwrap(ex) is GridException g ? g.ErrorId : ErrorMapping.Unwrap(ex).GetType().Name, 1, (_, n) => n + 1);
                             if (ErrorMapping.IsFatal(ex)) Interlocked.CompareExchange(ref fatal, ex, null);
                             else if (!(ct.IsCancellationRequested && IsCancellation(ex)))
                                 Post(() => WriteError(ErrorMapping.ToErrorRecord(ex, it.Target)));
@@ -317,6 +328,17 @@ namespace GridAutomation.Internal
             });
             if (showProgress) WriteProgress(new ProgressRecord(activityId, activity, "Done") { RecordType = ProgressRecordType.Completed });
             if (fatal != null) ThrowTerminatingError(ErrorMapping.ToErrorRecord(fatal, null));
+            // After a run of errors, one line says how the whole batch went (the errors alone do not add up).
+            if (failed > 0 && total > 1)
+                WriteWarning(BulkSummary(activity, total, done, failed, failedIds));
+        }
+
+        /// <summary>"Stop workloads: 702 done, 297 failed (InsufficientCapacity 297) of 999."</summary>
+        internal static string BulkSummary(string activity, int total, int finished, int failed, IReadOnlyDictionary<string, int> failedIds)
+        {
+            int notRun = total - finished;
+            var ids = string.Join(", ", failedIds.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + " " + kv.Value));
+            return $"{activity}: {finished - failed} done, {failed} failed ({ids})" + (notRun > 0 ? $", {notRun} not started" : "") + $" of {total}.";
         }
 
         // ---- helpers -----------------------------------------------------------------------------------------------
