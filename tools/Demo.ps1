@@ -30,10 +30,9 @@ function Show-Step([string] $Title) {
     Write-Host "=== $Title ===" -ForegroundColor Cyan
     if ($Pause -gt 0) { Start-Sleep -Seconds $Pause }
 }
-function Show-Command([string] $Text) { Write-Host "PS> $Text" -ForegroundColor DarkGray }
 # Shows a command and then runs exactly that text, so what follows a "PS>" line is what the command prints.
 function Invoke-Shown([string] $Text) {
-    Show-Command $Text
+    Write-Host "PS> $Text" -ForegroundColor DarkGray
     Invoke-Expression $Text | Out-Host
 }
 
