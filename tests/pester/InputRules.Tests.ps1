@@ -133,3 +133,23 @@ Describe 'Wildcards' {
         $sw.Elapsed.TotalSeconds | Should -BeLessThan 10
     }
 }
+
+Describe 'Simulator settings: connection-scoped ones stay with the connection; ids per datacenter' {
+    It '-LatencyMs given on a reconnect applies to that connection and is not kept in the registration' {
+        $dc = Connect-GridDatacenter -Provider Simulator -Name lat-1 -Hosts 2 -Confirm:$false
+        $dc = Connect-GridDatacenter -Name lat-1 -LatencyMs 1000 -Confirm:$false
+        $dc.Settings['LatencyMs'] | Should -Be '1000' -Because 'this connection has it'
+        Reset-GridEngine # what a new session sees: the registration as stored
+        $stored = Get-GridDatacenter -Name lat-1
+        $stored.Settings.ContainsKey('LatencyMs') | Should -BeFalse
+        $stored.Settings['Hosts'] | Should -Be '2'
+    }
+    It 'two simulated datacenters with the same seed have different native ids' {
+        $null = Connect-GridDatacenter -Provider Simulator -Name seed-a -Workloads 3 -Confirm:$false
+        $null = Connect-GridDatacenter -Provider Simulator -Name seed-b -Workloads 3 -Confirm:$false
+        $a = @(Get-GridWorkload -Datacenter seed-a).NativeId
+        $b = @(Get-GridWorkload -Datacenter seed-b).NativeId
+        $a.Count | Should -Be 3
+        @($a | Where-Object { $b -contains $_ }).Count | Should -Be 0
+    }
+}
