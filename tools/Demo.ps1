@@ -30,7 +30,11 @@ function Show-Step([string] $Title) {
     Write-Host "=== $Title ===" -ForegroundColor Cyan
     if ($Pause -gt 0) { Start-Sleep -Seconds $Pause }
 }
-function Show-Command([string] $Text) { Write-Host "PS> $Text" -ForegroundColor DarkGray }
+# Shows a command and then runs exactly that text, so what follows a "PS>" line is what the command prints.
+function Invoke-Shown([string] $Text) {
+    Write-Host "PS> $Text" -ForegroundColor DarkGray
+    Invoke-Expression $Text | Out-Host
+}
 
 try {
     Import-Module (Join-Path $root 'GridAutomation.psd1') -Force
@@ -44,17 +48,13 @@ try {
         @{ Name = 'sea-1'; Owner = 'Fabrikam'; Site = 'Seattle'; Hosts = 2 }
     )
     foreach ($dc in $datacenters) {
-        Show-Command "Connect-GridDatacenter -Provider Simulator -Name $($dc.Name) -Owner $($dc.Owner) -Site $($dc.Site) -Hosts $($dc.Hosts)"
-        $null = Connect-GridDatacenter -Provider Simulator @dc
+        Invoke-Shown "Connect-GridDatacenter -Provider Simulator -Name $($dc.Name) -Owner $($dc.Owner) -Site $($dc.Site) -Hosts $($dc.Hosts)"
     }
-    Show-Command 'Get-GridDatacenter'
-    Get-GridDatacenter | Format-Table | Out-Host
+    Invoke-Shown 'Get-GridDatacenter'
 
     Show-Step 'What ams-1 offers'
-    Show-Command 'Get-GridHost -Datacenter ams-1'
-    Get-GridHost -Datacenter ams-1 | Format-Table | Out-Host
-    Show-Command 'Get-GridSize -Datacenter ams-1'
-    Get-GridSize -Datacenter ams-1 | Format-Table | Out-Host
+    Invoke-Shown 'Get-GridHost -Datacenter ams-1'
+    Invoke-Shown 'Get-GridSize -Datacenter ams-1'
 
     Show-Step 'Workloads deployed across the grid'
     $plan = @(
@@ -69,36 +69,29 @@ try {
     )
     foreach ($w in $plan) {
         $shape = if ($w.ContainsKey('Size')) { "-Size $($w.Size)" } else { "-Cpu $($w.Cpu) -MemoryGB $($w.MemoryGB)" }
-        Show-Command "New-GridWorkload -Name $($w.Name) -Datacenter $($w.Datacenter) $shape -Image $($w.Image)"
-        $null = New-GridWorkload @w
+        $tags = ($w.Tag.GetEnumerator() | Sort-Object Key | ForEach-Object { "$($_.Key) = '$($_.Value)'" }) -join '; '
+        # New-GridWorkload writes the workload it made: that row is what is shown under the command.
+        Invoke-Shown "New-GridWorkload -Name $($w.Name) -Datacenter $($w.Datacenter) $shape -Image $($w.Image) -Tag @{ $tags } -Confirm:`$false"
     }
 
     Show-Step 'The whole grid, one table'
-    Show-Command 'Get-GridWorkload | Format-Table'
-    Get-GridWorkload | Sort-Object Datacenter, Name | Format-Table | Out-Host
-    Show-Command "Get-GridWorkload | Group-Object Owner"
-    Get-GridWorkload | Group-Object Owner -NoElement | Format-Table Name, Count | Out-Host
+    Invoke-Shown 'Get-GridWorkload | Sort-Object Datacenter, Name | Format-Table'
+    Invoke-Shown 'Get-GridWorkload | Group-Object Owner -NoElement | Format-Table Name, Count'
 
     Show-Step 'Bulk stop and start of every workload in ams-1 (progress is shown when interactive)'
-    Show-Command 'Get-GridWorkload -Datacenter ams-1 | Stop-GridWorkload'
-    Get-GridWorkload -Datacenter ams-1 | Stop-GridWorkload -Confirm:$false
-    Get-GridWorkload -Datacenter ams-1 | Format-Table Name, Host, State, NativeState | Out-Host
-    Show-Command 'Get-GridWorkload -Datacenter ams-1 | Start-GridWorkload'
-    Get-GridWorkload -Datacenter ams-1 | Start-GridWorkload -Confirm:$false
-    Get-GridWorkload -Datacenter ams-1 | Format-Table Name, Host, State, NativeState | Out-Host
+    # Stop/Start write nothing unless -PassThru: with it, the table is what the command itself returns.
+    Invoke-Shown 'Get-GridWorkload -Datacenter ams-1 | Stop-GridWorkload -PassThru -Confirm:$false | Format-Table Name, Host, State, NativeState'
+    Invoke-Shown 'Get-GridWorkload -Datacenter ams-1 | Start-GridWorkload -PassThru -Confirm:$false | Format-Table Name, Host, State, NativeState'
 
     Show-Step 'A live move between two hosts of ams-1'
+    Invoke-Shown 'Get-GridWorkload -Datacenter ams-1 -Name web-01 | Format-Table Name, Host, State'
     $web = Get-GridWorkload -Datacenter ams-1 -Name web-01
     $destination = Get-GridHost -Datacenter ams-1 | Where-Object Name -ne $web.Host | Select-Object -First 1
-    Show-Command "Get-GridWorkload -Datacenter ams-1 -Name web-01 | Move-GridWorkload -DestinationHost $($destination.Name) -PassThru"
-    Write-Host "web-01 is on $($web.Host), $($web.State)"
-    $web | Move-GridWorkload -DestinationHost $destination.Name -PassThru -Confirm:$false | Format-Table Name, Host, State | Out-Host
+    Invoke-Shown "Get-GridWorkload -Datacenter ams-1 -Name web-01 | Move-GridWorkload -DestinationHost $($destination.Name) -PassThru -Confirm:`$false | Format-Table Name, Host, State"
 
     Show-Step 'The operations journal: every change, with its state'
-    Show-Command 'Get-GridOperation -Last 20 | Format-Table Kind, Datacenter, TargetName, State, Duration'
-    Get-GridOperation -Last 20 | Format-Table Kind, Datacenter, TargetName, State, Duration -AutoSize | Out-Host
-    Show-Command 'Get-GridOperation -Target web-01'
-    Get-GridOperation -Target web-01 | Out-Host
+    Invoke-Shown 'Get-GridOperation -Last 20 | Format-Table Kind, Datacenter, TargetName, State, Duration -AutoSize'
+    Invoke-Shown 'Get-GridOperation -Target web-01'
     Write-Host ''
     Write-Host "Demo done. Nothing outside $(Split-Path $env:GRIDAUTOMATION_STATE) was touched." -ForegroundColor Green
 }

@@ -26,7 +26,7 @@ namespace GridAutomation.Providers.Aws
     /// GridException. The SDK does not retry (MaxErrorRetry = 0): throttling and transient failures surface as
     /// Throttled/Unavailable and the engine's one retry policy retries them, so <see cref="HandlesOwnRetries"/> is false.
     /// </summary>
-    public sealed class AwsConnection : IGridConnection
+    public sealed partial class AwsConnection : IGridConnection
     {
         private readonly AmazonEC2Client _client;
         private readonly string _region;
@@ -824,8 +824,10 @@ namespace GridAutomation.Providers.Aws
 
         private static void CheckTagKey(string key)
         {
-            if (string.IsNullOrEmpty(key)) throw GridException.InvalidRequest("A tag key may not be empty.", "AwsTagInvalid");
-            if (key.StartsWith("aws:", StringComparison.OrdinalIgnoreCase)) throw GridException.InvalidRequest($"Tag key '{key}' is reserved by AWS (aws: prefix).", "AwsTagReserved", key);
+            // One error id for every tag refusal (InvalidTag), EC2's own rule said in the message.
+            if (string.IsNullOrEmpty(key)) throw GridException.InvalidRequest("Invalid tags for EC2: a tag key may not be empty.", "InvalidTag");
+            var why = AwsNameRules.WhyInvalidTagKey(key);
+            if (why != null) throw GridException.InvalidRequest($"Invalid tags for EC2: tag key '{key}': {why}.", "InvalidTag", key);
         }
 
         private static string? Opt(Dictionary<string, string> options, string key)

@@ -25,7 +25,7 @@ namespace GridAutomation.Providers.Azure
     /// and honours Retry-After (Azure.Core's RetryPolicy), so <see cref="HandlesOwnRetries"/> is true and the
     /// engine does not retry again. What is still throttled after the SDK's retries surfaces as Throttled with RetryAfter.
     /// </summary>
-    public sealed class AzureConnection : IGridConnection
+    public sealed partial class AzureConnection : IGridConnection
     {
         internal const string NicApiVersion = "2023-05-01";
         internal const string DiskApiVersion = "2023-04-02";

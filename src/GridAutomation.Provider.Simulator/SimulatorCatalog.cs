@@ -95,16 +95,19 @@ namespace GridAutomation.Providers.Simulator
 
         // ---- deterministic ids -----------------------------------------------------------------------------------
 
-        /// <summary>A UUID derived from the datacenter's seed and a counter (name-based, version 5 layout): reproducible.</summary>
-        public static string NativeIdFor(int seed, long counter)
+        /// <summary>
+        /// A UUID derived from the datacenter's name (case-folded), its seed and a counter (name-based, version 5
+        /// layout): reproducible, and different in every datacenter even when they share a seed.
+        /// </summary>
+        public static string NativeIdFor(string datacenter, int seed, long counter)
         {
             using var sha = SHA1.Create();
-            return NativeIdFor(sha, seed, counter);
+            return NativeIdFor(sha, datacenter, seed, counter);
         }
 
-        internal static string NativeIdFor(HashAlgorithm sha, int seed, long counter)
+        internal static string NativeIdFor(HashAlgorithm sha, string datacenter, int seed, long counter)
         {
-            byte[] hash = sha.ComputeHash(Encoding.UTF8.GetBytes("GridAutomation.Simulator/" + seed.ToString(System.Globalization.CultureInfo.InvariantCulture) + "/" + counter.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            byte[] hash = sha.ComputeHash(Encoding.UTF8.GetBytes("GridAutomation.Simulator/" + (datacenter ?? "").ToUpperInvariant() + "/" + seed.ToString(System.Globalization.CultureInfo.InvariantCulture) + "/" + counter.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             var b = new byte[16];
             Array.Copy(hash, b, 16);
             b[6] = (byte)((b[6] & 0x0F) | 0x50); // version 5

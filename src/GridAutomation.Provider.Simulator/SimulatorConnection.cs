@@ -21,7 +21,7 @@ namespace GridAutomation.Providers.Simulator
     /// "poweredOn"), never as a side effect of a read. Every call first consults the seeded fault schedule and
     /// waits the simulated latency; faults are raised before anything is changed.
     /// </summary>
-    public sealed class SimulatorConnection : IGridConnection
+    public sealed class SimulatorConnection : IGridConnection, IValidatesCreate
     {
         private readonly SimulatorData _data;
         private readonly string _dc;
@@ -195,8 +195,11 @@ namespace GridAutomation.Providers.Simulator
         }
 
         /// <summary>SQLite's LIKE folds case for ASCII only, and knows no [set] or escape: push down only where no match can be lost.</summary>
+        /// A '*' only at the start and/or the end: SQLite's LIKE backtracks over every '%', and a '%' in the middle
+        /// could make it quadratic or worse on long names; the engine's linear matcher handles those patterns.
         private static bool CanPushDown(string pattern)
-            => pattern.IndexOf('[') < 0 && pattern.IndexOf('`') < 0 && pattern.All(ch => ch < 128);
+            => pattern.IndexOf('[') < 0 && pattern.IndexOf('`') < 0 && pattern.All(ch => ch < 128)
+               && pattern.Trim('*').IndexOf('*') < 0;
 
         private static string WildcardToLike(string pattern)
         {
@@ -334,13 +337,7 @@ namespace GridAutomation.Providers.Simulator
             if (request == null) throw new ArgumentNullException(nameof(request));
             string key = !string.IsNullOrEmpty(request.IdempotencyKey) ? request.IdempotencyKey : scope?.IdempotencyKey ?? "";
             if (string.IsNullOrEmpty(key)) throw GridException.InvalidRequest("A create needs an idempotency key.", "IdempotencyKeyMissing");
-            if (string.IsNullOrWhiteSpace(request.Name)) throw GridException.InvalidRequest("A workload needs a name.", "InvalidName");
-            var (cpu, mem, sizeName) = ResolveShape(request.Size, request.CpuCount, request.MemoryMB, null);
-            ImageSpec? image = null;
-            if (!string.IsNullOrEmpty(request.Image))
-                image = FindImage(request.Image) ?? throw GridException.InvalidRequest($"No image '{request.Image}' in simulated datacenter '{Datacenter.Name}'. Images: {string.Join(", ", Images.Select(i => i.Name))}.", "ImageNotFound", request.Image);
-            if (request.TargetHost != null && !_hosts.ContainsKey(request.TargetHost)) throw HostNotFound(request.TargetHost);
-            foreach (var k in request.Tags.Keys) ValidateTagKey(k);
+            var (cpu, mem, sizeName, image) = CheckCreate(request);
 
             await EnterAsync("CreateWorkload", cancellationToken).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
@@ -356,7 +353,7 @@ namespace GridAutomation.Providers.Simulator
                 }
                 string host = PlaceOrThrow(c, tx, cpu, mem, powerOn, request.TargetHost, null);
                 long seq = SimulatorData.NextId(c, tx, _dc);
-                string id = NativeIdFor(Seed, seq);
+                string id = NativeIdFor(_dc, Seed, seq);
                 long now = NowMs();
                 var w = new Row
                 {
@@ -378,6 +375,27 @@ namespace GridAutomation.Providers.Simulator
             }
             var final = Read(c => SimulatorData.FindByNativeId(c, null, _dc, row.NativeId)) ?? throw WorkloadNotFound(row.NativeId);
             return ToWorkload(final);
+        }
+
+        /// <summary>The catalog's refusals of a create (no call, no fault, no latency): the engine asks before it journals.</summary>
+        public Task ValidateCreateAsync(CreateWorkloadRequest request, CancellationToken cancellationToken)
+        {
+            if (request == null) throw new ArgumentNullException(nameof(request));
+            cancellationToken.ThrowIfCancellationRequested();
+            CheckCreate(request);
+            return Task.CompletedTask;
+        }
+
+        private (int cpu, long mem, string? size, ImageSpec? image) CheckCreate(CreateWorkloadRequest request)
+        {
+            NameRules.ValidateWorkloadName(request.Name);
+            var (cpu, mem, sizeName) = ResolveShape(request.Size, request.CpuCount, request.MemoryMB, null);
+            ImageSpec? image = null;
+            if (!string.IsNullOrEmpty(request.Image))
+                image = FindImage(request.Image) ?? throw GridException.NotFound($"No image '{request.Image}' in simulated datacenter '{Datacenter.Name}'. Images: {string.Join(", ", Images.Select(i => i.Name))}.", "ImageNotFound", request.Image);
+            if (request.TargetHost != null && !_hosts.ContainsKey(request.TargetHost)) throw HostNotFound(request.TargetHost);
+            NameRules.ValidateTags(request.Tags, request.Name);
+            return (cpu, mem, sizeName, image);
         }
 
         private (int cpu, long mem, string? size) ResolveShape(string? size, int? cpuCount, long? memoryMB, Row? current)

@@ -186,7 +186,7 @@ namespace GridAutomation.Providers.Simulator
                 var f = free[host.Name];
                 bool on = f.cpu >= size.Cpu && f.mem >= size.MemoryMB;
                 if (on) free[host.Name] = (f.cpu - size.Cpu, f.mem - size.MemoryMB);
-                string id = SimulatorCatalog.NativeIdFor(sha, seed, i);
+                string id = SimulatorCatalog.NativeIdFor(sha, dc, seed, i);
                 p["$seq"].Value = i;
                 p["$id"].Value = id;
                 p["$name"].Value = "vm-" + i.ToString("D6", CultureInfo.InvariantCulture);

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using GridAutomation.Core.Model;
@@ -12,7 +13,7 @@ namespace GridAutomation.Providers.Simulator
     /// The embedded simulator: a datacenter that lives in the state store (hosts, workloads, an id counter), so it
     /// survives across sessions and processes. Nothing to install, no account.
     /// </summary>
-    public sealed class SimulatorProvider : IGridProvider
+    public sealed class SimulatorProvider : IGridProvider, IValidatesSettings
     {
         public const string ProviderName = "Simulator";
 
@@ -29,9 +30,9 @@ namespace GridAutomation.Providers.Simulator
             new ProviderParameter("Clusters", ProviderParameterKind.Int, "Number of clusters the hosts are spread over (default 1). Applied at first creation."),
             new ProviderParameter("Seed", ProviderParameterKind.Int, "Seed of the datacenter's ids and generated workloads (default 1). Applied at first creation."),
             new ProviderParameter("Workloads", ProviderParameterKind.Int, "Workloads to pre-populate when the datacenter is first created (default 0)."),
-            new ProviderParameter("LatencyMs", ProviderParameterKind.Int, "Simulated latency of every call (and of each state transition), in ms (default 0)."),
-            new ProviderParameter("FaultRate", ProviderParameterKind.String, "Share of calls that fail with a transient error, 0 to 1 (default 0)."),
-            new ProviderParameter("FaultSeed", ProviderParameterKind.Int, "Seed of the fault schedule (default: Seed). The same seed gives the same sequence of faults."),
+            new ProviderParameter("LatencyMs", ProviderParameterKind.Int, "Simulated latency of every call (and of each state transition), in ms (default 0). Stored when the datacenter is first created; given later, it applies to this connection only.") { ConnectionScoped = true },
+            new ProviderParameter("FaultRate", ProviderParameterKind.String, "Share of calls that fail with a transient error, 0 to 1 (default 0). Stored at first creation; given later, it applies to this connection only.") { ConnectionScoped = true },
+            new ProviderParameter("FaultSeed", ProviderParameterKind.Int, "Seed of the fault schedule (default: Seed). The same seed gives the same sequence of faults. Stored at first creation; given later, it applies to this connection only.") { ConnectionScoped = true },
         };
 
         public string Name => ProviderName;
@@ -40,6 +41,10 @@ namespace GridAutomation.Providers.Simulator
         public IReadOnlyList<ProviderParameter> ConnectionParameters => Parameters;
 
         public bool IsAvailable(out string? reason) { reason = null; return true; }
+
+        /// <summary>Ranges and combinations (-Hosts 0, -FaultRate 2, -Clusters above -Hosts): InvalidParameter before anything is journaled.</summary>
+        public void ValidateSettings(IReadOnlyDictionary<string, string> settings)
+            => SimulatorOptions.FromSettings(new ProviderConnectRequest { Datacenter = new GridDatacenter { Settings = new Dictionary<string, string>((IDictionary<string, string>)settings.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase) } });
 
         public async Task<IGridConnection> ConnectAsync(ProviderConnectRequest request, CancellationToken cancellationToken)
         {

@@ -329,7 +329,7 @@ namespace GridAutomation.Core.Tests
                 Assert.Equal("Rotterdam", repo.Get("Amsterdam-1")!.Site);
                 Assert.Equal(registered, repo.Get("Amsterdam-1")!.RegisteredAt);
                 Assert.Single(repo.List());
-                Assert.Equal("InvalidDatacenterName", Assert.Throws<GridException>(() => repo.Save(new GridDatacenter { Name = "a/b", Provider = "Simulator" })).ErrorId);
+                Assert.Equal("InvalidName", Assert.Throws<GridException>(() => repo.Save(new GridDatacenter { Name = "a/b", Provider = "Simulator" })).ErrorId);
                 Assert.True(repo.Delete("AMSTERDAM-1"));
                 Assert.False(repo.Delete("AMSTERDAM-1"));
                 Assert.Empty(repo.List());

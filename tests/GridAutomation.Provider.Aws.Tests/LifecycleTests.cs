@@ -282,7 +282,7 @@ namespace GridAutomation.Providers.Aws.Tests
             var unknownOpt = Req("x", "x"); unknownOpt.Options["Subnet"] = "subnet-1";
             Assert.Equal("AwsUnknownOption", (await Bad(unknownOpt)).ErrorId);
             var reserved = Req("x", "x"); reserved.Tags["aws:foo"] = "1";
-            Assert.Equal("AwsTagReserved", (await Bad(reserved)).ErrorId);
+            Assert.Equal("InvalidTag", (await Bad(reserved)).ErrorId);
             var ami = await Bad(Req("x", "x", image: "ami-0000000000000dead"));
             Assert.Equal(GridErrorKind.NotFound, ami.Kind);
             Assert.Equal("ImageNotFound", ami.ErrorId);
@@ -424,7 +424,7 @@ namespace GridAutomation.Providers.Aws.Tests
             Assert.False(got.Tags.ContainsKey("env"));
             Assert.Equal("tg", got.Name); // the Name tag is not a user tag and stays
             var ex = await Assert.ThrowsAsync<GridException>(() => c.SetTagsAsync(w.NativeId, new Dictionary<string, string?> { ["aws:cloudformation:stack-name"] = "x" }, new TestScope(), Ct));
-            Assert.Equal("AwsTagReserved", ex.ErrorId);
+            Assert.Equal("InvalidTag", ex.ErrorId);
         }
 
         [Fact]

@@ -344,8 +344,33 @@ namespace GridAutomation.Provider.Simulator.Tests
             Assert.Equal(ids[0], ids[1]);
             Assert.Equal(4, ids[0].Distinct().Count());
             Assert.All(ids[0], id => Assert.True(Guid.TryParse(id, out _)));
-            Assert.Equal(SimulatorCatalog.NativeIdFor(7, 1), ids[0][0]);
-            Assert.NotEqual(SimulatorCatalog.NativeIdFor(8, 1), ids[0][0]);
+            Assert.Equal(SimulatorCatalog.NativeIdFor("det", 7, 1), ids[0][0]);
+            Assert.NotEqual(SimulatorCatalog.NativeIdFor("det", 8, 1), ids[0][0]);
+        }
+
+        [Fact]
+        public async Task Ids_DifferPerDatacenter_EvenWithTheSameSeed()
+        {
+            using var env = new SimEnv();
+            using var a = await env.ConnectAsync("ams-1", new Dictionary<string, string> { ["Workloads"] = "2" });
+            using var b = await env.ConnectAsync("dub-1", new Dictionary<string, string> { ["Workloads"] = "2" });
+            var ia = (await ListAll(a)).Select(w => w.NativeId).ToList();
+            var ib = (await ListAll(b)).Select(w => w.NativeId).ToList();
+            Assert.Empty(ia.Intersect(ib));
+            Assert.NotEqual((await Create(a, "web-06")).NativeId, (await Create(b, "web-06")).NativeId);
+            // the datacenter's name is case-insensitive, so is its id stream
+            Assert.Equal(SimulatorCatalog.NativeIdFor("AMS-1", 1, 1), SimulatorCatalog.NativeIdFor("ams-1", 1, 1));
+        }
+
+        [Theory]
+        [InlineData("Hosts", "0")]
+        [InlineData("FaultRate", "2")]
+        [InlineData("Clusters", "4")]
+        public void BadParameter_IsRefusedByValidateSettings_WithoutConnecting(string name, string value)
+        {
+            var ex = Assert.Throws<GridException>(() => new SimulatorProvider().ValidateSettings(new Dictionary<string, string> { [name] = value }));
+            Assert.Equal("InvalidParameter", ex.ErrorId);
+            new SimulatorProvider().ValidateSettings(new Dictionary<string, string> { ["Hosts"] = "4", ["Clusters"] = "4", ["FaultRate"] = "0.5" });
         }
 
         [Fact]

@@ -27,6 +27,12 @@ namespace GridAutomation.Core.Engine
         public IReadOnlyCollection<WorkloadState>? States { get; set; }
         /// <summary>Tags that must all match; value "*" or null = key present; values are wildcards.</summary>
         public IReadOnlyDictionary<string, string?>? Tags { get; set; }
+        /// <summary>Host name patterns (wildcards); a workload without a host matches none.</summary>
+        public IReadOnlyList<string>? Hosts { get; set; }
+        /// <summary>Owner patterns (wildcards), matched against the resolved Owner (an Owner tag, else the datacenter's owner).</summary>
+        public IReadOnlyList<string>? Owners { get; set; }
+        /// <summary>Site patterns (wildcards), matched against the workload's datacenter's site.</summary>
+        public IReadOnlyList<string>? Sites { get; set; }
     }
 
     /// <summary>A change to one workload (Start/Stop/Restart/Suspend/Remove/Resize/SetTags/Move).</summary>

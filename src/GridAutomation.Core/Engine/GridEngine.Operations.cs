@@ -86,7 +86,11 @@ namespace GridAutomation.Core.Engine
             EnsureCapable(target, request);
             var dc = GetDatacenter(target.Datacenter);
             var conn = await GetConnectionAsync(dc.Name, observer, ct).ConfigureAwait(false);
-            if (request.Tags != null) ValidateTags(request.Tags.Where(kv => kv.Value != null).ToDictionary(kv => kv.Key, kv => kv.Value!), target.Id);
+            if (request.Tags != null)
+            {
+                NameRules.ValidateTags(request.Tags, target.Id, allowNullValues: true);
+                NameRules.ValidateMergedTags(target.Tags.Cast<System.Collections.DictionaryEntry>().ToDictionary(e => (string)e.Key, e => (object?)e.Value, NameRules.Comparer), request.Tags, target.Id);
+            }
             if (request.Action == WorkloadAction.Move)
                 await EnsureHostAsync(dc, conn, request.DestinationHost, ct).ConfigureAwait(false);
             if (request.Action == WorkloadAction.Resize && request.Resize?.Size != null)
@@ -168,17 +172,8 @@ namespace GridAutomation.Core.Engine
             }
         }
 
-        /// <summary>Tag keys: 1-128 characters, no control characters or '&lt;&gt;%&amp;\?/'; values up to 256 characters without control characters.</summary>
-        public static void ValidateTags(IDictionary<string, string> tags, object? target)
-        {
-            foreach (var kv in tags)
-            {
-                if (string.IsNullOrWhiteSpace(kv.Key) || kv.Key.Length > 128 || kv.Key.Any(char.IsControl) || kv.Key.IndexOfAny(new[] { '<', '>', '%', '&', '\\', '?', '/' }) >= 0)
-                    throw GridException.InvalidRequest($"Tag key '{kv.Key}' is not valid: keys are 1-128 characters without control characters or any of < > % & \\ ? /.", "InvalidTag", target);
-                if (kv.Value != null && (kv.Value.Length > 256 || kv.Value.Any(char.IsControl)))
-                    throw GridException.InvalidRequest($"The value of tag '{kv.Key}' is not valid: values are up to 256 characters without control characters.", "InvalidTag", target);
-            }
-        }
+        /// <summary>The tag rules of <see cref="NameRules.ValidateTags(IEnumerable{KeyValuePair{string, string}}, object?)"/> (InvalidRequest "InvalidTag").</summary>
+        public static void ValidateTags(IDictionary<string, string> tags, object? target) => NameRules.ValidateTags(tags, target);
 
         /// <summary>
         /// Creates a workload. Validates the datacenter, size and tags before acting. IdempotencyKey defaults to
@@ -189,8 +184,7 @@ namespace GridAutomation.Core.Engine
         {
             EnsureWritable();
             CallObserver.Value = observer;
-            if (string.IsNullOrWhiteSpace(request.Name))
-                throw GridException.InvalidRequest("Give the workload a name (-Name).", "InvalidName");
+            NameRules.ValidateWorkloadName(request.Name);
             var dc = GetDatacenter(datacenter);
             if ((dc.Capabilities & GridCapabilities.Create) == 0)
                 throw GridException.Unsupported($"Datacenter '{dc.Name}' ({dc.Provider}) cannot create workloads.", "CapabilityNotSupported", dc.Name);
@@ -198,7 +192,7 @@ namespace GridAutomation.Core.Engine
             if (request.CpuCount.HasValue && request.CpuCount <= 0) throw GridException.InvalidRequest("-Cpu must be at least 1.", "InvalidSize", request.Name);
             if (request.MemoryMB.HasValue && request.MemoryMB <= 0) throw GridException.InvalidRequest("-MemoryGB must be more than 0.", "InvalidSize", request.Name);
             var conn = await GetConnectionAsync(dc.Name, observer, ct).ConfigureAwait(false);
-            if (request.Size != null) await EnsureSizeAsync(dc, conn, request.Size, ct).ConfigureAwait(false);
+            await ValidateCreateAsync(dc, conn, request, ct).ConfigureAwait(false); // size, image, host: refused before the journal
 
             bool userKey = !string.IsNullOrEmpty(request.IdempotencyKey);
             string lookupKey = userKey ? request.IdempotencyKey : dc.Name + "/" + request.Name;

@@ -102,8 +102,9 @@ namespace GridAutomation.Core.Engine
         {
             EnsureWritable();
             CallObserver.Value = observer;
-            DatacenterRepository.ValidateName(name);
+            NameRules.ValidateDatacenterName(name);
             var p = ProviderRegistry.Get(provider);
+            ValidateProviderSettings(p, name, settings); // InvalidParameter before anything is journaled
             if (!p.IsAvailable(out var reason))
                 throw GridException.Unsupported($"The {p.Name} provider cannot run here: {reason}", "ProviderUnavailable", p.Name);
 
@@ -149,11 +150,12 @@ namespace GridAutomation.Core.Engine
         /// <summary>Registered datacenters matching the name patterns (null = all), with this process's connection status.</summary>
         public IReadOnlyList<GridDatacenter> GetDatacenters(IReadOnlyList<string>? namePatterns)
         {
+            var patterns = Wildcard.CompileAll(namePatterns); // InvalidWildcardPattern before anything is read
             var all = _datacenters.List();
             var result = new List<GridDatacenter>();
             foreach (var dc in all)
             {
-                if (!Wildcard.MatchesAny(dc.Name, namePatterns)) continue;
+                if (!Wildcard.MatchesAny(dc.Name, patterns)) continue;
                 result.Add(WithStatus(dc));
             }
             return result;
@@ -263,12 +265,13 @@ namespace GridAutomation.Core.Engine
         private IReadOnlyList<GridDatacenter> ResolveDatacenters(IReadOnlyList<string>? patterns)
         {
             if (patterns == null || patterns.Count == 0) return _datacenters.List();
+            var compiled = Wildcard.CompileAll(patterns)!; // InvalidWildcardPattern before any datacenter is asked
             var all = _datacenters.List();
             var chosen = new List<GridDatacenter>();
-            foreach (var pattern in patterns)
+            foreach (var pattern in compiled)
             {
-                var matches = all.Where(d => Wildcard.IsMatch(d.Name, pattern)).ToList();
-                if (matches.Count == 0 && !Wildcard.HasWildcards(pattern)) GetDatacenter(pattern); // throws DatacenterNotFound
+                var matches = all.Where(d => pattern.IsMatch(d.Name)).ToList();
+                if (matches.Count == 0 && !pattern.IsWildcard) GetDatacenter(pattern.Literal); // throws DatacenterNotFound
                 foreach (var m in matches) if (!chosen.Any(c => string.Equals(c.Name, m.Name, StringComparison.OrdinalIgnoreCase))) chosen.Add(m);
             }
             return chosen;
@@ -316,7 +319,9 @@ namespace GridAutomation.Core.Engine
 
         public IAsyncEnumerable<FanOutResult<GridWorkload>> GetWorkloadsAsync(WorkloadFilter filter, IEngineObserver observer, CancellationToken ct)
         {
+            var compiled = CompiledFilter.From(filter); // every pattern checked (InvalidWildcardPattern) before any datacenter is asked
             var dcs = ResolveDatacenters(filter.Datacenters);
+            if (compiled.Sites != null) dcs = dcs.Where(d => Wildcard.MatchesAny(d.Site, compiled.Sites)).ToList();
             // Ids name their datacenters: only ask those.
             List<(string dc, string native)>? ids = null;
             if (filter.Ids != null && filter.Ids.Count > 0)
@@ -336,7 +341,7 @@ namespace GridAutomation.Core.Engine
             {
                 NamePatterns = filter.Names,
                 States = filter.States,
-                Tags = filter.Tags?.Where(kv => kv.Value != null && !Wildcard.HasWildcards(kv.Value)).ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.OrdinalIgnoreCase),
+                Tags = filter.Tags?.Where(kv => kv.Value != null && !Wildcard.HasWildcards(kv.Value)).ToDictionary(kv => kv.Key, kv => Wildcard.Unescape(kv.Value!), StringComparer.OrdinalIgnoreCase),
                 PageSize = Configuration.PageSize,
             };
             return FanOutAsync<GridWorkload>(dcs, async (dc, conn, writer, token) =>
@@ -351,8 +356,8 @@ namespace GridAutomation.Core.Engine
                 {
                     foreach (var w in page)
                     {
-                        if (!Matches(w, filter, ids)) continue;
                         Complete(w, dc);
+                        if (!compiled.Matches(w, ids)) continue;
                         await writer.WriteAsync(new FanOutResult<GridWorkload>(dc.Name, w, null), token).ConfigureAwait(false);
                     }
                 }
@@ -387,22 +392,7 @@ namespace GridAutomation.Core.Engine
         }
 
         internal static bool Matches(GridWorkload w, WorkloadFilter f, List<(string dc, string native)>? ids)
-        {
-            if (f.States != null && f.States.Count > 0) { if (!f.States.Contains(w.State)) return false; }
-            else if (w.State == WorkloadState.Deleted) return false;
-            if (!Wildcard.MatchesAny(w.Name, f.Names)) return false;
-            if (ids != null && !ids.Any(i => string.Equals(i.dc, w.Datacenter, StringComparison.OrdinalIgnoreCase) && NativeIdEquals(i.native, w.NativeId))) return false;
-            if (f.Tags != null)
-            {
-                foreach (var kv in f.Tags)
-                {
-                    if (!w.Tags.ContainsKey(kv.Key)) return false;
-                    if (kv.Value == null || kv.Value == "*") continue;
-                    if (!Wildcard.IsMatch(Convert.ToString(w.Tags[kv.Key], System.Globalization.CultureInfo.InvariantCulture), kv.Value)) return false;
-                }
-            }
-            return true;
-        }
+            => CompiledFilter.From(f).Matches(w, ids);
 
         /// <summary>Native ids compare ordinally, except Azure resource ids (case-insensitive by ARM's rules).</summary>
         internal static bool NativeIdEquals(string a, string b)

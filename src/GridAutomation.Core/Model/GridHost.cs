@@ -24,6 +24,7 @@ namespace GridAutomation.Core.Model
         public double? AllocatedMemoryGB => AllocatedMemoryMB / 1024.0;
         public int? FreeCpu => CpuCores - AllocatedCpu;
         public long? FreeMemoryMB => MemoryMB - AllocatedMemoryMB;
+        public double? FreeMemoryGB => FreeMemoryMB / 1024.0;
         public IDictionary<string, object?> Properties { get; set; } = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
 
         public override string ToString() => Datacenter + "/" + Name;

@@ -36,6 +36,11 @@ namespace GridAutomation.Core.Providers
         public bool Restricted { get; set; }
         /// <summary>Secrets (Credential, SecretString) are never persisted. Other parameters are stored in the registration.</summary>
         public bool IsSecret => Kind == ProviderParameterKind.Credential || Kind == ProviderParameterKind.SecretString;
+        /// <summary>
+        /// A setting that applies to the connection it is given with (e.g. the simulator's -LatencyMs): passed to that
+        /// connect, never kept in the registration, so a later session connects without it.
+        /// </summary>
+        public bool ConnectionScoped { get; set; }
         /// <summary>Optional parameter set name, for providers with alternative authentication modes.</summary>
         public string? ParameterSetName { get; set; }
     }

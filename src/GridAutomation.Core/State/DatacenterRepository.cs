@@ -48,7 +48,7 @@ namespace GridAutomation.Core.State
 
         /// <summary>
         /// Inserts or replaces the registration. RegisteredAt is kept from an earlier registration of the same name
-        /// (or set to now). Settings named by a secret <paramref name="parameters"/> entry are never written.
+        /// (or set to now). Settings named by a secret or connection-scoped <paramref name="parameters"/> entry are never written.
         /// Datacenter names may not be empty or contain '/'.
         /// </summary>
         public GridDatacenter Save(GridDatacenter datacenter, IEnumerable<ProviderParameter>? parameters = null)
@@ -56,7 +56,7 @@ namespace GridAutomation.Core.State
             if (datacenter == null) throw new ArgumentNullException(nameof(datacenter));
             ValidateName(datacenter.Name);
             if (string.IsNullOrWhiteSpace(datacenter.Provider)) throw GridException.InvalidRequest("A datacenter needs a provider.", "InvalidDatacenter", datacenter.Name);
-            var secret = new HashSet<string>((parameters ?? Enumerable.Empty<ProviderParameter>()).Where(p => p.IsSecret).Select(p => p.Name), StringComparer.OrdinalIgnoreCase);
+            var secret = new HashSet<string>((parameters ?? Enumerable.Empty<ProviderParameter>()).Where(p => p.IsSecret || p.ConnectionScoped).Select(p => p.Name), StringComparer.OrdinalIgnoreCase);
             var settings = new SortedDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             foreach (var kv in datacenter.Settings)
                 if (!secret.Contains(kv.Key) && kv.Value != null) settings[kv.Key] = kv.Value;
@@ -103,12 +103,8 @@ namespace GridAutomation.Core.State
                 return cmd.ExecuteNonQuery() > 0;
             });
 
-        /// <summary>Throws InvalidRequest "InvalidDatacenterName" for an empty name or one containing '/'.</summary>
-        public static void ValidateName(string? name)
-        {
-            if (string.IsNullOrWhiteSpace(name) || name!.IndexOf('/') >= 0 || name.Trim() != name)
-                throw GridException.InvalidRequest($"'{name}' is not a valid datacenter name: it must be non-empty, without '/' and without leading or trailing spaces.", "InvalidDatacenterName", name);
-        }
+        /// <summary>Throws InvalidRequest "InvalidName" unless the name follows <see cref="NameRules"/> (and has no '/').</summary>
+        public static void ValidateName(string? name) => NameRules.ValidateDatacenterName(name);
 
         private static GridDatacenter ReadRow(SqliteDataReader r)
         {

@@ -10,6 +10,8 @@ namespace GridAutomation.Core.State
         public IReadOnlyList<string>? Datacenters { get; set; }
         public IReadOnlyCollection<OperationState>? States { get; set; }
         public string? Kind { get; set; }
+        /// <summary>Several kinds (any of them), case-insensitive; combined with <see cref="Kind"/> when both are given.</summary>
+        public IReadOnlyList<string>? Kinds { get; set; }
         /// <summary>Wildcard patterns matched against the target's name (as it was when the operation began) and its id.</summary>
         public IReadOnlyList<string>? Targets { get; set; }
         public Guid? BatchId { get; set; }

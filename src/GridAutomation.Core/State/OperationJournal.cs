@@ -147,6 +147,12 @@ namespace GridAutomation.Core.State
                 if (filter.Id.HasValue) { where.Add("id = $id"); binds.Add(p => p.AddWithValue("$id", filter.Id.Value.ToString("D"))); }
                 if (filter.BatchId.HasValue) { where.Add("batch_id = $batch"); binds.Add(p => p.AddWithValue("$batch", filter.BatchId.Value.ToString("D"))); }
                 if (!string.IsNullOrEmpty(filter.Kind)) { where.Add("kind = $kind COLLATE NOCASE"); binds.Add(p => p.AddWithValue("$kind", filter.Kind)); }
+                if (filter.Kinds != null && filter.Kinds.Count > 0)
+                {
+                    var kinds = filter.Kinds.ToArray();
+                    where.Add("kind COLLATE NOCASE IN (" + string.Join(",", kinds.Select((_, i) => "$kd" + i)) + ")");
+                    binds.Add(p => { for (int i = 0; i < kinds.Length; i++) p.AddWithValue("$kd" + i, kinds[i]); });
+                }
                 if (filter.States != null && filter.States.Count > 0)
                 {
                     // Interrupted is decided when read: a stored Running/Pending may read as Interrupted and vice versa.

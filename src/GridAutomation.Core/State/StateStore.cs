@@ -90,6 +90,8 @@ namespace GridAutomation.Core.State
         public bool ReadOnly { get; }
         /// <summary>True when opened read-only on a file that does not exist: an empty in-memory store that is never written to disk.</summary>
         public bool IsEphemeral => _memoryKeeper != null;
+        /// <summary>True when this open created the file (the path did not exist): the caller announces it once.</summary>
+        public bool CreatedNew { get; private set; }
         public TimeSpan BusyTimeout => _busyTimeout;
 
         private StateStore(string path, bool readOnly, TimeSpan busyTimeout, string connectionString, SqliteConnection? memoryKeeper)
@@ -114,6 +116,10 @@ namespace GridAutomation.Core.State
             catch (Exception ex) { throw new GridException(GridErrorKind.StateStore, $"The state store path '{path}' is not valid: {ex.Message}", "StateStoreCannotOpen", ex) { Target = path }; }
             int timeoutSeconds = Math.Max(1, (int)Math.Ceiling(busyTimeout.TotalSeconds));
 
+            if (Directory.Exists(full))
+                throw new GridException(GridErrorKind.StateStore,
+                    $"The state store path '{full}' is a folder, not a file. Point StatePath at a file in it, e.g. Set-GridConfiguration -StatePath '{System.IO.Path.Combine(full, "state.db")}' (or set GRIDAUTOMATION_STATE to that path).",
+                    "StateStoreCannotOpen") { Target = full };
             bool exists = File.Exists(full);
             if (exists) CheckHeader(full);
 
@@ -188,6 +194,7 @@ namespace GridAutomation.Core.State
                 store.Dispose();
                 throw;
             }
+            store.CreatedNew = !readOnly && !exists;
             return store;
         }
 
@@ -259,7 +266,7 @@ namespace GridAutomation.Core.State
                 case 26: // SQLITE_NOTADB
                     return Corrupt(Path, ex, ex.Message);
                 case 8: // SQLITE_READONLY
-                    return new GridException(GridErrorKind.StateStore, $"The state store '{Path}' cannot be written: {ex.Message}", "StateStoreNotWritable", ex) { Target = Path, NativeCode = ex.SqliteErrorCode.ToString(CultureInfo.InvariantCulture) };
+                    return new GridException(GridErrorKind.StateStore, $"The state store '{Path}' cannot be written (the file or its folder is read-only to you). Make both writable (chmod u+w on the file and its folder), or point StatePath at a file you can write (Set-GridConfiguration -StatePath, or GRIDAUTOMATION_STATE).", "StateStoreNotWritable", ex) { Target = Path, NativeCode = ex.SqliteErrorCode.ToString(CultureInfo.InvariantCulture) };
                 case 14: // SQLITE_CANTOPEN
                     return new GridException(GridErrorKind.StateStore, $"Cannot open the state store '{Path}': {ex.Message}", "StateStoreCannotOpen", ex) { Target = Path, NativeCode = ex.SqliteErrorCode.ToString(CultureInfo.InvariantCulture) };
                 case 13: // SQLITE_FULL

@@ -48,7 +48,7 @@ namespace GridAutomation.Commands
             }
             if (Name != null)
                 foreach (var n in Name)
-                    if (!HasWildcard(n) && !all.Any(d => string.Equals(d.Name, n, StringComparison.OrdinalIgnoreCase)))
+                    if (!HasWildcard(n) && !all.Any(d => IsLiteralMatch(d.Name, n)))
                         WriteError(ErrorMapping.Create("DatacenterNotFound", ErrorCategory.ObjectNotFound,
                             $"No datacenter named '{n}' is registered. Register it with Connect-GridDatacenter.", n, GridErrorKind.NotFound));
         }

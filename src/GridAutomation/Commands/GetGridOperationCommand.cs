@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
+using GridAutomation.Core.Engine;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.State;
 using GridAutomation.Internal;
@@ -38,10 +39,11 @@ namespace GridAutomation.Commands
         [ArgumentCompleter(typeof(OperationTargetCompleter))]
         public string[]? Target { get; set; }
 
-        /// <summary>Only operations of this kind (Create, Start, Stop, Restart, Suspend, Remove, Resize, SetTags, Move...).</summary>
+        /// <summary>Only operations of these kinds (Create, Start, Stop, Restart, Suspend, Remove, Resize, SetTags, Move...).</summary>
         [Parameter(ParameterSetName = Filter)]
         [ValidateNotNullOrEmpty]
-        public string? Kind { get; set; }
+        [ArgumentCompleter(typeof(OperationKindCompleter))]
+        public string[]? Kind { get; set; }
 
         /// <summary>Only the operations of one cmdlet invocation.</summary>
         [Parameter(ParameterSetName = Filter)]
@@ -67,7 +69,9 @@ namespace GridAutomation.Commands
                     }
                     return;
                 }
-                var filter = new OperationFilter { Datacenters = Datacenter, States = State, Kind = Kind, Targets = Target, BatchId = BatchId, Last = Last };
+                Wildcard.Validate(Datacenter); // InvalidWildcardPattern, not a raw exception mid-listing
+                Wildcard.Validate(Target);
+                var filter = new OperationFilter { Datacenters = Datacenter, States = State, Kinds = Kind, Targets = Target, BatchId = BatchId, Last = Last };
                 foreach (var o in Engine.GetOperations(filter)) WriteObject(o);
             }
             catch (PipelineStoppedException) { throw; }

@@ -45,6 +45,25 @@ namespace GridAutomation.Commands
         [Parameter(ParameterSetName = Filter)]
         public Hashtable? Tag { get; set; }
 
+        /// <summary>Host names (wildcards): only workloads placed on a matching host. (Not -Host: that collides with PowerShell's automatic $Host.)</summary>
+        [Parameter(ParameterSetName = Filter)]
+        [SupportsWildcards]
+        [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(HostCompleter))]
+        public string[]? HostName { get; set; }
+
+        /// <summary>Owners (wildcards): an Owner tag, else the datacenter's owner.</summary>
+        [Parameter(ParameterSetName = Filter)]
+        [SupportsWildcards]
+        [ValidateNotNullOrEmpty]
+        public string[]? Owner { get; set; }
+
+        /// <summary>Sites (wildcards) of the workloads' datacenters.</summary>
+        [Parameter(ParameterSetName = Filter)]
+        [SupportsWildcards]
+        [ValidateNotNullOrEmpty]
+        public string[]? Site { get; set; }
+
         protected override void ProcessRecord()
         {
             if (ParameterSetName == ById)
@@ -69,18 +88,21 @@ namespace GridAutomation.Commands
                 Datacenters = Datacenter,
                 States = State,
                 Tags = tags,
+                Hosts = HostName,
+                Owners = Owner,
+                Sites = Site,
             };
             // Names given without wildcards must each exist (as Get-Process -Name does), unless other filters narrow the result.
-            var exact = Name != null && State == null && tags == null ? Name.Where(n => !HasWildcard(n)).ToList() : null;
+            var exact = Name != null && State == null && tags == null && HostName == null && Owner == null && Site == null ? Name.Where(n => !HasWildcard(n)).ToList() : null;
             HashSet<string>? seen = exact != null && exact.Count > 0 ? new HashSet<string>(StringComparer.OrdinalIgnoreCase) : null;
             bool complete = Stream(ct => Engine.GetWorkloadsAsync(filter, Observer, ct), w =>
             {
-                seen?.Add(w.Name);
+                seen?.Add(w.Name); // compared with each exact -Name unescaped ('web`*' is the name 'web*')
                 WriteObject(w);
             });
             if (seen != null && complete)
                 foreach (var n in exact!)
-                    if (!seen.Contains(n))
+                    if (!seen.Contains(Wildcard.Unescape(n)))
                         WriteError(ErrorMapping.Create("WorkloadNotFound", ErrorCategory.ObjectNotFound,
                             $"No workload named '{n}'" + (Datacenter != null ? " in datacenter " + string.Join(", ", Datacenter) : "") + ".",
                             n, GridErrorKind.NotFound));

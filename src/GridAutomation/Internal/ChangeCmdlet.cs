@@ -38,7 +38,15 @@ namespace GridAutomation.Internal
                 WriteVerbose($"Performing the operation \"{action}\" on target \"{target}\" (-Force: not asked).");
                 return true;
             }
-            return ShouldProcess(target, action);
+            try { return ShouldProcess(target, action); }
+            catch (Exception ex) when (ex is PSInvalidOperationException || ex is System.Management.Automation.Host.HostException)
+            {
+                // -NonInteractive (or a host without a UI) cannot ask: say how to go on instead of a bare host error.
+                ThrowTerminatingError(ErrorMapping.Create("ConfirmationNotPossible", ErrorCategory.InvalidOperation,
+                    $"Cannot ask to confirm \"{action}\" on \"{target}\": this session is non-interactive ({ex.Message.TrimEnd('.')}). " +
+                    "Add -Confirm:$false (or -Force) to go ahead without asking, or -WhatIf to see what would be done.", target));
+                return false;
+            }
         }
 
         /// <summary>Runs the approved work now (bulk, with progress when interactive) or as one job with a child per item.</summary>

@@ -26,24 +26,31 @@ namespace GridAutomation.Internal
             CommandAst commandAst, IDictionary fakeBoundParameters)
         {
             string word = Unquote(wordToComplete ?? "");
-            IEnumerable<string> values;
+            IEnumerable<(string value, string tip)> values;
             try
             {
                 using var cts = new CancellationTokenSource(Budget);
-                values = GetValues(parameterName, word, fakeBoundParameters ?? new Hashtable(), cts.Token).ToList();
+                values = GetEntries(parameterName, word, fakeBoundParameters ?? new Hashtable(), cts.Token).ToList();
             }
             catch { return Array.Empty<CompletionResult>(); }
-            var pattern = new WildcardPattern(word + "*", WildcardOptions.IgnoreCase);
+            // What was typed is a prefix; typed wildcards work, a half-typed '[' is taken literally (never an exception).
+            Wildcard pattern;
+            try { pattern = Wildcard.Compile(word + "*"); }
+            catch (GridException) { pattern = Wildcard.Compile(WildcardPattern.Escape(word) + "*"); }
             return values
-                .Where(v => !string.IsNullOrEmpty(v) && pattern.IsMatch(v))
-                .Distinct(StringComparer.OrdinalIgnoreCase)
-                .OrderBy(v => v, StringComparer.OrdinalIgnoreCase)
+                .Where(v => !string.IsNullOrEmpty(v.value) && pattern.IsMatch(v.value))
+                .GroupBy(v => v.value, StringComparer.OrdinalIgnoreCase).Select(g => g.First())
+                .OrderBy(v => v.value, StringComparer.OrdinalIgnoreCase)
                 .Take(MaxResults)
-                .Select(v => new CompletionResult(Quote(v), v, CompletionResultType.ParameterValue, v))
+                .Select(v => new CompletionResult(Quote(v.value), v.value, CompletionResultType.ParameterValue, string.IsNullOrEmpty(v.tip) ? v.value : v.tip))
                 .ToList();
         }
 
         protected abstract IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct);
+
+        /// <summary>Values with their tooltips (the value itself unless a completer says more, e.g. a workload id's name).</summary>
+        protected virtual IEnumerable<(string value, string tip)> GetEntries(string parameterName, string word, IDictionary bound, CancellationToken ct)
+            => GetValues(parameterName, word, bound, ct).Select(v => (v, v));
 
         protected static GridEngine OpenEngine() => OpenReadOnlyEngine() ?? throw new InvalidOperationException("No state file yet.");
 
@@ -143,6 +150,17 @@ namespace GridAutomation.Internal
             var filter = new WorkloadFilter { Datacenters = dcs };
             return Collect(OpenEngine().GetWorkloadsAsync(filter, NullObserver.Instance, ct), 5000, ct).Select(w => w.Id);
         }
+
+        /// <summary>A bare id says nothing: the tooltip (and the list text) names the workload, its state and datacenter.</summary>
+        protected override IEnumerable<(string value, string tip)> GetEntries(string parameterName, string word, IDictionary bound, CancellationToken ct)
+        {
+            IReadOnlyList<string>? dcs = BoundDatacenters(bound);
+            int slash = word.IndexOf('/');
+            if (slash > 0) dcs = new[] { word.Substring(0, slash) };
+            var filter = new WorkloadFilter { Datacenters = dcs };
+            return Collect(OpenEngine().GetWorkloadsAsync(filter, NullObserver.Instance, ct), 5000, ct)
+                .Select(w => (w.Id, $"{w.Name} ({w.State}, {w.Datacenter}{(string.IsNullOrEmpty(w.Host) ? "" : "/" + w.Host)}) {w.Id}"));
+        }
     }
 
     public sealed class SizeCompleter : GridCompleter
@@ -174,6 +192,13 @@ namespace GridAutomation.Internal
     {
         protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct)
             => OpenEngine().GetOperations(new OperationFilter { Datacenters = BoundDatacenters(bound), Last = 1000 }).Select(o => o.TargetName ?? o.Target);
+    }
+
+    /// <summary>The operation kinds the engine journals.</summary>
+    public sealed class OperationKindCompleter : GridCompleter
+    {
+        private static readonly string[] Kinds = Enum.GetNames(typeof(WorkloadAction)).Concat(new[] { "Create", "Register", "Unregister" }).ToArray();
+        protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct) => Kinds;
     }
 
     public sealed class ConfigurationKeyCompleter : GridCompleter

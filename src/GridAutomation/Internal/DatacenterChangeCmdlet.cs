@@ -41,7 +41,7 @@ namespace GridAutomation.Internal
                 catch (PipelineStoppedException) { throw; }
                 catch (Exception ex) { ThrowGridError(ex, Name); return; }
                 foreach (var n in Name)
-                    if (!HasWildcard(n) && !found.Any(d => string.Equals(d.Name, n, StringComparison.OrdinalIgnoreCase)))
+                    if (!HasWildcard(n) && !found.Any(d => IsLiteralMatch(d.Name, n)))
                         WriteError(ErrorMapping.Create("DatacenterNotFound", ErrorCategory.ObjectNotFound,
                             $"No datacenter named '{n}' is registered.", n, GridErrorKind.NotFound));
                 bool several = found.Count > 1 || Name.Any(HasWildcard);

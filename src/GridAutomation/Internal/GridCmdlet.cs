@@ -58,6 +58,15 @@ namespace GridAutomation.Internal
                 {
                     var config = GridConfiguration.Load();
                     _engine = GridEngine.Get(config, readOnly: IsWhatIf);
+                    var created = _engine.TakeNewStateFileNotice();
+                    if (created != null)
+                    {
+                        config.Sources.TryGetValue("StatePath", out var source);
+                        string how = source == "Environment" ? "from GRIDAUTOMATION_STATE" : source == "File" ? "from the configuration file" : source == "Parameter" ? "as given" : "the default path";
+                        string message = $"A new, empty state file was created at '{created}' ({how}). If you expected an existing grid, check the path: Get-GridConfiguration StatePath.";
+                        if (Environment.CurrentManagedThreadId == _pipelineThread) WriteWarning(message);
+                        else Post(() => WriteWarning(message));
+                    }
                 }
                 catch (Exception ex) when (!(ex is PipelineStoppedException))
                 {
@@ -278,6 +287,7 @@ namespace GridAutomation.Internal
             const int activityId = 1;
             var throttle = new SemaphoreSlim(Math.Max(1, maxParallel));
             var observer = Observer;
+            var failedIds = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
             Run(async ct =>
             {
                 var tasks = new List<Task>(total);
@@ -297,6 +307,7 @@ namespace GridAutomation.Internal
                         catch (Exception ex)
                         {
                             Interlocked.Increment(ref failed);
+                            failedIds.AddOrUpdate(ErrorMapping.Unwrap(ex) is GridException g ? g.ErrorId : ErrorMapping.Unwrap(ex).GetType().Name, 1, (_, n) => n + 1);
                             if (ErrorMapping.IsFatal(ex)) Interlocked.CompareExchange(ref fatal, ex, null);
                             else if (!(ct.IsCancellationRequested && IsCancellation(ex)))
                                 Post(() => WriteError(ErrorMapping.ToErrorRecord(ex, it.Target)));
@@ -317,19 +328,34 @@ namespace GridAutomation.Internal
             });
             if (showProgress) WriteProgress(new ProgressRecord(activityId, activity, "Done") { RecordType = ProgressRecordType.Completed });
             if (fatal != null) ThrowTerminatingError(ErrorMapping.ToErrorRecord(fatal, null));
+            // After a run of errors, one line says how the whole batch went (the errors alone do not add up).
+            if (failed > 0 && total > 1)
+                WriteWarning(BulkSummary(activity, total, done, failed, failedIds));
+        }
+
+        /// <summary>"Stop workloads: 702 done, 297 failed (InsufficientCapacity 297) of 999."</summary>
+        internal static string BulkSummary(string activity, int total, int finished, int failed, IReadOnlyDictionary<string, int> failedIds)
+        {
+            int notRun = total - finished;
+            var ids = string.Join(", ", failedIds.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + " " + kv.Value));
+            return $"{activity}: {finished - failed} done, {failed} failed ({ids})" + (notRun > 0 ? $", {notRun} not started" : "") + $" of {total}.";
         }
 
         // ---- helpers -----------------------------------------------------------------------------------------------
 
-        protected static bool HasWildcard(string s) => WildcardPattern.ContainsWildcardCharacters(s);
+        /// <summary>An unescaped * ? or [ (the core's rule, the same as PowerShell's).</summary>
+        protected static bool HasWildcard(string s) => Wildcard.HasWildcards(s);
 
+        /// <summary>True when a -Name without wildcards names <paramref name="actual"/> (escapes removed: 'web`*' names 'web*').</summary>
+        protected static bool IsLiteralMatch(string? actual, string name)
+            => string.Equals(actual, Wildcard.Unescape(name), StringComparison.OrdinalIgnoreCase);
+
+        /// <summary>The core's linear matcher; an invalid pattern is InvalidRequest "InvalidWildcardPattern" (never a raw WildcardPatternException).</summary>
         protected static bool MatchesAny(string? value, IReadOnlyList<string>? patterns)
         {
             if (patterns == null || patterns.Count == 0) return true;
             if (value == null) return false;
-            foreach (var p in patterns)
-                if (new WildcardPattern(p, WildcardOptions.IgnoreCase).IsMatch(value)) return true;
-            return false;
+            return Wildcard.MatchesAny(value, patterns);
         }
 
         /// <summary>Converts a -Tag hashtable to the engine's dictionary; a value that is not a scalar is a malformed tag.</summary>
@@ -337,6 +363,7 @@ namespace GridAutomation.Internal
         {
             var d = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
             if (tags == null) return d;
+            var pairs = new List<KeyValuePair<string, string?>>();
             foreach (DictionaryEntry e in tags)
             {
                 var key = e.Key is PSObject pk ? pk.BaseObject : e.Key;
@@ -347,14 +374,20 @@ namespace GridAutomation.Internal
                 if (value == null)
                 {
                     if (!allowNullValues) throw GridException.InvalidRequest($"-{parameterName}: tag '{keyText}' has no value.", "InvalidTag", keyText);
-                    d[keyText!] = null;
+                    pairs.Add(new KeyValuePair<string, string?>(keyText!, null));
                     continue;
                 }
                 if (value is string || value.GetType().IsPrimitive || value is decimal || value is Enum || value is DateTime || value is Guid)
-                    d[keyText!] = LanguagePrimitives.ConvertTo<string>(value);
+                    pairs.Add(new KeyValuePair<string, string?>(keyText!, LanguagePrimitives.ConvertTo<string>(value)));
                 else
                     throw GridException.InvalidRequest($"-{parameterName}: the value of tag '{keyText}' must be a single string, not a {value.GetType().Name}.", "InvalidTag", keyText);
             }
+            // Keys differing only in case are refused here, before the case-insensitive dictionary would merge them.
+            for (int i = 0; i < pairs.Count; i++)
+                for (int j = 0; j < i; j++)
+                    if (NameRules.Comparer.Equals(pairs[i].Key, pairs[j].Key))
+                        throw GridException.InvalidRequest($"-{parameterName}: tag keys '{NameRules.Show(pairs[j].Key)}' and '{NameRules.Show(pairs[i].Key)}' differ only in case; keys are case-insensitive, so give one.", "InvalidTag", tags);
+            foreach (var kv in pairs) d[kv.Key] = kv.Value;
             return d;
         }
     }

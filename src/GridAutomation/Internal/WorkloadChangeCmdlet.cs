@@ -135,7 +135,7 @@ namespace GridAutomation.Internal
                     foreach (var n in Name)
                     {
                         if (HasWildcard(n) || !complete) continue;
-                        if (!found.Any(w => string.Equals(w.Name, n, StringComparison.OrdinalIgnoreCase)))
+                        if (!found.Any(w => IsLiteralMatch(w.Name, n)))
                             WriteError(ErrorMapping.Create("WorkloadNotFound", ErrorCategory.ObjectNotFound,
                                 $"No workload named '{n}'" + (Datacenter != null ? " in datacenter " + string.Join(", ", Datacenter) : "") + ".",
                                 n, GridErrorKind.NotFound));
