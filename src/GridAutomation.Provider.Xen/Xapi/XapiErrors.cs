@@ -98,6 +98,10 @@ namespace GridAutomation.Providers.Xen.Xapi
                     return p.Count >= 2 ? $" The VM needs {p[0]} bytes; the host has {p[1]} free." : " The host has not enough free memory.";
                 case "SESSION_AUTHENTICATION_FAILED":
                     return " Check the user name and password (-Credential).";
+                case "VM_MISSING_PV_DRIVERS":
+                case "VM_LACKS_FEATURE_SHUTDOWN":
+                case "VM_LACKS_FEATURE_SUSPEND":
+                    return " The guest has no PV drivers / guest agent to act on the request: use -TurnOff (VM.hard_shutdown) to power it off.";
                 case "SESSION_INVALID":
                     return " The session ended (the server restarted or logged us out) and logging in again failed.";
                 default: return "";
