@@ -25,7 +25,7 @@ namespace GridAutomation.Providers.Xen
         {
             new ProviderParameter("Server", ProviderParameterKind.String, "Pool master (or any pool member: HOST_IS_SLAVE is followed) host name or URL, e.g. xcp1.example.com or https://10.0.0.5.") { Mandatory = true },
             new ProviderParameter("Credential", ProviderParameterKind.Credential, "XAPI user name and password (session.login_with_password), e.g. root.") { Mandatory = true },
-            new ProviderParameter("Protocol", ProviderParameterKind.String, "JsonRpc (default; /jsonrpc, XenServer 7.3+ and XCP-ng) or XmlRpc (/, older pools).")
+            new ProviderParameter("Protocol", ProviderParameterKind.String, "JsonRpc (/jsonrpc, XenServer 7.3+ and XCP-ng) or XmlRpc (/, older pools). Default: JSON-RPC, falling back to XML-RPC when the pool has no /jsonrpc.")
                 { ValidValues = new[] { "JsonRpc", "XmlRpc" }, Restricted = true },
             new ProviderParameter("SkipCertificateCheck", ProviderParameterKind.Switch, "Do not validate the server's TLS certificate at all."),
             new ProviderParameter("ServerCertificateThumbprint", ProviderParameterKind.String, "Trust exactly this server certificate: its SHA-256 or SHA-1 thumbprint (hex, colons allowed)."),
@@ -45,13 +45,14 @@ namespace GridAutomation.Providers.Xen
             if (string.IsNullOrWhiteSpace(server)) throw GridException.InvalidRequest("-Server is required: the pool master's host name or URL.", "ServerRequired");
             var cred = request.GetCredential("Credential");
             if (cred == null || string.IsNullOrEmpty(cred.UserName)) throw GridException.InvalidRequest("-Credential is required (XAPI user name and password).", "CredentialRequired");
-            var protocol = ParseProtocol(request.GetSetting("Protocol"));
+            string? protocolText = request.GetSetting("Protocol");
+            var protocol = ParseProtocol(protocolText);
             var tls = new TlsSettings
             {
                 SkipCertificateCheck = request.GetSwitch("SkipCertificateCheck"),
                 Thumbprint = request.GetSetting("ServerCertificateThumbprint"),
             };
-            var client = new XapiClient(ParseServer(server!), protocol, tls, request.Services?.Verbose);
+            var client = new XapiClient(ParseServer(server!), protocol, tls, request.Services?.Verbose) { AutoFallback = string.IsNullOrWhiteSpace(protocolText) };
             var conn = new XenConnection(request.Datacenter, client, request.Services?.Verbose);
             try
             {

@@ -258,15 +258,27 @@ namespace GridAutomation.Provider.Xen.Tests
         }
 
         [XapiFact]
-        public async Task JsonRpc_OnAPoolWithoutIt_SaysToUseXmlRpc()
+        public async Task JsonRpc_OnAPoolWithoutIt_SaysToUseXmlRpc_OrFallsBackWhenNoProtocolIsGiven()
         {
             using var s = FakeXapi.FromFixture("state.db");
             s.JsonRpcEnabled = false;
             var ex = await Assert.ThrowsAsync<GridException>(() => TestConnect.ConnectAsync(s, "JsonRpc"));
             Assert.Equal("XenJsonRpcNotSupported", ex.ErrorId);
             Assert.Contains("-Protocol XmlRpc", ex.Message);
-            using var c = await TestConnect.ConnectAsync(s, "XmlRpc");
-            Assert.Single(await c.ListHostsAsync(Ct));
+            using (var c = await TestConnect.ConnectAsync(s, "XmlRpc"))
+                Assert.Single(await c.ListHostsAsync(Ct));
+            s.Protocols.Clear();
+            var verbose = new List<string>();
+            using var auto = await TestConnect.ConnectAsync(s, protocol: null, verbose: verbose);
+            Assert.Single(await auto.ListHostsAsync(Ct));
+            Assert.Equal(new[] { "json-refused" }, s.Protocols.Where(p => p != "xml").ToArray());
+            Assert.EndsWith("/ (pool )", auto.Endpoint);
+            Assert.Contains(verbose, v => v.Contains("using XML-RPC"));
+            // A pool that has JSON-RPC keeps it.
+            using var modern = FakeXapi.FromFixture("boston-db.xml");
+            using var j = await TestConnect.ConnectAsync(modern, protocol: null);
+            Assert.Contains("/jsonrpc", j.Endpoint);
+            Assert.All(modern.Protocols, p => Assert.Equal("json", p));
         }
 
         [XapiFact]

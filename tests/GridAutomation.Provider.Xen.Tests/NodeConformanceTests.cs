@@ -32,13 +32,20 @@ namespace GridAutomation.Provider.Xen.Tests
         public static string NodeDir => Path.Combine(Fixtures.RepoRoot(), "tests", "GridAutomation.Provider.Xen.Tests", "node");
 
         [XenApiNodeFact]
-        public async Task XenOrchestraClient_LogsIn_Lists_AndRunsAsyncStart_AgainstOurServer()
+        public Task XenOrchestraClient_LogsIn_Lists_AndRunsAsyncStart_AgainstOurServer() => RunAsync(json: true);
+
+        /// <summary>A pool without /jsonrpc: the client's auto transport falls back to XML-RPC (at /xmlrpc) and does it all again.</summary>
+        [XenApiNodeFact]
+        public Task XenOrchestraClient_OverXmlRpc_WhenThePoolHasNoJsonRpc() => RunAsync(json: false);
+
+        private static async Task RunAsync(bool json)
         {
             string module = Path.Combine(NodeDir, "node_modules", "xen-api", "package.json");
             Assert.True(File.Exists(module), "npm xen-api is not installed at " + module + " (tests/GridAutomation.Provider.Xen.Tests/setup.sh installs it)");
             using (var pkg = JsonDocument.Parse(File.ReadAllText(module))) Assert.Equal("4.7.6", pkg.RootElement.GetProperty("version").GetString());
 
             using var server = FakeXapi.FromFixture("small_vms.xml"); // one host of 8 GiB, two Halted guests
+            server.JsonRpcEnabled = json;
             var psi = new ProcessStartInfo("node")
             {
                 WorkingDirectory = NodeDir,
@@ -71,7 +78,12 @@ namespace GridAutomation.Provider.Xen.Tests
             Assert.Equal("Running", vm["power_state"]);
             foreach (var m in new[] { "session.login_with_password", "pool.get_all_records", "system.listMethods", "event.inject", "event.from", "Async.VM.start", "VM.get_all_records", "task.destroy" })
                 Assert.True(server.Count(m) > 0, m + " was not called; calls: " + string.Join(", ", server.Calls.Distinct()));
-            Assert.All(server.Protocols, pr => Assert.Equal("json", pr));
+            if (json) Assert.All(server.Protocols, pr => Assert.Equal("json", pr));
+            else
+            {
+                Assert.Equal(new[] { "json-refused" }, server.Protocols.Where(pr => pr != "xml").Distinct().ToArray());
+                Assert.True(server.Protocols.Count(pr => pr == "xml") > 60, "the XO client did not go on in XML-RPC");
+            }
         }
     }
 }

@@ -13,12 +13,12 @@ namespace GridAutomation.Provider.Xen.Tests
 {
     internal static class TestConnect
     {
-        internal static async Task<XenConnection> ConnectAsync(FakeXapi server, string protocol = "JsonRpc", string datacenter = "xen-test",
+        internal static async Task<XenConnection> ConnectAsync(FakeXapi server, string? protocol = "JsonRpc", string datacenter = "xen-test",
             string? user = null, string? password = null, IDictionary<string, string>? settings = null, List<string>? verbose = null, string? url = null)
         {
             var dc = new GridDatacenter { Name = datacenter, Provider = "Xen" };
             dc.Settings["Server"] = url ?? server.Url;
-            dc.Settings["Protocol"] = protocol;
+            if (protocol != null) dc.Settings["Protocol"] = protocol;
             if (settings != null) foreach (var kv in settings) dc.Settings[kv.Key] = kv.Value;
             var req = new ProviderConnectRequest
             {

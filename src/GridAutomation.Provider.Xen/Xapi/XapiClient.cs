@@ -39,6 +39,8 @@ namespace GridAutomation.Providers.Xen.Xapi
         /// <summary>https://host[:port] of the server we talk to (the pool master after a HOST_IS_SLAVE redirect).</summary>
         public Uri BaseUrl { get; private set; }
         public XapiProtocol Protocol { get; private set; }
+        /// <summary>When true (no -Protocol given), a server without JSON-RPC is spoken to in XML-RPC from then on.</summary>
+        public bool AutoFallback { get; set; }
         /// <summary>The address the first login was redirected from (a pool member), or null.</summary>
         public string? RedirectedFrom { get; private set; }
         public bool LoggedIn => _session != null;
@@ -76,8 +78,19 @@ namespace GridAutomation.Providers.Xen.Xapi
             using (resp)
             {
                 string text = await resp.Content.ReadAsStringAsync().ConfigureAwait(false);
-                if ((int)resp.StatusCode == 404 && Protocol == XapiProtocol.JsonRpc)
-                    throw new GridException(GridErrorKind.Unsupported, $"{BaseUrl.Authority} has no JSON-RPC endpoint (/jsonrpc answered 404): a pool older than XenServer 7.3 speaks only XML-RPC. Connect with -Protocol XmlRpc.", "XenJsonRpcNotSupported") { NativeCode = "404" };
+                // Pools older than XenServer 7.3 have no /jsonrpc: a 404, or an XML answer (they take any POST as XML-RPC).
+                string media = resp.Content.Headers.ContentType?.MediaType ?? "";
+                if (Protocol == XapiProtocol.JsonRpc && ((int)resp.StatusCode == 404 || (resp.IsSuccessStatusCode && media.IndexOf("json", StringComparison.OrdinalIgnoreCase) < 0)))
+                {
+                    if (AutoFallback)
+                    {
+                        AutoFallback = false;
+                        Protocol = XapiProtocol.XmlRpc;
+                        _verbose($"{BaseUrl.Authority} does not speak JSON-RPC (/jsonrpc answered {(int)resp.StatusCode} {media}): using XML-RPC.");
+                        return await RawCallAsync(method, args, ct).ConfigureAwait(false);
+                    }
+                    throw new GridException(GridErrorKind.Unsupported, $"{BaseUrl.Authority} has no JSON-RPC endpoint (/jsonrpc answered {(int)resp.StatusCode} {media}): a pool older than XenServer 7.3 speaks only XML-RPC. Connect with -Protocol XmlRpc, or without -Protocol to choose automatically.", "XenJsonRpcNotSupported") { NativeCode = ((int)resp.StatusCode).ToString() };
+                }
                 if ((int)resp.StatusCode >= 500 || (int)resp.StatusCode == 429)
                     throw GridException.Unavailable($"XAPI at {BaseUrl.Authority} answered HTTP {(int)resp.StatusCode} to {method}.", null, "XenHttpError");
                 if (!resp.IsSuccessStatusCode)

@@ -50,7 +50,7 @@ namespace GridAutomation.Provider.Xen.Tests.Server
         public string Password { get; set; } = "xenroot";
         /// <summary>When set, this server is a pool member: logins answer HOST_IS_SLAVE with this master address.</summary>
         public string? SlaveOf { get; set; }
-        /// <summary>Serve JSON-RPC at /jsonrpc (false: 404, as pools before XenServer 7.3).</summary>
+        /// <summary>Serve JSON-RPC at /jsonrpc (false: as pools before XenServer 7.3, which take every POST as XML-RPC).</summary>
         public bool JsonRpcEnabled { get; set; } = true;
         /// <summary>How long an Async.* task stays pending before it runs.</summary>
         public TimeSpan TaskLatency { get; set; } = TimeSpan.FromMilliseconds(30);
@@ -68,15 +68,19 @@ namespace GridAutomation.Provider.Xen.Tests.Server
         {
             if (verb != "POST") return (404, "text/plain", Encoding.UTF8.GetBytes("not found"));
             string p = path.Split('?')[0];
+            if (p == "/jsonrpc" && !JsonRpcEnabled)
+            {
+                lock (Protocols) Protocols.Add("json-refused");
+                return (200, "text/xml", WireCodecs.XmlResponse(null, new[] { "INTERNAL_ERROR", "XML-RPC request expected" }));
+            }
             if (p == "/jsonrpc")
             {
-                if (!JsonRpcEnabled) return (404, "text/html", Encoding.UTF8.GetBytes("<html><body>not found</body></html>"));
                 var (method, args, id, v2) = WireCodecs.ParseJsonRequest(body);
                 lock (Protocols) Protocols.Add("json");
                 var (result, error) = await InvokeAsync(method, args);
                 return (200, "application/json", WireCodecs.JsonResponse(id, v2, result, error));
             }
-            if (p == "/" || p == "/RPC2")
+            if (p == "/" || p == "/RPC2" || p == "/xmlrpc")
             {
                 var (method, args) = WireCodecs.ParseXmlRequest(body);
                 lock (Protocols) Protocols.Add("xml");
