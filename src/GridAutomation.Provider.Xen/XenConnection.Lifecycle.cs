@@ -172,6 +172,19 @@ namespace GridAutomation.Providers.Xen
             {
                 foreach (var kv in tags)
                 {
+                    string? field = XenMapping.CustomFieldKey(rec, kv.Key);
+                    if (field != null)
+                    {
+                        // A XenCenter custom field: updated (or removed) in other_config, where it lives.
+                        await _x.CallAsync("VM.remove_from_other_config", cancellationToken, vm, field).ConfigureAwait(false);
+                        if (kv.Value != null) await _x.CallAsync("VM.add_to_other_config", cancellationToken, vm, field, kv.Value).ConfigureAwait(false);
+                        foreach (var old in labels.Where(l => XenMapping.TagHasKey(l, kv.Key)).ToList())
+                        {
+                            await _x.CallAsync("VM.remove_tags", cancellationToken, vm, old).ConfigureAwait(false);
+                            labels.Remove(old);
+                        }
+                        continue;
+                    }
                     foreach (var old in labels.Where(l => XenMapping.TagHasKey(l, kv.Key)).ToList())
                     {
                         if (kv.Value != null && old == XenMapping.TagLabel(kv.Key, kv.Value)) continue;

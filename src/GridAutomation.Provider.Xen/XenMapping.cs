@@ -92,9 +92,14 @@ namespace GridAutomation.Providers.Xen
             return w;
         }
 
+        /// <summary>other_config prefix of XenCenter's custom fields (key/value pairs XenCenter shows per VM).</summary>
+        public const string CustomFieldPrefix = "XenCenter.CustomFields.";
+
         /// <summary>
-        /// XAPI tags are labels (a string set): "key=value" reads as that pair, a plain label as (label, "").
-        /// Set-GridWorkload -Tag writes "key=value" labels, which XenCenter and Xen Orchestra show as tags.
+        /// Tags come from XAPI's two places: the `tags` labels (a string set; "key=value" reads as that pair, a plain
+        /// label as (label, "")) and XenCenter's custom fields (other_config "XenCenter.CustomFields.&lt;key&gt;" =
+        /// value), which win over a label of the same key. Set-GridWorkload -Tag updates a key where it already is a
+        /// custom field, and otherwise writes a "key=value" label, which XenCenter and Xen Orchestra show as a tag.
         /// </summary>
         public static IEnumerable<(string Key, string Value)> Tags(Rec vm)
         {
@@ -104,7 +109,15 @@ namespace GridAutomation.Providers.Xen
                 if (eq > 0) yield return (t.Substring(0, eq), t.Substring(eq + 1));
                 else if (t.Length > 0) yield return (t, "");
             }
+            foreach (var kv in XapiValue.Map(vm, "other_config"))
+                if (kv.Key.StartsWith(CustomFieldPrefix, StringComparison.Ordinal) && kv.Key.Length > CustomFieldPrefix.Length)
+                    yield return (kv.Key.Substring(CustomFieldPrefix.Length), XapiValue.AsString(kv.Value) ?? "");
         }
+
+        /// <summary>The other_config key of the custom field named <paramref name="key"/> (case-insensitive), or null.</summary>
+        public static string? CustomFieldKey(Rec vm, string key)
+            => XapiValue.Map(vm, "other_config").Keys.FirstOrDefault(k => k.StartsWith(CustomFieldPrefix, StringComparison.Ordinal)
+                && string.Equals(k.Substring(CustomFieldPrefix.Length), key, StringComparison.OrdinalIgnoreCase));
 
         public static string TagLabel(string key, string value) => value.Length == 0 ? key : key + "=" + value;
 

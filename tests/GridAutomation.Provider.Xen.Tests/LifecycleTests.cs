@@ -217,6 +217,32 @@ namespace GridAutomation.Provider.Xen.Tests
         }
 
         [XapiFact]
+        public async Task Tags_AlsoReadAndWrite_XenCenterCustomFields_InOtherConfig()
+        {
+            // state.db (XenServer 5.0): "Kirkwood Server" has the labels Kirkwood and "Do not delete", and the custom
+            // fields Location "", Department "Engineering" and "Installed on".
+            using var s = FakeXapi.FromFixture("state.db");
+            using var c = await TestConnect.ConnectAsync(s);
+            var all = new List<GridWorkload>();
+            await foreach (var p in c.ListWorkloadsAsync(new WorkloadQuery(), Ct)) all.AddRange(p);
+            var k = Assert.Single(all, w => w.Name == "Kirkwood Server");
+            Assert.Equal("", k.Tags["Kirkwood"]);
+            Assert.Equal("", k.Tags["Do not delete"]);
+            Assert.Equal("Engineering", k.Tags["Department"]);
+            Assert.Equal("12/3/2008 7:32:12 PM", k.Tags["Installed on"]);
+            Assert.Equal("", k.Tags["Location"]);
+            await c.SetTagsAsync(k.NativeId, new Dictionary<string, string?> { ["department"] = "Finance", ["Location"] = null, ["Do not delete"] = null, ["env"] = "prod" }, new TestScope(), Ct);
+            var row = s.Db["VM"][RefOf(s, k.NativeId)];
+            var other = (Dictionary<string, object?>)row["other_config"]!;
+            Assert.Equal("Finance", other["XenCenter.CustomFields.Department"]);
+            Assert.False(other.ContainsKey("XenCenter.CustomFields.Location"));
+            Assert.Equal(new[] { "Kirkwood", "env=prod" }, ((List<object?>)row["tags"]!).Cast<string>().OrderBy(x => x, StringComparer.Ordinal).ToArray());
+            var g = await c.GetWorkloadAsync(k.NativeId, Ct);
+            Assert.Equal(("Finance", "prod"), ((string)g.Tags["Department"]!, (string)g.Tags["env"]!));
+            Assert.False(g.Tags.ContainsKey("Location"));
+        }
+
+        [XapiFact]
         public async Task SessionInvalid_LogsInAgain_Once()
         {
             using var s = FakeXapi.FromFixture("boston-db.xml");
