@@ -19,7 +19,7 @@
     Author                 = 'GridAutomation contributors'
     CompanyName            = 'GridAutomation contributors'
     Copyright              = '(c) GridAutomation contributors.'
-    Description            = 'One resource model over on-prem hypervisors (vSphere, KVM/libvirt) and clouds (AWS EC2, Azure): datacenters, hosts, sizes, images and workloads, with a journal of every change and an embedded simulator.'
+    Description            = 'One resource model over on-prem hypervisors (vSphere, KVM/libvirt, XenServer/XCP-ng) and clouds (AWS EC2, Azure): datacenters, hosts, sizes, images and workloads, with a journal of every change and an embedded simulator.'
     PowerShellVersion      = '5.1'
     CompatiblePSEditions   = @('Desktop', 'Core')
     DotNetFrameworkVersion = '4.7.2'
@@ -52,7 +52,7 @@
     AliasesToExport        = @()
     PrivateData            = @{
         PSData = @{
-            Tags         = @('GridAutomation', 'Hypervisor', 'VirtualMachine', 'vSphere', 'libvirt', 'KVM', 'AWS', 'EC2', 'Azure', 'Cloud', 'Inventory', 'PSEdition_Core', 'PSEdition_Desktop', 'Windows', 'Linux', 'MacOS')
+            Tags         = @('GridAutomation', 'Hypervisor', 'VirtualMachine', 'vSphere', 'libvirt', 'KVM', 'Xen', 'XenServer', 'XCP-ng', 'AWS', 'EC2', 'Azure', 'Cloud', 'Inventory', 'PSEdition_Core', 'PSEdition_Desktop', 'Windows', 'Linux', 'MacOS')
             ReleaseNotes = 'First release: resource model, provider contract, embedded simulator, SQLite state store and operation journal, 20 cmdlets.'
         }
     }

@@ -43,7 +43,7 @@ namespace GridAutomation.Providers.VSphere
             if (string.IsNullOrWhiteSpace(server)) throw GridException.InvalidRequest("-Server is required: the vCenter or ESXi host name or URL.", "ServerRequired");
             var cred = request.GetCredential("Credential");
             if (cred == null || string.IsNullOrEmpty(cred.UserName)) throw GridException.InvalidRequest("-Credential is required (vSphere user name and password).", "CredentialRequired");
-            var conn = new VSphereConnection(request.Datacenter, ParseServer(server!), new Vim25.TlsSettings
+            var conn = new VSphereConnection(request.Datacenter, ParseServer(server!), new TlsSettings
             {
                 SkipCertificateCheck = request.GetSwitch("SkipCertificateCheck"),
                 Thumbprint = request.GetSetting("ServerCertificateThumbprint"),

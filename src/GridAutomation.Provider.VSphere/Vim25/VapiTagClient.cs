@@ -8,6 +8,7 @@ using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using GridAutomation.Core.Model;
+using GridAutomation.Core.Providers;
 
 namespace GridAutomation.Providers.VSphere.Vim25
 {

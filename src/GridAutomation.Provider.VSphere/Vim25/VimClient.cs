@@ -9,6 +9,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using System.Xml;
 using GridAutomation.Core.Model;
+using GridAutomation.Core.Providers;
 
 namespace GridAutomation.Providers.VSphere.Vim25
 {

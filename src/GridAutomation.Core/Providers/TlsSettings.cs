@@ -6,10 +6,14 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using GridAutomation.Core.Model;
 
-namespace GridAutomation.Providers.VSphere.Vim25
+namespace GridAutomation.Core.Providers
 {
-    /// <summary>TLS settings of a connection: validated by default, a pinned thumbprint, or no check at all.</summary>
-    internal sealed class TlsSettings
+    /// <summary>
+    /// TLS settings of a connection: validated by default, a pinned thumbprint, or no check at all. Shared by the
+    /// providers that speak HTTPS themselves (vSphere, Xen) so -SkipCertificateCheck / -ServerCertificateThumbprint
+    /// mean the same everywhere.
+    /// </summary>
+    public sealed class TlsSettings
     {
         public bool SkipCertificateCheck { get; set; }
         /// <summary>SHA-1 or SHA-256 hex of the server certificate, colons/spaces allowed, any case.</summary>
@@ -36,7 +40,7 @@ namespace GridAutomation.Providers.VSphere.Vim25
             return sb.ToString();
         }
 
-        internal bool Validate(X509Certificate2? cert, SslPolicyErrors errors)
+        public bool Validate(X509Certificate2? cert, SslPolicyErrors errors)
         {
             if (SkipCertificateCheck) return true;
             if (cert == null) return errors == SslPolicyErrors.None;
@@ -83,7 +87,7 @@ namespace GridAutomation.Providers.VSphere.Vim25
         }
     }
 
-    internal sealed class UntrustedCertificate
+    public sealed class UntrustedCertificate
     {
         public UntrustedCertificate(string subject, string sha1, string sha256, SslPolicyErrors errors, bool pinnedMismatch)
         { Subject = subject; Sha1 = sha1; Sha256 = sha256; Errors = errors; PinnedMismatch = pinnedMismatch; }

@@ -1,0 +1,93 @@
+# The Xen provider through the cmdlets, against the loopback XAPI of tests/GridAutomation.Provider.Xen.Tests (its test
+# assembly doubles as the server: "serve <dump>") over a REAL recorded pool (../shared/fixtures/xapi, the two-host
+# Tampa pool '16And23'). Skipped when the fixtures are absent, unless GRIDAUTOMATION_REQUIRE_ALL=1 (then it fails).
+
+BeforeDiscovery {
+    . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
+    $root = Get-RepoRoot
+    $fixtures = if ($env:GRIDAUTOMATION_FIXTURES) { $env:GRIDAUTOMATION_FIXTURES } else { Join-Path $root '../shared/fixtures' }
+    $script:skipXen = -not (Test-Path (Join-Path $fixtures 'xapi')) -and $env:GRIDAUTOMATION_REQUIRE_ALL -ne '1'
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
+    $script:dir = Initialize-GridTest -Name xen
+    $proj = Join-Path (Get-RepoRoot) 'tests/GridAutomation.Provider.Xen.Tests'
+    $dll = Get-ChildItem -Path (Join-Path $proj 'bin') -Recurse -Filter GridAutomation.Provider.Xen.Tests.dll -ErrorAction SilentlyContinue |
+        Where-Object { $_.FullName -match '[\\/]net8\.0[\\/]' } | Sort-Object LastWriteTimeUtc -Descending | Select-Object -First 1
+    if (-not $dll) {
+        & dotnet build $proj -c Release --nologo -v q | Out-Null
+        $dll = Get-Item (Join-Path $proj 'bin/Release/net8.0/GridAutomation.Provider.Xen.Tests.dll')
+    }
+    $psi = [Diagnostics.ProcessStartInfo]::new('dotnet')
+    foreach ($a in $dll.FullName, 'serve', 'tampa-poolof16and23-xapi-db.xml', 'pester', 'Xen-Pester-Pa55') { $psi.ArgumentList.Add($a) }
+    $psi.RedirectStandardInput = $true; $psi.RedirectStandardOutput = $true; $psi.UseShellExecute = $false
+    $script:xapi = [Diagnostics.Process]::Start($psi)
+    do { $line = $script:xapi.StandardOutput.ReadLine() } while ($null -ne $line -and -not $line.StartsWith('URL '))
+    if ($null -eq $line) { throw "the loopback XAPI did not start ($($dll.FullName) serve)" }
+    $script:url = $line.Substring(4).Trim()
+    $script:cred = [pscredential]::new('pester', (ConvertTo-SecureString 'Xen-Pester-Pa55' -AsPlainText -Force))
+}
+
+AfterAll {
+    if ($script:xapi) { $script:xapi.StandardInput.Close(); if (-not $script:xapi.WaitForExit(5000)) { $script:xapi.Kill($true) } }
+    Remove-GridTestDirectory $script:dir
+}
+
+Describe 'Xen provider' -Skip:$script:skipXen {
+    It 'offers its connection parameters as dynamic parameters' {
+        $keys = (Get-Command Connect-GridDatacenter -ArgumentList Xen).Parameters.Keys
+        foreach ($p in 'Server', 'Credential', 'Protocol', 'SkipCertificateCheck', 'ServerCertificateThumbprint') { $keys | Should -Contain $p }
+    }
+    It 'connects to the pool with a credential' {
+        $dc = Connect-GridDatacenter -Provider Xen -Name xen -Owner Contoso -Site Cambridge -Server $script:url -Credential $script:cred
+        $dc.Status | Should -Be 'Connected'
+        $dc.Capabilities.ToString() | Should -Match 'LiveMove'
+        $dc.Endpoint | Should -Match '16And23'
+    }
+    It 'refuses a wrong password as an authentication error with the XAPI code' {
+        $bad = [pscredential]::new('pester', (ConvertTo-SecureString 'nope' -AsPlainText -Force))
+        $ev = $null
+        Connect-GridDatacenter -Provider Xen -Name xen-bad -Server $script:url -Credential $bad -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'SESSION_AUTHENTICATION_FAILED,*'
+        $ev[0].CategoryInfo.Category | Should -Be 'AuthenticationError'
+    }
+    It 'reports an unreachable server as a connection error' {
+        $ev = $null
+        Connect-GridDatacenter -Provider Xen -Name xen-down -Server http://127.0.0.1:9 -Credential $script:cred -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'XenUnreachable,*'
+        $ev[0].CategoryInfo.Category | Should -Be 'ConnectionError'
+    }
+    It 'lists the recorded pool: hosts, workloads and templates' {
+        $hosts = @(Get-GridHost -Datacenter xen)
+        $hosts.Count | Should -Be 2
+        $hosts.Cluster | Sort-Object -Unique | Should -Be '16And23'
+        @(Get-GridWorkload -Datacenter xen).Count | Should -Be 4
+        @(Get-GridWorkload -Datacenter xen -State Running).Count | Should -Be 4
+        @(Get-GridImage -Datacenter xen).Count | Should -Be 61
+        (Get-GridSize -Datacenter xen).Name | Should -Contain 'small'
+    }
+    It 'creates from a template, stops, starts, moves live and removes with storage, journaled' {
+        $w = New-GridWorkload -Datacenter xen -Name pester-xen -Image 'Debian Squeeze 6.0 (64-bit)' -Size small -Tag @{ env = 'dev' } -Confirm:$false
+        $w.State | Should -Be 'Running'
+        $w.Size | Should -Be 'small'
+        $w.Tags['env'] | Should -Be 'dev'
+        $w.Owner | Should -Be 'Contoso'
+        (Stop-GridWorkload -Id $w.Id -TurnOff -Confirm:$false -PassThru).State | Should -Be 'Stopped'
+        (Start-GridWorkload -Id $w.Id -Confirm:$false -PassThru).State | Should -Be 'Running'
+        $dest = (Get-GridHost -Datacenter xen | Where-Object Name -ne $w.Host | Select-Object -First 1).Name
+        $moved = Move-GridWorkload -Id $w.Id -DestinationHost $dest -Confirm:$false -PassThru
+        $moved.Host | Should -Be $dest
+        $moved.State | Should -Be 'Running'
+        $ev = $null
+        Stop-GridWorkload -Id $w.Id -Deallocate -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].CategoryInfo.Category | Should -Be 'NotImplemented'
+        Remove-GridWorkload -Id $w.Id -RemoveStorage -Confirm:$false
+        @(Get-GridWorkload -Datacenter xen -Name pester-xen -ErrorAction SilentlyContinue).Count | Should -Be 0
+        $ops = Get-GridOperation -Datacenter xen
+        foreach ($k in 'Create', 'Stop', 'Start', 'Move', 'Remove') { ($ops | Where-Object { $_.Kind -eq $k -and $_.State -eq 'Succeeded' }) | Should -Not -BeNullOrEmpty }
+    }
+    It 'never writes the password to the state file' {
+        Get-ChildItem $script:dir -Recurse -File | ForEach-Object { [IO.File]::ReadAllText($_.FullName) } | Should -Not -Match 'Xen-Pester-Pa55'
+    }
+}
