@@ -129,7 +129,7 @@ namespace GridAutomation.Internal
         /// </summary>
         protected void TellStopped(string message)
         {
-            if (_cts.IsCancellationRequested && Stopping)
+            if (_userStopped || Stopping)
             {
                 CancellationNotices.Add(SessionId, message);
                 return;
@@ -153,8 +153,14 @@ namespace GridAutomation.Internal
 
         protected override void StopProcessing()
         {
+            _userStopped = true;
             try { _cts.Cancel(); } catch (ObjectDisposedException) { }
         }
+
+        /// <summary>Ctrl+C / Stop-Job / PowerShell.Stop() asked this command to stop.</summary>
+        private volatile bool _userStopped;
+        /// <summary>A downstream command stopped taking output (Select-Object -First).</summary>
+        private volatile bool _downstreamStopped;
 
         // ---- marshalling to the pipeline thread -----------------------------------------------------------------
 
@@ -192,8 +198,9 @@ namespace GridAutomation.Internal
                     continue; // a stale marker of an earlier task
                 }
                 try { ((Action)item)(); }
-                catch
+                catch (Exception ex)
                 {
+                    if (ex is PipelineStoppedException || ex is FlowControlException) _downstreamStopped = true;
                     // The pipeline stopped under us (Select-Object -First, Ctrl+C, a terminating error): cancel the work.
                     try { _cts.Cancel(); } catch (ObjectDisposedException) { }
                     throw;
@@ -359,7 +366,7 @@ namespace GridAutomation.Internal
                 ct.ThrowIfCancellationRequested();
             });
             }
-            catch (PipelineStoppedException)
+            catch (Exception) when (_userStopped || _downstreamStopped)
             {
                 // Ctrl+C, or a downstream Select-Object -First: let the work in flight journal its end, then say what happened.
                 try { _cts.Cancel(); } catch (ObjectDisposedException) { }
