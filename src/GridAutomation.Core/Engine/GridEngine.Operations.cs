@@ -388,12 +388,21 @@ namespace GridAutomation.Core.Engine
         {
             var scope = new JournalScope(Journal, op, request.IdempotencyKey, isResume, observer);
             using var heartbeat = StartHeartbeat(op.Id);
+            int reached = 0;
             try
             {
-                var w = await _retry.ExecuteAsync(dc.Name, t => conn.CreateWorkloadAsync(request, scope, t), conn.HandlesOwnRetries, ct).ConfigureAwait(false);
+                var w = await _retry.ExecuteAsync(dc.Name, t => { Volatile.Write(ref reached, 1); return conn.CreateWorkloadAsync(request, scope, t); }, conn.HandlesOwnRetries, ct).ConfigureAwait(false);
                 Complete(w, dc);
                 Journal.Complete(op.Id, JsonUtil.Serialize(new Dictionary<string, string> { ["Id"] = w.Id, ["NativeId"] = w.NativeId }));
                 return w;
+            }
+            catch (Exception ex) when (ct.IsCancellationRequested && IsCancellation(ex))
+            {
+                var g = Normalize(ex, request.Name);
+                if (Volatile.Read(ref reached) == 0) Journal.Cancel(op.Id, "Cancelled before the provider was asked: nothing was created.");
+                // The provider may have made it: the same provider key finishes it (a re-run, or Resume-GridOperation) without a second workload.
+                else Journal.Interrupt(op.Id, "Cancelled while the create was in flight; Resume-GridOperation (or the same New-GridWorkload) finishes it with the same key.");
+                throw g;
             }
             catch (Exception ex)
             {

@@ -111,6 +111,9 @@ namespace GridAutomation.Core.State
         public TimeSpan BusyTimeout => _busyTimeout;
         /// <summary>True when this Open created the file (no file existed at the path).</summary>
         public bool CreatedNew { get; private set; }
+        private int _createdNoticeTaken;
+        /// <summary>True once, for a store this open created: whoever gets it tells the user (so it is said once).</summary>
+        public bool TakeCreatedNotice() => CreatedNew && System.Threading.Interlocked.Exchange(ref _createdNoticeTaken, 1) == 0;
 
         private StateStore(string path, bool readOnly, TimeSpan busyTimeout, string connectionString, SqliteConnection? memoryKeeper)
         {

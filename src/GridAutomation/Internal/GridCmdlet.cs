@@ -58,6 +58,8 @@ namespace GridAutomation.Internal
                 {
                     var config = GridConfiguration.Load();
                     _engine = GridEngine.Get(config, readOnly: IsWhatIf);
+                    if (_engine.Store is GridAutomation.Core.State.StateStore store && store.TakeCreatedNotice())
+                        WriteWarning($"Created a new GridAutomation state store at '{store.Path}' (no file was there).");
                 }
                 catch (Exception ex) when (!(ex is PipelineStoppedException))
                 {
