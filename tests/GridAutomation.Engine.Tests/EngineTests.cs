@@ -368,6 +368,23 @@ namespace GridAutomation.Engine.Tests
         }
 
         [Fact]
+        public async Task Cancellation_OfACreateInFlight_IsInterrupted_AndTheReRunFinishesIt_WithoutASecondWorkload()
+        {
+            var (a, fa) = await ConnectAsync();
+            fa.ActionDelay = TimeSpan.FromSeconds(30);
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            var ex = await Assert.ThrowsAsync<GridException>(() => _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "cut" }, null, NullObserver.Instance, cts.Token));
+            Assert.Equal(GridErrorKind.Cancelled, ex.Kind);
+            var op = _engine.GetOperations(new OperationFilter { Datacenters = new[] { a }, Kind = "Create" }).Single();
+            Assert.Equal(OperationState.Interrupted, op.State);
+            fa.ActionDelay = TimeSpan.Zero;
+            var w = await _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "cut" }, null, NullObserver.Instance, default);
+            Assert.Equal("cut", w.Name);
+            Assert.Equal(1, fa.Creates);
+            Assert.Equal(OperationState.Succeeded, _engine.Journal.Get(op.Id)!.State); // the interrupted create was finished, not a new one begun
+        }
+
+        [Fact]
         public async Task Cancellation_BeforeTheProviderCall_IsCancelled_AndAFinishedCallIsSucceeded()
         {
             var (a, fa) = await ConnectAsync();
