@@ -47,6 +47,7 @@
         'Resume-GridOperation'
         'Get-GridConfiguration'
         'Set-GridConfiguration'
+        'Test-GridState'
     )
     VariablesToExport      = @()
     AliasesToExport        = @()

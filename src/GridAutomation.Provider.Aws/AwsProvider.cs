@@ -19,7 +19,7 @@ namespace GridAutomation.Providers.Aws
         public const GridCapabilities AllCapabilities =
             GridCapabilities.Create | GridCapabilities.Start | GridCapabilities.Stop | GridCapabilities.TurnOff |
             GridCapabilities.Restart | GridCapabilities.Suspend | GridCapabilities.Remove | GridCapabilities.RemoveStorage |
-            GridCapabilities.Resize | GridCapabilities.Tags;
+            GridCapabilities.Resize | GridCapabilities.Tags | GridCapabilities.DuplicateNames;
 
         private static readonly ProviderParameter[] Parameters =
         {

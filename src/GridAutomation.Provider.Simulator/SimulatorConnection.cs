@@ -21,7 +21,7 @@ namespace GridAutomation.Providers.Simulator
     /// "poweredOn"), never as a side effect of a read. Every call first consults the seeded fault schedule and
     /// waits the simulated latency; faults are raised before anything is changed.
     /// </summary>
-    public sealed class SimulatorConnection : IGridConnection, IValidatesCreate
+    public sealed partial class SimulatorConnection : IGridConnection, IValidatesCreate
     {
         private readonly SimulatorData _data;
         private readonly string _dc;
@@ -38,6 +38,7 @@ namespace GridAutomation.Providers.Simulator
             _verbose = verbose;
             Seed = row.Seed;
             LatencyMs = options.LatencyMs ?? row.LatencyMs;
+            ActionLog = options.ActionLog;
             FaultRate = options.FaultRate ?? row.FaultRate;
             FaultSeed = options.FaultSeed ?? row.FaultSeed;
             _hosts = data.Store.Read(c => SimulatorData.ReadHosts(c, null, _dc)).ToDictionary(h => h.Name, StringComparer.OrdinalIgnoreCase);
@@ -54,6 +55,8 @@ namespace GridAutomation.Providers.Simulator
         /// <summary>The datacenter's seed (ids and generated workloads derive from it).</summary>
         public int Seed { get; }
         public int LatencyMs { get; }
+        /// <summary>Changing calls are recorded in sim_actions (the server's own log).</summary>
+        public bool ActionLog { get; }
         public double FaultRate { get; }
         public int FaultSeed { get; }
         /// <summary>How many calls this connection has served (the position in the fault schedule).</summary>
@@ -427,7 +430,7 @@ namespace GridAutomation.Providers.Simulator
             if (string.IsNullOrWhiteSpace(key)) throw GridException.InvalidRequest("A tag key cannot be empty.", "InvalidTag", key);
         }
 
-        public async Task StartAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
+        private async Task CoreStartAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
         {
             await EnterAsync("Start", cancellationToken).ConfigureAwait(false);
             var (from, to) = Write<(string?, string?)>((c, tx) =>
@@ -457,7 +460,7 @@ namespace GridAutomation.Providers.Simulator
             CompleteTransition(nativeId, from, to!);
         }
 
-        public async Task StopAsync(string nativeId, StopMode mode, IOperationScope scope, CancellationToken cancellationToken)
+        private async Task CoreStopAsync(string nativeId, StopMode mode, IOperationScope scope, CancellationToken cancellationToken)
         {
             if (mode == StopMode.Deallocate)
                 throw GridException.Unsupported($"Simulated datacenter '{Datacenter.Name}' cannot deallocate (it is on-premises-like: a stopped workload keeps its placement). Use Stop without -Deallocate.", "CapabilityNotSupported", Datacenter.Name);
@@ -484,7 +487,7 @@ namespace GridAutomation.Providers.Simulator
             CompleteTransition(nativeId, from, PoweredOff);
         }
 
-        public async Task RestartAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
+        private async Task CoreRestartAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
         {
             await EnterAsync("Restart", cancellationToken).ConfigureAwait(false);
             Write((c, tx) =>
@@ -497,7 +500,7 @@ namespace GridAutomation.Providers.Simulator
             CompleteTransition(nativeId, Restarting, PoweredOn);
         }
 
-        public async Task SuspendAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
+        private async Task CoreSuspendAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
         {
             await EnterAsync("Suspend", cancellationToken).ConfigureAwait(false);
             bool act = Write((c, tx) =>
@@ -518,7 +521,7 @@ namespace GridAutomation.Providers.Simulator
             CompleteTransition(nativeId, Suspending, Suspended);
         }
 
-        public async Task RemoveAsync(string nativeId, bool removeStorage, IOperationScope scope, CancellationToken cancellationToken)
+        private async Task CoreRemoveAsync(string nativeId, bool removeStorage, IOperationScope scope, CancellationToken cancellationToken)
         {
             await EnterAsync("Remove", cancellationToken).ConfigureAwait(false);
             Write((c, tx) =>
@@ -558,7 +561,7 @@ namespace GridAutomation.Providers.Simulator
                 return (IReadOnlyList<GridDisk>)list;
             });
 
-        public async Task ResizeAsync(string nativeId, ResizeRequest request, IOperationScope scope, CancellationToken cancellationToken)
+        private async Task CoreResizeAsync(string nativeId, ResizeRequest request, IOperationScope scope, CancellationToken cancellationToken)
         {
             if (request == null) throw new ArgumentNullException(nameof(request));
             await EnterAsync("Resize", cancellationToken).ConfigureAwait(false);
@@ -582,7 +585,7 @@ namespace GridAutomation.Providers.Simulator
             CompleteTransition(nativeId, Restarting, PoweredOn);
         }
 
-        public async Task SetTagsAsync(string nativeId, IDictionary<string, string?> tags, IOperationScope scope, CancellationToken cancellationToken)
+        private async Task CoreSetTagsAsync(string nativeId, IDictionary<string, string?> tags, IOperationScope scope, CancellationToken cancellationToken)
         {
             if (tags == null) throw new ArgumentNullException(nameof(tags));
             foreach (var k in tags.Keys) ValidateTagKey(k);
@@ -602,7 +605,7 @@ namespace GridAutomation.Providers.Simulator
             });
         }
 
-        public async Task MoveAsync(string nativeId, string destinationHost, IOperationScope scope, CancellationToken cancellationToken)
+        private async Task CoreMoveAsync(string nativeId, string destinationHost, IOperationScope scope, CancellationToken cancellationToken)
         {
             if (string.IsNullOrEmpty(destinationHost) || !_hosts.TryGetValue(destinationHost, out var dest)) throw HostNotFound(destinationHost ?? "");
             await EnterAsync("Move", cancellationToken).ConfigureAwait(false);

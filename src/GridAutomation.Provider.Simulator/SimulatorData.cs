@@ -65,6 +65,18 @@ namespace GridAutomation.Providers.Simulator
                 from_name TEXT,
                 detached_at TEXT NOT NULL,
                 PRIMARY KEY(datacenter, disk_id)) WITHOUT ROWID;",
+            // v2: the server-side log of changing calls (connect with -ActionLog), independent of the module's journal
+            @"CREATE TABLE sim_actions(
+                id INTEGER PRIMARY KEY,
+                datacenter TEXT NOT NULL COLLATE NOCASE,
+                native_id TEXT NOT NULL,
+                action TEXT NOT NULL,
+                pid INTEGER NOT NULL,
+                started_ticks INTEGER NOT NULL,
+                ended_ticks INTEGER,
+                outcome TEXT,
+                detail TEXT);
+              CREATE INDEX ix_sim_actions_workload ON sim_actions(datacenter, native_id, started_ticks);",
         };
 
         internal const string WorkloadColumns = "seq, native_id, name, host, state, consumes, cpu, memory_mb, size, image, tags, disk_gb, idempotency_key, created_ms, updated_ms";

@@ -20,7 +20,7 @@ namespace GridAutomation.Providers.Simulator
         public const GridCapabilities SimulatorCapabilities =
             GridCapabilities.Create | GridCapabilities.Start | GridCapabilities.Stop | GridCapabilities.TurnOff |
             GridCapabilities.Restart | GridCapabilities.Suspend | GridCapabilities.Remove | GridCapabilities.RemoveStorage |
-            GridCapabilities.Resize | GridCapabilities.Move | GridCapabilities.LiveMove | GridCapabilities.Tags;
+            GridCapabilities.Resize | GridCapabilities.Move | GridCapabilities.LiveMove | GridCapabilities.Tags | GridCapabilities.DuplicateNames;
 
         private static readonly IReadOnlyList<ProviderParameter> Parameters = new[]
         {
@@ -33,6 +33,7 @@ namespace GridAutomation.Providers.Simulator
             new ProviderParameter("LatencyMs", ProviderParameterKind.Int, "Simulated latency of every call (and of each state transition), in ms (default 0). Stored when the datacenter is first created; given later, it applies to this connection only.") { ConnectionScoped = true },
             new ProviderParameter("FaultRate", ProviderParameterKind.String, "Share of calls that fail with a transient error, 0 to 1 (default 0). Stored at first creation; given later, it applies to this connection only.") { ConnectionScoped = true },
             new ProviderParameter("FaultSeed", ProviderParameterKind.Int, "Seed of the fault schedule (default: Seed). The same seed gives the same sequence of faults. Stored at first creation; given later, it applies to this connection only.") { ConnectionScoped = true },
+            new ProviderParameter("ActionLog", ProviderParameterKind.Switch, "Record every changing call the simulated server receives (start and end time, process) in its table sim_actions, to check from the server's side that no two changes of one workload overlapped."),
         };
 
         public string Name => ProviderName;
@@ -76,6 +77,7 @@ namespace GridAutomation.Providers.Simulator
         public int? LatencyMs { get; set; }
         public double? FaultRate { get; set; }
         public int? FaultSeed { get; set; }
+        public bool ActionLog { get; set; }
 
         /// <summary>Runtime knobs given explicitly for this connection (they override the stored ones for this session only).</summary>
         public bool HasLatency => LatencyMs.HasValue;
@@ -90,6 +92,7 @@ namespace GridAutomation.Providers.Simulator
             if (o.Clusters > o.Hosts) throw Bad("Clusters", o.Clusters.ToString(CultureInfo.InvariantCulture), $"cannot exceed Hosts ({o.Hosts})");
             o.Seed = Int(request, "Seed", 1, int.MinValue, int.MaxValue);
             o.Workloads = Int(request, "Workloads", 0, 0, 2_000_000);
+            o.ActionLog = request.GetSwitch("ActionLog");
             if (request.GetSetting("LatencyMs") is string l && l.Length > 0) o.LatencyMs = Int(request, "LatencyMs", 0, 0, 600_000);
             if (request.GetSetting("FaultSeed") is string fs && fs.Length > 0) o.FaultSeed = Int(request, "FaultSeed", 0, int.MinValue, int.MaxValue);
             var fr = request.GetSetting("FaultRate");

@@ -27,6 +27,7 @@ namespace GridAutomation.Providers.VSphere
             new ProviderParameter("DatacenterName", ProviderParameterKind.String, "The vSphere datacenter this GridDatacenter maps to (default: the first one)."),
             new ProviderParameter("SkipCertificateCheck", ProviderParameterKind.Switch, "Do not validate the server's TLS certificate at all."),
             new ProviderParameter("ServerCertificateThumbprint", ProviderParameterKind.String, "Trust exactly this server certificate: its SHA-256 or SHA-1 thumbprint (hex, colons allowed) as vCenter shows it."),
+            new ProviderParameter("AllowInsecureHttp", ProviderParameterKind.Switch, "Allow a plain http:// -Server (the login, password included, is sent unencrypted; a warning says so). Refused without it."),
         };
 
         public string Name => ProviderName;
@@ -43,7 +44,14 @@ namespace GridAutomation.Providers.VSphere
             if (string.IsNullOrWhiteSpace(server)) throw GridException.InvalidRequest("-Server is required: the vCenter or ESXi host name or URL.", "ServerRequired");
             var cred = request.GetCredential("Credential");
             if (cred == null || string.IsNullOrEmpty(cred.UserName)) throw GridException.InvalidRequest("-Credential is required (vSphere user name and password).", "CredentialRequired");
-            var conn = new VSphereConnection(request.Datacenter, ParseServer(server!), new TlsSettings
+            var url = ParseServer(server!);
+            if (url.Scheme == "http")
+            {
+                if (!request.GetSwitch("AllowInsecureHttp"))
+                    throw GridException.InvalidRequest($"-Server {url.Scheme}://{url.Authority} is plain http: the vSphere login would send the password unencrypted. Use https, or add -AllowInsecureHttp for a test server you trust.", "InsecureHttpRefused", url.Authority);
+                request.Services?.Warning($"Datacenter '{request.Datacenter.Name}': -AllowInsecureHttp: the vSphere login to {url.Authority} (user name and password) goes over plain http, unencrypted.");
+            }
+            var conn = new VSphereConnection(request.Datacenter, url, new TlsSettings
             {
                 SkipCertificateCheck = request.GetSwitch("SkipCertificateCheck"),
                 Thumbprint = request.GetSetting("ServerCertificateThumbprint"),

@@ -63,7 +63,8 @@ namespace GridAutomation.Core.Tests
             Assert.Equal("StateStoreReadOnly", ro.ErrorId);
             using (var s = StateStore.Open(path, readOnly: false))
             {
-                Assert.Equal(2, s.GetSchemaVersion(StateStore.CoreComponent));
+                Assert.Equal(StateStore.CoreSchemaVersion, s.GetSchemaVersion(StateStore.CoreComponent));
+                Assert.Equal(StateStore.ApplicationId, s.ReadApplicationId()); // adopted: it has our schema_version table
                 var journal = new OperationJournal(s, TimeSpan.FromMinutes(2));
                 var old = Assert.Single(journal.List(new OperationFilter()));
                 Assert.Null(old.TargetName);

@@ -166,16 +166,82 @@ namespace GridAutomation.Engine.Tests
         }
 
         [Fact]
-        public async Task Create_WithUserKey_IsIdempotent_AndDefaultKeyAllowsASecondCreateAfterSuccess()
+        public async Task Create_WithUserKey_IsIdempotent_AndANameIsUniquePerDatacenter()
         {
             var (a, fa) = await ConnectAsync();
             var r1 = await _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "svc", IdempotencyKey = "k1" }, null, NullObserver.Instance, default);
             var r2 = await _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "svc", IdempotencyKey = "k1" }, null, NullObserver.Instance, default);
             Assert.Equal(r1.Id, r2.Id);
             Assert.Equal(1, fa.Creates);
-            await _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "svc2" }, null, NullObserver.Instance, default);
-            await _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "svc2" }, null, NullObserver.Instance, default);
-            Assert.Equal(3, fa.Creates); // a finished create of a name does not block another of the same name
+            var made = await _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "svc2" }, null, NullObserver.Instance, default);
+            var ex = await Assert.ThrowsAsync<GridException>(() => _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "SVC2" }, null, NullObserver.Instance, default));
+            Assert.Equal("WorkloadNameExists", ex.ErrorId);
+            Assert.Equal(GridErrorKind.Conflict, ex.Kind);
+            Assert.Contains(made.Id, ex.Message);
+            Assert.Equal(2, fa.Creates);
+            // The fake provider does not allow duplicates: -AllowDuplicateName is refused, before anything is journaled.
+            int ops = _engine.GetOperations(new OperationFilter { Datacenters = new[] { a } }).Count;
+            ex = await Assert.ThrowsAsync<GridException>(() => _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "svc2", AllowDuplicateName = true }, null, NullObserver.Instance, default));
+            Assert.Equal("DuplicateNameNotAllowed", ex.ErrorId);
+            Assert.Equal(ops, _engine.GetOperations(new OperationFilter { Datacenters = new[] { a } }).Count);
+        }
+
+        [Fact]
+        public async Task Create_RacingCreatesOfOneName_MakeOneWorkload()
+        {
+            var (a, fa) = await ConnectAsync();
+            fa.ActionDelay = TimeSpan.FromMilliseconds(300);
+            var tasks = Enumerable.Range(0, 8).Select(_ => Task.Run(() => _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "race" }, null, NullObserver.Instance, default))).ToArray();
+            try { await Task.WhenAll(tasks); } catch (GridException) { }
+            Assert.Equal(1, tasks.Count(t => t.Status == TaskStatus.RanToCompletion));
+            Assert.All(tasks.Where(t => t.IsFaulted), t => Assert.Equal("WorkloadNameExists", ((GridException)t.Exception!.InnerException!).ErrorId));
+            Assert.Equal(1, fa.Creates);
+        }
+
+        [Fact]
+        public async Task WorkloadLock_SecondChangeWaits_ThenFailsWithWorkloadLocked_NamingTheHolder_ReadsDoNotWait()
+        {
+            var (a, fa) = await ConnectAsync();
+            var w = fa.Add(a, "app");
+            var cfg = new GridConfiguration { StatePath = _config.StatePath, RetryCount = 0, LeaseTimeoutSeconds = 120, LockWaitSeconds = 1 };
+            var other = GridEngine.Get(cfg, readOnly: false); // another engine on the same file, as another process would have
+            fa.ActionDelay = TimeSpan.FromSeconds(4);
+            var first = Task.Run(() => _engine.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Stop }, null, NullObserver.Instance, default));
+            GridOperation? holder = null;
+            for (int i = 0; i < 100 && holder == null; i++) { await Task.Delay(20); holder = _engine.GetOperations(new OperationFilter { Datacenters = new[] { a }, States = new[] { OperationState.Running } }).FirstOrDefault(); }
+            Assert.NotNull(holder);
+            Assert.NotNull(holder!.FencingToken);
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var read = await other.GetWorkloadAsync(w.Id, default); // a read never waits for the lock
+            Assert.Equal(w.Id, read.Id);
+            var ex = await Assert.ThrowsAsync<GridException>(() => other.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Start }, null, NullObserver.Instance, default));
+            Assert.Equal("WorkloadLocked", ex.ErrorId);
+            Assert.Contains(holder.Id.ToString(), ex.Message);
+            Assert.True(sw.Elapsed >= TimeSpan.FromSeconds(0.9), "it waited LockWaitSeconds first");
+            await first;
+            // The refused change was never journaled; the lock is free again, with a higher fencing token for the next holder.
+            Assert.DoesNotContain(_engine.GetOperations(new OperationFilter { Datacenters = new[] { a } }), o => o.Kind == "Start");
+            fa.ActionDelay = TimeSpan.Zero;
+            await other.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Start }, null, NullObserver.Instance, default);
+            var start = _engine.GetOperations(new OperationFilter { Datacenters = new[] { a } }).Single(o => o.Kind == "Start");
+            Assert.True(start.FencingToken > holder.FencingToken);
+            var held = _engine.Journal.Get(holder.Id)!;
+            Assert.Equal(OperationState.Succeeded, held.State);
+            Assert.True(start.Started >= held.Finished!.Value, "Started is stamped when the lock is held, after the holder released it");
+        }
+
+        [Fact]
+        public async Task WorkloadLock_ADeadHolderBlocksNothing()
+        {
+            var (a, fa) = await ConnectAsync();
+            var w = fa.Add(a, "app");
+            var dead = _engine.Journal.TryBegin(new OperationIntent { Kind = "Stop", Datacenter = a, Target = w.Id, LockKey = "workload:" + a.ToLowerInvariant() + "/" + w.NativeId }).Operation!;
+            MakeLeaseDead(dead.Id);
+            var done = await _engine.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Stop }, null, NullObserver.Instance, default);
+            Assert.Equal(WorkloadState.Stopped, done!.State);
+            // The dead holder's late result is refused by the fencing token: its lock was taken over.
+            var ex = Assert.Throws<GridException>(() => _engine.Journal.Complete(dead.Id, null));
+            Assert.Equal("LeaseLost", ex.ErrorId);
         }
 
         [Fact]
@@ -292,9 +358,50 @@ namespace GridAutomation.Engine.Tests
             using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
             var ex = await Assert.ThrowsAsync<GridException>(() => _engine.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Stop }, null, NullObserver.Instance, cts.Token));
             Assert.Equal(GridErrorKind.Cancelled, ex.Kind);
+            // The provider call was in flight and the provider reports the workload still running: Interrupted, resumable.
             var op = _engine.GetOperations(new OperationFilter { Datacenters = new[] { a } }).Single(o => o.Kind == "Stop");
-            Assert.Equal(OperationState.Failed, op.State);
-            Assert.Equal("OperationCancelled", op.ErrorId);
+            Assert.Equal(OperationState.Interrupted, op.State);
+            fa.ActionDelay = TimeSpan.Zero;
+            var resumed = await _engine.ResumeOperationAsync(op.Id, false, NullObserver.Instance, default);
+            Assert.Equal(OperationState.Succeeded, resumed.State);
+            Assert.Equal(WorkloadState.Stopped, (await _engine.GetWorkloadAsync(w.Id, default)).State);
+        }
+
+        [Fact]
+        public async Task Cancellation_OfACreateInFlight_IsInterrupted_AndTheReRunFinishesIt_WithoutASecondWorkload()
+        {
+            var (a, fa) = await ConnectAsync();
+            fa.ActionDelay = TimeSpan.FromSeconds(30);
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            var ex = await Assert.ThrowsAsync<GridException>(() => _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "cut" }, null, NullObserver.Instance, cts.Token));
+            Assert.Equal(GridErrorKind.Cancelled, ex.Kind);
+            var op = _engine.GetOperations(new OperationFilter { Datacenters = new[] { a }, Kind = "Create" }).Single();
+            Assert.Equal(OperationState.Interrupted, op.State);
+            fa.ActionDelay = TimeSpan.Zero;
+            var w = await _engine.CreateWorkloadAsync(a, new CreateWorkloadRequest { Name = "cut" }, null, NullObserver.Instance, default);
+            Assert.Equal("cut", w.Name);
+            Assert.Equal(1, fa.Creates);
+            Assert.Equal(OperationState.Succeeded, _engine.Journal.Get(op.Id)!.State); // the interrupted create was finished, not a new one begun
+        }
+
+        [Fact]
+        public async Task Cancellation_BeforeTheProviderCall_IsCancelled_AndAFinishedCallIsSucceeded()
+        {
+            var (a, fa) = await ConnectAsync();
+            var ws = Enumerable.Range(0, 5).Select(i => fa.Add(a, "w" + i)).ToArray();
+            fa.ActionDelay = TimeSpan.FromSeconds(2);
+            using var slow = new CancellationTokenSource();
+            // Four calls fill the datacenter's concurrency (MaxConcurrencyPerDatacenter 4); the fifth waits for a slot.
+            var busy = ws.Take(4).Select(w => Task.Run(() => _engine.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Stop }, null, NullObserver.Instance, slow.Token))).ToArray();
+            await Task.Delay(300);
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+            var ex = await Assert.ThrowsAsync<GridException>(() => _engine.InvokeAsync(ws[4], new WorkloadActionRequest { Action = WorkloadAction.Stop }, null, NullObserver.Instance, cts.Token));
+            Assert.Equal(GridErrorKind.Cancelled, ex.Kind);
+            var fifth = _engine.GetOperations(new OperationFilter { Targets = new[] { ws[4].Id } }).Single();
+            Assert.Equal(OperationState.Cancelled, fifth.State);
+            Assert.Equal(WorkloadState.Running, (await _engine.GetWorkloadAsync(ws[4].Id, default)).State);
+            await Task.WhenAll(busy);
+            Assert.All(ws.Take(4), w => Assert.Equal(OperationState.Succeeded, _engine.GetOperations(new OperationFilter { Targets = new[] { w.Id } }).Single().State));
         }
 
         [Fact]

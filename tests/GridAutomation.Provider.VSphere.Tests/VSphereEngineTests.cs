@@ -29,7 +29,7 @@ namespace GridAutomation.Provider.VSphere.Tests
                 ProviderRegistry.Register(new VSphereProvider());
                 var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(dir, "state.db") }, false);
                 var dc = await engine.ConnectDatacenterAsync("VSphere", "ams", "Contoso", "Amsterdam",
-                    new Dictionary<string, string> { ["Server"] = sim.Url.ToString() },
+                    new Dictionary<string, string> { ["Server"] = sim.Url.ToString(), ["AllowInsecureHttp"] = "True" },
                     new Dictionary<string, object> { ["Credential"] = new NetworkCredential(VcSim.User, VcSim.Password) }, NullObserver.Instance, Ct());
                 Assert.Equal(ConnectionStatus.Connected, dc.Status);
                 Assert.True(dc.Capabilities.HasFlag(GridCapabilities.LiveMove));

@@ -75,6 +75,7 @@ namespace GridAutomation.Provider.VSphere.Tests
         {
             var dc = new GridDatacenter { Name = name, Provider = "VSphere" };
             dc.Settings["Server"] = url.ToString();
+            if (url.Scheme == "http") dc.Settings["AllowInsecureHttp"] = "True"; // the loopback simulator speaks plain http
             if (settings != null) foreach (var kv in settings) dc.Settings[kv.Key] = kv.Value;
             return new ProviderConnectRequest
             {

@@ -29,14 +29,14 @@ AfterAll {
 Describe 'VSphere provider' -Skip:$script:skipSim {
     It 'connects with a credential and exposes its connection parameters' {
         (Get-Command Connect-GridDatacenter).Name | Should -Be 'Connect-GridDatacenter'
-        $dc = Connect-GridDatacenter -Provider VSphere -Name vs -Server $script:url -Credential $script:cred
+        $dc = Connect-GridDatacenter -Provider VSphere -Name vs -Server $script:url -Credential $script:cred -AllowInsecureHttp -WarningAction SilentlyContinue
         $dc.Status | Should -Be 'Connected'
         $dc.Capabilities.ToString() | Should -Match 'LiveMove'
     }
     It 'refuses a wrong password as an authentication error' {
         $bad = [pscredential]::new('pester', (ConvertTo-SecureString 'nope' -AsPlainText -Force))
         $ev = $null
-        Connect-GridDatacenter -Provider VSphere -Name vs-bad -Server $script:url -Credential $bad -ErrorVariable ev -ErrorAction SilentlyContinue
+        Connect-GridDatacenter -Provider VSphere -Name vs-bad -Server $script:url -Credential $bad -AllowInsecureHttp -WarningAction SilentlyContinue -ErrorVariable ev -ErrorAction SilentlyContinue
         $ev[0].FullyQualifiedErrorId | Should -BeLike 'InvalidLogin,*'
         $ev[0].CategoryInfo.Category | Should -Be 'AuthenticationError'
     }

@@ -70,3 +70,37 @@ Describe 'No secret in the state files' {
         Find-Marker $probe | Should -BeTrue
     }
 }
+
+Describe 'Credentials inside a URL, plain http, and the config file mode' {
+    It 'a password inside the vSphere -Server URL is refused (use -Credential), never stored nor shown' {
+        $url = "https://admin:$($script:marker)@127.0.0.1:9/sdk"
+        $out = @(& { Connect-GridDatacenter -Provider VSphere -Name url-cred -Server $url -Credential $script:cred -Confirm:$false -Verbose } *>&1)
+        $errs = @($out | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] })
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -BeLike 'CredentialInUrl,*'
+        $errs[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        "$($errs[0]) $($errs[0].Exception.Message)" | Should -Match '-Credential'
+        foreach ($item in $out) { ($item | Out-String) + "$($item.TargetObject)" | Should -Not -Match $script:marker }
+        Get-GridDatacenter -Name url-cred -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        foreach ($o in Get-GridOperation) { "$($o.Request) $($o.Error) $($o.Target)" | Should -Not -Match $script:marker }
+        foreach ($f in Get-StateFiles) { Find-Marker $f | Should -BeFalse -Because "$f must not hold the URL's password" }
+    }
+
+    It 'plain http to vSphere is refused unless -AllowInsecureHttp, before any login' {
+        Connect-GridDatacenter -Provider VSphere -Name plain -Server 'http://127.0.0.1:9/sdk' -Credential $script:cred -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue | Out-Null
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'InsecureHttpRefused,*'
+        $ev[0].Exception.Message | Should -Match 'AllowInsecureHttp'
+        # With the switch it warns, then tries (nothing listens on port 9: a connection error, not a refusal).
+        Connect-GridDatacenter -Provider VSphere -Name plain -Server 'http://127.0.0.1:9/sdk' -Credential $script:cred -AllowInsecureHttp -Confirm:$false -WarningVariable wv -WarningAction SilentlyContinue -ErrorVariable ev2 -ErrorAction SilentlyContinue | Out-Null
+        "$wv" | Should -Match 'unencrypted'
+        $ev2[0].FullyQualifiedErrorId | Should -Not -BeLike 'InsecureHttpRefused,*'
+    }
+
+    It 'config.json is created 0600 and an existing 0644 one is put back to 0600' -Skip:$IsWindows {
+        Set-GridConfiguration -Name PageSize -Value 400 -Confirm:$false
+        (Get-Item $env:GRIDAUTOMATION_CONFIG).UnixFileMode | Should -Be ([IO.UnixFileMode]'UserRead, UserWrite')
+        [IO.File]::SetUnixFileMode($env:GRIDAUTOMATION_CONFIG, [IO.UnixFileMode]'UserRead, UserWrite, GroupRead, OtherRead')
+        Set-GridConfiguration -Name PageSize -Value 300 -Confirm:$false
+        (Get-Item $env:GRIDAUTOMATION_CONFIG).UnixFileMode | Should -Be ([IO.UnixFileMode]'UserRead, UserWrite')
+    }
+}

@@ -24,6 +24,7 @@ namespace GridAutomation.Core.Engine
             new ConfigurationKey("RetryMaxDelaySeconds", "GRIDAUTOMATION_RETRY_MAX_DELAY", "60", "Longest wait between retries (a longer Retry-After fails the call)."),
             new ConfigurationKey("PageSize", "GRIDAUTOMATION_PAGE_SIZE", "1000", "Workloads asked per page from a provider."),
             new ConfigurationKey("LeaseTimeoutSeconds", "GRIDAUTOMATION_LEASE_TIMEOUT", "120", "Heartbeat age after which another machine's running operation counts as interrupted."),
+            new ConfigurationKey("LockWaitSeconds", "GRIDAUTOMATION_LOCK_WAIT", "30", "How long a change waits for a workload another operation holds before failing with WorkloadLocked."),
         };
 
         public string StatePath { get; set; } = "";
@@ -32,6 +33,7 @@ namespace GridAutomation.Core.Engine
         public int RetryMaxDelaySeconds { get; set; } = 60;
         public int PageSize { get; set; } = 1000;
         public int LeaseTimeoutSeconds { get; set; } = 120;
+        public int LockWaitSeconds { get; set; } = 30;
         /// <summary>Where each value came from: Parameter, Environment, File or Default.</summary>
         public IDictionary<string, string> Sources { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         public string ConfigFilePath { get; set; } = "";
@@ -98,6 +100,7 @@ namespace GridAutomation.Core.Engine
                 case "RetryMaxDelaySeconds": return RetryMaxDelaySeconds.ToString(CultureInfo.InvariantCulture);
                 case "PageSize": return PageSize.ToString(CultureInfo.InvariantCulture);
                 case "LeaseTimeoutSeconds": return LeaseTimeoutSeconds.ToString(CultureInfo.InvariantCulture);
+                case "LockWaitSeconds": return LockWaitSeconds.ToString(CultureInfo.InvariantCulture);
                 default: throw Invalid($"'{name}' is not a configuration setting.", name);
             }
         }
@@ -118,6 +121,7 @@ namespace GridAutomation.Core.Engine
                 case "RetryMaxDelaySeconds": RetryMaxDelaySeconds = ParseInt(key, value, 0, 86400, where); break;
                 case "PageSize": PageSize = ParseInt(key, value, 1, 100000, where); break;
                 case "LeaseTimeoutSeconds": LeaseTimeoutSeconds = ParseInt(key, value, 5, 86400, where); break;
+                case "LockWaitSeconds": LockWaitSeconds = ParseInt(key, value, 0, 3600, where); break;
             }
         }
 
@@ -179,6 +183,25 @@ namespace GridAutomation.Core.Engine
             return result;
         }
 
+        /// <summary>A new file only its owner can read and write (0600 on Unix), like the state file.</summary>
+        private static FileStream OpenPrivate(string path)
+        {
+#if NET8_0_OR_GREATER
+            if (!OperatingSystem.IsWindows())
+                return new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
+#endif
+            return new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+        }
+
+        /// <summary>The config file stays 0600 whatever replaced it (File.Replace keeps the new file's mode, which is ours).</summary>
+        private static void KeepPrivate(string path)
+        {
+#if NET8_0_OR_GREATER
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+#endif
+        }
+
         /// <summary>Writes the given keys to the per-user JSON file (null value removes the key). Validates names and values.</summary>
         public static void Save(IDictionary<string, string?> values, string? path = null)
         {
@@ -216,7 +239,7 @@ namespace GridAutomation.Core.Engine
                 var dir = Path.GetDirectoryName(Path.GetFullPath(path));
                 if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir!);
                 string tmp = path + ".tmp-" + Guid.NewGuid().ToString("N").Substring(0, 8);
-                using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+                using (var fs = OpenPrivate(tmp))
                 using (var w = new Utf8JsonWriter(fs, new JsonWriterOptions { Indented = true }))
                 {
                     w.WriteStartObject();
@@ -228,6 +251,7 @@ namespace GridAutomation.Core.Engine
                     w.WriteEndObject();
                 }
                 if (File.Exists(path)) File.Replace(tmp, path, null); else File.Move(tmp, path);
+                KeepPrivate(path);
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {

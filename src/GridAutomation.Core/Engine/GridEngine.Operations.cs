@@ -102,17 +102,59 @@ namespace GridAutomation.Core.Engine
                 Resize = request.Resize, Tags = request.Tags == null ? null : new Dictionary<string, string?>(request.Tags, StringComparer.OrdinalIgnoreCase),
                 DestinationHost = request.DestinationHost,
             };
-            var op = Journal.Begin(request.Kind, dc.Name, target.Id, null, JsonUtil.Serialize(record), batchId, string.IsNullOrEmpty(target.Name) ? null : target.Name);
+            var op = await BeginLockedAsync(new OperationIntent
+            {
+                Kind = request.Kind, Datacenter = dc.Name, Target = target.Id, TargetName = string.IsNullOrEmpty(target.Name) ? null : target.Name,
+                RequestJson = JsonUtil.Serialize(record), BatchId = batchId, LockKey = WorkloadLockKey(target.Id),
+            }, observer, ct).ConfigureAwait(false);
             return await RunActionAsync(op, dc, conn, record, isResume: false, observer, ct).ConfigureAwait(false);
+        }
+
+        /// <summary>The key of a workload's lock: its id, with the datacenter part (and an Azure resource id) case-folded.</summary>
+        internal static string WorkloadLockKey(string workloadId)
+        {
+            if (!WorkloadId.TryParse(workloadId, out var dc, out var native)) return "workload:" + workloadId;
+            if (native.StartsWith("/subscriptions/", StringComparison.OrdinalIgnoreCase)) native = native.ToLowerInvariant();
+            return "workload:" + dc.ToLowerInvariant() + "/" + native;
+        }
+
+        /// <summary>
+        /// Begins an operation under its workload lock: waits (polling, never holding a transaction) while another live
+        /// operation holds it, up to LockWaitSeconds, then fails with Conflict "WorkloadLocked" naming the holder.
+        /// Cancellation while waiting journals nothing (the operation never began).
+        /// </summary>
+        private async Task<GridOperation> BeginLockedAsync(OperationIntent intent, IEngineObserver observer, CancellationToken ct)
+        {
+            var wait = TimeSpan.FromSeconds(Configuration.LockWaitSeconds);
+            var deadline = DateTime.UtcNow + wait;
+            int delayMs = 20;
+            bool told = false;
+            var rnd = new Random(Guid.NewGuid().GetHashCode());
+            while (true)
+            {
+                ct.ThrowIfCancellationRequested();
+                var outcome = Journal.TryBegin(intent);
+                if (outcome.Operation != null) return outcome.Operation;
+                var h = outcome.LockHolder!;
+                string name = intent.TargetName ?? intent.Target;
+                if (DateTime.UtcNow >= deadline)
+                    throw new GridException(GridErrorKind.Conflict,
+                        $"Workload '{name}' ({intent.Target}) is locked by operation {h.Id} ({h.Kind}, started {h.Started:u} by process {h.LeaseProcessId} on {h.LeaseMachine}); waited {wait.TotalSeconds:0.#} s (LockWaitSeconds). Try again when it has finished (Get-GridOperation -Id {h.Id}).",
+                        "WorkloadLocked") { Target = intent.Target };
+                if (!told) { observer.Verbose($"Workload '{name}' is locked by operation {h.Id} ({h.Kind}); waiting up to {wait.TotalSeconds:0.#} s."); told = true; }
+                await Task.Delay(delayMs + rnd.Next(delayMs), ct).ConfigureAwait(false);
+                delayMs = Math.Min(delayMs * 2, 400);
+            }
         }
 
         private async Task<GridWorkload?> RunActionAsync(GridOperation op, GridDatacenter dc, IGridConnection conn, ActionRecord r, bool isResume, IEngineObserver observer, CancellationToken ct)
         {
             var scope = new JournalScope(Journal, op, op.Id.ToString("N"), isResume, observer);
             using var heartbeat = StartHeartbeat(op.Id);
+            int reached = 0; // set when the provider call is made: decides Cancelled (never asked) from Interrupted (asked)
             try
             {
-                await _retry.ExecuteAsync(dc.Name, t => Act(conn, r, scope, t), conn.HandlesOwnRetries, ct).ConfigureAwait(false);
+                await _retry.ExecuteAsync(dc.Name, t => { Volatile.Write(ref reached, 1); return Act(conn, r, scope, t); }, conn.HandlesOwnRetries, ct).ConfigureAwait(false);
                 GridWorkload? result = null;
                 if (r.Action != WorkloadAction.Remove)
                 {
@@ -122,6 +164,24 @@ namespace GridAutomation.Core.Engine
                 Journal.Complete(op.Id, result == null ? null : JsonUtil.Serialize(new { result.Id, State = result.State.ToString(), result.Host }));
                 return result;
             }
+            catch (Exception ex) when (ct.IsCancellationRequested && IsCancellation(ex))
+            {
+                var g = Normalize(ex, op.Target);
+                if (Volatile.Read(ref reached) == 0)
+                {
+                    Journal.Cancel(op.Id, "Cancelled before the provider was asked: nothing was changed.");
+                    throw g;
+                }
+                // The call was in flight: what happened is what the provider reports now, not which task saw the token.
+                var (done, after) = await ProbeAsync(dc, conn, r).ConfigureAwait(false);
+                if (done)
+                {
+                    Journal.Complete(op.Id, after == null ? null : JsonUtil.Serialize(new { after.Id, State = after.State.ToString(), after.Host }));
+                    return after;
+                }
+                Journal.Interrupt(op.Id, "Cancelled while the provider call was in flight; the provider reports it unfinished. Resume-GridOperation finishes it.");
+                throw g;
+            }
             catch (Exception ex)
             {
                 var g = Normalize(ex, op.Target);
@@ -129,6 +189,46 @@ namespace GridAutomation.Core.Engine
                 Journal.Fail(op.Id, g.ErrorId, g.Message);
                 throw g;
             }
+        }
+
+        internal static bool IsCancellation(Exception ex)
+        {
+            while (ex is AggregateException agg && agg.InnerExceptions.Count == 1) ex = agg.InnerExceptions[0];
+            return ex is OperationCanceledException || (ex is GridException g && g.Kind == GridErrorKind.Cancelled);
+        }
+
+        /// <summary>
+        /// After a cancelled in-flight call: asks the provider (not cancellable by the caller, bounded to 30 s) whether
+        /// the action's effect is there. Unknown (Restart, a failed read) counts as not done: the operation is then
+        /// Interrupted and Resume-GridOperation repeats the idempotent step.
+        /// </summary>
+        private async Task<(bool done, GridWorkload? workload)> ProbeAsync(GridDatacenter dc, IGridConnection conn, ActionRecord r)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            GridWorkload w;
+            try
+            {
+                w = await conn.GetWorkloadAsync(r.NativeId, cts.Token).ConfigureAwait(false);
+                Complete(w, dc);
+            }
+            catch (GridException g) when (g.Kind == GridErrorKind.NotFound) { return (r.Action == WorkloadAction.Remove, null); }
+            catch (Exception) { return (false, null); }
+            bool done;
+            switch (r.Action)
+            {
+                case WorkloadAction.Start: done = w.State == WorkloadState.Running; break;
+                case WorkloadAction.Stop: done = w.State == WorkloadState.Stopped || w.State == WorkloadState.Deallocated; break;
+                case WorkloadAction.Suspend: done = w.State == WorkloadState.Suspended || w.State == WorkloadState.Paused; break;
+                case WorkloadAction.Remove: done = w.State == WorkloadState.Deleted; break;
+                case WorkloadAction.Move: done = string.Equals(w.Host, r.DestinationHost, StringComparison.OrdinalIgnoreCase) && w.State != WorkloadState.Unknown; break;
+                case WorkloadAction.SetTags:
+                    done = r.Tags != null && r.Tags.All(kv => kv.Value == null
+                        ? !w.Tags.ContainsKey(kv.Key)
+                        : w.Tags.ContainsKey(kv.Key) && string.Equals(Convert.ToString(w.Tags[kv.Key], System.Globalization.CultureInfo.InvariantCulture), kv.Value, StringComparison.Ordinal));
+                    break;
+                default: done = false; break; // Restart, Resize: not decidable from the state alone
+            }
+            return (done, done ? w : null);
         }
 
         private static async Task<bool> Act(IGridConnection conn, ActionRecord r, IOperationScope scope, CancellationToken ct)
@@ -195,12 +295,16 @@ namespace GridAutomation.Core.Engine
             await ValidateCreateAsync(dc, conn, request, ct).ConfigureAwait(false); // size, image, host: refused before the journal
 
             bool userKey = !string.IsNullOrEmpty(request.IdempotencyKey);
-            string lookupKey = userKey ? request.IdempotencyKey : dc.Name + "/" + request.Name;
+            string nameKey = dc.Name + "/" + request.Name;
+            string lookupKey = userKey ? request.IdempotencyKey : nameKey;
             var previous = Journal.FindByIdempotencyKey("Create", lookupKey);
             if (previous != null)
             {
                 if (previous.State == OperationState.Running)
+                {
+                    if (!userKey) throw NameBeingCreated(request.Name, dc.Name, previous);
                     throw GridException.Conflict($"A create of '{request.Name}' with key '{lookupKey}' is still running (operation {previous.Id}, process {previous.LeaseProcessId} on {previous.LeaseMachine}).", "OperationStillRunning", previous.Id);
+                }
                 if (previous.State == OperationState.Succeeded && userKey)
                 {
                     observer.Verbose($"Create with idempotency key '{lookupKey}' already succeeded (operation {previous.Id}); returning that workload.");
@@ -216,6 +320,18 @@ namespace GridAutomation.Core.Engine
                 }
             }
 
+            // Names are unique per datacenter: as the provider lists them, and among the creates of this store.
+            bool allowDuplicate = request.AllowDuplicateName;
+            if (allowDuplicate && (dc.Capabilities & GridCapabilities.DuplicateNames) == 0)
+                throw GridException.InvalidRequest($"Datacenter '{dc.Name}' ({dc.Provider}) does not allow two workloads of one name: -AllowDuplicateName is only for providers that do (EC2, the simulator).", "DuplicateNameNotAllowed", request.Name);
+            DateTimeOffset? listedAt = null;
+            if (!allowDuplicate)
+            {
+                listedAt = DateTimeOffset.UtcNow;
+                var existing = await FindByNameAsync(dc, conn, request.Name, ct).ConfigureAwait(false);
+                if (existing != null) throw NameExists(request.Name, dc.Name, existing.Id);
+            }
+
             var opId = Guid.NewGuid();
             string providerKey = userKey ? lookupKey : lookupKey + "#" + opId.ToString("N");
             request.IdempotencyKey = providerKey;
@@ -226,24 +342,68 @@ namespace GridAutomation.Core.Engine
                 Options = new Dictionary<string, string>(request.Options, StringComparer.OrdinalIgnoreCase), PowerOn = request.PowerOn,
                 HadSecrets = request.Secrets.Count > 0, ProviderKey = providerKey,
             };
-            var op = Journal.Begin("Create", dc.Name, dc.Name + "/" + request.Name, lookupKey, JsonUtil.Serialize(record), batchId, request.Name);
-            return await RunCreateAsync(op, dc, conn, request, isResume: false, observer, ct).ConfigureAwait(false);
+            // One transaction: the name lock (refused, not awaited, while another create of the name runs), the check
+            // that no create of the name succeeded since the listing above, and the intent.
+            var outcome = Journal.TryBegin(new OperationIntent
+            {
+                Kind = "Create", Datacenter = dc.Name, Target = nameKey, TargetName = request.Name, IdempotencyKey = lookupKey,
+                RequestJson = JsonUtil.Serialize(record), BatchId = batchId,
+                LockKey = allowDuplicate ? null : NameLockKey(dc.Name, request.Name), RefuseCreatesSucceededAfter = listedAt,
+            });
+            if (outcome.LockHolder != null) throw NameBeingCreated(request.Name, dc.Name, outcome.LockHolder);
+            if (outcome.NewerCreate != null)
+            {
+                var made = JsonUtil.Deserialize<Dictionary<string, string>>(outcome.NewerCreate.Result);
+                throw NameExists(request.Name, dc.Name, made != null && made.TryGetValue("Id", out var mid) ? mid : "(created by operation " + outcome.NewerCreate.Id + ")");
+            }
+            return await RunCreateAsync(outcome.Operation!, dc, conn, request, isResume: false, observer, ct).ConfigureAwait(false);
+        }
+
+        internal static string NameLockKey(string datacenter, string name) => "name:" + datacenter.ToLowerInvariant() + "/" + name.ToLowerInvariant();
+
+        private static GridException NameExists(string name, string datacenter, string id)
+            => new GridException(GridErrorKind.Conflict, $"A workload named '{name}' already exists in datacenter '{datacenter}' ({id}). Choose another name" +
+                   " (names are unique per datacenter; -AllowDuplicateName where the provider allows duplicates).", "WorkloadNameExists") { Target = id };
+
+        private static GridException NameBeingCreated(string name, string datacenter, GridOperation op)
+            => new GridException(GridErrorKind.Conflict, $"A workload named '{name}' is being created in datacenter '{datacenter}' by operation {op.Id} (process {op.LeaseProcessId} on {op.LeaseMachine}). Choose another name.", "WorkloadNameExists") { Target = op.Id };
+
+        /// <summary>The workload of this name (case-insensitive) the provider lists in the datacenter, if any.</summary>
+        private async Task<GridWorkload?> FindByNameAsync(GridDatacenter dc, IGridConnection conn, string name, CancellationToken ct)
+        {
+            var q = new WorkloadQuery { NamePatterns = Wildcard.HasWildcards(name) ? null : new[] { name }, PageSize = Configuration.PageSize };
+            await foreach (var page in ListWithRetryAsync(dc.Name, conn, q, ct).ConfigureAwait(false))
+                foreach (var w in page)
+                    if (w.State != WorkloadState.Deleted && string.Equals(w.Name, name, StringComparison.OrdinalIgnoreCase)) { Complete(w, dc); return w; }
+            return null;
         }
 
         private async Task<GridWorkload> RunCreateAsync(GridOperation op, GridDatacenter dc, IGridConnection conn, CreateWorkloadRequest request, bool isResume, IEngineObserver observer, CancellationToken ct)
         {
             var scope = new JournalScope(Journal, op, request.IdempotencyKey, isResume, observer);
             using var heartbeat = StartHeartbeat(op.Id);
+            int reached = 0;
             try
             {
-                var w = await _retry.ExecuteAsync(dc.Name, t => conn.CreateWorkloadAsync(request, scope, t), conn.HandlesOwnRetries, ct).ConfigureAwait(false);
+                var w = await _retry.ExecuteAsync(dc.Name, t => { Volatile.Write(ref reached, 1); return conn.CreateWorkloadAsync(request, scope, t); }, conn.HandlesOwnRetries, ct).ConfigureAwait(false);
                 Complete(w, dc);
                 Journal.Complete(op.Id, JsonUtil.Serialize(new Dictionary<string, string> { ["Id"] = w.Id, ["NativeId"] = w.NativeId }));
                 return w;
             }
+            catch (Exception ex) when (ct.IsCancellationRequested && IsCancellation(ex))
+            {
+                var g = Normalize(ex, request.Name);
+                if (Volatile.Read(ref reached) == 0) Journal.Cancel(op.Id, "Cancelled before the provider was asked: nothing was created.");
+                // The provider may have made it: the same provider key finishes it (a re-run, or Resume-GridOperation) without a second workload.
+                else Journal.Interrupt(op.Id, "Cancelled while the create was in flight; Resume-GridOperation (or the same New-GridWorkload) finishes it with the same key.");
+                throw g;
+            }
             catch (Exception ex)
             {
                 var g = Normalize(ex, request.Name);
+                // Providers that refuse a duplicate natively (vSphere, libvirt, Azure) answer under their own ids: one id for all.
+                if (g.Kind == GridErrorKind.Conflict && (g.ErrorId == "WorkloadExists" || g.ErrorId == "LibvirtObjectExists" || g.ErrorId == "DuplicateName" || g.ErrorId == "AlreadyExists"))
+                    g = new GridException(GridErrorKind.Conflict, g.Message, "WorkloadNameExists", g) { Target = g.Target, NativeCode = g.NativeCode };
                 Journal.Fail(op.Id, g.ErrorId, g.Message);
                 throw g;
             }

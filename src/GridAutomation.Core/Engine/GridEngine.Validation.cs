@@ -12,14 +12,13 @@ namespace GridAutomation.Core.Engine
     /// <summary>Refusals decided from the request and the catalog: all of them happen before anything is journaled.</summary>
     public sealed partial class GridEngine
     {
-        private int _newFileNoticeTaken;
 
         /// <summary>
         /// The path of the state file when this engine created it (the path did not exist) and nobody has said so
         /// yet; null otherwise. True once per engine, so a mistyped GRIDAUTOMATION_STATE is announced once, not per command.
         /// </summary>
         public string? TakeNewStateFileNotice()
-            => Store is State.StateStore s && s.CreatedNew && Interlocked.Exchange(ref _newFileNoticeTaken, 1) == 0 ? s.Path : null;
+            => Store is State.StateStore s && s.TakeCreatedNotice() ? s.Path : null;
 
         private static void ValidateProviderSettings(IGridProvider provider, string datacenter, IDictionary<string, string> settings)
         {

@@ -41,7 +41,7 @@ namespace GridAutomation.Core.Engine
         {
             if (configuration == null) throw new ArgumentNullException(nameof(configuration));
             string path = Path.GetFullPath(configuration.StatePath);
-            string key = (readOnly ? "ro|" : "rw|") + path + "|" + configuration.RetryCount + "|" + configuration.MaxConcurrencyPerDatacenter + "|" + configuration.LeaseTimeoutSeconds + "|" + configuration.RetryMaxDelaySeconds;
+            string key = (readOnly ? "ro|" : "rw|") + path + "|" + configuration.RetryCount + "|" + configuration.MaxConcurrencyPerDatacenter + "|" + configuration.LeaseTimeoutSeconds + "|" + configuration.RetryMaxDelaySeconds + "|" + configuration.LockWaitSeconds;
             // A read-only engine over a file that does not exist yet sees an empty store; it is not cached, so the
             // first real write in this process is seen by later -WhatIf runs.
             if (readOnly && !File.Exists(path)) return Create(configuration, path, readOnly);
@@ -84,7 +84,7 @@ namespace GridAutomation.Core.Engine
         public bool IsShared { get; private set; }
         public IRetryPolicy Retry => _retry;
 
-        private ProviderServices Services(IEngineObserver observer) => new ProviderServices(Store, _retry, observer.Verbose);
+        private ProviderServices Services(IEngineObserver observer) => new ProviderServices(Store, _retry, observer.Verbose, observer.Warning);
 
         private void EnsureWritable()
         {
@@ -103,6 +103,7 @@ namespace GridAutomation.Core.Engine
             EnsureWritable();
             CallObserver.Value = observer;
             NameRules.ValidateDatacenterName(name);
+            RefuseCredentialsInUrls(settings);
             var p = ProviderRegistry.Get(provider);
             ValidateProviderSettings(p, name, settings); // InvalidParameter before anything is journaled
             if (!p.IsAvailable(out var reason))
@@ -144,6 +145,27 @@ namespace GridAutomation.Core.Engine
                 var g = Normalize(ex, dc.Name);
                 Journal.Fail(op.Id, g.ErrorId, g.Message);
                 throw g;
+            }
+        }
+
+        /// <summary>
+        /// A setting that is a URL with a user name or password in it (https://user:pw@host/...) is refused before
+        /// anything is journaled or stored: settings are kept in the registration and the journal, secrets never are.
+        /// The message does not repeat the value.
+        /// </summary>
+        internal static void RefuseCredentialsInUrls(IDictionary<string, string> settings)
+        {
+            if (settings == null) return;
+            foreach (var kv in settings)
+            {
+                var v = kv.Value;
+                if (string.IsNullOrEmpty(v) || v.IndexOf('@') < 0) continue;
+                int scheme = v.IndexOf("://", StringComparison.Ordinal);
+                if (scheme <= 0) continue;
+                int hostEnd = v.IndexOfAny(new[] { '/', '?', '#' }, scheme + 3);
+                string authority = hostEnd < 0 ? v.Substring(scheme + 3) : v.Substring(scheme + 3, hostEnd - scheme - 3);
+                if (authority.IndexOf('@') >= 0)
+                    throw GridException.InvalidRequest($"-{kv.Key} contains a user name or password (user:password@host). Give the account with -Credential instead: a credential is used for this session only, never stored or shown.", "CredentialInUrl", kv.Key);
             }
         }
 

@@ -67,6 +67,8 @@ namespace GridAutomation.Core.Model
         Snapshot = 1 << 13,
         Tags = 1 << 14,
         Pause = 1 << 15,
+        /// <summary>The provider allows two workloads of one name in a datacenter (EC2, the simulator): New-GridWorkload -AllowDuplicateName is accepted.</summary>
+        DuplicateNames = 1 << 16,
     }
 
     public enum StopMode
@@ -93,5 +95,7 @@ namespace GridAutomation.Core.Model
         /// <summary>Its lease expired or its process died before it finished; Resume-GridOperation can finish or roll it back.</summary>
         Interrupted,
         RolledBack,
+        /// <summary>Cancelled (Ctrl+C, Stop-Job, Select -First) before its provider call was made: nothing was changed. Final.</summary>
+        Cancelled,
     }
 }

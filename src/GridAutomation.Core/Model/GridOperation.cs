@@ -31,6 +31,16 @@ namespace GridAutomation.Core.Model
         public int? LeaseProcessId { get; set; }
         public string? LeaseMachine { get; set; }
         public DateTimeOffset? LeaseHeartbeat { get; set; }
+        /// <summary>The per-workload lock this operation holds while it runs (null for operations that lock nothing). Schema v3.</summary>
+        public string? LockKey { get; set; }
+        /// <summary>The fencing token it got with its lock: grows with every holder of that lock, so a writer whose lease was taken over is refused.</summary>
+        public long? FencingToken { get; set; }
+        /// <summary>The parent operation (a move or failover plan is one operation with children). Schema v3.</summary>
+        public Guid? ParentId { get; set; }
+        /// <summary>The second datacenter of an operation that spans two (e.g. a move between datacenters). Schema v3.</summary>
+        public string? DestinationDatacenter { get; set; }
+        /// <summary>Who resumes it: "provider" (its ResumeAsync) or "core" (the engine drives its children). Schema v3.</summary>
+        public string? Coordinator { get; set; }
         /// <summary>Set by the engine when Resume-GridOperation -Rollback asks a provider's ResumeAsync to undo rather than finish. Not persisted.</summary>
         public bool RollbackRequested { get; set; }
         public TimeSpan? Duration => Finished.HasValue ? Finished - Started : null;

@@ -58,6 +58,8 @@ namespace GridAutomation.Core.Providers
         public string IdempotencyKey { get; set; } = "";
         /// <summary>Start the workload after creating it (default true).</summary>
         public bool PowerOn { get; set; } = true;
+        /// <summary>Create even if a workload of this name exists in the datacenter (only where the provider allows duplicates: GridCapabilities.DuplicateNames).</summary>
+        public bool AllowDuplicateName { get; set; }
     }
 
     public sealed class ResizeRequest

@@ -19,7 +19,7 @@ namespace GridAutomation.Core.State
     /// </summary>
     public sealed class OperationJournal : IOperationJournal
     {
-        private const string Columns = "id, kind, datacenter, target, state, started, finished, error, error_id, idempotency_key, batch_id, request, result, lease_pid, lease_machine, lease_process_start, heartbeat, target_name";
+        private const string Columns = "id, kind, datacenter, target, state, started, finished, error, error_id, idempotency_key, batch_id, request, result, lease_pid, lease_machine, lease_process_start, heartbeat, target_name, lock_key, fencing_token, parent_id, destination_datacenter, coordinator";
 
         private readonly IStateStore _store;
         private readonly LeaseHolder _self;
@@ -40,44 +40,155 @@ namespace GridAutomation.Core.State
 
         public GridOperation Begin(string kind, string datacenter, string target, string? idempotencyKey, string? requestJson, Guid? batchId, string? targetName = null)
         {
-            if (string.IsNullOrEmpty(kind)) throw new ArgumentException("kind is empty", nameof(kind));
-            var now = DateTimeOffset.UtcNow;
-            var op = new GridOperation
+            var outcome = TryBegin(new OperationIntent
             {
-                Id = Guid.NewGuid(), Kind = kind, Datacenter = datacenter ?? "", Target = target ?? "", TargetName = targetName, State = OperationState.Running,
-                Started = now, IdempotencyKey = idempotencyKey, BatchId = batchId, Request = requestJson,
-                LeaseProcessId = _self.ProcessId, LeaseMachine = _self.Machine, LeaseHeartbeat = now,
-            };
-            _store.Write((c, tx) =>
+                Kind = kind, Datacenter = datacenter ?? "", Target = target ?? "", IdempotencyKey = idempotencyKey, RequestJson = requestJson,
+                BatchId = batchId, TargetName = targetName,
+            });
+            return outcome.Operation!; // no lock asked: always begins
+        }
+
+        public BeginOutcome TryBegin(OperationIntent intent)
+        {
+            if (intent == null) throw new ArgumentNullException(nameof(intent));
+            if (string.IsNullOrEmpty(intent.Kind)) throw new ArgumentException("kind is empty", nameof(intent));
+            return _store.Write((c, tx) =>
+            {
+                var now = DateTimeOffset.UtcNow;
+                if (intent.RefuseCreatesSucceededAfter.HasValue)
+                {
+                    var newer = Query(c, tx, "WHERE kind = 'Create' AND target = $t COLLATE NOCASE AND state = 'Succeeded' AND finished >= $after ORDER BY seq DESC LIMIT 1",
+                        p => { p.AddWithValue("$t", intent.Target); p.AddWithValue("$after", StateStore.FormatTime(intent.RefuseCreatesSucceededAfter.Value)); }, null).FirstOrDefault();
+                    if (newer != null) return new BeginOutcome { NewerCreate = newer };
+                }
+                long? token = null;
+                if (!string.IsNullOrEmpty(intent.LockKey))
+                {
+                    var (holder, last) = ReadLock(c, tx, intent.LockKey!);
+                    if (holder != null) return new BeginOutcome { LockHolder = holder };
+                    token = last + 1;
+                }
+                var op = new GridOperation
+                {
+                    Id = Guid.NewGuid(), Kind = intent.Kind, Datacenter = intent.Datacenter ?? "", Target = intent.Target ?? "", TargetName = intent.TargetName,
+                    State = OperationState.Running, Started = now, IdempotencyKey = intent.IdempotencyKey, BatchId = intent.BatchId, Request = intent.RequestJson,
+                    LeaseProcessId = _self.ProcessId, LeaseMachine = _self.Machine, LeaseHeartbeat = now,
+                    LockKey = intent.LockKey, FencingToken = token, ParentId = intent.ParentId, DestinationDatacenter = intent.DestinationDatacenter,
+                    Coordinator = intent.Coordinator,
+                };
+                using (var cmd = c.CreateCommand())
+                {
+                    cmd.Transaction = tx;
+                    cmd.CommandText = "INSERT INTO operations(" + Columns + ") VALUES($id,$kind,$dc,$target,$state,$started,NULL,NULL,NULL,$key,$batch,$req,NULL,$pid,$machine,$pstart,$hb,$tname,$lock,$token,$parent,$dest,$coord)";
+                    cmd.Parameters.AddWithValue("$id", op.Id.ToString("D"));
+                    cmd.Parameters.AddWithValue("$kind", op.Kind);
+                    cmd.Parameters.AddWithValue("$dc", op.Datacenter);
+                    cmd.Parameters.AddWithValue("$target", op.Target);
+                    cmd.Parameters.AddWithValue("$state", op.State.ToString());
+                    cmd.Parameters.AddWithValue("$started", StateStore.FormatTime(now));
+                    cmd.Parameters.AddWithValue("$key", (object?)op.IdempotencyKey ?? DBNull.Value);
+                    cmd.Parameters.AddWithValue("$batch", op.BatchId.HasValue ? op.BatchId.Value.ToString("D") : (object)DBNull.Value);
+                    cmd.Parameters.AddWithValue("$req", (object?)op.Request ?? DBNull.Value);
+                    cmd.Parameters.AddWithValue("$pid", _self.ProcessId);
+                    cmd.Parameters.AddWithValue("$machine", _self.Machine);
+                    cmd.Parameters.AddWithValue("$pstart", _self.StartToken);
+                    cmd.Parameters.AddWithValue("$hb", StateStore.FormatTime(now));
+                    cmd.Parameters.AddWithValue("$tname", (object?)op.TargetName ?? DBNull.Value);
+                    cmd.Parameters.AddWithValue("$lock", (object?)op.LockKey ?? DBNull.Value);
+                    cmd.Parameters.AddWithValue("$token", token.HasValue ? token.Value : (object)DBNull.Value);
+                    cmd.Parameters.AddWithValue("$parent", op.ParentId.HasValue ? op.ParentId.Value.ToString("D") : (object)DBNull.Value);
+                    cmd.Parameters.AddWithValue("$dest", (object?)op.DestinationDatacenter ?? DBNull.Value);
+                    cmd.Parameters.AddWithValue("$coord", (object?)op.Coordinator ?? DBNull.Value);
+                    cmd.ExecuteNonQuery();
+                }
+                if (token.HasValue) TakeLock(c, tx, op.LockKey!, op.Id, token.Value, now);
+                return new BeginOutcome { Operation = op };
+            });
+        }
+
+        /// <summary>The live holder of a lock (null when free, released, or its holder is finished or dead) and the lock's last fencing token (0 if never taken).</summary>
+        private (GridOperation? holder, long last) ReadLock(SqliteConnection c, SqliteTransaction tx, string lockKey)
+        {
+            string? holderId = null; long last = 0;
+            using (var cmd = c.CreateCommand())
+            {
+                cmd.Transaction = tx;
+                cmd.CommandText = "SELECT operation_id, fencing_token FROM workload_locks WHERE lock_key = $k";
+                cmd.Parameters.AddWithValue("$k", lockKey);
+                using var r = cmd.ExecuteReader();
+                if (r.Read()) { holderId = r.IsDBNull(0) ? null : r.GetString(0); last = r.GetInt64(1); }
+            }
+            if (holderId == null) return (null, last);
+            var holder = Query(c, tx, "WHERE id = $id", p => p.AddWithValue("$id", holderId), null).FirstOrDefault();
+            // Running/Pending as read means its lease is alive (a dead one reads Interrupted): only then does it block.
+            bool blocks = holder != null && (holder.State == OperationState.Running || holder.State == OperationState.Pending);
+            return (blocks ? holder : null, last);
+        }
+
+        private static void TakeLock(SqliteConnection c, SqliteTransaction tx, string lockKey, Guid opId, long token, DateTimeOffset now)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = @"INSERT INTO workload_locks(lock_key, operation_id, fencing_token, acquired) VALUES($k, $op, $tok, $t)
+                                ON CONFLICT(lock_key) DO UPDATE SET operation_id = excluded.operation_id, fencing_token = excluded.fencing_token, acquired = excluded.acquired";
+            cmd.Parameters.AddWithValue("$k", lockKey);
+            cmd.Parameters.AddWithValue("$op", opId.ToString("D"));
+            cmd.Parameters.AddWithValue("$tok", token);
+            cmd.Parameters.AddWithValue("$t", StateStore.FormatTime(now));
+            cmd.ExecuteNonQuery();
+        }
+
+        /// <summary>
+        /// Fencing: a writer may record the outcome of its operation only while the lock it took still carries its
+        /// token. If the lease expired and another operation took the lock (a higher token), the stale writer is refused.
+        /// Releases the lock when <paramref name="release"/>.
+        /// </summary>
+        private static void CheckFence(SqliteConnection c, SqliteTransaction tx, Guid id, bool release)
+        {
+            string? lockKey = null; long? token = null;
+            using (var cmd = c.CreateCommand())
+            {
+                cmd.Transaction = tx;
+                cmd.CommandText = "SELECT lock_key, fencing_token FROM operations WHERE id = $id";
+                cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+                using var r = cmd.ExecuteReader();
+                if (!r.Read()) throw NotFound(id);
+                if (!r.IsDBNull(0)) lockKey = r.GetString(0);
+                if (!r.IsDBNull(1)) token = r.GetInt64(1);
+            }
+            if (lockKey == null || token == null) return;
+            long current;
+            using (var cmd = c.CreateCommand())
+            {
+                cmd.Transaction = tx;
+                cmd.CommandText = "SELECT fencing_token FROM workload_locks WHERE lock_key = $k";
+                cmd.Parameters.AddWithValue("$k", lockKey);
+                var v = cmd.ExecuteScalar();
+                current = v == null || v is DBNull ? 0 : Convert.ToInt64(v, CultureInfo.InvariantCulture);
+            }
+            if (current != token.Value)
+                throw GridException.Conflict($"Operation {id} lost its lock on '{lockKey}' (its lease expired and another operation took the lock, fencing token {current} > {token}); its result was not recorded.", "LeaseLost", id);
+            if (release)
             {
                 using var cmd = c.CreateCommand();
                 cmd.Transaction = tx;
-                cmd.CommandText = "INSERT INTO operations(" + Columns + ") VALUES($id,$kind,$dc,$target,$state,$started,NULL,NULL,NULL,$key,$batch,$req,NULL,$pid,$machine,$pstart,$hb,$tname)";
-                cmd.Parameters.AddWithValue("$id", op.Id.ToString("D"));
-                cmd.Parameters.AddWithValue("$kind", op.Kind);
-                cmd.Parameters.AddWithValue("$dc", op.Datacenter);
-                cmd.Parameters.AddWithValue("$target", op.Target);
-                cmd.Parameters.AddWithValue("$state", op.State.ToString());
-                cmd.Parameters.AddWithValue("$started", StateStore.FormatTime(now));
-                cmd.Parameters.AddWithValue("$key", (object?)idempotencyKey ?? DBNull.Value);
-                cmd.Parameters.AddWithValue("$batch", batchId.HasValue ? batchId.Value.ToString("D") : (object)DBNull.Value);
-                cmd.Parameters.AddWithValue("$req", (object?)requestJson ?? DBNull.Value);
-                cmd.Parameters.AddWithValue("$pid", _self.ProcessId);
-                cmd.Parameters.AddWithValue("$machine", _self.Machine);
-                cmd.Parameters.AddWithValue("$pstart", _self.StartToken);
-                cmd.Parameters.AddWithValue("$hb", StateStore.FormatTime(now));
-                cmd.Parameters.AddWithValue("$tname", (object?)targetName ?? DBNull.Value);
-                return cmd.ExecuteNonQuery();
-            });
-            return op;
+                cmd.CommandText = "UPDATE workload_locks SET operation_id = NULL WHERE lock_key = $k AND operation_id = $id";
+                cmd.Parameters.AddWithValue("$k", lockKey);
+                cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+                cmd.ExecuteNonQuery();
+            }
         }
+
+        public void Cancel(Guid id, string message) => Finish(id, OperationState.Cancelled, null, "OperationCancelled", message);
+
+        public void Interrupt(Guid id, string message) => Finish(id, OperationState.Interrupted, null, "OperationInterrupted", message, finished: false);
 
         public void Checkpoint(Guid id, string key, string value)
         {
             if (key == null) throw new ArgumentNullException(nameof(key));
             _store.Write((c, tx) =>
             {
-                RequireExists(c, tx, id);
+                CheckFence(c, tx, id, release: false);
                 using var cmd = c.CreateCommand();
                 cmd.Transaction = tx;
                 cmd.CommandText = @"INSERT INTO operation_checkpoints(operation_id, seq, key, value)
@@ -101,13 +212,14 @@ namespace GridAutomation.Core.State
 
         public void MarkRolledBack(Guid id, string? message) => Finish(id, OperationState.RolledBack, null, null, message);
 
-        private void Finish(Guid id, OperationState state, string? result, string? errorId, string? error)
+        private void Finish(Guid id, OperationState state, string? result, string? errorId, string? error, bool finished = true)
         {
             _store.Write((c, tx) =>
             {
+                CheckFence(c, tx, id, release: true);
                 using var cmd = c.CreateCommand();
                 cmd.Transaction = tx;
-                cmd.CommandText = @"UPDATE operations SET state = $s, finished = $f, result = coalesce($r, result), error_id = $eid, error = $e, heartbeat = $f
+                cmd.CommandText = @"UPDATE operations SET state = $s, finished = " + (finished ? "$f" : "NULL") + @", result = coalesce($r, result), error_id = $eid, error = $e, heartbeat = $f
                                     WHERE id = $id";
                 cmd.Parameters.AddWithValue("$id", id.ToString("D"));
                 cmd.Parameters.AddWithValue("$s", state.ToString());
@@ -185,10 +297,21 @@ namespace GridAutomation.Core.State
                 var op = Query(c, tx, "WHERE id = $id", p => p.AddWithValue("$id", id.ToString("D")), null).FirstOrDefault();
                 if (op == null) throw NotFound(id);
                 if (op.State != OperationState.Interrupted) return false;
-                var now = StateStore.FormatTime(DateTimeOffset.UtcNow);
+                var at = DateTimeOffset.UtcNow;
+                var now = StateStore.FormatTime(at);
+                long? token = null;
+                if (!string.IsNullOrEmpty(op.LockKey))
+                {
+                    var (holder, last) = ReadLock(c, tx, op.LockKey!);
+                    if (holder != null && holder.Id != op.Id)
+                        throw GridException.Conflict($"Operation {id} cannot be resumed now: workload '{op.TargetName ?? op.Target}' is locked by operation {holder.Id} ({holder.Kind}, process {holder.LeaseProcessId} on {holder.LeaseMachine}). Try again when it has finished.", "WorkloadLocked", id);
+                    token = last + 1;
+                    TakeLock(c, tx, op.LockKey!, op.Id, token.Value, at);
+                }
                 using var cmd = c.CreateCommand();
                 cmd.Transaction = tx;
-                cmd.CommandText = "UPDATE operations SET state = 'Running', lease_pid = $pid, lease_machine = $m, lease_process_start = $ps, heartbeat = $hb WHERE id = $id";
+                cmd.CommandText = "UPDATE operations SET state = 'Running', finished = NULL, lease_pid = $pid, lease_machine = $m, lease_process_start = $ps, heartbeat = $hb, fencing_token = coalesce($tok, fencing_token) WHERE id = $id";
+                cmd.Parameters.AddWithValue("$tok", token.HasValue ? token.Value : (object)DBNull.Value);
                 cmd.Parameters.AddWithValue("$id", id.ToString("D"));
                 cmd.Parameters.AddWithValue("$pid", _self.ProcessId);
                 cmd.Parameters.AddWithValue("$m", _self.Machine);
@@ -198,7 +321,7 @@ namespace GridAutomation.Core.State
             });
 
         /// <summary>
-        /// Deletes finished operations (Succeeded, Failed, RolledBack) that finished before <paramref name="finishedBefore"/>,
+        /// Deletes finished operations (Succeeded, Failed, RolledBack, Cancelled) that finished before <paramref name="finishedBefore"/>,
         /// with their checkpoints. Running and interrupted ones are never deleted. Returns how many were deleted.
         /// </summary>
         public int Prune(DateTimeOffset finishedBefore)
@@ -206,7 +329,7 @@ namespace GridAutomation.Core.State
             {
                 using var cmd = c.CreateCommand();
                 cmd.Transaction = tx;
-                cmd.CommandText = "DELETE FROM operations WHERE state IN ('Succeeded','Failed','RolledBack') AND finished IS NOT NULL AND finished < $t";
+                cmd.CommandText = "DELETE FROM operations WHERE state IN ('Succeeded','Failed','RolledBack','Cancelled') AND finished IS NOT NULL AND finished < $t";
                 cmd.Parameters.AddWithValue("$t", StateStore.FormatTime(finishedBefore));
                 return cmd.ExecuteNonQuery();
             });
@@ -245,7 +368,11 @@ namespace GridAutomation.Core.State
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
-                var op = new GridOperation
+                GridOperation op;
+                string? startToken;
+                try
+                {
+                op = new GridOperation
                 {
                     Id = Guid.Parse(r.GetString(0)),
                     Kind = r.GetString(1),
@@ -264,8 +391,20 @@ namespace GridAutomation.Core.State
                     LeaseMachine = r.IsDBNull(14) ? null : r.GetString(14),
                     LeaseHeartbeat = r.IsDBNull(16) ? null : StateStore.ParseTime(r.GetString(16)),
                     TargetName = r.IsDBNull(17) ? null : r.GetString(17),
+                    LockKey = r.IsDBNull(18) ? null : r.GetString(18),
+                    FencingToken = r.IsDBNull(19) ? null : r.GetInt64(19),
+                    ParentId = r.IsDBNull(20) ? null : Guid.Parse(r.GetString(20)),
+                    DestinationDatacenter = r.IsDBNull(21) ? null : r.GetString(21),
+                    Coordinator = r.IsDBNull(22) ? null : r.GetString(22),
                 };
-                string? startToken = r.IsDBNull(15) ? null : r.GetString(15);
+                if (!Enum.IsDefined(typeof(OperationState), op.State)) throw new FormatException("state " + r.GetString(4));
+                startToken = r.IsDBNull(15) ? null : r.GetString(15);
+                }
+                catch (Exception ex) when (ex is FormatException || ex is ArgumentException || ex is InvalidCastException || ex is OverflowException)
+                {
+                    // A row this module cannot read is damage (a newer module's states are kept out by the schema version).
+                    throw Corrupt("operations row " + SafeText(r, 0) + " cannot be read: " + ex.Message, ex);
+                }
                 if (op.State == OperationState.Running || op.State == OperationState.Pending)
                     if (!IsLeaseAlive(op, startToken, liveness)) op.State = OperationState.Interrupted;
                 if (post != null && !post(op)) continue;
@@ -273,6 +412,15 @@ namespace GridAutomation.Core.State
                 if (limit.HasValue && list.Count >= limit.Value) break;
             }
             return list;
+        }
+
+        private GridException Corrupt(string detail, Exception ex)
+            => _store is StateStore ss ? ss.CorruptError(detail, ex)
+             : new GridException(GridErrorKind.StateStore, $"The state store '{_store.Path}' is corrupt ({detail}).", "StateStoreCorrupt", ex) { Target = _store.Path };
+
+        private static string SafeText(SqliteDataReader r, int i)
+        {
+            try { return r.IsDBNull(i) ? "?" : r.GetValue(i)?.ToString() ?? "?"; } catch (Exception) { return "?"; }
         }
 
         private bool IsLeaseAlive(GridOperation op, string? startToken, Dictionary<string, bool> cache)
@@ -302,7 +450,8 @@ namespace GridAutomation.Core.State
                                   + string.Join(",", chunk.Select((_, i) => "$i" + i)) + ") ORDER BY operation_id, seq";
                 for (int i = 0; i < chunk.Length; i++) cmd.Parameters.AddWithValue("$i" + i, chunk[i]);
                 using var r = cmd.ExecuteReader();
-                while (r.Read()) byId[r.GetString(0)].Checkpoints[r.GetString(1)] = r.GetString(2);
+                while (r.Read())
+                    if (byId.TryGetValue(r.GetString(0), out var o)) o.Checkpoints[r.GetString(1)] = r.IsDBNull(2) ? "" : r.GetString(2);
             }
         }
     }

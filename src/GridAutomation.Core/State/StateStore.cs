@@ -65,7 +65,25 @@ namespace GridAutomation.Core.State
                 PRIMARY KEY(operation_id, key));",
             // v2: the name of the workload an operation acts on, as it was when the operation began (Get-GridOperation shows it)
             @"ALTER TABLE operations ADD COLUMN target_name TEXT;",
+            // v3 (docs/state-store.md, 'Schema v3'): per-workload locks with fencing tokens, parent/child operations,
+            // operations spanning two datacenters and resumed by the core, and the state Cancelled (which a v2 module
+            // could not parse: the version bump makes it refuse the file with StateStoreNewerSchema instead).
+            @"ALTER TABLE operations ADD COLUMN parent_id TEXT REFERENCES operations(id) ON DELETE CASCADE;
+              ALTER TABLE operations ADD COLUMN lock_key TEXT;
+              ALTER TABLE operations ADD COLUMN fencing_token INTEGER;
+              ALTER TABLE operations ADD COLUMN destination_datacenter TEXT;
+              ALTER TABLE operations ADD COLUMN coordinator TEXT;
+              CREATE INDEX ix_operations_parent ON operations(parent_id);
+              CREATE INDEX ix_operations_target ON operations(kind, target COLLATE NOCASE, state);
+              CREATE TABLE workload_locks(
+                lock_key TEXT NOT NULL PRIMARY KEY,
+                operation_id TEXT,
+                fencing_token INTEGER NOT NULL,
+                acquired TEXT NOT NULL);",
         };
+
+        /// <summary>SQLite <c>PRAGMA application_id</c> of a GridAutomation state file ("GRID").</summary>
+        public const int ApplicationId = 0x47524944;
 
         private static readonly byte[] SqliteMagic = System.Text.Encoding.ASCII.GetBytes("SQLite format 3\0");
 
@@ -90,9 +108,12 @@ namespace GridAutomation.Core.State
         public bool ReadOnly { get; }
         /// <summary>True when opened read-only on a file that does not exist: an empty in-memory store that is never written to disk.</summary>
         public bool IsEphemeral => _memoryKeeper != null;
-        /// <summary>True when this open created the file (the path did not exist): the caller announces it once.</summary>
-        public bool CreatedNew { get; private set; }
         public TimeSpan BusyTimeout => _busyTimeout;
+        /// <summary>True when this Open created the file (no file existed at the path).</summary>
+        public bool CreatedNew { get; private set; }
+        private int _createdNoticeTaken;
+        /// <summary>True once, for a store this open created: whoever gets it tells the user (so it is said once).</summary>
+        public bool TakeCreatedNotice() => CreatedNew && System.Threading.Interlocked.Exchange(ref _createdNoticeTaken, 1) == 0;
 
         private StateStore(string path, bool readOnly, TimeSpan busyTimeout, string connectionString, SqliteConnection? memoryKeeper)
         {
@@ -121,7 +142,8 @@ namespace GridAutomation.Core.State
                     $"The state store path '{full}' is a folder, not a file. Point StatePath at a file in it, e.g. Set-GridConfiguration -StatePath '{System.IO.Path.Combine(full, "state.db")}' (or set GRIDAUTOMATION_STATE to that path).",
                     "StateStoreCannotOpen") { Target = full };
             bool exists = File.Exists(full);
-            if (exists) CheckHeader(full);
+            bool adopt = false;
+            if (exists) adopt = CheckExisting(full, timeoutSeconds);
 
             StateStore store;
             if (readOnly && !exists)
@@ -140,26 +162,14 @@ namespace GridAutomation.Core.State
                 return store;
             }
 
+            bool created = false;
             if (!readOnly && !exists)
             {
-                try
-                {
-                    var dir = System.IO.Path.GetDirectoryName(full);
-                    if (!string.IsNullOrEmpty(dir) && !Directory.Exists(dir))
-                    {
-#if NET8_0_OR_GREATER
-                        if (!OperatingSystem.IsWindows()) Directory.CreateDirectory(dir!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                        else
-#endif
-                        Directory.CreateDirectory(dir!);
-                    }
-                    CreateEmptyPrivateFile(full);
-                }
-                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-                {
-                    throw new GridException(GridErrorKind.StateStore, $"Cannot create the state store '{full}': {ex.Message}", "StateStoreCannotOpen", ex) { Target = full };
-                }
+                created = CreateNew(full, timeoutSeconds);
+                if (!created) adopt = CheckExisting(full, timeoutSeconds); // another process created it meanwhile
             }
+            // An unclean shutdown leaves a -wal behind (a clean close checkpoints and deletes it): check the pages then.
+            bool uncleanShutdown = !readOnly && exists && WalLength(full) > 0;
 
             var b = new SqliteConnectionStringBuilder
             {
@@ -169,7 +179,7 @@ namespace GridAutomation.Core.State
                 DefaultTimeout = timeoutSeconds,
                 Pooling = true,
             };
-            store = new StateStore(full, readOnly, busyTimeout, b.ToString(), null);
+            store = new StateStore(full, readOnly, busyTimeout, b.ToString(), null) { CreatedNew = created };
             try
             {
                 if (!readOnly)
@@ -180,6 +190,17 @@ namespace GridAutomation.Core.State
                         // Read the schema first: a damaged file fails here, before the journal-mode change could write to it.
                         cmd.CommandText = "SELECT count(*) FROM sqlite_master;";
                         cmd.ExecuteScalar();
+                        if (uncleanShutdown)
+                        {
+                            var problems = QuickCheck(c, 5);
+                            if (problems.Count > 0) throw Corrupt(full, null, "PRAGMA quick_check after an unclean shutdown: " + string.Join("; ", problems));
+                        }
+                        if (adopt)
+                        {
+                            // A file written by a module before application_id was stamped: adopt it (it has our schema_version table).
+                            cmd.CommandText = "PRAGMA application_id = " + ApplicationId.ToString(CultureInfo.InvariantCulture) + ";";
+                            cmd.ExecuteNonQuery();
+                        }
                         cmd.CommandText = "PRAGMA journal_mode=WAL;";
                         var mode = Convert.ToString(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
                         if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
@@ -194,8 +215,19 @@ namespace GridAutomation.Core.State
                 store.Dispose();
                 throw;
             }
-            store.CreatedNew = !readOnly && !exists;
             return store;
+        }
+
+        /// <summary>
+        /// Opens an existing store read-only for Test-GridState: the header and ownership checks of Open, but no
+        /// migration (an older schema is reported, not refused).
+        /// </summary>
+        public static StateStore OpenForInspection(string full)
+        {
+            int timeoutSeconds = Math.Max(1, (int)Math.Ceiling(DefaultBusyTimeout.TotalSeconds));
+            CheckExisting(full, timeoutSeconds);
+            var b = new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = timeoutSeconds, Pooling = false };
+            return new StateStore(full, true, DefaultBusyTimeout, b.ToString(), null);
         }
 
         private static string ExpandHome(string path)
@@ -218,13 +250,139 @@ namespace GridAutomation.Core.State
             try { using (new FileStream(full, FileMode.CreateNew, FileAccess.Write)) { } } catch (IOException) when (File.Exists(full)) { }
         }
 
-        /// <summary>Refuses a file that is not an SQLite database before SQLite touches it (an empty file is a valid empty database).</summary>
+        /// <summary>
+        /// Decides whether an existing file may be used, without writing to it: an SQLite file stamped with our
+        /// application_id, or (adopted, returns true) one with application_id 0 that has our schema_version table (a
+        /// file written by a module from before the stamp). A 0-byte file, or an SQLite file of something else, is
+        /// refused (StateStoreForeign); a file that is not SQLite or is damaged is StateStoreCorrupt.
+        /// </summary>
+        private static bool CheckExisting(string full, int timeoutSeconds)
+        {
+            CheckHeader(full);
+            var csb = new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = timeoutSeconds, Pooling = false };
+            try
+            {
+                using var c = new SqliteConnection(csb.ToString());
+                c.Open();
+                using var cmd = c.CreateCommand();
+                cmd.CommandText = "PRAGMA application_id;";
+                long appId = Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+                if (appId == ApplicationId) return false;
+                cmd.CommandText = "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'";
+                bool ours = Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
+                if (appId == 0 && ours) return true;
+                throw Foreign(full, appId != 0
+                    ? $"it is an SQLite database of another application (application_id {appId})"
+                    : "it is an SQLite database without GridAutomation's tables");
+            }
+            catch (SqliteException ex)
+            {
+                int primary = ex.SqliteErrorCode & 0xFF;
+                if (primary == 11 || primary == 26) throw Corrupt(full, ex, ex.Message);
+                if (primary == 5 || primary == 6) return false; // locked by a writer right now: it is in use, hence ours; the normal open decides
+                throw new GridException(GridErrorKind.StateStore, $"Cannot open the state store '{full}': {ex.Message}", "StateStoreCannotOpen", ex) { Target = full };
+            }
+        }
+
+        private static GridException Foreign(string path, string detail)
+            => new GridException(GridErrorKind.StateStore,
+                $"'{path}' is not a GridAutomation state store ({detail}). It was left untouched: point GRIDAUTOMATION_STATE (or Set-GridConfiguration -StatePath) at another file, or move it aside to start a new store.",
+                "StateStoreForeign") { Target = path };
+
+        private static long WalLength(string full)
+        {
+            try { var fi = new FileInfo(full + "-wal"); return fi.Exists ? fi.Length : 0; }
+            catch (Exception) { return 0; }
+        }
+
+        /// <summary>
+        /// Creates a new store atomically: a private temp file beside it gets the application_id, WAL mode and the
+        /// schema_version table, then is linked into place only if no file exists there (so no other process ever
+        /// sees a 0-byte or half-made file). False when another process created the file first.
+        /// </summary>
+        private static bool CreateNew(string full, int timeoutSeconds)
+        {
+            string tmp = full + ".new-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+            try
+            {
+                var dir = System.IO.Path.GetDirectoryName(full);
+                if (!string.IsNullOrEmpty(dir) && !Directory.Exists(dir))
+                {
+#if NET8_0_OR_GREATER
+                    if (!OperatingSystem.IsWindows()) Directory.CreateDirectory(dir!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                    else
+#endif
+                    Directory.CreateDirectory(dir!);
+                }
+                CreateEmptyPrivateFile(tmp);
+                var csb = new SqliteConnectionStringBuilder { DataSource = tmp, Mode = SqliteOpenMode.ReadWrite, DefaultTimeout = timeoutSeconds, Pooling = false };
+                using (var c = new SqliteConnection(csb.ToString()))
+                {
+                    c.Open();
+                    using var cmd = c.CreateCommand();
+                    cmd.CommandText = "PRAGMA application_id = " + ApplicationId.ToString(CultureInfo.InvariantCulture) + "; PRAGMA journal_mode=WAL; "
+                                      + "CREATE TABLE schema_version(component TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, updated_at TEXT NOT NULL);";
+                    cmd.ExecuteNonQuery();
+                }
+                try { File.Move(tmp, full); } // no overwrite: fails if another process created the file meanwhile
+                catch (IOException) when (File.Exists(full)) { return false; }
+                return true;
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is SqliteException)
+            {
+                throw new GridException(GridErrorKind.StateStore, $"Cannot create the state store '{full}': {ex.Message}", "StateStoreCannotOpen", ex) { Target = full };
+            }
+            finally
+            {
+                foreach (var f in new[] { tmp, tmp + "-wal", tmp + "-shm" })
+                    try { if (File.Exists(f)) File.Delete(f); } catch (Exception) { /* best effort */ }
+            }
+        }
+
+        /// <summary>PRAGMA quick_check: the problems it reports (empty when the file is sound).</summary>
+        private static List<string> QuickCheck(SqliteConnection c, int max)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "PRAGMA quick_check(" + max.ToString(CultureInfo.InvariantCulture) + ");";
+            var list = new List<string>();
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var line = r.IsDBNull(0) ? "" : r.GetString(0);
+                if (!string.Equals(line, "ok", StringComparison.OrdinalIgnoreCase)) list.Add(line);
+            }
+            return list;
+        }
+
+        /// <summary>Runs PRAGMA quick_check on the store (Test-GridState). Empty when sound.</summary>
+        public IReadOnlyList<string> QuickCheck(int maxErrors = 20) => Read(c => QuickCheck(c, Math.Max(1, maxErrors)));
+
+        /// <summary>The file's application_id (ours: <see cref="ApplicationId"/>; 0 on a file not yet stamped).</summary>
+        public long ReadApplicationId() => Read(c => { using var cmd = c.CreateCommand(); cmd.CommandText = "PRAGMA application_id;"; return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture); });
+
+        /// <summary>Every component's schema version (core, simulator, ...).</summary>
+        public IReadOnlyDictionary<string, int> GetSchemaVersions()
+            => Read(c =>
+            {
+                var d = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+                if (!VersionTableExists(c, null)) return (IReadOnlyDictionary<string, int>)d;
+                using var cmd = c.CreateCommand();
+                cmd.CommandText = "SELECT component, version FROM schema_version ORDER BY component";
+                using var r = cmd.ExecuteReader();
+                while (r.Read()) d[r.GetString(0)] = r.GetInt32(1);
+                return d;
+            });
+
+        /// <summary>The schema version of the core this module writes.</summary>
+        public static int CoreSchemaVersion => CoreMigrations.Length;
+
+        /// <summary>Refuses a file that is not an SQLite database before SQLite touches it. A 0-byte file is refused too (SQLite would silently make it a new database).</summary>
         private static void CheckHeader(string full)
         {
             try
             {
                 using var fs = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                if (fs.Length == 0) return;
+                if (fs.Length == 0) throw Foreign(full, "it is an empty (0-byte) file");
                 var buf = new byte[100];
                 int n = 0;
                 while (n < buf.Length)
@@ -246,6 +404,9 @@ namespace GridAutomation.Core.State
                 throw new GridException(GridErrorKind.StateStore, $"Cannot read the state store '{full}': {ex.Message}", "StateStoreCannotOpen", ex) { Target = full };
             }
         }
+
+        /// <summary>The StateStoreCorrupt error for this store (a component that finds a row it cannot read raises it).</summary>
+        public GridException CorruptError(string detail, Exception? inner = null) => Corrupt(Path, inner, detail);
 
         private static GridException Corrupt(string path, Exception? inner, string detail)
             => new GridException(GridErrorKind.StateStore,
@@ -329,10 +490,24 @@ namespace GridAutomation.Core.State
                 T result;
                 try { result = work(c, tx); }
                 finally { _ambient = mine.Outer; }
+                EnsureWalPresent(); // before the commit: a commit into a deleted -wal would be lost at the next close or crash
                 tx.Commit();
                 return result;
             }
             catch (SqliteException ex) { throw Map(ex); }
+        }
+
+        /// <summary>
+        /// In WAL mode the -wal file exists while any connection is open. If it vanished under us (deleted by hand,
+        /// a cleaner), commits would go to an unlinked file and be lost: refuse the write and say so.
+        /// </summary>
+        private void EnsureWalPresent()
+        {
+            if (IsEphemeral) return;
+            if (File.Exists(Path + "-wal")) return;
+            throw new GridException(GridErrorKind.StateStore,
+                $"The write-ahead log '{Path}-wal' of the state store vanished while the store was open: this change was not written, and changes committed since the log was removed may be lost. Close every GridAutomation session using this file, then run Test-GridState.",
+                "StateStoreWalLost") { Target = Path };
         }
 
         public void EnsureComponentSchema(string component, params string[] migrations)

@@ -11,8 +11,9 @@ using GridAutomation.Internal;
 namespace GridAutomation.Commands
 {
     /// <summary>
-    /// Creates workloads (and starts them unless -NoStart). Idempotent: a re-run after a crash returns the
-    /// workload the first run made (key: -IdempotencyKey, else datacenter + name while that create is unfinished).
+    /// Creates workloads (and starts them unless -NoStart). Names are unique per datacenter (WorkloadNameExists)
+    /// unless -AllowDuplicateName where the provider allows it. Idempotent: a re-run with the same -IdempotencyKey
+    /// returns the workload the first run made; a re-run after a crash finishes the interrupted create.
     /// </summary>
     [Cmdlet(VerbsCommon.New, "GridWorkload", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(GridWorkload), typeof(Job))]
@@ -85,6 +86,15 @@ namespace GridAutomation.Commands
         [Parameter]
         public SwitchParameter NoStart { get; set; }
 
+        /// <summary>
+        /// Create even if a workload of this name already exists in the datacenter. Only where the provider allows
+        /// duplicate names (EC2, the simulator); elsewhere it is refused (DuplicateNameNotAllowed).
+        /// </summary>
+        [Parameter]
+        public SwitchParameter AllowDuplicateName { get; set; }
+
+        private readonly HashSet<string> _names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+
         /// <summary>Run the creates as a background job (one child job per workload); confirmation happens first.</summary>
         [Parameter]
         public SwitchParameter AsJob { get; set; }
@@ -117,6 +127,13 @@ namespace GridAutomation.Commands
 
             foreach (var name in Name)
             {
+                if (!_names.Add(name) && !AllowDuplicateName.IsPresent)
+                {
+                    // Two creates of one name in one call would make two workloads (or race each other): the second is refused.
+                    WriteError(ErrorMapping.Create("WorkloadNameExists", ErrorCategory.ResourceExists,
+                        $"'{name}' is named twice in this call: one workload is created per name, names are unique per datacenter.", name, GridErrorKind.Conflict));
+                    continue;
+                }
                 var request = new CreateWorkloadRequest
                 {
                     Name = name,
@@ -126,6 +143,7 @@ namespace GridAutomation.Commands
                     Image = Image,
                     TargetHost = TargetHost,
                     PowerOn = !NoStart.IsPresent,
+                    AllowDuplicateName = AllowDuplicateName.IsPresent,
                 };
                 if (IdempotencyKey != null) request.IdempotencyKey = IdempotencyKey;
                 foreach (var kv in tags) request.Tags[kv.Key] = kv.Value!;

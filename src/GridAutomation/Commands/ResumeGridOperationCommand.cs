@@ -19,6 +19,7 @@ namespace GridAutomation.Commands
     {
         private const string ById = "ById";
         private const string ByObject = "ByObject";
+        private const string ByBatch = "ByBatch";
 
         /// <summary>Ids of the operations to resume (see Get-GridOperation -State Interrupted).</summary>
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = ById, ValueFromPipelineByPropertyName = true)]
@@ -29,6 +30,10 @@ namespace GridAutomation.Commands
         [Parameter(Mandatory = true, ParameterSetName = ByObject, ValueFromPipeline = true)]
         [ValidateNotNull]
         public GridOperation[] InputObject { get; set; } = null!;
+
+        /// <summary>Resume every interrupted operation of one command (the batch id its "was stopped" warning names, or Get-GridOperation's BatchId).</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ByBatch)]
+        public new Guid BatchId { get; set; }
 
         /// <summary>Undo what the operation did so far instead of finishing it.</summary>
         [Parameter]
@@ -43,6 +48,17 @@ namespace GridAutomation.Commands
 
         protected override void ProcessRecord()
         {
+            if (ParameterSetName == ByBatch)
+            {
+                IReadOnlyList<GridOperation> inBatch;
+                try { inBatch = Engine.GetOperations(new OperationFilter { BatchId = BatchId, States = new[] { OperationState.Interrupted } }); }
+                catch (PipelineStoppedException) { throw; }
+                catch (Exception ex) { ThrowGridError(ex, BatchId); return; }
+                if (inBatch.Count == 0)
+                    WriteVerbose($"Batch {BatchId} has no interrupted operation.");
+                foreach (var op in inBatch) if (_seen.Add(op.Id)) _targets.Add(op);
+                return;
+            }
             IEnumerable<Guid> ids = ParameterSetName == ByObject ? InputObject.Select(o => o.Id) : Id;
             foreach (var id in ids)
             {

@@ -88,12 +88,9 @@ namespace GridAutomation.Commands
             var list = new List<WorkloadActionRequest>();
             if (_tagChanges != null)
             {
-                // The provider replaces the user tags: hand it the merged set, with removed keys as null.
-                var merged = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-                if (target.Tags != null)
-                    foreach (DictionaryEntry e in target.Tags) merged[e.Key.ToString()!] = e.Value?.ToString();
-                foreach (var kv in _tagChanges) merged[kv.Key] = kv.Value;
-                list.Add(new WorkloadActionRequest { Action = WorkloadAction.SetTags, Tags = merged });
+                // Only the keys the user named (a $null value removes that key): providers merge them into the tags the
+                // workload has when the change runs, so a stale input object can never revert another change.
+                list.Add(new WorkloadActionRequest { Action = WorkloadAction.SetTags, Tags = new Dictionary<string, string?>(_tagChanges, StringComparer.OrdinalIgnoreCase) });
             }
             if (Resizing)
             {

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 
 namespace GridAutomation.Internal
@@ -56,13 +57,48 @@ namespace GridAutomation.Internal
             {
                 if (_approved.Count == 0) return; // nothing approved (e.g. -WhatIf, or every prompt answered No): no job
                 var name = MyInvocation.MyCommand.Name;
-                var job = new GridJob(MyInvocation.Line?.Trim() ?? name, name, _approved.ToArray());
+                var engine = Engine;
+                var batch = BatchId;
+                int approved = _approved.Count;
+                var job = new GridJob(MyInvocation.Line?.Trim() ?? name, name, _approved.ToArray(), () => Summarize(engine, batch, approved, name));
                 JobRepository.Add(job);
                 job.StartJob();
                 WriteObject(job);
                 return;
             }
             RunBulk(_approved, activity, maxParallel);
+        }
+
+        internal override string? StoppedSummary(int approved) => Summarize(Engine, BatchId, approved, MyInvocation.MyCommand.Name);
+
+        /// <summary>
+        /// What a stopped bulk change left behind, from the journal: done (Succeeded), cancelled (journaled Cancelled,
+        /// or never begun), interrupted (Resume-GridOperation -BatchId finishes them).
+        /// </summary>
+        internal static string? Summarize(GridAutomation.Core.Engine.GridEngine engine, Guid batch, int approved, string command)
+        {
+            try
+            {
+                var ops = engine.GetOperations(new GridAutomation.Core.State.OperationFilter { BatchId = batch });
+                int done = 0, cancelled = 0, interrupted = 0, failed = 0, running = 0;
+                foreach (var o in ops)
+                {
+                    switch (o.State)
+                    {
+                        case GridAutomation.Core.Model.OperationState.Succeeded: done++; break;
+                        case GridAutomation.Core.Model.OperationState.Cancelled: cancelled++; break;
+                        case GridAutomation.Core.Model.OperationState.Interrupted: interrupted++; break;
+                        case GridAutomation.Core.Model.OperationState.Running: case GridAutomation.Core.Model.OperationState.Pending: running++; break;
+                        default: failed++; break;
+                    }
+                }
+                int targets = ops.Select(o => o.Target).Distinct(StringComparer.OrdinalIgnoreCase).Count();
+                cancelled += Math.Max(0, approved - targets); // never begun: nothing journaled, nothing changed
+                return $"{command} was stopped: {done} done, {cancelled} cancelled, {interrupted} interrupted"
+                       + (failed > 0 ? $", {failed} failed" : "") + (running > 0 ? $", {running} still running" : "")
+                       + $" — Resume-GridOperation -BatchId {batch}";
+            }
+            catch (Exception) { return null; }
         }
     }
 }

@@ -30,6 +30,7 @@ namespace GridAutomation.Internal
             {
                 case GridErrorKind.NotFound: return ErrorCategory.ObjectNotFound;
                 case GridErrorKind.Conflict:
+                    if (ex.ErrorId == "WorkloadLocked") return ErrorCategory.ResourceBusy;
                     return ex.ErrorId.IndexOf("Exist", StringComparison.OrdinalIgnoreCase) >= 0
                         || ex.ErrorId.IndexOf("Duplicate", StringComparison.OrdinalIgnoreCase) >= 0
                         ? ErrorCategory.ResourceExists : ErrorCategory.InvalidOperation;

@@ -107,6 +107,44 @@ namespace GridAutomation.Internal
         {
             _pipelineThread = Environment.CurrentManagedThreadId;
             _ = ShowProgress; // decided once, on the pipeline thread
+            // A bulk change stopped by Ctrl+C could not say what it left behind: say it now, once.
+            foreach (var notice in CancellationNotices.Take(SessionId)) WriteWarning(notice);
+        }
+
+        /// <summary>The runspace this cmdlet runs in (the "session" of the Ctrl+C notice).</summary>
+        internal Guid SessionId
+        {
+            get
+            {
+                if (_sessionId == Guid.Empty)
+                    _sessionId = System.Management.Automation.Runspaces.Runspace.DefaultRunspace?.InstanceId ?? Guid.Empty;
+                return _sessionId;
+            }
+        }
+        private Guid _sessionId;
+
+        /// <summary>The engine work of the current Run (kept so a stopped pipeline can wait for it to journal its end).</summary>
+        private Task? _work;
+
+        /// <summary>Waits (bounded) for the work of a stopped pipeline to record how each operation ended.</summary>
+        protected void WaitForStoppedWork()
+        {
+            try { _work?.Wait(StopGrace); } catch (Exception) { /* its errors are the journal's to tell */ }
+        }
+
+        /// <summary>
+        /// Tells the user what a stopped command left behind: now, if PowerShell still takes output (Select-Object
+        /// -First), else (Ctrl+C) once at the start of the next GridAutomation command of this session.
+        /// </summary>
+        protected void TellStopped(string message)
+        {
+            if (_userStopped || Stopping)
+            {
+                CancellationNotices.Add(SessionId, message);
+                return;
+            }
+            try { WriteWarning(message); }
+            catch (Exception) { CancellationNotices.Add(SessionId, message); }
         }
 
         internal bool ShowProgressInternal => _showProgress ?? false;
@@ -124,8 +162,14 @@ namespace GridAutomation.Internal
 
         protected override void StopProcessing()
         {
+            _userStopped = true;
             try { _cts.Cancel(); } catch (ObjectDisposedException) { }
         }
+
+        /// <summary>Ctrl+C / Stop-Job / PowerShell.Stop() asked this command to stop.</summary>
+        private volatile bool _userStopped;
+        /// <summary>A downstream command stopped taking output (Select-Object -First).</summary>
+        private volatile bool _downstreamStopped;
 
         // ---- marshalling to the pipeline thread -----------------------------------------------------------------
 
@@ -163,8 +207,9 @@ namespace GridAutomation.Internal
                     continue; // a stale marker of an earlier task
                 }
                 try { ((Action)item)(); }
-                catch
+                catch (Exception ex)
                 {
+                    if (ex is PipelineStoppedException || ex is FlowControlException) _downstreamStopped = true;
                     // The pipeline stopped under us (Select-Object -First, Ctrl+C, a terminating error): cancel the work.
                     try { _cts.Cancel(); } catch (ObjectDisposedException) { }
                     throw;
@@ -184,6 +229,7 @@ namespace GridAutomation.Internal
         {
             var ct = _cts.Token;
             var task = Task.Run(() => work(ct), ct);
+            _work = task;
             Pump(task);
             Drain();
             try { return task.GetAwaiter().GetResult(); }
@@ -282,12 +328,15 @@ namespace GridAutomation.Internal
         {
             if (items.Count == 0) return;
             int total = items.Count, done = 0, failed = 0;
+            int started = 0;
             Exception? fatal = null;
             var showProgress = ShowProgress && total > 1;
             const int activityId = 1;
             var throttle = new SemaphoreSlim(Math.Max(1, maxParallel));
             var observer = Observer;
             var failedIds = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+            try
+            {
             Run(async ct =>
             {
                 var tasks = new List<Task>(total);
@@ -297,6 +346,7 @@ namespace GridAutomation.Internal
                     try { await throttle.WaitAsync(ct).ConfigureAwait(false); }
                     catch (OperationCanceledException) { break; }
                     var it = item;
+                    Interlocked.Increment(ref started);
                     tasks.Add(Task.Run(async () =>
                     {
                         try
@@ -326,6 +376,16 @@ namespace GridAutomation.Internal
                 await Task.WhenAll(tasks).ConfigureAwait(false);
                 ct.ThrowIfCancellationRequested();
             });
+            }
+            catch (Exception) when (_userStopped || _downstreamStopped)
+            {
+                // Ctrl+C, or a downstream Select-Object -First: let the work in flight journal its end, then say what happened.
+                try { _cts.Cancel(); } catch (ObjectDisposedException) { }
+                WaitForStoppedWork();
+                var summary = StoppedSummary(items.Count);
+                if (summary != null) TellStopped(summary);
+                throw;
+            }
             if (showProgress) WriteProgress(new ProgressRecord(activityId, activity, "Done") { RecordType = ProgressRecordType.Completed });
             if (fatal != null) ThrowTerminatingError(ErrorMapping.ToErrorRecord(fatal, null));
             // After a run of errors, one line says how the whole batch went (the errors alone do not add up).
@@ -340,6 +400,9 @@ namespace GridAutomation.Internal
             var ids = string.Join(", ", failedIds.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + " " + kv.Value));
             return $"{activity}: {finished - failed} done, {failed} failed ({ids})" + (notRun > 0 ? $", {notRun} not started" : "") + $" of {total}.";
         }
+
+        /// <summary>The "N done, M cancelled, K interrupted" line of a stopped bulk change (null for cmdlets without a journal batch).</summary>
+        internal virtual string? StoppedSummary(int approved) => null;
 
         // ---- helpers -----------------------------------------------------------------------------------------------
 
@@ -389,6 +452,20 @@ namespace GridAutomation.Internal
                         throw GridException.InvalidRequest($"-{parameterName}: tag keys '{NameRules.Show(pairs[j].Key)}' and '{NameRules.Show(pairs[i].Key)}' differ only in case; keys are case-insensitive, so give one.", "InvalidTag", tags);
             foreach (var kv in pairs) d[kv.Key] = kv.Value;
             return d;
+        }
+    }
+
+    /// <summary>Warnings owed to a session whose command was stopped by Ctrl+C (written by its next GridAutomation command).</summary>
+    internal static class CancellationNotices
+    {
+        private static readonly ConcurrentDictionary<Guid, ConcurrentQueue<string>> Pending = new ConcurrentDictionary<Guid, ConcurrentQueue<string>>();
+
+        public static void Add(Guid session, string message) => Pending.GetOrAdd(session, _ => new ConcurrentQueue<string>()).Enqueue(message);
+
+        public static IEnumerable<string> Take(Guid session)
+        {
+            if (!Pending.TryRemove(session, out var q)) return Array.Empty<string>();
+            return q.ToArray();
         }
     }
 

@@ -23,9 +23,12 @@ namespace GridAutomation.Internal
         private int _started;
         private readonly ManualResetEventSlim _finished = new ManualResetEventSlim(false);
 
-        internal GridJob(string command, string name, IReadOnlyList<WorkItem> items)
+        private readonly Func<string?>? _summarize;
+
+        internal GridJob(string command, string name, IReadOnlyList<WorkItem> items, Func<string?>? summarize = null)
             : base(command, name)
         {
+            _summarize = summarize;
             PSJobTypeName = JobTypeName;
             foreach (var item in items)
             {
@@ -37,7 +40,7 @@ namespace GridAutomation.Internal
         }
 
         public override string Location => "localhost";
-        public override bool HasMoreData => _children.Any(c => c.HasMoreData);
+        public override bool HasMoreData => Warning.Count > 0 || _children.Any(c => c.HasMoreData);
         public override string StatusMessage
         {
             get
@@ -83,6 +86,12 @@ namespace GridAutomation.Internal
             if (_children.Any(c => c.JobStateInfo.State == JobState.Failed)) final = JobState.Failed;
             else if (_cts.IsCancellationRequested || _children.Any(c => c.JobStateInfo.State == JobState.Stopped)) final = JobState.Stopped;
             else final = JobState.Completed;
+            if (_cts.IsCancellationRequested && _summarize != null)
+            {
+                // Stop-Job: the job's warning stream says what was done, cancelled and interrupted.
+                var summary = _summarize();
+                if (summary != null) Warning.Add(new WarningRecord(summary));
+            }
             SetJobState(final);
             _finished.Set();
         }
