@@ -275,7 +275,8 @@ namespace GridAutomation.Providers.HyperV
                 imageFile = _imagePath.TrimEnd('/', '\\') + sep + request.Image;
             }
             int generation = request.Options.TryGetValue("Generation", out var g) && int.TryParse(g, out var gi) && (gi == 1 || gi == 2) ? gi : 2;
-            string? switchName = request.Options.TryGetValue("SwitchName", out var sw) && !string.IsNullOrEmpty(sw) ? sw : _switchName;
+            string? switchName = request.Options.TryGetValue("SwitchName", out var sw) && !string.IsNullOrEmpty(sw) ? sw
+                : request.Options.TryGetValue("Network", out var net) && !string.IsNullOrEmpty(net) ? net : _switchName;
             var notes = new GridNotes { IdempotencyKey = key, Size = sizeName, Image = request.Image, Created = DateTimeOffset.UtcNow };
             foreach (var kv in request.Tags) notes.Tags[kv.Key] = kv.Value;
 

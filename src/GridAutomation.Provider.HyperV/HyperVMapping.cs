@@ -168,13 +168,9 @@ namespace GridAutomation.Providers.HyperV
                 Image = notes.Image,
                 CreatedTime = notes.Created ?? Date(r, "CreationTime"),
             };
-            if (r.TryGetValue("HardDrivePaths", out var hd) && hd is IEnumerable paths && hd is not string)
-            {
-                foreach (var p in paths.Cast<object?>().Select(x => x?.ToString()).Where(x => !string.IsNullOrEmpty(x)))
-                    w.Disks.Add(new GridDisk { Name = System.IO.Path.GetFileName(p!.Replace('\\', '/')), NativeId = p, IsOsDisk = w.Disks.Count == 0, DeleteWithWorkload = false });
-            }
-            if (r.TryGetValue("IPAddresses", out var ips) && ips is IEnumerable ipList && ips is not string)
-                foreach (var ip in ipList.Cast<object?>().Select(x => x?.ToString()).Where(x => !string.IsNullOrEmpty(x))) w.IPAddresses.Add(ip!);
+            foreach (var p in Strings(r, "HardDrivePaths"))
+                w.Disks.Add(new GridDisk { Name = System.IO.Path.GetFileName(p.Replace('\\', '/')), NativeId = p, IsOsDisk = w.Disks.Count == 0, DeleteWithWorkload = false });
+            foreach (var ip in Strings(r, "IPAddresses")) w.IPAddresses.Add(ip);
             foreach (var kv in notes.Tags) w.Tags[kv.Key] = kv.Value;
             var p2 = w.Properties;
             p2["ComputerName"] = Str(r, "ComputerName");
@@ -191,6 +187,15 @@ namespace GridAutomation.Providers.HyperV
             p2["IdempotencyKey"] = notes.IdempotencyKey;
             p2["StateCritical"] = state != null && state.EndsWith("Critical", StringComparison.OrdinalIgnoreCase);
             return w;
+        }
+
+        /// <summary>A list property; a single value (PowerShell unrolls one-element arrays) counts as a list of one.</summary>
+        public static IEnumerable<string> Strings(IReadOnlyDictionary<string, object?> r, string key)
+        {
+            if (!r.TryGetValue(key, out var v) || v == null) return Array.Empty<string>();
+            if (v is string s) return s.Length > 0 ? new[] { s } : Array.Empty<string>();
+            if (v is IEnumerable e) return e.Cast<object?>().Select(x => x?.ToString()).Where(x => !string.IsNullOrEmpty(x)).Select(x => x!).ToArray();
+            return new[] { Convert.ToString(v, CultureInfo.InvariantCulture) ?? "" };
         }
 
         public static string? Str(IReadOnlyDictionary<string, object?> r, string key)

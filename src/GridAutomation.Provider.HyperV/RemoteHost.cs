@@ -90,19 +90,23 @@ namespace GridAutomation.Providers.HyperV
                 rs = RunspaceFactory.CreateRunspace(ConnectionInfo());
                 rs.Open();
             }
-            catch (PSRemotingTransportException ex) { throw HyperVErrors.FromTransport(Address, ex.Message, ex); }
-            catch (PSRemotingDataStructureException ex) { throw HyperVErrors.FromTransport(Address, ex.Message, ex); }
+            catch (PSRemotingTransportException ex) { throw OpenFailed(ex); }
+            catch (PSRemotingDataStructureException ex) { throw OpenFailed(ex); }
             catch (PlatformNotSupportedException ex)
             {
                 throw new GridException(GridErrorKind.Unsupported, $"WinRM remoting (-ComputerName) is not available on this platform; use -HostName (SSH). {ex.Message}", "HyperVWinRMNotSupported", ex) { Target = Address };
             }
             catch (Exception ex) when (ex is not GridException && ex is not OperationCanceledException)
             {
-                throw HyperVErrors.FromTransport(Address, ex.Message, ex);
+                throw OpenFailed(ex);
             }
             _runspace = rs;
             return rs;
         }
+
+        /// <summary>Why the session did not open: over SSH PowerShell says only that the transport ended, so ask ssh itself.</summary>
+        private GridException OpenFailed(Exception ex)
+            => _spec.Ssh ? SshDiagnosis.Diagnose(_spec, ex.Message, ex) : HyperVErrors.FromTransport(Address, ex.Message, ex);
 
         private void DropRunspace()
         {

@@ -14,8 +14,8 @@ namespace GridAutomation.Providers.HyperV
         /// <summary>The VM properties selected for the inventory (only what the model needs crosses the wire).</summary>
         private static readonly string Select =
             "Select-Object -Property " + string.Join(", ", VmMapper.SelectedProperties) +
-            ", @{ Name = 'HardDrivePaths'; Expression = { @($_.HardDrives | ForEach-Object Path) } }" +
-            ", @{ Name = 'IPAddresses'; Expression = { @($_.NetworkAdapters | ForEach-Object IPAddresses) } }";
+            ", @{ Name = 'HardDrivePaths'; Expression = { , @($_.HardDrives | ForEach-Object Path) } }" +
+            ", @{ Name = 'IPAddresses'; Expression = { , @($_.NetworkAdapters | ForEach-Object IPAddresses) } }";
 
         /// <summary>Finds the VM of $Id on this host or raises Grid.WorkloadNotFound (ObjectNotFound).</summary>
         private const string FindVm =
