@@ -191,6 +191,39 @@ Describe 'Hyper-V provider over PowerShell remoting (SSH)' -Skip:$script:skip {
         finally { Set-HyperVStandInHost $script:lab hv-a @{ VirtualMachineMigrationEnabled = $true } }
     }
 
+    It 'journals a move before it acts: cut short by a crash it is Interrupted, and Resume-GridOperation finishes it' {
+        $w = New-GridWorkload -Datacenter hvlab -Name mv1 -Size hv.small -TargetHost hv-a -Confirm:$false
+        $hold = Join-Path $script:lab.Fabric '.hold-Move-VM'
+        $holding = Join-Path $script:lab.Fabric '.holding-Move-VM'
+        Set-Content $hold 'hold'
+        $p = Start-ChildPwsh -Script "Connect-GridDatacenter -Name hvlab -Confirm:`$false | Out-Null; Move-GridWorkload -Id '$($w.Id)' -DestinationHost hv-b -Confirm:`$false"
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds(120)
+            while (-not (Test-Path $holding) -and -not $p.HasExited -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            Test-Path $holding | Should -BeTrue -Because 'the child must reach Move-VM on the host'
+            $p.Kill($true); $p.WaitForExit()
+        }
+        finally { $p.Dispose() }
+        # The host side of the dead client's session (started by our test sshd) must not finish the move behind our back.
+        $remotePid = [int](Get-Content $holding)
+        Write-Host "child killed; the host side of its session is process $remotePid (this test is $PID)"
+        $remote = Get-Process -Id $remotePid -ErrorAction SilentlyContinue
+        if ($remote -and -not $remote.WaitForExit(10000)) { $remote.Kill(); $remote.WaitForExit() }
+        Remove-Item -LiteralPath $hold, $holding -Force   # dot files are hidden: -Force
+        $op = Get-GridOperation -Kind Move -State Interrupted | Where-Object Target -eq $w.Id
+        $op | Should -Not -BeNullOrEmpty
+        $op.Checkpoints.Keys | Should -Contain 'move.plan'
+        $op.Checkpoints.Keys | Should -Not -Contain 'move.done'
+        (Get-GridWorkload -Id $w.Id).Host | Should -Be 'hv-a'
+        $done = $op | Resume-GridOperation -Force -PassThru
+        $done.State | Should -Be 'Succeeded'
+        $moved = Get-GridWorkload -Id $w.Id
+        $moved.Host | Should -Be 'hv-b'
+        $moved.State | Should -Be 'Running'
+        @(Get-GridWorkload -Datacenter hvlab -Name mv1).Count | Should -Be 1
+        Remove-GridWorkload -Id $w.Id -Confirm:$false
+    }
+
     It 'gives clear, stable errors: unknown VM, name taken, -Deallocate, unknown host' {
         $err = Get-ErrorOf { Get-GridWorkload -Id "hvlab/$([guid]::NewGuid())" }
         $err.FullyQualifiedErrorId | Should -BeLike 'WorkloadNotFound,*'

@@ -438,6 +438,14 @@ function Move-VM {
     param([Parameter(ValueFromPipeline)] [Microsoft.HyperV.PowerShell.VirtualMachine] $VM, [string] $Name, [Parameter(Mandatory)] [string] $DestinationHost,
         [switch] $IncludeStorage, [string] $DestinationStoragePath, [switch] $Passthru)
     Write-StandInCall 'Move-VM' $PSBoundParameters
+    # Test hook: while <fabric>/.hold-Move-VM exists the migration waits before it acts (the tests kill the client
+    # meanwhile); the waiting process writes its id to .holding-Move-VM.
+    $hold = Join-Path $script:Fabric '.hold-Move-VM'
+    if (Test-Path $hold) {
+        Set-Content -Path (Join-Path $script:Fabric '.holding-Move-VM') -Value $PID
+        $until = [DateTime]::UtcNow.AddSeconds(120)
+        while ((Test-Path $hold) -and [DateTime]::UtcNow -lt $until) { Start-Sleep -Milliseconds 100 }
+    }
     $cmdlet = $PSCmdlet
     $moved = Use-StandInLock {
         $s = Read-HostState
