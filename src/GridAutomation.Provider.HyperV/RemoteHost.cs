@@ -83,6 +83,8 @@ namespace GridAutomation.Providers.HyperV
             if (_disposed) throw new GridException(GridErrorKind.Unavailable, $"The session to Hyper-V host '{Address}' is closed.", "DatacenterDisconnected") { IsTransient = false };
             if (_runspace != null && _runspace.RunspaceStateInfo.State == RunspaceState.Opened) return _runspace;
             DropRunspace();
+            if (!_spec.Ssh && !OperatingSystem.IsWindows())
+                throw new GridException(GridErrorKind.Unsupported, $"WinRM remoting (-ComputerName {Address}) needs Windows: PowerShell on this platform has no WinRM client. Use -HostName (SSH remoting).", "HyperVWinRMNotSupported") { Target = Address };
             _verbose($"Hyper-V: opening a PowerShell remoting session to {Address} ({(_spec.Ssh ? "SSH" : "WinRM")})");
             Runspace rs;
             try

@@ -284,6 +284,12 @@ Describe 'Hyper-V connection errors' -Skip:$script:skip {
         $err.CategoryInfo.Category | Should -Be 'ConnectionError'
     }
 
+    It 'says WinRM (-ComputerName) needs Windows, off Windows' -Skip:$IsWindows {
+        $err = Get-ErrorOf { Connect-GridDatacenter -Name hvwinrm -Provider HyperV -ComputerName hv1 }
+        $err.FullyQualifiedErrorId | Should -BeLike 'HyperVWinRMNotSupported,*'
+        $err.CategoryInfo.Category | Should -Be 'NotImplemented'
+    }
+
     It 'refuses -HostName and -ComputerName together before connecting' {
         $err = Get-ErrorOf { Connect-GridDatacenter -Name hvboth -Provider HyperV -HostName a -ComputerName b }
         $err.FullyQualifiedErrorId | Should -BeLike 'HyperVTransportConflict,*'
