@@ -186,15 +186,17 @@ namespace GridAutomation.Providers.HyperV
             }, cancellationToken);
         }
 
-        /// <summary>ONE Get-VM per host per listing (never one call per VM); pages are cut client-side.</summary>
+        /// <summary>ONE Get-VM per host per listing (never one call per VM), all hosts at once; pages are cut client-side.</summary>
         public async IAsyncEnumerable<IReadOnlyList<GridWorkload>> ListWorkloadsAsync(WorkloadQuery query, [EnumeratorCancellation] CancellationToken cancellationToken)
         {
             ThrowIfDisposed();
             query ??= new WorkloadQuery();
             int pageSize = query.PageSize > 0 ? query.PageSize : 1000;
-            foreach (var h in _hosts)
+            // Every host is asked at once (each has its own session); pages come out in host order.
+            var perHost = _hosts.Select(h => Run(() => h.Invoke(RemoteScripts.ListVms, null, cancellationToken, h.Address).Select(r => Map(r, h)).ToList(), cancellationToken)).ToList();
+            foreach (var pending in perHost)
             {
-                var list = await Run(() => h.Invoke(RemoteScripts.ListVms, null, cancellationToken, h.Address).Select(r => Map(r, h)).ToList(), cancellationToken).ConfigureAwait(false);
+                var list = await pending.ConfigureAwait(false);
                 if (query.NativeIds is { Count: > 0 } ids) list = list.Where(w => ids.Contains(w.NativeId, StringComparer.OrdinalIgnoreCase)).ToList();
                 if (query.NamePatterns is { Count: > 0 } pats) list = list.Where(w => GridAutomation.Core.Engine.Wildcard.MatchesAny(w.Name, pats)).ToList();
                 for (int i = 0; i < list.Count; i += pageSize)
