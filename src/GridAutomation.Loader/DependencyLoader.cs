@@ -66,6 +66,16 @@ namespace GridAutomation.Loader
             name != null && name.StartsWith("GridAutomation.", StringComparison.OrdinalIgnoreCase)
             && !name.Equals("GridAutomation.Loader", StringComparison.OrdinalIgnoreCase);
 
+        /// <summary>
+        /// True for PowerShell's own assemblies (System.Management.Automation, Microsoft.PowerShell.*,
+        /// Microsoft.Management.Infrastructure*): the host has loaded them already, so a provider that references them
+        /// (the Hyper-V provider's remoting client) must get the host's copy, never one from Dependencies/.
+        /// </summary>
+        internal static bool IsHostAssembly(string? name) =>
+            name != null && (name.Equals("System.Management.Automation", StringComparison.OrdinalIgnoreCase)
+                || name.StartsWith("Microsoft.PowerShell.", StringComparison.OrdinalIgnoreCase)
+                || name.StartsWith("Microsoft.Management.Infrastructure", StringComparison.OrdinalIgnoreCase));
+
 #if NET8_0_OR_GREATER
         private static Assembly? OnDefaultResolving(AssemblyLoadContext context, AssemblyName name)
         {
@@ -108,6 +118,7 @@ namespace GridAutomation.Loader
         {
             var name = new AssemblyName(args.Name);
             if (string.IsNullOrEmpty(name.Name)) return null;
+            if (IsHostAssembly(name.Name)) return null; // PowerShell's own copy, already loaded by the host
             var path = Path.Combine(DependencyDirectory, name.Name + ".dll");
             if (!File.Exists(path)) return null;
             // One AppDomain: an already loaded copy that is as new or newer is the only one that can be used anyway.
@@ -155,6 +166,9 @@ namespace GridAutomation.Loader
         protected override Assembly? Load(AssemblyName assemblyName)
         {
             if (string.IsNullOrEmpty(assemblyName.Name)) return null;
+            // PowerShell's own assemblies (the remoting client of the Hyper-V provider) always come from the host:
+            // a second System.Management.Automation would be a second, incompatible PowerShell in the process.
+            if (DependencyLoader.IsHostAssembly(assemblyName.Name)) return null;
             var path = Path.Combine(_directory, assemblyName.Name + ".dll");
             if (!File.Exists(path)) return null; // not ours: the default context (framework, PowerShell) answers
             if (FrameworkHasSameOrNewer(assemblyName.Name!, path)) return null;

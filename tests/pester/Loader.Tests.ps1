@@ -112,6 +112,30 @@ Import-Module '$Manifest'
         finally { Remove-Item $fake -Recurse -Force -ErrorAction SilentlyContinue }
     }
 
+    It 'always leaves PowerShell''s own assemblies to the host, even when Dependencies/ holds a newer copy' {
+        # The Hyper-V provider's remoting client is System.Management.Automation: it must bind to the host's, never
+        # to a second copy. A layout whose Dependencies/ carries a (fake, version 99) S.M.A proves the rule holds
+        # even where the version check alone would pick the folder's copy.
+        $tmp = Join-Path ([IO.Path]::GetTempPath()) ("ga-hostasm-" + [guid]::NewGuid().ToString('n'))
+        $null = New-Item -ItemType Directory (Join-Path $tmp 'Dependencies')
+        try {
+            foreach ($item in Get-ChildItem $Root -File | Where-Object { $_.Name -like 'GridAutomation*' }) { Copy-Item $item.FullName $tmp }
+            foreach ($item in 'en-US') { if (Test-Path (Join-Path $Root $item)) { $null = New-Item -ItemType SymbolicLink -Path (Join-Path $tmp $item) -Target (Join-Path $Root $item) } }
+            foreach ($item in Get-ChildItem $Deps) { $null = New-Item -ItemType SymbolicLink -Path (Join-Path $tmp "Dependencies/$($item.Name)") -Target $item.FullName }
+            $script = @"
+Add-Type -OutputAssembly '$tmp/Dependencies/System.Management.Automation.dll' -OutputType Library -TypeDefinition '[assembly: System.Reflection.AssemblyVersion("99.0.0.0")] namespace NotPowerShell { public class Fake {} }'
+Import-Module '$tmp/GridAutomation.psd1'
+`$sma = [GridAutomation.Loader.DependencyLoader]::Context.LoadFromAssemblyName([Reflection.AssemblyName]'System.Management.Automation')
+'SAME=' + [object]::ReferenceEquals(`$sma, [psobject].Assembly)
+'COUNT=' + @([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'System.Management.Automation' }).Count
+"@
+            $r = Invoke-ChildPwsh $script
+            $r.Output | Should -Match 'SAME=True'
+            $r.Output | Should -Match 'COUNT=1'
+        }
+        finally { Remove-Item $tmp -Recurse -Force -ErrorAction SilentlyContinue }
+    }
+
     It 'finds native libraries for other platforms by runtime identifier' {
         $rids = @([GridAutomation.Loader.NativeResolver]::CandidateRids())
         $rids.Count | Should -BeGreaterThan 0

@@ -7,7 +7,7 @@ using GridAutomation.Core.Model;
 namespace GridAutomation.Core.Providers
 {
     /// <summary>
-    /// A backend kind (Simulator, VSphere, Libvirt, Aws, Azure...). Implementations live in their own assembly
+    /// A backend kind (Simulator, VSphere, Libvirt, HyperV, Aws, Azure...). Implementations live in their own assembly
     /// named GridAutomation.Provider.*.dll beside the core and are found by <see cref="ProviderRegistry"/>
     /// (a public class implementing this interface with a public parameterless constructor). Adding a provider
     /// never edits a cmdlet.

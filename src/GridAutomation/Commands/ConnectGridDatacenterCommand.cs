@@ -24,7 +24,7 @@ namespace GridAutomation.Commands
     public sealed class ConnectGridDatacenterCommand : ChangeCmdlet, IDynamicParameters
     {
         /// <summary>
-        /// The provider (backend kind): Simulator, VSphere, Libvirt, Aws, Azure... Needed to register a new datacenter;
+        /// The provider (backend kind): Simulator, VSphere, Libvirt, HyperV, Aws, Azure... Needed to register a new datacenter;
         /// to reconnect a registered one (e.g. with a credential in a new session) it may be left out.
         /// </summary>
         [Parameter(Position = 0)]

@@ -1,0 +1,311 @@
+# The Hyper-V provider through the cmdlets, over REAL PowerShell remoting: two test sshds on loopback ports (see
+# HyperV.TestHosts.ps1), each playing one Hyper-V host with the stand-in Hyper-V module of
+# tests/GridAutomation.Provider.HyperV.Tests/StandIn. What crosses the wire is PowerShell remoting serialization.
+# Needs openssh-server and root (tests/GridAutomation.Provider.HyperV.Tests/setup.sh); without them the tests are
+# skipped, unless GRIDAUTOMATION_REQUIRE_ALL=1, when they run and fail.
+
+BeforeDiscovery {
+    . (Join-Path $PSScriptRoot 'HyperV.TestHosts.ps1')
+    $script:problem = Get-HyperVTestPrerequisiteProblem
+    $script:skip = $script:problem -and $env:GRIDAUTOMATION_REQUIRE_ALL -ne '1'
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
+    . (Join-Path $PSScriptRoot 'HyperV.TestHosts.ps1')
+    $script:dir = Initialize-GridTest -Name hyperv
+    if (Get-HyperVTestPrerequisiteProblem) {
+        if ($env:GRIDAUTOMATION_REQUIRE_ALL -eq '1') { throw "Hyper-V provider tests: $(Get-HyperVTestPrerequisiteProblem)" }
+        return
+    }
+    $script:lab = Start-HyperVTestHosts -Root $script:dir
+    $script:images = Join-Path $script:dir 'images'
+    $null = New-Item -ItemType Directory -Path $script:images -Force
+    Set-Content -Path (Join-Path $script:images 'base.vhdx') -Value 'not really a vhdx: the stand-in only copies it'
+    $script:connect = @{
+        Provider = 'HyperV'; HostName = @($script:lab.Hosts | ForEach-Object Address); KeyFilePath = $script:lab.KeyFile
+        KnownHostsFile = $script:lab.KnownHosts; ImagePath = $script:images
+    }
+    # The first error a call writes (its ErrorRecord, with the cmdlet's FullyQualifiedErrorId and category).
+    function script:Get-ErrorOf([scriptblock] $Call) {
+        try { $ErrorActionPreference = 'Stop'; $null = & $Call; $null }
+        catch { $_ }
+    }
+}
+
+AfterAll {
+    if ($script:lab) {
+        Get-GridDatacenter -ErrorAction SilentlyContinue | Disconnect-GridDatacenter -Confirm:$false -ErrorAction SilentlyContinue
+        Stop-HyperVTestHosts $script:lab
+    }
+    Remove-GridTestDirectory $script:dir
+}
+
+Describe 'Hyper-V provider over PowerShell remoting (SSH)' -Skip:$script:skip {
+    It 'connects a datacenter of two SSH hosts and lists hosts, sizes and images' {
+        $dc = Connect-GridDatacenter -Name hvlab @script:connect -Owner Contoso
+        $dc.Provider | Should -Be 'HyperV'
+        $dc.Status | Should -Be 'Connected'
+        $dc.Endpoint | Should -Be (($script:lab.Hosts | ForEach-Object Address) -join ', ')
+        $dc.Capabilities.HasFlag([GridAutomation.Core.Model.GridCapabilities]::LiveMove) | Should -BeTrue
+        $hosts = Get-GridHost -Datacenter hvlab
+        $hosts.Name | Should -Be @('hv-a', 'hv-b')
+        $hosts | ForEach-Object { $_.CpuCores | Should -Be 16; $_.MemoryMB | Should -Be 65536; $_.State | Should -Be 'Connected' }
+        (Get-GridSize -Datacenter hvlab).Name | Should -Contain 'hv.small'
+        (Get-GridImage -Datacenter hvlab).Name | Should -Contain 'base.vhdx'
+    }
+
+    It 'never stores the key file content or a secret, only the settings' {
+        $dc = Get-GridDatacenter -Name hvlab
+        $dc.Settings['KeyFilePath'] | Should -Be $script:lab.KeyFile
+        $dc.Settings.Keys | Should -Not -Contain 'Credential'
+    }
+
+    It 'creates a workload from an image on the chosen host, shaped from Hyper-V''s objects' {
+        $w = New-GridWorkload -Datacenter hvlab -Name web1 -Image base.vhdx -Size hv.small -TargetHost hv-a -Tag @{ Owner = 'Fabrikam'; Tier = 'web' } -Confirm:$false
+        $w.State | Should -Be 'Running'
+        $w.NativeState | Should -Be 'Running'
+        $w.Host | Should -Be 'hv-a'
+        $w.Provider | Should -Be 'HyperV'
+        $w.CpuCount | Should -Be 1
+        $w.MemoryMB | Should -Be 512
+        $w.Size | Should -Be 'hv.small'
+        $w.Image | Should -Be 'base.vhdx'
+        $w.Owner | Should -Be 'Fabrikam'
+        $w.Tags['Tier'] | Should -Be 'web'
+        [guid]::Parse($w.NativeId) | Should -Not -BeNullOrEmpty
+        $w.Id | Should -Be "hvlab/$($w.NativeId)"
+        $w.Disks[0].NativeId | Should -BeLike '*hv-a*web1-disk0.vhdx'
+        Test-Path $w.Disks[0].NativeId | Should -BeTrue
+        $w.Properties['Generation'] | Should -Be 2
+        $w.Properties['ComputerName'] | Should -Be 'hv-a'
+        $w.Properties['Uptime'] | Should -BeOfType [TimeSpan]
+        $w.ComputeBilled | Should -BeNullOrEmpty
+        $script:web1 = $w.Id
+    }
+
+    It 'lists every VM of the datacenter with ONE Get-VM call per host' {
+        New-GridWorkload -Datacenter hvlab -Name db1 -Size hv.medium -TargetHost hv-b -Confirm:$false | Out-Null
+        New-GridWorkload -Datacenter hvlab -Name db2 -Size hv.medium -TargetHost hv-b -NoStart -Confirm:$false | Out-Null
+        $before = @(Get-HyperVCalls $script:lab).Count
+        $all = @(Get-GridWorkload -Datacenter hvlab)
+        $calls = @(Get-HyperVCalls $script:lab -Since $before)
+        $all.Count | Should -Be 3
+        ($all | Sort-Object Name).Name | Should -Be @('db1', 'db2', 'web1')
+        ($all | Where-Object Name -eq db2).State | Should -Be 'Stopped'
+        ($all | Where-Object Name -eq db2).NativeState | Should -Be 'Off'
+        @($calls | Where-Object { $_ -like '* Get-VM *' }).Count | Should -Be 2
+        @($calls | Where-Object { $_ -like 'hv-a Get-VM *' }).Count | Should -Be 1
+        @($calls | Where-Object { $_ -like 'hv-b Get-VM *' }).Count | Should -Be 1
+    }
+
+    It 'stops, starts, saves (Suspended), restarts and turns off, with Hyper-V''s states kept in NativeState' {
+        Stop-GridWorkload -Id $script:web1 -Confirm:$false
+        (Get-GridWorkload -Id $script:web1) | ForEach-Object { $_.State | Should -Be 'Stopped'; $_.NativeState | Should -Be 'Off' }
+        Start-GridWorkload -Id $script:web1 -Confirm:$false
+        (Get-GridWorkload -Id $script:web1).State | Should -Be 'Running'
+        Suspend-GridWorkload -Id $script:web1 -Confirm:$false
+        (Get-GridWorkload -Id $script:web1) | ForEach-Object { $_.State | Should -Be 'Suspended'; $_.NativeState | Should -Be 'Saved' }
+        $err = Get-ErrorOf { Stop-GridWorkload -Id $script:web1 -Confirm:$false }
+        $err.FullyQualifiedErrorId | Should -BeLike 'WorkloadSuspended,*'
+        $err.CategoryInfo.Category | Should -Be 'InvalidOperation'
+        Start-GridWorkload -Id $script:web1 -Confirm:$false
+        (Get-GridWorkload -Id $script:web1).State | Should -Be 'Running'
+        Restart-GridWorkload -Id $script:web1 -Confirm:$false
+        (Get-GridWorkload -Id $script:web1).State | Should -Be 'Running'
+        Stop-GridWorkload -Id $script:web1 -TurnOff -Confirm:$false
+        (Get-GridWorkload -Id $script:web1).NativeState | Should -Be 'Off'
+        $ops = Get-GridOperation | Where-Object Target -eq $script:web1
+        ($ops | Where-Object State -eq 'Succeeded').Kind | Should -Contain 'Suspend'
+        $calls = Get-HyperVCalls $script:lab
+        $calls | Should -Contain 'hv-a Save-VM VM'
+        $calls | Should -Contain 'hv-a Stop-VM Confirm,Force,TurnOff,VM'
+        $calls | Should -Contain 'hv-a Restart-VM Confirm,Force,VM'
+    }
+
+    It 'shows Paused and every *Critical state (as Failed, with the native state kept)' {
+        $w = Get-GridWorkload -Datacenter hvlab -Name db1
+        Set-HyperVStandInVM $script:lab hv-b $w.NativeId @{ State = 'Paused' }
+        (Get-GridWorkload -Id $w.Id) | ForEach-Object { $_.State | Should -Be 'Paused'; $_.NativeState | Should -Be 'Paused' }
+        Start-GridWorkload -Id $w.Id -Confirm:$false   # Resume-VM
+        (Get-GridWorkload -Id $w.Id).State | Should -Be 'Running'
+        Get-HyperVCalls $script:lab | Should -Contain 'hv-b Resume-VM VM'
+        Set-HyperVStandInVM $script:lab hv-b $w.NativeId @{ State = 'RunningCritical' }
+        $c = Get-GridWorkload -Id $w.Id
+        $c.State | Should -Be 'Failed'
+        $c.NativeState | Should -Be 'RunningCritical'
+        $c.Properties['StateCritical'] | Should -BeTrue
+        (Get-GridWorkload -Datacenter hvlab -State Failed).Name | Should -Be 'db1'
+        Set-HyperVStandInVM $script:lab hv-b $w.NativeId @{ State = 'Running' }
+    }
+
+    It 'resizes a stopped VM (Set-VMProcessor, Set-VMMemory) and refuses a running one without a restart' {
+        $w = Get-GridWorkload -Datacenter hvlab -Name db2
+        Set-GridWorkload -Id $w.Id -Size hv.large -Confirm:$false
+        $r = Get-GridWorkload -Id $w.Id
+        $r.CpuCount | Should -Be 4
+        $r.MemoryMB | Should -Be 8192
+        $r.Size | Should -Be 'hv.large'
+        $running = Get-GridWorkload -Datacenter hvlab -Name db1
+        $err = Get-ErrorOf { Set-GridWorkload -Id $running.Id -Cpu 2 -Confirm:$false }
+        $err.FullyQualifiedErrorId | Should -BeLike 'ResizeNeedsRestart,*'
+    }
+
+    It 'round-trips tags through the VM''s Notes and keeps the admin''s own notes' {
+        $w = Get-GridWorkload -Datacenter hvlab -Name db2
+        Set-HyperVStandInVM $script:lab hv-b $w.NativeId @{ Notes = "Backup nightly`n" + (Get-Content (Join-Path $script:lab.Fabric 'hv-b.json') -Raw | ConvertFrom-Json).VMs.Where({ $_.Id -eq $w.NativeId })[0].Notes }
+        Set-GridWorkload -Id $w.Id -Tag @{ Env = 'prod'; Tier = $null } -Confirm:$false
+        $t = Get-GridWorkload -Id $w.Id
+        $t.Tags['Env'] | Should -Be 'prod'
+        $t.Properties['Notes'] | Should -Be 'Backup nightly'
+        (Get-GridWorkload -Datacenter hvlab -Tag @{ Env = 'prod' }).Name | Should -Be 'db2'
+    }
+
+    It 'moves a running VM live to the other host, Compare-VM first, journaled' {
+        Start-GridWorkload -Id $script:web1 -Confirm:$false
+        $before = @(Get-HyperVCalls $script:lab).Count
+        $moved = Move-GridWorkload -Id $script:web1 -DestinationHost hv-b -Confirm:$false -PassThru
+        $moved.Host | Should -Be 'hv-b'
+        $moved.State | Should -Be 'Running'
+        $moved.Id | Should -Be $script:web1
+        $calls = @(Get-HyperVCalls $script:lab -Since $before)
+        $cmp = [array]::IndexOf($calls, ($calls | Where-Object { $_ -like 'hv-a Compare-VM *' } | Select-Object -First 1))
+        $mv = [array]::IndexOf($calls, ($calls | Where-Object { $_ -like 'hv-a Move-VM *' } | Select-Object -First 1))
+        $cmp | Should -BeGreaterOrEqual 0
+        $mv | Should -BeGreaterThan $cmp
+        $op = Get-GridOperation | Where-Object Kind -eq 'Move' | Select-Object -Last 1
+        $op.State | Should -Be 'Succeeded'
+        $op.Checkpoints.Keys | Should -Contain 'move.plan'
+        $op.Checkpoints.Keys | Should -Contain 'move.done'
+    }
+
+    It 'refuses a move Compare-VM reports as incompatible (MoveIncompatible), and the VM stays put' {
+        Set-HyperVStandInHost $script:lab hv-a @{ VirtualMachineMigrationEnabled = $false }
+        try {
+            $err = Get-ErrorOf { Move-GridWorkload -Id $script:web1 -DestinationHost hv-a -Confirm:$false }
+            $err.FullyQualifiedErrorId | Should -BeLike 'MoveIncompatible,*'
+            $err.CategoryInfo.Category | Should -Be 'InvalidOperation'
+            $err.Exception.Message | Should -BeLike '*21024*migration is not enabled*'
+            (Get-GridWorkload -Id $script:web1).Host | Should -Be 'hv-b'
+        }
+        finally { Set-HyperVStandInHost $script:lab hv-a @{ VirtualMachineMigrationEnabled = $true } }
+    }
+
+    It 'journals a move before it acts: cut short by a crash it is Interrupted, and Resume-GridOperation finishes it' {
+        $w = New-GridWorkload -Datacenter hvlab -Name mv1 -Size hv.small -TargetHost hv-a -Confirm:$false
+        $hold = Join-Path $script:lab.Fabric '.hold-Move-VM'
+        $holding = Join-Path $script:lab.Fabric '.holding-Move-VM'
+        Set-Content $hold 'hold'
+        $p = Start-ChildPwsh -Script "Connect-GridDatacenter -Name hvlab -Confirm:`$false | Out-Null; Move-GridWorkload -Id '$($w.Id)' -DestinationHost hv-b -Confirm:`$false"
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds(120)
+            while (-not (Test-Path $holding) -and -not $p.HasExited -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            Test-Path $holding | Should -BeTrue -Because 'the child must reach Move-VM on the host'
+            $p.Kill($true); $p.WaitForExit()
+        }
+        finally { $p.Dispose() }
+        # The host side of the dead client's session (started by our test sshd) must not finish the move behind our back.
+        $remotePid = [int](Get-Content $holding)
+        Write-Host "child killed; the host side of its session is process $remotePid (this test is $PID)"
+        $remote = Get-Process -Id $remotePid -ErrorAction SilentlyContinue
+        if ($remote -and -not $remote.WaitForExit(10000)) { $remote.Kill(); $remote.WaitForExit() }
+        Remove-Item -LiteralPath $hold, $holding -Force   # dot files are hidden: -Force
+        $op = Get-GridOperation -Kind Move -State Interrupted | Where-Object Target -eq $w.Id
+        $op | Should -Not -BeNullOrEmpty
+        $op.Checkpoints.Keys | Should -Contain 'move.plan'
+        $op.Checkpoints.Keys | Should -Not -Contain 'move.done'
+        (Get-GridWorkload -Id $w.Id).Host | Should -Be 'hv-a'
+        $done = $op | Resume-GridOperation -Force -PassThru
+        $done.State | Should -Be 'Succeeded'
+        $moved = Get-GridWorkload -Id $w.Id
+        $moved.Host | Should -Be 'hv-b'
+        $moved.State | Should -Be 'Running'
+        @(Get-GridWorkload -Datacenter hvlab -Name mv1).Count | Should -Be 1
+        Remove-GridWorkload -Id $w.Id -Confirm:$false
+    }
+
+    It 'gives clear, stable errors: unknown VM, name taken, -Deallocate, unknown host' {
+        $err = Get-ErrorOf { Get-GridWorkload -Id "hvlab/$([guid]::NewGuid())" }
+        $err.FullyQualifiedErrorId | Should -BeLike 'WorkloadNotFound,*'
+        $err.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err = Get-ErrorOf { New-GridWorkload -Datacenter hvlab -Name web1 -Size hv.small -Confirm:$false }
+        $err.FullyQualifiedErrorId | Should -BeLike 'WorkloadNameExists,*'
+        $err = Get-ErrorOf { Stop-GridWorkload -Id $script:web1 -Deallocate -Confirm:$false }
+        $err.FullyQualifiedErrorId | Should -BeLike 'CapabilityNotSupported,*'
+        $err = Get-ErrorOf { Move-GridWorkload -Id $script:web1 -DestinationHost hv-z -Confirm:$false }
+        $err.FullyQualifiedErrorId | Should -BeLike 'HostNotFound,*'
+        $err = Get-ErrorOf { New-GridWorkload -Datacenter hvlab -Name web9 -Image nope.vhdx -Confirm:$false }
+        $err.FullyQualifiedErrorId | Should -BeLike 'ImageNotFound,*'
+    }
+
+    It 'removes a VM and, with -RemoveStorage, its virtual hard disk' {
+        $w = Get-GridWorkload -Id $script:web1
+        $disk = $w.Disks[0].NativeId
+        Test-Path $disk | Should -BeTrue
+        Remove-GridWorkload -Id $script:web1 -RemoveStorage -Confirm:$false
+        Test-Path $disk | Should -BeFalse
+        (Get-GridWorkload -Datacenter hvlab).Name | Should -Not -Contain 'web1'
+        Get-GridWorkload -Datacenter hvlab | Remove-GridWorkload -Confirm:$false
+        @(Get-GridWorkload -Datacenter hvlab).Count | Should -Be 0
+    }
+
+    It 'is idempotent on create: the same key finds the VM it made instead of a second one' {
+        $a = New-GridWorkload -Datacenter hvlab -Name idem1 -Size hv.small -IdempotencyKey 'k-1' -Confirm:$false
+        $b = New-GridWorkload -Datacenter hvlab -Name idem1 -Size hv.small -IdempotencyKey 'k-1' -Confirm:$false
+        $b.Id | Should -Be $a.Id
+        @(Get-GridWorkload -Datacenter hvlab -Name idem1).Count | Should -Be 1
+        Remove-GridWorkload -Id $a.Id -Confirm:$false
+    }
+}
+
+Describe 'Hyper-V connection errors' -Skip:$script:skip {
+    It 'reports a refused key as HyperVAuthenticationFailed (AuthenticationError)' {
+        $other = Join-Path $script:dir 'other_key'
+        & ssh-keygen -q -t ed25519 -N '' -f $other | Out-Null
+        $p = $script:connect.Clone(); $p.KeyFilePath = $other; $p.HostName = @($script:lab.Hosts[0].Address)
+        $err = Get-ErrorOf { Connect-GridDatacenter -Name hvbadkey @p }
+        $err.FullyQualifiedErrorId | Should -BeLike 'HyperVAuthenticationFailed,*'
+        $err.CategoryInfo.Category | Should -Be 'AuthenticationError'
+    }
+
+    It 'reports an unknown host key as not trusted' {
+        $kh = Join-Path $script:dir 'empty_known_hosts'
+        Set-Content $kh ''
+        $p = $script:connect.Clone(); $p.KnownHostsFile = $kh; $p.HostName = @($script:lab.Hosts[0].Address)
+        $err = Get-ErrorOf { Connect-GridDatacenter -Name hvbadhost @p }
+        $err.FullyQualifiedErrorId | Should -BeLike 'HyperVHostKeyNotTrusted,*'
+        $err.CategoryInfo.Category | Should -Be 'AuthenticationError'
+    }
+
+    It 'reports a closed port as HyperVHostUnreachable (ConnectionError)' {
+        $p = $script:connect.Clone(); $p.HostName = @("root@127.0.0.1:$(Get-FreeLoopbackPort)")
+        $err = Get-ErrorOf { Connect-GridDatacenter -Name hvdown @p }
+        $err.FullyQualifiedErrorId | Should -BeLike 'HyperVHostUnreachable,*'
+        $err.CategoryInfo.Category | Should -Be 'ConnectionError'
+    }
+
+    It 'says WinRM (-ComputerName) needs Windows, off Windows' -Skip:$IsWindows {
+        $err = Get-ErrorOf { Connect-GridDatacenter -Name hvwinrm -Provider HyperV -ComputerName hv1 }
+        $err.FullyQualifiedErrorId | Should -BeLike 'HyperVWinRMNotSupported,*'
+        $err.CategoryInfo.Category | Should -Be 'NotImplemented'
+    }
+
+    It 'refuses -HostName and -ComputerName together before connecting' {
+        $err = Get-ErrorOf { Connect-GridDatacenter -Name hvboth -Provider HyperV -HostName a -ComputerName b }
+        $err.FullyQualifiedErrorId | Should -BeLike 'HyperVTransportConflict,*'
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+    }
+}
+
+Describe 'The Hyper-V provider uses the host''s PowerShell' -Skip:$script:skip {
+    It 'loads into the module''s private context and binds to the one System.Management.Automation of the process' {
+        $asm = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'GridAutomation.Provider.HyperV' }
+        $asm | Should -Not -BeNullOrEmpty
+        [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($asm).Name | Should -Be 'GridAutomation'
+        @([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'System.Management.Automation' }).Count | Should -Be 1
+        $sma = $asm.GetType('GridAutomation.Providers.HyperV.RemoteHost').GetMethod('ToRecord', [Reflection.BindingFlags]'NonPublic,Static').GetParameters()[0].ParameterType.Assembly
+        $sma | Should -Be ([psobject].Assembly)
+        Join-Path (Get-RepoRoot) 'Dependencies/System.Management.Automation.dll' | Should -Not -Exist
+        Join-Path (Get-RepoRoot) 'Dependencies/Newtonsoft.Json.dll' | Should -Not -Exist
+    }
+}
