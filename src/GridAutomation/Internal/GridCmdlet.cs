@@ -328,7 +328,6 @@ namespace GridAutomation.Internal
         {
             if (items.Count == 0) return;
             int total = items.Count, done = 0, failed = 0;
-            int started = 0;
             Exception? fatal = null;
             var showProgress = ShowProgress && total > 1;
             const int activityId = 1;
@@ -346,7 +345,6 @@ namespace GridAutomation.Internal
                     try { await throttle.WaitAsync(ct).ConfigureAwait(false); }
                     catch (OperationCanceledException) { break; }
                     var it = item;
-                    Interlocked.Increment(ref started);
                     tasks.Add(Task.Run(async () =>
                     {
                         try
