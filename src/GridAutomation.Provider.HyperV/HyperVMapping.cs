@@ -99,33 +99,23 @@ namespace GridAutomation.Providers.HyperV
     /// <summary>The fixed CPU/memory shapes offered on every Hyper-V datacenter (no prices: none are invented).</summary>
     internal static class SizeCatalog
     {
-        public static readonly IReadOnlyList<(string Name, int Cpu, long MemoryMB)> Shapes = new[]
+        private static readonly GridAutomation.Core.Providers.ShapeCatalog Catalog = new GridAutomation.Core.Providers.ShapeCatalog(new[]
         {
             ("hv.small", 1, 512L),
             ("hv.medium", 2, 2048L),
             ("hv.large", 4, 8192L),
             ("hv.xlarge", 8, 16384L),
-        };
-
-        public const string Default = "hv.small";
-
-        public static (string Name, int Cpu, long MemoryMB)? Find(string name)
+        }, "hv.small", size =>
         {
-            foreach (var s in Shapes) if (string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)) return s;
-            return null;
-        }
+            size.Properties["ProcessorCount"] = size.CpuCount;
+            size.Properties["MemoryStartupBytes"] = size.MemoryMB * 1024 * 1024;
+        });
 
-        public static string? Match(int? cpu, long? memoryMB)
-        {
-            foreach (var s in Shapes) if (s.Cpu == cpu && s.MemoryMB == memoryMB) return s.Name;
-            return null;
-        }
-
-        public static IReadOnlyList<GridSize> ToSizes(string datacenter) => Shapes.Select(s => new GridSize
-        {
-            Datacenter = datacenter, Name = s.Name, CpuCount = s.Cpu, MemoryMB = s.MemoryMB,
-            Properties = { ["ProcessorCount"] = s.Cpu, ["MemoryStartupBytes"] = s.MemoryMB * 1024 * 1024 },
-        }).ToList();
+        public static IReadOnlyList<(string Name, int Cpu, long MemoryMB)> Shapes => Catalog.Shapes;
+        public static string Default => Catalog.Default;
+        public static (string Name, int Cpu, long MemoryMB)? Find(string name) => Catalog.Find(name);
+        public static string? Match(int? cpu, long? memoryMB) => Catalog.Match(cpu, memoryMB);
+        public static IReadOnlyList<GridSize> ToSizes(string datacenter) => Catalog.ToSizes(datacenter);
     }
 
     /// <summary>
