@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Json;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.State;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace GridAutomation.Providers.Simulator
 {
@@ -111,28 +111,27 @@ namespace GridAutomation.Providers.Simulator
 
         public DatacenterRow GetOrCreateDatacenter(string name, SimulatorOptions o, Action<string> verbose)
         {
-            var existing = Store.Read(c => ReadDatacenter(c, null, name));
+            var existing = Store.Read(c => ReadDatacenter(c, name));
             if (existing != null)
             {
                 verbose($"Simulator datacenter '{existing.Name}' found in the state store (seed {existing.Seed}); creation parameters given now are not re-applied.");
                 return existing;
             }
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            var row = Store.Write((c, tx) =>
+            var row = Store.Write(c =>
             {
-                var again = ReadDatacenter(c, tx, name); // another process may have created it meanwhile
+                var again = ReadDatacenter(c, name); // another process may have created it meanwhile
                 if (again != null) return again;
                 var now = DateTimeOffset.UtcNow;
-                Exec(c, tx, "INSERT INTO sim_datacenters(name, seed, latency_ms, fault_rate, fault_seed, next_id, created_at) VALUES($n,$s,$l,$fr,$fs,1,$t)",
-                    ("$n", name), ("$s", o.Seed), ("$l", o.LatencyMs ?? 0), ("$fr", o.FaultRate ?? 0.0), ("$fs", o.FaultSeed ?? o.Seed), ("$t", StateStore.FormatTime(now)));
+                Exec(c, "INSERT INTO sim_datacenters(name, seed, latency_ms, fault_rate, fault_seed, next_id, created_at) VALUES(@n,@s,@l,@fr,@fs,1,@t)",
+                    ("@n", name), ("@s", o.Seed), ("@l", o.LatencyMs ?? 0), ("@fr", o.FaultRate ?? 0.0), ("@fs", o.FaultSeed ?? o.Seed), ("@t", StateStore.FormatTime(now)));
                 var hosts = new List<HostRow>();
-                using (var cmd = c.CreateCommand())
+                using (var cmd = c.Command(""))
                 {
-                    cmd.Transaction = tx;
-                    cmd.CommandText = "INSERT INTO sim_hosts(datacenter, name, native_id, cluster, cpu, memory_mb, state) VALUES($dc,$n,$id,$cl,$cpu,$mem,'connected')";
-                    var pDc = cmd.Parameters.Add("$dc", SqliteType.Text); var pN = cmd.Parameters.Add("$n", SqliteType.Text);
-                    var pId = cmd.Parameters.Add("$id", SqliteType.Text); var pCl = cmd.Parameters.Add("$cl", SqliteType.Text);
-                    var pCpu = cmd.Parameters.Add("$cpu", SqliteType.Integer); var pMem = cmd.Parameters.Add("$mem", SqliteType.Integer);
+                    cmd.CommandText = "INSERT INTO sim_hosts(datacenter, name, native_id, cluster, cpu, memory_mb, state) VALUES(@dc,@n,@id,@cl,@cpu,@mem,'connected')";
+                    var pDc = AddParam(cmd, "@dc"); var pN = AddParam(cmd, "@n");
+                    var pId = AddParam(cmd, "@id"); var pCl = AddParam(cmd, "@cl");
+                    var pCpu = AddParam(cmd, "@cpu"); var pMem = AddParam(cmd, "@mem");
                     for (int i = 1; i <= o.Hosts; i++)
                     {
                         var h = new HostRow
@@ -147,20 +146,19 @@ namespace GridAutomation.Providers.Simulator
                         cmd.ExecuteNonQuery();
                     }
                 }
-                if (o.Workloads > 0) Populate(c, tx, name, o.Seed, o.Workloads, hosts, now);
-                return ReadDatacenter(c, tx, name)!.With(r => r.Created = true);
+                if (o.Workloads > 0) Populate(c, name, o.Seed, o.Workloads, hosts, now);
+                return ReadDatacenter(c, name)!.With(r => r.Created = true);
             });
             if (row.Created)
                 verbose($"Simulator datacenter '{name}' created in the state store: {o.Hosts} hosts of {o.HostCpu} cores / {o.HostMemoryGB} GB, {o.Workloads} workloads ({sw.ElapsedMilliseconds} ms).");
             return row;
         }
 
-        private static DatacenterRow? ReadDatacenter(SqliteConnection c, SqliteTransaction? tx, string name)
+        private static DatacenterRow? ReadDatacenter(IStateSession c, string name)
         {
-            using var cmd = c.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = "SELECT name, seed, latency_ms, fault_rate, fault_seed, created_at FROM sim_datacenters WHERE name = $n";
-            cmd.Parameters.AddWithValue("$n", name);
+            using var cmd = c.Command("");
+            cmd.CommandText = "SELECT name, seed, latency_ms, fault_rate, fault_seed, created_at FROM sim_datacenters WHERE name = @n";
+            cmd.Bind("@n", name);
             using var r = cmd.ExecuteReader();
             if (!r.Read()) return null;
             return new DatacenterRow
@@ -171,23 +169,22 @@ namespace GridAutomation.Providers.Simulator
         }
 
         /// <summary>Bulk-inserts <paramref name="count"/> workloads in the caller's transaction with one prepared statement.</summary>
-        private static void Populate(SqliteConnection c, SqliteTransaction tx, string dc, int seed, int count, List<HostRow> hosts, DateTimeOffset now)
+        private static void Populate(IStateSession c, string dc, int seed, int count, List<HostRow> hosts, DateTimeOffset now)
         {
             var rnd = new Random(seed);
             var free = hosts.ToDictionary(h => h.Name, h => (cpu: (long)h.Cpu, mem: h.MemoryMB), StringComparer.OrdinalIgnoreCase);
             string[] envs = { "prod", "test", "dev" };
             string[] apps = { "web", "db", "cache", "batch", "api" };
             long time = now.ToUnixTimeMilliseconds();
-            using var cmd = c.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = "INSERT INTO sim_workloads(datacenter, " + WorkloadColumns + ") VALUES($dc,$seq,$id,$name,$host,$state,$cons,$cpu,$mem,$size,$image,$tags,$disk,NULL,$t,$t)";
-            var p = new Dictionary<string, SqliteParameter>();
-            foreach (var n in new[] { "$dc", "$seq", "$id", "$name", "$host", "$state", "$cons", "$cpu", "$mem", "$size", "$image", "$tags", "$disk", "$t" })
-                p[n] = cmd.Parameters.Add(new SqliteParameter { ParameterName = n, Value = DBNull.Value });
-            p["$dc"].Value = dc;
-            p["$t"].Value = time;
+            using var cmd = c.Command("");
+            cmd.CommandText = "INSERT INTO sim_workloads(datacenter, " + WorkloadColumns + ") VALUES(@dc,@seq,@id,@name,@host,@state,@cons,@cpu,@mem,@size,@image,@tags,@disk,NULL,@t,@t)";
+            var p = new Dictionary<string, DbParameter>();
+            foreach (var n in new[] { "@dc", "@seq", "@id", "@name", "@host", "@state", "@cons", "@cpu", "@mem", "@size", "@image", "@tags", "@disk", "@t" })
+                p[n] = AddParam(cmd, n);
+            p["@dc"].Value = dc;
+            p["@t"].Value = time;
             cmd.Prepare();
-            Exec(c, tx, "PRAGMA cache_size = -65536"); // 64 MB while bulk-inserting (random UUID index pages)
+            Exec(c, "PRAGMA cache_size = -65536"); // 64 MB while bulk-inserting (random UUID index pages)
             using var sha = System.Security.Cryptography.SHA1.Create();
             for (long i = 1; i <= count; i++)
             {
@@ -199,22 +196,22 @@ namespace GridAutomation.Providers.Simulator
                 bool on = f.cpu >= size.Cpu && f.mem >= size.MemoryMB;
                 if (on) free[host.Name] = (f.cpu - size.Cpu, f.mem - size.MemoryMB);
                 string id = SimulatorCatalog.NativeIdFor(sha, dc, seed, i);
-                p["$seq"].Value = i;
-                p["$id"].Value = id;
-                p["$name"].Value = "vm-" + i.ToString("D6", CultureInfo.InvariantCulture);
-                p["$host"].Value = host.Name;
-                p["$state"].Value = on ? SimulatorCatalog.PoweredOn : SimulatorCatalog.PoweredOff;
-                p["$cons"].Value = on ? 1 : 0;
-                p["$cpu"].Value = size.Cpu;
-                p["$mem"].Value = size.MemoryMB;
-                p["$size"].Value = size.Name;
-                p["$image"].Value = image.Name;
-                p["$tags"].Value = "{\"env\":\"" + envs[rnd.Next(envs.Length)] + "\",\"app\":\"" + apps[rnd.Next(apps.Length)] + "\"}";
-                p["$disk"].Value = image.SizeGB;
+                p["@seq"].Value = i;
+                p["@id"].Value = id;
+                p["@name"].Value = "vm-" + i.ToString("D6", CultureInfo.InvariantCulture);
+                p["@host"].Value = host.Name;
+                p["@state"].Value = on ? SimulatorCatalog.PoweredOn : SimulatorCatalog.PoweredOff;
+                p["@cons"].Value = on ? 1 : 0;
+                p["@cpu"].Value = size.Cpu;
+                p["@mem"].Value = size.MemoryMB;
+                p["@size"].Value = size.Name;
+                p["@image"].Value = image.Name;
+                p["@tags"].Value = "{\"env\":\"" + envs[rnd.Next(envs.Length)] + "\",\"app\":\"" + apps[rnd.Next(apps.Length)] + "\"}";
+                p["@disk"].Value = image.SizeGB;
                 cmd.ExecuteNonQuery();
             }
-            Exec(c, tx, "UPDATE sim_datacenters SET next_id = $n WHERE name = $dc", ("$n", (long)count + 1), ("$dc", dc));
-            Exec(c, tx, "PRAGMA cache_size = -2000"); // back to SQLite's default for the pooled connection
+            Exec(c, "UPDATE sim_datacenters SET next_id = @n WHERE name = @dc", ("@n", (long)count + 1), ("@dc", dc));
+            Exec(c, "PRAGMA cache_size = -2000"); // back to SQLite's default for the pooled connection
         }
 
         /// <summary>Every simulated workload has one OS disk; its id derives from the workload's.</summary>
@@ -223,12 +220,11 @@ namespace GridAutomation.Providers.Simulator
 
         // ---- hosts -------------------------------------------------------------------------------------------------
 
-        public static List<HostRow> ReadHosts(SqliteConnection c, SqliteTransaction? tx, string dc)
+        public static List<HostRow> ReadHosts(IStateSession c, string dc)
         {
-            using var cmd = c.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = "SELECT name, native_id, cluster, cpu, memory_mb, state FROM sim_hosts WHERE datacenter = $dc ORDER BY name";
-            cmd.Parameters.AddWithValue("$dc", dc);
+            using var cmd = c.Command("");
+            cmd.CommandText = "SELECT name, native_id, cluster, cpu, memory_mb, state FROM sim_hosts WHERE datacenter = @dc ORDER BY name";
+            cmd.Bind("@dc", dc);
             using var r = cmd.ExecuteReader();
             var list = new List<HostRow>();
             while (r.Read())
@@ -237,12 +233,11 @@ namespace GridAutomation.Providers.Simulator
         }
 
         /// <summary>CPU and memory held on each host by workloads that consume (one GROUP BY over an index).</summary>
-        public static Dictionary<string, (long cpu, long mem)> ReadAllocation(SqliteConnection c, SqliteTransaction? tx, string dc)
+        public static Dictionary<string, (long cpu, long mem)> ReadAllocation(IStateSession c, string dc)
         {
-            using var cmd = c.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = "SELECT host, sum(cpu), sum(memory_mb) FROM sim_workloads WHERE datacenter = $dc AND consumes = 1 GROUP BY host";
-            cmd.Parameters.AddWithValue("$dc", dc);
+            using var cmd = c.Command("");
+            cmd.CommandText = "SELECT host, sum(cpu), sum(memory_mb) FROM sim_workloads WHERE datacenter = @dc AND consumes = 1 GROUP BY host";
+            cmd.Bind("@dc", dc);
             using var r = cmd.ExecuteReader();
             var d = new Dictionary<string, (long, long)>(StringComparer.OrdinalIgnoreCase);
             while (r.Read()) d[r.GetString(0)] = (r.GetInt64(1), r.GetInt64(2));
@@ -270,7 +265,7 @@ namespace GridAutomation.Providers.Simulator
             public long UpdatedMs;
         }
 
-        public static WorkloadRow ReadRow(SqliteDataReader r)
+        public static WorkloadRow ReadRow(DbDataReader r)
             => new WorkloadRow
             {
                 Seq = r.GetInt64(0), NativeId = r.GetString(1), Name = r.GetString(2), Host = r.GetString(3), State = r.GetString(4),
@@ -280,47 +275,53 @@ namespace GridAutomation.Providers.Simulator
                 IdempotencyKey = r.IsDBNull(12) ? null : r.GetString(12), CreatedMs = r.GetInt64(13), UpdatedMs = r.GetInt64(14),
             };
 
-        public static WorkloadRow? FindByNativeId(SqliteConnection c, SqliteTransaction? tx, string dc, string nativeId)
-            => FindOne(c, tx, "datacenter = $dc AND native_id = $v", dc, nativeId);
+        public static WorkloadRow? FindByNativeId(IStateSession c, string dc, string nativeId)
+            => FindOne(c, "datacenter = @dc AND native_id = @v", dc, nativeId);
 
-        public static WorkloadRow? FindByKey(SqliteConnection c, SqliteTransaction? tx, string dc, string key)
-            => FindOne(c, tx, "datacenter = $dc AND idempotency_key = $v", dc, key);
+        public static WorkloadRow? FindByKey(IStateSession c, string dc, string key)
+            => FindOne(c, "datacenter = @dc AND idempotency_key = @v", dc, key);
 
-        private static WorkloadRow? FindOne(SqliteConnection c, SqliteTransaction? tx, string where, string dc, string value)
+        private static WorkloadRow? FindOne(IStateSession c, string where, string dc, string value)
         {
-            using var cmd = c.CreateCommand();
-            cmd.Transaction = tx;
+            using var cmd = c.Command("");
             cmd.CommandText = "SELECT " + WorkloadColumns + " FROM sim_workloads WHERE " + where;
-            cmd.Parameters.AddWithValue("$dc", dc);
-            cmd.Parameters.AddWithValue("$v", value);
+            cmd.Bind("@dc", dc);
+            cmd.Bind("@v", value);
             using var r = cmd.ExecuteReader();
             return r.Read() ? ReadRow(r) : null;
         }
 
-        public static long NextId(SqliteConnection c, SqliteTransaction tx, string dc)
+        /// <summary>A parameter to fill per row of a bulk statement (named without its prefix, like Bind).</summary>
+        private static DbParameter AddParam(DbCommand cmd, string name)
         {
-            using var cmd = c.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = "UPDATE sim_datacenters SET next_id = next_id + 1 WHERE name = $dc RETURNING next_id - 1";
-            cmd.Parameters.AddWithValue("$dc", dc);
+            var prm = cmd.CreateParameter();
+            prm.ParameterName = name.TrimStart('@', '$', ':');
+            prm.Value = DBNull.Value;
+            cmd.Parameters.Add(prm);
+            return prm;
+        }
+
+        public static long NextId(IStateSession c, string dc)
+        {
+            using var cmd = c.Command("");
+            cmd.CommandText = "UPDATE sim_datacenters SET next_id = next_id + 1 WHERE name = @dc RETURNING next_id - 1";
+            cmd.Bind("@dc", dc);
             return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
         }
 
-        public static void Exec(SqliteConnection c, SqliteTransaction tx, string sql, params (string name, object? value)[] args)
+        public static void Exec(IStateSession c, string sql, params (string name, object? value)[] args)
         {
-            using var cmd = c.CreateCommand();
-            cmd.Transaction = tx;
+            using var cmd = c.Command("");
             cmd.CommandText = sql;
-            foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+            foreach (var (n, v) in args) cmd.Bind(n, v ?? DBNull.Value);
             cmd.ExecuteNonQuery();
         }
 
-        public static int ExecCount(SqliteConnection c, SqliteTransaction tx, string sql, params (string name, object? value)[] args)
+        public static int ExecCount(IStateSession c, string sql, params (string name, object? value)[] args)
         {
-            using var cmd = c.CreateCommand();
-            cmd.Transaction = tx;
+            using var cmd = c.Command("");
             cmd.CommandText = sql;
-            foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+            foreach (var (n, v) in args) cmd.Bind(n, v ?? DBNull.Value);
             return cmd.ExecuteNonQuery();
         }
 

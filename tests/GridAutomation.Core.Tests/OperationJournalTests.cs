@@ -11,21 +11,20 @@ namespace GridAutomation.Core.Tests
     public class OperationJournalTests
     {
         private static void SetLease(IStateStore s, Guid id, int pid, string machine, string? startToken, DateTimeOffset heartbeat)
-            => s.Write((c, tx) =>
+            => s.Write(c =>
             {
-                using var cmd = c.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = "UPDATE operations SET lease_pid=$p, lease_machine=$m, lease_process_start=$s, heartbeat=$h WHERE id=$id";
-                cmd.Parameters.AddWithValue("$p", pid);
-                cmd.Parameters.AddWithValue("$m", machine);
-                cmd.Parameters.AddWithValue("$s", (object?)startToken ?? DBNull.Value);
-                cmd.Parameters.AddWithValue("$h", StateStore.FormatTime(heartbeat));
-                cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+                using var cmd = c.Command("");
+                cmd.CommandText = "UPDATE operations SET lease_pid=@p, lease_machine=@m, lease_process_start=@s, heartbeat=@h WHERE id=@id";
+                cmd.Bind("@p", pid);
+                cmd.Bind("@m", machine);
+                cmd.Bind("@s", (object?)startToken ?? DBNull.Value);
+                cmd.Bind("@h", StateStore.FormatTime(heartbeat));
+                cmd.Bind("@id", id.ToString("D"));
                 return cmd.ExecuteNonQuery();
             });
 
         private static string StoredState(IStateStore s, Guid id)
-            => s.Read(c => { using var cmd = c.CreateCommand(); cmd.CommandText = "SELECT state FROM operations WHERE id=$id"; cmd.Parameters.AddWithValue("$id", id.ToString("D")); return (string)cmd.ExecuteScalar()!; });
+            => s.Read(c => { using var cmd = c.Command(""); cmd.CommandText = "SELECT state FROM operations WHERE id=@id"; cmd.Bind("@id", id.ToString("D")); return (string)cmd.ExecuteScalar()!; });
 
         [Fact]
         public void Begin_Checkpoint_Complete_RoundTrip()
@@ -204,7 +203,7 @@ namespace GridAutomation.Core.Tests
             Assert.Equal(2, j.Prune(DateTimeOffset.UtcNow.AddSeconds(1)));
             Assert.Single(j.List(new OperationFilter()));
             Assert.Equal(running.Id, j.List(new OperationFilter()).Single().Id);
-            Assert.Equal(0L, s.Read(c => { using var cmd = c.CreateCommand(); cmd.CommandText = "SELECT count(*) FROM operation_checkpoints"; return (long)cmd.ExecuteScalar()!; }));
+            Assert.Equal(0L, s.Read(c => { using var cmd = c.Command(""); cmd.CommandText = "SELECT count(*) FROM operation_checkpoints"; return (long)cmd.ExecuteScalar()!; }));
         }
 
         [Fact]

@@ -236,7 +236,7 @@ namespace GridAutomation.Provider.Simulator.Tests
             string id;
             using (var c = await env.ConnectAsync("ro", new Dictionary<string, string> { ["Workloads"] = "50" })) id = (await ListAll(c)).First().NativeId;
             env.Reopen(readOnly: false);
-            env.Store.Read(cn => { using var cmd = cn.CreateCommand(); cmd.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)"; return cmd.ExecuteScalar(); });
+            env.Store.Read(cn => { using var cmd = cn.Command(""); cmd.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)"; return cmd.ExecuteScalar(); });
             long walBefore = new FileInfo(env.StatePath + "-wal").Length;
             var dbBefore = File.ReadAllBytes(env.StatePath);
             env.Reopen(readOnly: true);
