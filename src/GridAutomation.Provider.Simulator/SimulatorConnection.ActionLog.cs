@@ -52,11 +52,9 @@ namespace GridAutomation.Providers.Simulator
             if (!ActionLog) { await call().ConfigureAwait(false); return; }
             long id = Write(c =>
             {
-                SimulatorData.Exec(c, "INSERT INTO sim_actions(datacenter, native_id, action, pid, started_ticks, detail) VALUES(@dc, @n, @a, @p, @t, @d)",
+                // RETURNING: SQLite (3.35+) and PostgreSQL alike
+                return c.ScalarInt64("INSERT INTO sim_actions(datacenter, native_id, action, pid, started_ticks, detail) VALUES(@dc, @n, @a, @p, @t, @d) RETURNING id",
                     ("@dc", _dc), ("@n", nativeId ?? ""), ("@a", action), ("@p", ProcessId), ("@t", DateTime.UtcNow.Ticks), ("@d", detail));
-                using var cmd = c.Command("");
-                cmd.CommandText = "SELECT last_insert_rowid()";
-                return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
             });
             string outcome = "ok";
             try { await call().ConfigureAwait(false); }

@@ -139,13 +139,14 @@ namespace GridAutomation.Providers.Simulator
             int pageSize = Math.Max(1, Math.Min(10000, query.PageSize <= 0 ? 1000 : query.PageSize));
             var where = new StringBuilder("datacenter = @dc AND seq > @after");
             var args = new List<(string, object)>();
+            // SQLite's LIKE folds ASCII case; PostgreSQL's LIKE does not, its ILIKE does.
             if (query.NamePatterns != null && query.NamePatterns.Count > 0 && query.NamePatterns.All(CanPushDown))
             {
                 where.Append(" AND (");
                 for (int i = 0; i < query.NamePatterns.Count; i++)
                 {
                     if (i > 0) where.Append(" OR ");
-                    where.Append("name LIKE @np").Append(i).Append(" ESCAPE '\\'");
+                    where.Append(_data.Store.Backend == StateBackend.PostgreSql ? "name ILIKE @np" : "name LIKE @np").Append(i).Append(" ESCAPE '\\'");
                     args.Add(("@np" + i, WildcardToLike(query.NamePatterns[i])));
                 }
                 where.Append(')');
@@ -539,7 +540,7 @@ namespace GridAutomation.Providers.Simulator
                 {
                     string now = StateStore.FormatTime(DateTimeOffset.UtcNow);
                     foreach (var d in SimulatorData.DisksFor(w.NativeId, w.DiskGB))
-                        SimulatorData.Exec(c, "INSERT OR REPLACE INTO sim_detached_disks(datacenter, disk_id, name, size_gb, from_workload, from_name, detached_at) VALUES(@dc,@id,@n,@gb,@w,@wn,@t)",
+                        SimulatorData.Exec(c, "INSERT INTO sim_detached_disks(datacenter, disk_id, name, size_gb, from_workload, from_name, detached_at) VALUES(@dc,@id,@n,@gb,@w,@wn,@t) ON CONFLICT(datacenter, disk_id) DO UPDATE SET name = excluded.name, size_gb = excluded.size_gb, from_workload = excluded.from_workload, from_name = excluded.from_name, detached_at = excluded.detached_at",
                             ("@dc", _dc), ("@id", d.NativeId ?? (w.NativeId + "-" + d.Name)), ("@n", d.Name), ("@gb", d.SizeGB), ("@w", w.NativeId), ("@wn", w.Name), ("@t", now));
                 }
                 SimulatorData.Exec(c, "DELETE FROM sim_workloads WHERE datacenter = @dc AND seq = @seq", ("@dc", _dc), ("@seq", w.Seq));

@@ -27,7 +27,7 @@ namespace GridAutomation.Core.Tests
         /// <summary>Why the PostgreSQL tests cannot run here, or null.</summary>
         public static string? Missing()
             => File.Exists(Path.Combine(BinDir, "initdb")) && File.Exists(Path.Combine(BinDir, "pg_ctl")) ? null
-             : "PostgreSQL 15 is not installed (" + BinDir + "/initdb): run tests/GridAutomation.Core.Tests/setup.sh as root.";
+             : "PostgreSQL 15 is not installed (" + BinDir + "/initdb): run tests/GridAutomation.Core.Tests/setup.sh (or this project's) as root.";
 
         public int Port { get; }
         public string Password { get; } = Guid.NewGuid().ToString("N");
