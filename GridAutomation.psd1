@@ -48,6 +48,7 @@
         'Get-GridConfiguration'
         'Set-GridConfiguration'
         'Test-GridState'
+        'Connect-GridState'
     )
     VariablesToExport      = @()
     AliasesToExport        = @()
