@@ -23,9 +23,9 @@ namespace GridAutomation.Commands
     /// use it instead of the configured store. The password (-StateCredential) is kept in memory only; without it
     /// PGPASSWORD or a .pgpass file is used. Nothing is written to the configuration file.
     /// </summary>
-    [Cmdlet(VerbsCommunications.Connect, "GridState")]
+    [Cmdlet(VerbsCommunications.Connect, "GridState", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(GridStateConnection))]
-    public sealed class ConnectGridStateCommand : GridCmdlet
+    public sealed class ConnectGridStateCommand : ChangeCmdlet
     {
         /// <summary>Npgsql connection string without a password; default: the StateConnectionString setting.</summary>
         [Parameter(Position = 0)]
@@ -51,6 +51,7 @@ namespace GridAutomation.Commands
                     cs = cs.TrimEnd(';') + ";Username=" + StateCredential.UserName;
                     password = new NetworkCredential("", StateCredential.Password).Password;
                 }
+                if (!Approve(cs, "Open the shared state store for this session (creating or upgrading its schema)")) return;
                 RegisterStores();
                 GridEngine.Reset();
                 SharedStateStore.SetSession(cs, password);

@@ -1,0 +1,80 @@
+# The shared PostgreSQL store (issue 12) from PowerShell: configuration keys, the password never kept, Connect-GridState,
+# and two sessions (this one and a child pwsh configured only by environment) seeing the same registrations and journal.
+# A fresh PostgreSQL 15 cluster is made for this file (initdb as 'postgres' when root) and stopped afterwards;
+# tests/GridAutomation.Core.Tests/setup.sh installs postgresql-15.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
+    $script:dir = Initialize-GridTest -Name sharedstate
+    . (Join-Path $PSScriptRoot 'PostgresTestCluster.ps1')
+    $script:pg = if (-not (Get-PgTestPrerequisiteProblem)) { Start-PgTestCluster -Root $script:dir }
+    if ($script:pg) { $script:password = $script:pg.Password; $script:port = $script:pg.Port; $script:cs = $script:pg.ConnectionString }
+    function Assert-Cluster { if (-not $script:pg) { throw ('Prerequisite missing: ' + (Get-PgTestPrerequisiteProblem)) } }
+}
+
+AfterAll {
+    [GridAutomation.Core.State.SharedStateStore]::SetSession($null, $null)
+    Reset-GridEngine
+    Remove-Item Env:GRIDAUTOMATION_STATE_STORE, Env:GRIDAUTOMATION_STATE_CONNECTION, Env:PGPASSWORD -ErrorAction SilentlyContinue
+    Stop-PgTestCluster $script:pg
+    Remove-GridTestDirectory $script:dir
+}
+
+Describe 'Shared state configuration' {
+    It 'refuses a connection string with a password, and writes nothing' {
+        { Set-GridConfiguration -Name StateConnectionString -Value 'Host=db;Database=grid;Username=grid;Password=s3cret' -Confirm:$false } |
+            Should -Throw -ErrorId 'InvalidConfiguration,*'
+        if (Test-Path $env:GRIDAUTOMATION_CONFIG) { Get-Content $env:GRIDAUTOMATION_CONFIG -Raw | Should -Not -Match 's3cret' }
+    }
+    It 'keeps StateStore and StateConnectionString; refuses an unknown store' {
+        Set-GridConfiguration -Name StateConnectionString -Value 'Host=db;Database=grid;Username=grid' -Confirm:$false
+        (Get-GridConfiguration -Name StateConnectionString).Value | Should -Be 'Host=db;Database=grid;Username=grid'
+        { Set-GridConfiguration -Name StateStore -Value Oracle -Confirm:$false } | Should -Throw -ErrorId 'InvalidConfiguration,*'
+        Set-GridConfiguration -Name StateStore -Value postgresql -Confirm:$false
+        (Get-GridConfiguration -Name StateStore).Value | Should -Be 'PostgreSql'
+        Set-GridConfiguration -Name StateStore -Reset -Confirm:$false
+        Set-GridConfiguration -Name StateConnectionString -Reset -Confirm:$false
+    }
+}
+
+Describe 'Connect-GridState' {
+    It 'opens the shared store with -StateCredential; the password shows nowhere' {
+        Assert-Cluster
+        $cred = [pscredential]::new('postgres', (ConvertTo-SecureString $script:password -AsPlainText -Force))
+        $c = Connect-GridState -ConnectionString "Host=127.0.0.1;Port=$script:port;Database=postgres" -StateCredential $cred -Confirm:$false
+        $c.Backend | Should -Be 'PostgreSql'
+        $c.Location | Should -Be "postgresql://postgres@127.0.0.1:$($script:port)/postgres"
+        ($c | Out-String) | Should -Not -Match $script:password
+        if (Test-Path $env:GRIDAUTOMATION_CONFIG) { Get-Content $env:GRIDAUTOMATION_CONFIG -Raw | Should -Not -Match $script:password }
+    }
+    It 'a wrong password is StateStoreCannotOpen, and the message does not echo it' {
+        Assert-Cluster
+        $bad = [pscredential]::new('postgres', (ConvertTo-SecureString 'not-the-password-42' -AsPlainText -Force))
+        $err = $null
+        try { Connect-GridState -ConnectionString "Host=127.0.0.1;Port=$script:port;Database=postgres" -StateCredential $bad -Confirm:$false } catch { $err = $_ }
+        $err | Should -Not -BeNullOrEmpty
+        $err.FullyQualifiedErrorId | Should -BeLike 'StateStoreCannotOpen*'
+        "$err" | Should -Not -Match 'not-the-password-42'
+    }
+    It 'two sessions share registrations and the journal (the other configured by environment + PGPASSWORD)' {
+        Assert-Cluster
+        $cred = [pscredential]::new('postgres', (ConvertTo-SecureString $script:password -AsPlainText -Force))
+        Connect-GridState -ConnectionString $script:cs.Replace(';Username=postgres', '') -StateCredential $cred -Confirm:$false | Out-Null
+        New-SimDatacenter -Name team-sim -Parameters @{ Hosts = 2 } | Out-Null
+        $create = Get-SimCreateArgs -Datacenter team-sim
+        New-GridWorkload -Name shared-01 @create -Confirm:$false | Out-Null
+        $child = Invoke-ChildPwsh -Script @"
+`$env:GRIDAUTOMATION_STATE_STORE = 'PostgreSql'
+`$env:GRIDAUTOMATION_STATE_CONNECTION = '$($script:cs)'
+`$env:PGPASSWORD = '$($script:password)'
+`$ErrorActionPreference = 'Stop'
+'DC=' + ((Get-GridDatacenter).Name -join ',')
+'OPS=' + (@(Get-GridOperation | Where-Object Kind -eq 'Create' | ForEach-Object TargetName) -join ',')
+'WL=' + ((Get-GridWorkload -Datacenter team-sim).Name -join ',')
+"@
+        $child.Error | Should -BeNullOrEmpty
+        $child.Output | Should -Match 'DC=.*team-sim'
+        $child.Output | Should -Match 'OPS=.*shared-01'
+        $child.Output | Should -Match 'WL=shared-01'
+    }
+}
