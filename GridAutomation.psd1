@@ -49,6 +49,7 @@
         'Set-GridConfiguration'
         'Test-GridState'
         'Connect-GridState'
+        'Copy-GridState'
     )
     VariablesToExport      = @()
     AliasesToExport        = @()

@@ -78,3 +78,34 @@ Describe 'Connect-GridState' {
         $child.Output | Should -Match 'WL=shared-01'
     }
 }
+
+Describe 'Copy-GridState' {
+    It 'copies a SQLite state into an empty database, verified by counts; refuses to merge' {
+        Assert-Cluster
+        [GridAutomation.Core.State.SharedStateStore]::SetSession($null, $null)
+        Reset-GridEngine
+        Use-GridState (Join-Path $script:dir 'mine.db')
+        New-SimDatacenter -Name mine-sim -Parameters @{ Hosts = 2 } | Out-Null
+        $create = Get-SimCreateArgs -Datacenter mine-sim
+        1..3 | ForEach-Object { New-GridWorkload -Name "mine-0$_" @create -Confirm:$false | Out-Null }
+        $ops = @(Get-GridOperation).Count
+        Reset-GridEngine
+        $env:PGPASSWORD = $script:password
+        & "/usr/lib/postgresql/15/bin/psql" -h 127.0.0.1 -p $script:port -U postgres -d postgres -q -c 'CREATE DATABASE copytarget' | Out-Null
+        Remove-Item Env:PGPASSWORD
+        $cred = [pscredential]::new('postgres', (ConvertTo-SecureString $script:password -AsPlainText -Force))
+        $to = "Host=127.0.0.1;Port=$script:port;Database=copytarget"
+        $r = Copy-GridState -From (Join-Path $script:dir 'mine.db') -To $to -StateCredential $cred -Confirm:$false
+        $r.Verified | Should -BeTrue
+        $r.Copied['datacenters'] | Should -Be 1
+        $r.Copied['operations'] | Should -Be $ops
+        # the copy is what a session on the shared store sees
+        Connect-GridState -ConnectionString $to -StateCredential $cred -Confirm:$false | Out-Null
+        (Get-GridDatacenter).Name | Should -Be 'mine-sim'
+        @(Get-GridOperation).Count | Should -Be $ops
+        # a second copy into the same (no longer empty) database is refused
+        $err = $null
+        try { Copy-GridState -From (Join-Path $script:dir 'mine.db') -To $to -StateCredential $cred -Confirm:$false } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'StateStoreNotEmpty*'
+    }
+}

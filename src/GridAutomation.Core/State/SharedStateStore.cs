@@ -21,7 +21,12 @@ namespace GridAutomation.Core.State
         /// <summary>Set by Connect-GridState: this session's connection string and password (kept in memory only).</summary>
         public static void SetSession(string? connectionString, string? password)
         {
-            lock (Gate) { _sessionConnection = connectionString; _sessionPassword = password; }
+            // Empty means none (PowerShell passes $null to a string parameter as "").
+            lock (Gate)
+            {
+                _sessionConnection = string.IsNullOrEmpty(connectionString) ? null : connectionString;
+                _sessionPassword = _sessionConnection == null || string.IsNullOrEmpty(password) ? null : password;
+            }
         }
 
         /// <summary>True when Connect-GridState chose the shared store for this session.</summary>
