@@ -10,6 +10,12 @@
     `@(Get-GridWorkload).Count` on each (-Runs times after a warm-up; medians compared). Then runs -Operations journal
     operations (begin, one checkpoint, complete) on each store through the journal API and reports operations per
     second and the ratio. Temporary state only (never the user's).
+
+.NOTES
+    First run (2026-12-06, 2 shared cores, PostgreSQL 15 on loopback): listing 100,000 PostgreSQL/SQLite = 4.48
+    (goal <= 2.00, NOT MET); journal operations/s PostgreSQL/SQLite = 0.63. Not yet profiled; the suspects are the
+    non-deterministic ICU 'nocase' collation on sim_workloads.datacenter (every page's range scan compares through ICU)
+    and the 100 page queries per listing.
 #>
 param([int] $Count = 100000, [int] $Runs = 3, [int] $Operations = 500)
 $ErrorActionPreference = 'Stop'
