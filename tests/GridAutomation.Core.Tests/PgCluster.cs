@@ -38,6 +38,7 @@ namespace GridAutomation.Core.Tests
         {
             var missing = Missing();
             if (missing != null) throw new InvalidOperationException(missing);
+            RemoveStale();
             _dir = Path.Combine(Path.GetTempPath(), "gridpg-" + Guid.NewGuid().ToString("N"));
             Directory.CreateDirectory(_dir);
             bool root = Environment.UserName == "root";
@@ -54,6 +55,20 @@ namespace GridAutomation.Core.Tests
                 try { RunAs(root, Path.Combine(BinDir, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"); } catch (Exception) { }
                 try { Directory.Delete(_dir, true); } catch (Exception) { }
             };
+        }
+
+        /// <summary>
+        /// Folders of earlier runs whose server is stopped (no postmaster.pid): the test host may be ended before the
+        /// exit handler has deleted them.
+        /// </summary>
+        private static void RemoveStale()
+        {
+            foreach (var d in Directory.GetDirectories(Path.GetTempPath(), "gridpg-*"))
+            {
+                if (File.Exists(Path.Combine(d, "data", "postmaster.pid"))) continue; // a live cluster (another run)
+                if (Directory.GetCreationTimeUtc(d) > DateTime.UtcNow.AddMinutes(-1)) continue; // just being made
+                try { Directory.Delete(d, true); } catch (Exception) { }
+            }
         }
 
         private static int FreePort()
