@@ -48,6 +48,8 @@
         'Get-GridConfiguration'
         'Set-GridConfiguration'
         'Test-GridState'
+        'Connect-GridState'
+        'Copy-GridState'
     )
     VariablesToExport      = @()
     AliasesToExport        = @()

@@ -9,7 +9,7 @@ using System.Threading.Tasks;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
 using GridAutomation.Core.State;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using static GridAutomation.Providers.Simulator.SimulatorCatalog;
 using Row = GridAutomation.Providers.Simulator.SimulatorData.WorkloadRow;
 
@@ -50,14 +50,11 @@ namespace GridAutomation.Providers.Simulator
         private async Task LoggedAsync(string action, string nativeId, string? detail, Func<Task> call)
         {
             if (!ActionLog) { await call().ConfigureAwait(false); return; }
-            long id = Write((c, tx) =>
+            long id = Write(c =>
             {
-                SimulatorData.Exec(c, tx, "INSERT INTO sim_actions(datacenter, native_id, action, pid, started_ticks, detail) VALUES($dc, $n, $a, $p, $t, $d)",
-                    ("$dc", _dc), ("$n", nativeId ?? ""), ("$a", action), ("$p", ProcessId), ("$t", DateTime.UtcNow.Ticks), ("$d", detail));
-                using var cmd = c.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = "SELECT last_insert_rowid()";
-                return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+                // RETURNING: SQLite (3.35+) and PostgreSQL alike
+                return c.ScalarInt64("INSERT INTO sim_actions(datacenter, native_id, action, pid, started_ticks, detail) VALUES(@dc, @n, @a, @p, @t, @d) RETURNING id",
+                    ("@dc", _dc), ("@n", nativeId ?? ""), ("@a", action), ("@p", ProcessId), ("@t", DateTime.UtcNow.Ticks), ("@d", detail));
             });
             string outcome = "ok";
             try { await call().ConfigureAwait(false); }
@@ -65,10 +62,10 @@ namespace GridAutomation.Providers.Simulator
             catch (OperationCanceledException) { outcome = "cancelled"; throw; }
             finally
             {
-                Write((c, tx) =>
+                Write(c =>
                 {
-                    SimulatorData.Exec(c, tx, "UPDATE sim_actions SET ended_ticks = $t, outcome = $o WHERE id = $id",
-                        ("$t", DateTime.UtcNow.Ticks), ("$o", outcome), ("$id", id));
+                    SimulatorData.Exec(c, "UPDATE sim_actions SET ended_ticks = @t, outcome = @o WHERE id = @id",
+                        ("@t", DateTime.UtcNow.Ticks), ("@o", outcome), ("@id", id));
                     return 0;
                 });
             }

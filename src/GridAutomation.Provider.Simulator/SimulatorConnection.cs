@@ -9,7 +9,7 @@ using System.Threading.Tasks;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
 using GridAutomation.Core.State;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using static GridAutomation.Providers.Simulator.SimulatorCatalog;
 using Row = GridAutomation.Providers.Simulator.SimulatorData.WorkloadRow;
 
@@ -41,7 +41,7 @@ namespace GridAutomation.Providers.Simulator
             ActionLog = options.ActionLog;
             FaultRate = options.FaultRate ?? row.FaultRate;
             FaultSeed = options.FaultSeed ?? row.FaultSeed;
-            _hosts = data.Store.Read(c => SimulatorData.ReadHosts(c, null, _dc)).ToDictionary(h => h.Name, StringComparer.OrdinalIgnoreCase);
+            _hosts = data.Store.Read(c => SimulatorData.ReadHosts(c, _dc)).ToDictionary(h => h.Name, StringComparer.OrdinalIgnoreCase);
             datacenter.Capabilities = Capabilities;
             datacenter.Endpoint = Endpoint;
             datacenter.Status = ConnectionStatus.Connected;
@@ -90,8 +90,8 @@ namespace GridAutomation.Providers.Simulator
         /// <summary>Waits the simulated duration of a state transition. The "server" finishes a transition it started even if the caller cancels.</summary>
         private Task TransitionDelayAsync() => LatencyMs > 0 ? Task.Delay(LatencyMs) : Task.CompletedTask;
 
-        private T Write<T>(Func<SqliteConnection, SqliteTransaction, T> work) => _data.Store.Write(work);
-        private T Read<T>(Func<SqliteConnection, T> work) => _data.Store.Read(work);
+        private T Write<T>(Func<IStateSession, T> work) => _data.Store.Write(work);
+        private T Read<T>(Func<IStateSession, T> work) => _data.Store.Read(work);
 
         // ---- inventory ------------------------------------------------------------------------------------------
 
@@ -100,8 +100,8 @@ namespace GridAutomation.Providers.Simulator
             await EnterAsync("ListHosts", cancellationToken).ConfigureAwait(false);
             return Read(c =>
             {
-                var hosts = SimulatorData.ReadHosts(c, null, _dc);
-                var alloc = SimulatorData.ReadAllocation(c, null, _dc);
+                var hosts = SimulatorData.ReadHosts(c, _dc);
+                var alloc = SimulatorData.ReadAllocation(c, _dc);
                 return (IReadOnlyList<GridHost>)hosts.Select(h =>
                 {
                     alloc.TryGetValue(h.Name, out var a);
@@ -137,32 +137,33 @@ namespace GridAutomation.Providers.Simulator
         {
             query ??= new WorkloadQuery();
             int pageSize = Math.Max(1, Math.Min(10000, query.PageSize <= 0 ? 1000 : query.PageSize));
-            var where = new StringBuilder("datacenter = $dc AND seq > $after");
+            var where = new StringBuilder("datacenter = @dc AND seq > @after");
             var args = new List<(string, object)>();
+            // SQLite's LIKE folds ASCII case; PostgreSQL's LIKE does not, its ILIKE does.
             if (query.NamePatterns != null && query.NamePatterns.Count > 0 && query.NamePatterns.All(CanPushDown))
             {
                 where.Append(" AND (");
                 for (int i = 0; i < query.NamePatterns.Count; i++)
                 {
                     if (i > 0) where.Append(" OR ");
-                    where.Append("name LIKE $np").Append(i).Append(" ESCAPE '\\'");
-                    args.Add(("$np" + i, WildcardToLike(query.NamePatterns[i])));
+                    where.Append(_data.Store.Backend == StateBackend.PostgreSql ? "name ILIKE @np" : "name LIKE @np").Append(i).Append(" ESCAPE '\\'");
+                    args.Add(("@np" + i, WildcardToLike(query.NamePatterns[i])));
                 }
                 where.Append(')');
             }
             if (query.NativeIds != null && query.NativeIds.Count > 0 && query.NativeIds.Count <= 500) // more: the engine filters
             {
-                where.Append(" AND native_id IN (").Append(string.Join(",", query.NativeIds.Select((_, i) => "$id" + i))).Append(')');
-                for (int i = 0; i < query.NativeIds.Count; i++) args.Add(("$id" + i, query.NativeIds[i]));
+                where.Append(" AND native_id IN (").Append(string.Join(",", query.NativeIds.Select((_, i) => "@id" + i))).Append(')');
+                for (int i = 0; i < query.NativeIds.Count; i++) args.Add(("@id" + i, query.NativeIds[i]));
             }
             if (query.States != null && query.States.Count > 0)
             {
                 var natives = NativeStatesFor(query.States);
                 if (natives.Count == 0) yield break; // e.g. only Deleted/Deallocated: the simulator never has such workloads
-                where.Append(" AND state IN (").Append(string.Join(",", natives.Select((_, i) => "$st" + i))).Append(')');
-                for (int i = 0; i < natives.Count; i++) args.Add(("$st" + i, natives[i]));
+                where.Append(" AND state IN (").Append(string.Join(",", natives.Select((_, i) => "@st" + i))).Append(')');
+                for (int i = 0; i < natives.Count; i++) args.Add(("@st" + i, natives[i]));
             }
-            string sql = "SELECT " + SimulatorData.WorkloadColumns + " FROM sim_workloads WHERE " + where + " ORDER BY seq LIMIT $limit";
+            string sql = "SELECT " + SimulatorData.WorkloadColumns + " FROM sim_workloads WHERE " + where + " ORDER BY seq LIMIT @limit";
 
             long after = 0;
             bool first = true;
@@ -179,12 +180,12 @@ namespace GridAutomation.Providers.Simulator
                 long from = after;
                 var page = Read(c =>
                 {
-                    using var cmd = c.CreateCommand();
+                    using var cmd = c.Command("");
                     cmd.CommandText = sql;
-                    cmd.Parameters.AddWithValue("$dc", _dc);
-                    cmd.Parameters.AddWithValue("$after", from);
-                    cmd.Parameters.AddWithValue("$limit", pageSize);
-                    foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v);
+                    cmd.Bind("@dc", _dc);
+                    cmd.Bind("@after", from);
+                    cmd.Bind("@limit", pageSize);
+                    foreach (var (n, v) in args) cmd.Bind(n, v);
                     var list = new List<GridWorkload>(pageSize);
                     using var r = cmd.ExecuteReader();
                     while (r.Read()) list.Add(ToWorkload(SimulatorData.ReadRow(r)));
@@ -220,7 +221,7 @@ namespace GridAutomation.Providers.Simulator
         public async Task<GridWorkload> GetWorkloadAsync(string nativeId, CancellationToken cancellationToken)
         {
             await EnterAsync("GetWorkload", cancellationToken).ConfigureAwait(false);
-            var row = Read(c => SimulatorData.FindByNativeId(c, null, _dc, nativeId ?? ""));
+            var row = Read(c => SimulatorData.FindByNativeId(c, _dc, nativeId ?? ""));
             if (row == null) throw WorkloadNotFound(nativeId);
             return ToWorkload(row);
         }
@@ -277,23 +278,23 @@ namespace GridAutomation.Providers.Simulator
         private GridException Conflict(Row w, string doing, string errorId)
             => GridException.Conflict($"Cannot {doing} workload '{w.Name}' ({w.NativeId}) while it is {w.State}.", errorId, WorkloadId.Format(Datacenter.Name, w.NativeId));
 
-        private Row Load(SqliteConnection c, SqliteTransaction tx, string nativeId)
-            => SimulatorData.FindByNativeId(c, tx, _dc, nativeId ?? "") ?? throw WorkloadNotFound(nativeId);
+        private Row Load(IStateSession c, string nativeId)
+            => SimulatorData.FindByNativeId(c, _dc, nativeId ?? "") ?? throw WorkloadNotFound(nativeId);
 
-        private void SetState(SqliteConnection c, SqliteTransaction tx, Row w, string state)
+        private void SetState(IStateSession c, Row w, string state)
         {
-            SimulatorData.Exec(c, tx, "UPDATE sim_workloads SET state = $s, consumes = $cons, updated_ms = $t WHERE datacenter = $dc AND seq = $seq",
-                ("$s", state), ("$cons", Consumes(state) ? 1 : 0), ("$t", NowMs()), ("$dc", _dc), ("$seq", w.Seq));
+            SimulatorData.Exec(c, "UPDATE sim_workloads SET state = @s, consumes = @cons, updated_ms = @t WHERE datacenter = @dc AND seq = @seq",
+                ("@s", state), ("@cons", Consumes(state) ? 1 : 0), ("@t", NowMs()), ("@dc", _dc), ("@seq", w.Seq));
             w.State = state;
         }
 
         /// <summary>Moves a workload from <paramref name="from"/> to <paramref name="to"/> only if no other call changed it meanwhile.</summary>
         private bool CompleteTransition(string nativeId, string from, string to)
-            => Write((c, tx) =>
+            => Write(c =>
             {
-                var w = SimulatorData.FindByNativeId(c, tx, _dc, nativeId);
+                var w = SimulatorData.FindByNativeId(c, _dc, nativeId);
                 if (w == null || w.State != from) return false;
-                SetState(c, tx, w, to);
+                SetState(c, w, to);
                 return true;
             });
 
@@ -305,10 +306,10 @@ namespace GridAutomation.Providers.Simulator
         /// workload will hold resources (check free capacity), else only the host's total size must allow it.
         /// <paramref name="self"/> is excluded from the allocation (resize, or a move of the same workload).
         /// </summary>
-        private string PlaceOrThrow(SqliteConnection c, SqliteTransaction tx, int cpu, long memMB, bool running, string? host, Row? self)
+        private string PlaceOrThrow(IStateSession c, int cpu, long memMB, bool running, string? host, Row? self)
         {
-            var hosts = SimulatorData.ReadHosts(c, tx, _dc).Where(h => h.State == "connected").ToList();
-            var alloc = running ? SimulatorData.ReadAllocation(c, tx, _dc) : new Dictionary<string, (long cpu, long mem)>(StringComparer.OrdinalIgnoreCase);
+            var hosts = SimulatorData.ReadHosts(c, _dc).Where(h => h.State == "connected").ToList();
+            var alloc = running ? SimulatorData.ReadAllocation(c, _dc) : new Dictionary<string, (long cpu, long mem)>(StringComparer.OrdinalIgnoreCase);
             var free = hosts.Select(h =>
             {
                 alloc.TryGetValue(h.Name, out var a);
@@ -345,17 +346,17 @@ namespace GridAutomation.Providers.Simulator
             await EnterAsync("CreateWorkload", cancellationToken).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             bool powerOn = request.PowerOn;
-            var (row, created) = Write((c, tx) =>
+            var (row, created) = Write(c =>
             {
-                var existing = SimulatorData.FindByKey(c, tx, _dc, key);
+                var existing = SimulatorData.FindByKey(c, _dc, key);
                 if (existing != null)
                 {
                     if (!string.Equals(existing.Name, request.Name, StringComparison.Ordinal))
                         throw GridException.Conflict($"The idempotency key '{key}' was already used to create workload '{existing.Name}', not '{request.Name}'.", "IdempotencyKeyMismatch", key);
                     return (existing, false);
                 }
-                string host = PlaceOrThrow(c, tx, cpu, mem, powerOn, request.TargetHost, null);
-                long seq = SimulatorData.NextId(c, tx, _dc);
+                string host = PlaceOrThrow(c, cpu, mem, powerOn, request.TargetHost, null);
+                long seq = SimulatorData.NextId(c, _dc);
                 string id = NativeIdFor(_dc, Seed, seq);
                 long now = NowMs();
                 var w = new Row
@@ -364,9 +365,9 @@ namespace GridAutomation.Providers.Simulator
                     Size = sizeName, Image = image?.Name, Tags = SimulatorData.TagsJson(request.Tags), DiskGB = image?.SizeGB ?? BlankDiskGB,
                     IdempotencyKey = key, CreatedMs = now, UpdatedMs = now,
                 };
-                SimulatorData.Exec(c, tx, "INSERT INTO sim_workloads(datacenter, " + SimulatorData.WorkloadColumns + ") VALUES($dc,$seq,$id,$name,$host,$state,$cons,$cpu,$mem,$size,$image,$tags,$disk,$key,$t,$t)",
-                    ("$dc", _dc), ("$seq", seq), ("$id", id), ("$name", w.Name), ("$host", host), ("$state", Provisioning), ("$cons", powerOn ? 1 : 0),
-                    ("$cpu", cpu), ("$mem", mem), ("$size", sizeName), ("$image", image?.Name), ("$tags", w.Tags), ("$disk", w.DiskGB), ("$key", key), ("$t", now));
+                SimulatorData.Exec(c, "INSERT INTO sim_workloads(datacenter, " + SimulatorData.WorkloadColumns + ") VALUES(@dc,@seq,@id,@name,@host,@state,@cons,@cpu,@mem,@size,@image,@tags,@disk,@key,@t,@t)",
+                    ("@dc", _dc), ("@seq", seq), ("@id", id), ("@name", w.Name), ("@host", host), ("@state", Provisioning), ("@cons", powerOn ? 1 : 0),
+                    ("@cpu", cpu), ("@mem", mem), ("@size", sizeName), ("@image", image?.Name), ("@tags", w.Tags), ("@disk", w.DiskGB), ("@key", key), ("@t", now));
                 return (w, true);
             });
             if (created) _verbose($"Simulator: created '{row.Name}' ({row.NativeId}) on {row.Host} in '{Datacenter.Name}'.");
@@ -376,7 +377,7 @@ namespace GridAutomation.Providers.Simulator
                 await TransitionDelayAsync().ConfigureAwait(false);
                 CompleteTransition(row.NativeId, Provisioning, row.Consumes ? PoweredOn : PoweredOff);
             }
-            var final = Read(c => SimulatorData.FindByNativeId(c, null, _dc, row.NativeId)) ?? throw WorkloadNotFound(row.NativeId);
+            var final = Read(c => SimulatorData.FindByNativeId(c, _dc, row.NativeId)) ?? throw WorkloadNotFound(row.NativeId);
             return ToWorkload(final);
         }
 
@@ -433,24 +434,24 @@ namespace GridAutomation.Providers.Simulator
         private async Task CoreStartAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
         {
             await EnterAsync("Start", cancellationToken).ConfigureAwait(false);
-            var (from, to) = Write<(string?, string?)>((c, tx) =>
+            var (from, to) = Write<(string?, string?)>(c =>
             {
-                var w = Load(c, tx, nativeId);
+                var w = Load(c, nativeId);
                 switch (w.State)
                 {
                     case PoweredOn: return (null, null);
                     case PoweredOff:
                     case Provisioning:
-                        PlaceOrThrow(c, tx, w.Cpu, w.MemoryMB, true, w.Host, w);
-                        SetState(c, tx, w, Starting);
+                        PlaceOrThrow(c, w.Cpu, w.MemoryMB, true, w.Host, w);
+                        SetState(c, w, Starting);
                         return (Starting, PoweredOn);
                     case Suspended:
-                        PlaceOrThrow(c, tx, w.Cpu, w.MemoryMB, true, w.Host, w);
-                        SetState(c, tx, w, Resuming);
+                        PlaceOrThrow(c, w.Cpu, w.MemoryMB, true, w.Host, w);
+                        SetState(c, w, Resuming);
                         return (Resuming, PoweredOn);
                     case Starting: case Resuming: case Restarting: case Stopping: case Suspending:
                         // finish a transition left by another (possibly interrupted) call; resources are already held
-                        SetState(c, tx, w, Starting);
+                        SetState(c, w, Starting);
                         return (Starting, PoweredOn);
                     default: throw Conflict(w, "start", "WorkloadBusy");
                 }
@@ -466,18 +467,18 @@ namespace GridAutomation.Providers.Simulator
                 throw GridException.Unsupported($"Simulated datacenter '{Datacenter.Name}' cannot deallocate (it is on-premises-like: a stopped workload keeps its placement). Use Stop without -Deallocate.", "CapabilityNotSupported", Datacenter.Name);
             await EnterAsync("Stop", cancellationToken).ConfigureAwait(false);
             bool hard = mode == StopMode.TurnOff;
-            var from = Write((c, tx) =>
+            var from = Write(c =>
             {
-                var w = Load(c, tx, nativeId);
+                var w = Load(c, nativeId);
                 switch (w.State)
                 {
                     case PoweredOff: return null;
                     case Suspended: case Provisioning:
-                        SetState(c, tx, w, PoweredOff); // powering off a suspended workload discards its saved memory
+                        SetState(c, w, PoweredOff); // powering off a suspended workload discards its saved memory
                         return null;
                     case PoweredOn: case Starting: case Resuming: case Restarting: case Suspending: case Stopping:
-                        if (hard) { SetState(c, tx, w, PoweredOff); return null; }
-                        SetState(c, tx, w, Stopping);
+                        if (hard) { SetState(c, w, PoweredOff); return null; }
+                        SetState(c, w, Stopping);
                         return Stopping;
                     default: throw Conflict(w, "stop", "WorkloadBusy");
                 }
@@ -490,10 +491,10 @@ namespace GridAutomation.Providers.Simulator
         private async Task CoreRestartAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
         {
             await EnterAsync("Restart", cancellationToken).ConfigureAwait(false);
-            Write((c, tx) =>
+            Write(c =>
             {
-                var w = Load(c, tx, nativeId);
-                if (w.State == PoweredOn || w.State == Starting || w.State == Resuming || w.State == Restarting) { SetState(c, tx, w, Restarting); return 0; }
+                var w = Load(c, nativeId);
+                if (w.State == PoweredOn || w.State == Starting || w.State == Resuming || w.State == Restarting) { SetState(c, w, Restarting); return 0; }
                 throw Conflict(w, "restart", "WorkloadNotRunning");
             });
             await TransitionDelayAsync().ConfigureAwait(false);
@@ -503,14 +504,14 @@ namespace GridAutomation.Providers.Simulator
         private async Task CoreSuspendAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
         {
             await EnterAsync("Suspend", cancellationToken).ConfigureAwait(false);
-            bool act = Write((c, tx) =>
+            bool act = Write(c =>
             {
-                var w = Load(c, tx, nativeId);
+                var w = Load(c, nativeId);
                 switch (w.State)
                 {
                     case Suspended: return false;
                     case PoweredOn: case Starting: case Resuming: case Restarting: case Suspending:
-                        SetState(c, tx, w, Suspending);
+                        SetState(c, w, Suspending);
                         return true;
                     case PoweredOff: case Provisioning: throw Conflict(w, "suspend", "WorkloadNotRunning");
                     default: throw Conflict(w, "suspend", "WorkloadBusy");
@@ -524,25 +525,25 @@ namespace GridAutomation.Providers.Simulator
         private async Task CoreRemoveAsync(string nativeId, bool removeStorage, IOperationScope scope, CancellationToken cancellationToken)
         {
             await EnterAsync("Remove", cancellationToken).ConfigureAwait(false);
-            Write((c, tx) =>
+            Write(c =>
             {
-                var w = Load(c, tx, nativeId);
-                SetState(c, tx, w, Deleting); // releases its host resources
+                var w = Load(c, nativeId);
+                SetState(c, w, Deleting); // releases its host resources
                 return 0;
             });
             await TransitionDelayAsync().ConfigureAwait(false);
-            Write((c, tx) =>
+            Write(c =>
             {
-                var w = SimulatorData.FindByNativeId(c, tx, _dc, nativeId);
+                var w = SimulatorData.FindByNativeId(c, _dc, nativeId);
                 if (w == null) return 0;
                 if (!removeStorage)
                 {
                     string now = StateStore.FormatTime(DateTimeOffset.UtcNow);
                     foreach (var d in SimulatorData.DisksFor(w.NativeId, w.DiskGB))
-                        SimulatorData.Exec(c, tx, "INSERT OR REPLACE INTO sim_detached_disks(datacenter, disk_id, name, size_gb, from_workload, from_name, detached_at) VALUES($dc,$id,$n,$gb,$w,$wn,$t)",
-                            ("$dc", _dc), ("$id", d.NativeId ?? (w.NativeId + "-" + d.Name)), ("$n", d.Name), ("$gb", d.SizeGB), ("$w", w.NativeId), ("$wn", w.Name), ("$t", now));
+                        SimulatorData.Exec(c, "INSERT INTO sim_detached_disks(datacenter, disk_id, name, size_gb, from_workload, from_name, detached_at) VALUES(@dc,@id,@n,@gb,@w,@wn,@t) ON CONFLICT(datacenter, disk_id) DO UPDATE SET name = excluded.name, size_gb = excluded.size_gb, from_workload = excluded.from_workload, from_name = excluded.from_name, detached_at = excluded.detached_at",
+                            ("@dc", _dc), ("@id", d.NativeId ?? (w.NativeId + "-" + d.Name)), ("@n", d.Name), ("@gb", d.SizeGB), ("@w", w.NativeId), ("@wn", w.Name), ("@t", now));
                 }
-                SimulatorData.Exec(c, tx, "DELETE FROM sim_workloads WHERE datacenter = $dc AND seq = $seq", ("$dc", _dc), ("$seq", w.Seq));
+                SimulatorData.Exec(c, "DELETE FROM sim_workloads WHERE datacenter = @dc AND seq = @seq", ("@dc", _dc), ("@seq", w.Seq));
                 return 0;
             });
             _verbose($"Simulator: removed {nativeId} from '{Datacenter.Name}'" + (removeStorage ? " with its disks." : "; its disks were kept (detached)."));
@@ -552,9 +553,9 @@ namespace GridAutomation.Providers.Simulator
         public IReadOnlyList<GridDisk> ListDetachedDisks()
             => Read(c =>
             {
-                using var cmd = c.CreateCommand();
-                cmd.CommandText = "SELECT disk_id, name, size_gb FROM sim_detached_disks WHERE datacenter = $dc ORDER BY detached_at, disk_id";
-                cmd.Parameters.AddWithValue("$dc", _dc);
+                using var cmd = c.Command("");
+                cmd.CommandText = "SELECT disk_id, name, size_gb FROM sim_detached_disks WHERE datacenter = @dc ORDER BY detached_at, disk_id";
+                cmd.Bind("@dc", _dc);
                 using var r = cmd.ExecuteReader();
                 var list = new List<GridDisk>();
                 while (r.Read()) list.Add(new GridDisk { NativeId = r.GetString(0), Name = r.IsDBNull(1) ? "" : r.GetString(1), SizeGB = r.IsDBNull(2) ? null : r.GetDouble(2) });
@@ -565,19 +566,19 @@ namespace GridAutomation.Providers.Simulator
         {
             if (request == null) throw new ArgumentNullException(nameof(request));
             await EnterAsync("Resize", cancellationToken).ConfigureAwait(false);
-            var restart = Write((c, tx) =>
+            var restart = Write(c =>
             {
-                var w = Load(c, tx, nativeId);
+                var w = Load(c, nativeId);
                 var (cpu, mem, size) = ResolveShape(request.Size, request.CpuCount, request.MemoryMB, w);
                 bool running = Consumes(w.State);
                 if (w.State == Provisioning || w.State == Deleting || w.State == Stopping || w.State == Suspending)
                     throw Conflict(w, "resize", "WorkloadBusy");
                 if (running && !request.AllowRestart)
                     throw GridException.Conflict($"Workload '{w.Name}' is running; the simulator resizes only a stopped workload. Stop it first, or allow a restart (Set-GridWorkload -Restart).", "ResizeRequiresRestart", WorkloadId.Format(Datacenter.Name, w.NativeId));
-                PlaceOrThrow(c, tx, cpu, mem, running, w.Host, w);
-                SimulatorData.Exec(c, tx, "UPDATE sim_workloads SET cpu = $cpu, memory_mb = $mem, size = $size, updated_ms = $t WHERE datacenter = $dc AND seq = $seq",
-                    ("$cpu", cpu), ("$mem", mem), ("$size", size), ("$t", NowMs()), ("$dc", _dc), ("$seq", w.Seq));
-                if (running) SetState(c, tx, w, Restarting); // stop, resize, start: resources were re-checked for the new shape
+                PlaceOrThrow(c, cpu, mem, running, w.Host, w);
+                SimulatorData.Exec(c, "UPDATE sim_workloads SET cpu = @cpu, memory_mb = @mem, size = @size, updated_ms = @t WHERE datacenter = @dc AND seq = @seq",
+                    ("@cpu", cpu), ("@mem", mem), ("@size", size), ("@t", NowMs()), ("@dc", _dc), ("@seq", w.Seq));
+                if (running) SetState(c, w, Restarting); // stop, resize, start: resources were re-checked for the new shape
                 return running;
             });
             if (!restart) return;
@@ -590,17 +591,17 @@ namespace GridAutomation.Providers.Simulator
             if (tags == null) throw new ArgumentNullException(nameof(tags));
             foreach (var k in tags.Keys) ValidateTagKey(k);
             await EnterAsync("SetTags", cancellationToken).ConfigureAwait(false);
-            Write((c, tx) =>
+            Write(c =>
             {
-                var w = Load(c, tx, nativeId);
+                var w = Load(c, nativeId);
                 var current = SimulatorData.TagsDictionary(w.Tags);
                 foreach (var kv in tags)
                 {
                     if (kv.Value == null) current.Remove(kv.Key);
                     else current[kv.Key] = kv.Value;
                 }
-                SimulatorData.Exec(c, tx, "UPDATE sim_workloads SET tags = $tags, updated_ms = $t WHERE datacenter = $dc AND seq = $seq",
-                    ("$tags", SimulatorData.TagsJson(current)), ("$t", NowMs()), ("$dc", _dc), ("$seq", w.Seq));
+                SimulatorData.Exec(c, "UPDATE sim_workloads SET tags = @tags, updated_ms = @t WHERE datacenter = @dc AND seq = @seq",
+                    ("@tags", SimulatorData.TagsJson(current)), ("@t", NowMs()), ("@dc", _dc), ("@seq", w.Seq));
                 return 0;
             });
         }
@@ -610,27 +611,27 @@ namespace GridAutomation.Providers.Simulator
             if (string.IsNullOrEmpty(destinationHost) || !_hosts.TryGetValue(destinationHost, out var dest)) throw HostNotFound(destinationHost ?? "");
             await EnterAsync("Move", cancellationToken).ConfigureAwait(false);
             // validate first (nothing written), then record the intent, then act
-            var w0 = Read(c => SimulatorData.FindByNativeId(c, null, _dc, nativeId)) ?? throw WorkloadNotFound(nativeId);
+            var w0 = Read(c => SimulatorData.FindByNativeId(c, _dc, nativeId)) ?? throw WorkloadNotFound(nativeId);
             if (string.Equals(w0.Host, dest.Name, StringComparison.OrdinalIgnoreCase)) return;
             if (w0.State != PoweredOn && w0.State != PoweredOff && w0.State != Suspended) throw Conflict(w0, "move", "WorkloadBusy");
             scope?.Checkpoint("Move.Source", w0.Host);
             scope?.Checkpoint("Move.Destination", dest.Name);
-            Write((c, tx) =>
+            Write(c =>
             {
-                var w = Load(c, tx, nativeId);
-                PlaceOrThrow(c, tx, w.Cpu, w.MemoryMB, Consumes(w.State), dest.Name, null); // reserve check on the destination
+                var w = Load(c, nativeId);
+                PlaceOrThrow(c, w.Cpu, w.MemoryMB, Consumes(w.State), dest.Name, null); // reserve check on the destination
                 return 0;
             });
             // live migration: the workload keeps running on the source while memory is copied
             await TransitionDelayAsync().ConfigureAwait(false);
-            Write((c, tx) =>
+            Write(c =>
             {
-                var w = Load(c, tx, nativeId);
+                var w = Load(c, nativeId);
                 if (string.Equals(w.Host, dest.Name, StringComparison.OrdinalIgnoreCase)) return 0;
                 if (w.State != PoweredOn && w.State != PoweredOff && w.State != Suspended) throw Conflict(w, "move", "WorkloadBusy");
-                PlaceOrThrow(c, tx, w.Cpu, w.MemoryMB, Consumes(w.State), dest.Name, null);
-                SimulatorData.Exec(c, tx, "UPDATE sim_workloads SET host = $h, updated_ms = $t WHERE datacenter = $dc AND seq = $seq",
-                    ("$h", dest.Name), ("$t", NowMs()), ("$dc", _dc), ("$seq", w.Seq));
+                PlaceOrThrow(c, w.Cpu, w.MemoryMB, Consumes(w.State), dest.Name, null);
+                SimulatorData.Exec(c, "UPDATE sim_workloads SET host = @h, updated_ms = @t WHERE datacenter = @dc AND seq = @seq",
+                    ("@h", dest.Name), ("@t", NowMs()), ("@dc", _dc), ("@seq", w.Seq));
                 return 0;
             });
             _verbose($"Simulator: moved {nativeId} from {w0.Host} to {dest.Name} ({(Consumes(w0.State) ? "live" : "cold")}).");
@@ -649,7 +650,7 @@ namespace GridAutomation.Providers.Simulator
                 if (operation.RollbackRequested && scope.Checkpoints.TryGetValue("Move.Source", out var source))
                 {
                     // undo: put it back where it was (a no-op when the interrupted move never switched hosts)
-                    var w = Read(c => SimulatorData.FindByNativeId(c, null, _dc, nativeId)) ?? throw WorkloadNotFound(nativeId);
+                    var w = Read(c => SimulatorData.FindByNativeId(c, _dc, nativeId)) ?? throw WorkloadNotFound(nativeId);
                     if (!string.Equals(w.Host, source, StringComparison.OrdinalIgnoreCase))
                         await MoveWithoutCheckpointAsync(nativeId, source, cancellationToken).ConfigureAwait(false);
                     return false;

@@ -11,27 +11,26 @@ namespace GridAutomation.Core.Tests
     public class OperationJournalTests
     {
         private static void SetLease(IStateStore s, Guid id, int pid, string machine, string? startToken, DateTimeOffset heartbeat)
-            => s.Write((c, tx) =>
+            => s.Write(c =>
             {
-                using var cmd = c.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = "UPDATE operations SET lease_pid=$p, lease_machine=$m, lease_process_start=$s, heartbeat=$h WHERE id=$id";
-                cmd.Parameters.AddWithValue("$p", pid);
-                cmd.Parameters.AddWithValue("$m", machine);
-                cmd.Parameters.AddWithValue("$s", (object?)startToken ?? DBNull.Value);
-                cmd.Parameters.AddWithValue("$h", StateStore.FormatTime(heartbeat));
-                cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+                using var cmd = c.Command("");
+                cmd.CommandText = "UPDATE operations SET lease_pid=@p, lease_machine=@m, lease_process_start=@s, heartbeat=@h WHERE id=@id";
+                cmd.Bind("@p", pid);
+                cmd.Bind("@m", machine);
+                cmd.Bind("@s", (object?)startToken ?? DBNull.Value);
+                cmd.Bind("@h", StateStore.FormatTime(heartbeat));
+                cmd.Bind("@id", id.ToString("D"));
                 return cmd.ExecuteNonQuery();
             });
 
         private static string StoredState(IStateStore s, Guid id)
-            => s.Read(c => { using var cmd = c.CreateCommand(); cmd.CommandText = "SELECT state FROM operations WHERE id=$id"; cmd.Parameters.AddWithValue("$id", id.ToString("D")); return (string)cmd.ExecuteScalar()!; });
+            => s.Read(c => { using var cmd = c.Command(""); cmd.CommandText = "SELECT state FROM operations WHERE id=@id"; cmd.Bind("@id", id.ToString("D")); return (string)cmd.ExecuteScalar()!; });
 
-        [Fact]
-        public void Begin_Checkpoint_Complete_RoundTrip()
+        [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+        public void Begin_Checkpoint_Complete_RoundTrip(string backend)
         {
             using var tmp = new TempDir();
-            using var s = StateStore.Open(tmp.File("state.db"), false);
+            using var s = Backends.Open(backend, tmp);
             var j = new OperationJournal(s, TimeSpan.FromMinutes(2));
             var batch = Guid.NewGuid();
             var op = j.Begin("Create", "dc1", "web01", "dc1/web01", "{\"Name\":\"web01\"}", batch);
@@ -57,11 +56,11 @@ namespace GridAutomation.Core.Tests
             Assert.Equal("OperationNotFound", Assert.Throws<GridException>(() => j.Complete(Guid.NewGuid(), null)).ErrorId);
         }
 
-        [Fact]
-        public void Fail_And_RolledBack_AreRecorded()
+        [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+        public void Fail_And_RolledBack_AreRecorded(string backend)
         {
             using var tmp = new TempDir();
-            using var s = StateStore.Open(tmp.File("state.db"), false);
+            using var s = Backends.Open(backend, tmp);
             var j = new OperationJournal(s, TimeSpan.FromMinutes(2));
             var a = j.Begin("Start", "dc1", "dc1/a", null, null, null);
             j.Fail(a.Id, "InsufficientCapacity", "no room");
@@ -73,11 +72,11 @@ namespace GridAutomation.Core.Tests
             Assert.Equal(OperationState.RolledBack, j.Get(b.Id)!.State);
         }
 
-        [Fact]
-        public void DeadPid_OnThisMachine_ReadsInterrupted_WithoutWriting_AndCanBeTakenOver()
+        [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+        public void DeadPid_OnThisMachine_ReadsInterrupted_WithoutWriting_AndCanBeTakenOver(string backend)
         {
             using var tmp = new TempDir();
-            using var s = StateStore.Open(tmp.File("state.db"), false);
+            using var s = Backends.Open(backend, tmp);
             var j = new OperationJournal(s, TimeSpan.FromMinutes(2));
             var op = j.Begin("Stop", "dc1", "dc1/vm", null, null, null);
 
@@ -99,11 +98,11 @@ namespace GridAutomation.Core.Tests
             Assert.False(j.TryTakeOver(op.Id)); // now held by a live process (us)
         }
 
-        [Fact]
-        public void KilledChildProcess_LeaseHolder_ReadsInterrupted()
+        [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+        public void KilledChildProcess_LeaseHolder_ReadsInterrupted(string backend)
         {
             using var tmp = new TempDir();
-            using var s = StateStore.Open(tmp.File("state.db"), false);
+            using var s = Backends.Open(backend, tmp);
             var j = new OperationJournal(s, TimeSpan.FromMinutes(2));
             var op = j.Begin("Create", "dc1", "vm", "k", null, null);
             using var child = Process.Start(new ProcessStartInfo("sleep", "60") { UseShellExecute = false })!;
@@ -120,11 +119,11 @@ namespace GridAutomation.Core.Tests
             Assert.True(j.TryTakeOver(op.Id));
         }
 
-        [Fact]
-        public void ReusedPid_WithOtherStartTime_ReadsInterrupted()
+        [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+        public void ReusedPid_WithOtherStartTime_ReadsInterrupted(string backend)
         {
             using var tmp = new TempDir();
-            using var s = StateStore.Open(tmp.File("state.db"), false);
+            using var s = Backends.Open(backend, tmp);
             var j = new OperationJournal(s, TimeSpan.FromMinutes(2));
             var op = j.Begin("Start", "dc1", "dc1/vm", null, null, null);
             // our own (alive) pid but a start time that is not ours: the pid was reused
@@ -136,11 +135,11 @@ namespace GridAutomation.Core.Tests
             Assert.Equal(OperationState.Running, j.Get(op.Id)!.State);
         }
 
-        [Fact]
-        public void OtherMachine_UsesHeartbeatAge()
+        [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+        public void OtherMachine_UsesHeartbeatAge(string backend)
         {
             using var tmp = new TempDir();
-            using var s = StateStore.Open(tmp.File("state.db"), false);
+            using var s = Backends.Open(backend, tmp);
             var j = new OperationJournal(s, TimeSpan.FromSeconds(60));
             var op = j.Begin("Start", "dc1", "dc1/vm", null, null, null);
             SetLease(s, op.Id, 1, "some-other-machine", "proc:5", DateTimeOffset.UtcNow.AddSeconds(-10));
@@ -152,11 +151,11 @@ namespace GridAutomation.Core.Tests
             Assert.Equal(Environment.MachineName, j.Get(op.Id)!.LeaseMachine);
         }
 
-        [Fact]
-        public void FindByIdempotencyKey_SkipsFailed_PrefersNewest()
+        [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+        public void FindByIdempotencyKey_SkipsFailed_PrefersNewest(string backend)
         {
             using var tmp = new TempDir();
-            using var s = StateStore.Open(tmp.File("state.db"), false);
+            using var s = Backends.Open(backend, tmp);
             var j = new OperationJournal(s, TimeSpan.FromMinutes(2));
             var a = j.Begin("Create", "dc1", "web", "dc1/web", null, null);
             j.Fail(a.Id, "X", "x");
@@ -168,11 +167,11 @@ namespace GridAutomation.Core.Tests
             Assert.Null(j.FindByIdempotencyKey("Start", "dc1/web"));
         }
 
-        [Fact]
-        public void List_Filters_ByDatacenterWildcard_Kind_Batch_AndLast()
+        [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+        public void List_Filters_ByDatacenterWildcard_Kind_Batch_AndLast(string backend)
         {
             using var tmp = new TempDir();
-            using var s = StateStore.Open(tmp.File("state.db"), false);
+            using var s = Backends.Open(backend, tmp);
             var j = new OperationJournal(s, TimeSpan.FromMinutes(2));
             var batch = Guid.NewGuid();
             for (int i = 0; i < 5; i++) j.Complete(j.Begin("Start", "Ams-" + i, "t" + i, null, null, batch).Id, null);
@@ -188,11 +187,11 @@ namespace GridAutomation.Core.Tests
             Assert.Equal(5, j.List(new OperationFilter { States = new[] { OperationState.Succeeded } }).Count);
         }
 
-        [Fact]
-        public void Prune_DeletesOnlyOldFinishedOperations_WithTheirCheckpoints()
+        [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+        public void Prune_DeletesOnlyOldFinishedOperations_WithTheirCheckpoints(string backend)
         {
             using var tmp = new TempDir();
-            using var s = StateStore.Open(tmp.File("state.db"), false);
+            using var s = Backends.Open(backend, tmp);
             var j = new OperationJournal(s, TimeSpan.FromMinutes(2));
             var done = j.Begin("Start", "dc", "a", null, null, null);
             j.Checkpoint(done.Id, "k", "v");
@@ -204,17 +203,17 @@ namespace GridAutomation.Core.Tests
             Assert.Equal(2, j.Prune(DateTimeOffset.UtcNow.AddSeconds(1)));
             Assert.Single(j.List(new OperationFilter()));
             Assert.Equal(running.Id, j.List(new OperationFilter()).Single().Id);
-            Assert.Equal(0L, s.Read(c => { using var cmd = c.CreateCommand(); cmd.CommandText = "SELECT count(*) FROM operation_checkpoints"; return (long)cmd.ExecuteScalar()!; }));
+            Assert.Equal(0L, s.Read(c => { using var cmd = c.Command(""); cmd.CommandText = "SELECT count(*) FROM operation_checkpoints"; return (long)cmd.ExecuteScalar()!; }));
         }
 
-        [Fact]
-        public void ReadOnlyStore_JournalWritesAreRefused()
+        [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+        public void ReadOnlyStore_JournalWritesAreRefused(string backend)
         {
             using var tmp = new TempDir();
             string path = tmp.File("state.db");
             Guid id;
-            using (var s = StateStore.Open(path, false)) id = new OperationJournal(s, TimeSpan.FromMinutes(2)).Begin("Start", "dc", "t", null, null, null).Id;
-            using var ro = StateStore.Open(path, true);
+            using (var s = Backends.Open(backend, tmp)) id = new OperationJournal(s, TimeSpan.FromMinutes(2)).Begin("Start", "dc", "t", null, null, null).Id;
+            using var ro = Backends.Reopen(backend, tmp, true);
             var j = new OperationJournal(ro, TimeSpan.FromMinutes(2));
             Assert.Equal("StateStoreReadOnly", Assert.Throws<GridException>(() => j.Begin("Start", "dc", "t", null, null, null)).ErrorId);
             Assert.Equal("StateStoreReadOnly", Assert.Throws<GridException>(() => j.Complete(id, null)).ErrorId);

@@ -4,6 +4,7 @@ using System.Linq;
 using GridAutomation.Core.Engine;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.State;
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Xunit;
 
@@ -93,11 +94,11 @@ namespace GridAutomation.Core.Tests
             var j = new OperationJournal(s, TimeSpan.FromMinutes(2));
             var op = j.Begin("Stop", "dc", "dc/1", null, null, null);
             j.Complete(op.Id, null);
-            s.Write((c, tx) => { using var cmd = c.CreateCommand(); cmd.Transaction = tx; cmd.CommandText = "UPDATE operations SET state = 'Succeesed'"; return cmd.ExecuteNonQuery(); });
+            s.Write(c => { using var cmd = c.Command(""); cmd.CommandText = "UPDATE operations SET state = 'Succeesed'"; return cmd.ExecuteNonQuery(); });
             var ex = Assert.Throws<GridException>(() => j.List(new OperationFilter()));
             Assert.Equal("StateStoreCorrupt", ex.ErrorId);
             Assert.Contains("Succeesed", ex.Message);
-            s.Write((c, tx) => { using var cmd = c.CreateCommand(); cmd.Transaction = tx; cmd.CommandText = "UPDATE operations SET state = 'Succeeded', started = 'not a time'"; return cmd.ExecuteNonQuery(); });
+            s.Write(c => { using var cmd = c.Command(""); cmd.CommandText = "UPDATE operations SET state = 'Succeeded', started = 'not a time'"; return cmd.ExecuteNonQuery(); });
             ex = Assert.Throws<GridException>(() => j.Get(op.Id));
             Assert.Equal("StateStoreCorrupt", ex.ErrorId);
             var report = StateStoreInspector.Inspect(path);
@@ -170,7 +171,7 @@ namespace GridAutomation.Core.Tests
             string path = tmp.File("state.db");
             using var s = StateStore.Open(path, false);
             var j = new OperationJournal(s, TimeSpan.FromMinutes(2));
-            var held = s.Read(c => { var k = new SqliteConnection(c.ConnectionString); k.Open(); return k; }); // a live connection keeps the WAL open
+            var held = new SqliteConnection(s.SqliteConnectionString); held.Open(); // a live connection keeps the WAL open
             try
             {
                 var op = j.Begin("Stop", "dc", "dc/1", null, null, null);

@@ -6,6 +6,7 @@ using System.Threading.Tasks;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
 using GridAutomation.Core.State;
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Xunit;
 
@@ -14,10 +15,10 @@ namespace GridAutomation.Core.Tests
     public class StateStoreTests
     {
         private static string Pragma(IStateStore s, string name)
-            => s.Read(c => { using var cmd = c.CreateCommand(); cmd.CommandText = "PRAGMA " + name; return Convert.ToString(cmd.ExecuteScalar())!; });
+            => s.Read(c => { using var cmd = c.Command(""); cmd.CommandText = "PRAGMA " + name; return Convert.ToString(cmd.ExecuteScalar())!; });
 
         private static long Scalar(IStateStore s, string sql)
-            => s.Read(c => { using var cmd = c.CreateCommand(); cmd.CommandText = sql; return Convert.ToInt64(cmd.ExecuteScalar()); });
+            => s.Read(c => { using var cmd = c.Command(""); cmd.CommandText = sql; return Convert.ToInt64(cmd.ExecuteScalar()); });
 
         [Fact]
         public void Open_CreatesFile_InWalMode_WithSecureDelete_ForeignKeys_AndCoreSchema()
@@ -86,7 +87,7 @@ namespace GridAutomation.Core.Tests
             {
                 s.EnsureComponentSchema("comp", "CREATE TABLE comp_a(x INTEGER)");
                 Assert.Equal(1, s.GetSchemaVersion("comp"));
-                s.Write((c, tx) => { using var cmd = c.CreateCommand(); cmd.Transaction = tx; cmd.CommandText = "INSERT INTO comp_a VALUES(7)"; return cmd.ExecuteNonQuery(); });
+                s.Write(c => { using var cmd = c.Command(""); cmd.CommandText = "INSERT INTO comp_a VALUES(7)"; return cmd.ExecuteNonQuery(); });
             }
             using (var s = StateStore.Open(path, false))
             {
@@ -126,7 +127,7 @@ namespace GridAutomation.Core.Tests
             using var tmp = new TempDir();
             string path = tmp.File("state.db");
             using (var s = StateStore.Open(path, false))
-                s.Write((c, tx) => { using var cmd = c.CreateCommand(); cmd.Transaction = tx; cmd.CommandText = "UPDATE schema_version SET version = 99 WHERE component = 'core'"; return cmd.ExecuteNonQuery(); });
+                s.Write(c => { using var cmd = c.Command(""); cmd.CommandText = "UPDATE schema_version SET version = 99 WHERE component = 'core'"; return cmd.ExecuteNonQuery(); });
             SqliteConnection.ClearAllPools();
             var before = File.ReadAllBytes(path);
             var ex = Assert.Throws<GridException>(() => StateStore.Open(path, false));
@@ -185,7 +186,7 @@ namespace GridAutomation.Core.Tests
             other.Open();
             using var tx = other.BeginTransaction(deferred: false); // another writer holds the write lock
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            var ex = Assert.Throws<GridException>(() => s.Write((c, t) => 0));
+            var ex = Assert.Throws<GridException>(() => s.Write(c => 0));
             Assert.Equal(GridErrorKind.StateStore, ex.Kind);
             Assert.Equal("StateStoreLocked", ex.ErrorId);
             Assert.True(sw.Elapsed >= TimeSpan.FromSeconds(0.9), sw.Elapsed.ToString());
@@ -193,7 +194,7 @@ namespace GridAutomation.Core.Tests
             // readers are not blocked by the writer (WAL)
             Assert.True(Scalar(s, "SELECT count(*) FROM datacenters") >= 0);
             tx.Rollback();
-            Assert.Equal(0, s.Write((c, t) => 0));
+            Assert.Equal(0, s.Write(c => 0));
         }
 
         [Fact]
@@ -237,7 +238,7 @@ namespace GridAutomation.Core.Tests
                 var ex = Assert.Throws<GridException>(() => repo.Save(new GridDatacenter { Name = "dc2", Provider = "Simulator" }));
                 Assert.Equal("StateStoreReadOnly", ex.ErrorId);
                 Assert.Equal(GridErrorKind.StateStore, ex.Kind);
-                var ex2 = Assert.Throws<GridException>(() => ro.Write((c, t) => 1));
+                var ex2 = Assert.Throws<GridException>(() => ro.Write(c => 1));
                 Assert.Equal("StateStoreReadOnly", ex2.ErrorId);
                 Assert.Throws<GridException>(() => repo.Delete("dc1"));
                 // an already-current component schema is fine read-only; a missing one cannot be created
@@ -258,7 +259,7 @@ namespace GridAutomation.Core.Tests
                 Assert.Empty(new DatacenterRepository(ro).List());
                 ro.EnsureComponentSchema("comp", "CREATE TABLE comp_t(x)");
                 Assert.Equal(0, Scalar(ro, "SELECT count(*) FROM comp_t"));
-                Assert.Equal("StateStoreReadOnly", Assert.Throws<GridException>(() => ro.Write((c, t) => 1)).ErrorId);
+                Assert.Equal("StateStoreReadOnly", Assert.Throws<GridException>(() => ro.Write(c => 1)).ErrorId);
                 Assert.Empty(new OperationJournal(ro, TimeSpan.FromMinutes(2)).List(new OperationFilter()));
             }
             Assert.False(File.Exists(path));
@@ -272,7 +273,7 @@ namespace GridAutomation.Core.Tests
             using var s = StateStore.Open(tmp.File("state.db"), false);
             s.EnsureComponentSchema("cnt", "CREATE TABLE cnt(n INTEGER)");
             Parallel.For(0, 200, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
-                s.Write((c, tx) => { using var cmd = c.CreateCommand(); cmd.Transaction = tx; cmd.CommandText = "INSERT INTO cnt VALUES(1)"; return cmd.ExecuteNonQuery(); }));
+                s.Write(c => { using var cmd = c.Command(""); cmd.CommandText = "INSERT INTO cnt VALUES(1)"; return cmd.ExecuteNonQuery(); }));
             Assert.Equal(200, Scalar(s, "SELECT count(*) FROM cnt"));
         }
 
@@ -295,7 +296,7 @@ namespace GridAutomation.Core.Tests
             using var tmp = new TempDir();
             using var s = StateStore.Open(tmp.File("state.db"), false, TimeSpan.FromSeconds(1));
             var repo = new DatacenterRepository(s);
-            Assert.Throws<InvalidOperationException>(() => s.Write<int>((c, tx) =>
+            Assert.Throws<InvalidOperationException>(() => s.Write<int>(c =>
             {
                 repo.Save(new GridDatacenter { Name = "inner", Provider = "Simulator" }); // nested: same transaction, no deadlock
                 throw new InvalidOperationException("roll back");

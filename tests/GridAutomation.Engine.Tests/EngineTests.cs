@@ -434,12 +434,11 @@ namespace GridAutomation.Engine.Tests
         /// <summary>Rewrites the lease of an operation so that its holder is a process that no longer exists on this machine.</summary>
         private void MakeLeaseDead(Guid id)
         {
-            _engine.Store.Write((c, tx) =>
+            _engine.Store.Write(c =>
             {
-                using var cmd = c.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = "UPDATE operations SET lease_pid = 999999999 WHERE id = $id";
-                cmd.Parameters.AddWithValue("$id", id.ToString());
+                using var cmd = c.Command("");
+                cmd.CommandText = "UPDATE operations SET lease_pid = 999999999 WHERE id = @id";
+                cmd.Bind("@id", id.ToString());
                 return cmd.ExecuteNonQuery();
             });
         }

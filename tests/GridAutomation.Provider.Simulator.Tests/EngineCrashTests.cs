@@ -73,11 +73,11 @@ namespace GridAutomation.Provider.Simulator.Tests
         private static (string id, string state) NativeState(IStateStore store, string? nativeId)
             => store.Read(c =>
             {
-                using var cmd = c.CreateCommand();
+                using var cmd = c.Command("");
                 cmd.CommandText = nativeId == null
                     ? "SELECT native_id, state FROM sim_workloads WHERE datacenter = 'crash' ORDER BY seq LIMIT 1"
-                    : "SELECT native_id, state FROM sim_workloads WHERE datacenter = 'crash' AND native_id = $id";
-                if (nativeId != null) cmd.Parameters.AddWithValue("$id", nativeId);
+                    : "SELECT native_id, state FROM sim_workloads WHERE datacenter = 'crash' AND native_id = @id";
+                if (nativeId != null) cmd.Bind("@id", nativeId);
                 using var r = cmd.ExecuteReader();
                 return r.Read() ? (r.GetString(0), r.GetString(1)) : ("", "");
             });

@@ -20,23 +20,36 @@ namespace GridAutomation.Provider.Simulator.Tests
     /// <summary>A temp folder with a state store in it.</summary>
     public sealed class SimEnv : IDisposable
     {
-        public SimEnv()
+        public SimEnv() : this("Sqlite") { }
+
+        /// <summary>A store of <paramref name="backend"/> (Sqlite: a file here; PostgreSql: a new database in the run's cluster).</summary>
+        public SimEnv(string backend)
         {
             Dir = Path.Combine(Path.GetTempPath(), "gridsim-" + Guid.NewGuid().ToString("N"));
             Directory.CreateDirectory(Dir);
             StatePath = Path.Combine(Dir, "state.db");
-            Store = StateStore.Open(StatePath, false);
+            Backend = backend;
+            if (backend == "Sqlite") Store = StateStore.Open(StatePath, false);
+            else
+            {
+                var missing = GridAutomation.Core.Tests.PgCluster.Missing();
+                if (missing != null) Xunit.Assert.Fail("Prerequisite missing: " + missing);
+                _db = GridAutomation.Core.Tests.PgCluster.Instance.NewDatabase();
+                Store = GridAutomation.Core.Tests.PgCluster.Instance.Open(_db);
+            }
         }
 
+        private readonly string? _db;
+        public string Backend { get; }
         public string Dir { get; }
         public string StatePath { get; }
-        public StateStore Store { get; private set; }
+        public IStateStore Store { get; private set; }
 
         public void Reopen(bool readOnly = false)
         {
             Store.Dispose();
             SqliteConnection.ClearAllPools();
-            Store = StateStore.Open(StatePath, readOnly);
+            Store = _db == null ? StateStore.Open(StatePath, readOnly) : GridAutomation.Core.Tests.PgCluster.Instance.Open(_db, readOnly);
         }
 
         public static async Task<SimulatorConnection> ConnectAsync(IStateStore store, string name, IDictionary<string, string>? settings = null)

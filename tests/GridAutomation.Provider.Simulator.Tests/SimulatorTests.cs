@@ -33,8 +33,8 @@ namespace GridAutomation.Provider.Simulator.Tests
 
         private static Dictionary<string, string> Small => new Dictionary<string, string> { ["Hosts"] = "2", ["HostCpu"] = "4", ["HostMemoryGB"] = "8" };
 
-        [Fact]
-        public async Task Provider_DeclaresItself()
+        [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
+        public async Task Provider_DeclaresItself(string backend)
         {
             var p = new SimulatorProvider();
             Assert.Equal("Simulator", p.Name);
@@ -44,7 +44,7 @@ namespace GridAutomation.Provider.Simulator.Tests
             Assert.False(p.Capabilities.HasFlag(GridCapabilities.ResizeRunning));
             Assert.False(p.Capabilities.HasFlag(GridCapabilities.Pause));
             Assert.DoesNotContain(p.ConnectionParameters, x => x.IsSecret);
-            using var env = new SimEnv();
+            using var env = new SimEnv(backend);
             using var c = await env.ConnectAsync("dc");
             Assert.Equal("sim://dc", c.Endpoint);
             Assert.Equal(3, (await c.ListHostsAsync(Ct)).Count);
@@ -68,10 +68,10 @@ namespace GridAutomation.Provider.Simulator.Tests
             Assert.Equal("InvalidParameter", ex.ErrorId);
         }
 
-        [Fact]
-        public async Task Capacity_CreateThatFitsNowhere_IsInsufficientCapacity_NamingWhatIsMissing()
+        [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
+        public async Task Capacity_CreateThatFitsNowhere_IsInsufficientCapacity_NamingWhatIsMissing(string backend)
         {
-            using var env = new SimEnv();
+            using var env = new SimEnv(backend);
             using var c = await env.ConnectAsync("cap", Small);
             var ex = await Assert.ThrowsAsync<GridException>(() => Create(c, "too-big", "sim.xlarge"));
             Assert.Equal(GridErrorKind.ResourceUnavailable, ex.Kind);
@@ -105,10 +105,10 @@ namespace GridAutomation.Provider.Simulator.Tests
             Assert.Equal(WorkloadState.Running, (await c.GetWorkloadAsync(off.NativeId, Ct)).State);
         }
 
-        [Fact]
-        public async Task Capacity_ResizeAndMove_AreChecked()
+        [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
+        public async Task Capacity_ResizeAndMove_AreChecked(string backend)
         {
-            using var env = new SimEnv();
+            using var env = new SimEnv(backend);
             using var c = await env.ConnectAsync("cap2", new Dictionary<string, string> { ["Hosts"] = "2", ["HostCpu"] = "4", ["HostMemoryGB"] = "16" });
             var a = await Create(c, "a", "sim.medium", host: "host-01");
             var b = await Create(c, "b", "sim.medium", host: "host-01");
@@ -139,10 +139,10 @@ namespace GridAutomation.Provider.Simulator.Tests
             Assert.Equal("SizeNotFound", (await Assert.ThrowsAsync<GridException>(() => c.ResizeAsync(b.NativeId, new ResizeRequest { Size = "huge" }, new TestScope(), Ct))).ErrorId);
         }
 
-        [Fact]
-        public async Task LiveMove_KeepsRunning_AndRecordsCheckpoints()
+        [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
+        public async Task LiveMove_KeepsRunning_AndRecordsCheckpoints(string backend)
         {
-            using var env = new SimEnv();
+            using var env = new SimEnv(backend);
             using var c = await env.ConnectAsync("mv");
             var w = await Create(c, "mover", host: "host-01");
             var scope = new TestScope();
@@ -175,10 +175,10 @@ namespace GridAutomation.Provider.Simulator.Tests
             Assert.Equal(GridErrorKind.Unsupported, (await Assert.ThrowsAsync<GridException>(() => c.ResumeAsync(new GridOperation { Kind = "Start", Target = w.Id }, new TestScope(), Ct))).Kind);
         }
 
-        [Fact]
-        public async Task Deallocate_IsRefused_AsUnsupported()
+        [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
+        public async Task Deallocate_IsRefused_AsUnsupported(string backend)
         {
-            using var env = new SimEnv();
+            using var env = new SimEnv(backend);
             using var c = await env.ConnectAsync("dealloc");
             var w = await Create(c, "w");
             var ex = await Assert.ThrowsAsync<GridException>(() => c.StopAsync(w.NativeId, StopMode.Deallocate, new TestScope(), Ct));
@@ -187,10 +187,10 @@ namespace GridAutomation.Provider.Simulator.Tests
             Assert.Equal(WorkloadState.Running, (await c.GetWorkloadAsync(w.NativeId, Ct)).State);
         }
 
-        [Fact]
-        public async Task Transitions_AreWrittenByTheChangingCall_NotByReads()
+        [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
+        public async Task Transitions_AreWrittenByTheChangingCall_NotByReads(string backend)
         {
-            using var env = new SimEnv();
+            using var env = new SimEnv(backend);
             using var c = await env.ConnectAsync("tr");
             // a second connection to the same datacenter with latency (runtime knobs given at connect apply to that connection only)
             using var slow = await env.ConnectAsync("tr", new Dictionary<string, string> { ["LatencyMs"] = "1500" });
@@ -236,7 +236,7 @@ namespace GridAutomation.Provider.Simulator.Tests
             string id;
             using (var c = await env.ConnectAsync("ro", new Dictionary<string, string> { ["Workloads"] = "50" })) id = (await ListAll(c)).First().NativeId;
             env.Reopen(readOnly: false);
-            env.Store.Read(cn => { using var cmd = cn.CreateCommand(); cmd.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)"; return cmd.ExecuteScalar(); });
+            env.Store.Read(cn => { using var cmd = cn.Command(""); cmd.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)"; return cmd.ExecuteScalar(); });
             long walBefore = new FileInfo(env.StatePath + "-wal").Length;
             var dbBefore = File.ReadAllBytes(env.StatePath);
             env.Reopen(readOnly: true);
@@ -329,13 +329,13 @@ namespace GridAutomation.Provider.Simulator.Tests
             Assert.Equal(75, (await c.ListHostsAsync(Ct)).Sum(h => h.AllocatedCpu));
         }
 
-        [Fact]
-        public async Task NativeIds_AreDeterministic_FromSeedAndCounter()
+        [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
+        public async Task NativeIds_AreDeterministic_FromSeedAndCounter(string backend)
         {
             var ids = new List<List<string>>();
             for (int run = 0; run < 2; run++)
             {
-                using var env = new SimEnv();
+                using var env = new SimEnv(backend);
                 using var c = await env.ConnectAsync("det", new Dictionary<string, string> { ["Seed"] = "7", ["Workloads"] = "3" });
                 var list = (await ListAll(c)).Select(w => w.NativeId).ToList();
                 list.Add((await Create(c, "extra")).NativeId);
@@ -348,10 +348,10 @@ namespace GridAutomation.Provider.Simulator.Tests
             Assert.NotEqual(SimulatorCatalog.NativeIdFor("det", 8, 1), ids[0][0]);
         }
 
-        [Fact]
-        public async Task Ids_DifferPerDatacenter_EvenWithTheSameSeed()
+        [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
+        public async Task Ids_DifferPerDatacenter_EvenWithTheSameSeed(string backend)
         {
-            using var env = new SimEnv();
+            using var env = new SimEnv(backend);
             using var a = await env.ConnectAsync("ams-1", new Dictionary<string, string> { ["Workloads"] = "2" });
             using var b = await env.ConnectAsync("dub-1", new Dictionary<string, string> { ["Workloads"] = "2" });
             var ia = (await ListAll(a)).Select(w => w.NativeId).ToList();
@@ -373,12 +373,12 @@ namespace GridAutomation.Provider.Simulator.Tests
             new SimulatorProvider().ValidateSettings(new Dictionary<string, string> { ["Hosts"] = "4", ["Clusters"] = "4", ["FaultRate"] = "0.5" });
         }
 
-        [Fact]
-        public async Task FaultSchedule_IsReproducible_ForTheSameSeed()
+        [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
+        public async Task FaultSchedule_IsReproducible_ForTheSameSeed(string backend)
         {
             async Task<List<string>> Run(int seed)
             {
-                using var env = new SimEnv();
+                using var env = new SimEnv(backend);
                 using var c = await env.ConnectAsync("faulty", new Dictionary<string, string> { ["FaultRate"] = "0.3", ["FaultSeed"] = seed.ToString() });
                 var outcomes = new List<string>();
                 for (int i = 0; i < 60; i++)
@@ -408,20 +408,20 @@ namespace GridAutomation.Provider.Simulator.Tests
             Assert.Contains(Enumerable.Range(0, 1000).Select(i => SimulatorFaults.Decide(5, 0.2, i)), f => f == SimulatedFault.Timeout);
         }
 
-        [Fact]
-        public async Task FaultedChange_ChangedNothing()
+        [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
+        public async Task FaultedChange_ChangedNothing(string backend)
         {
-            using var env = new SimEnv();
+            using var env = new SimEnv(backend);
             using var c = await env.ConnectAsync("f2", new Dictionary<string, string> { ["FaultRate"] = "1", ["FaultSeed"] = "3" });
             await Assert.ThrowsAsync<GridException>(() => Create(c, "never"));
             using var clean = await env.ConnectAsync("f2", new Dictionary<string, string> { ["FaultRate"] = "0" });
             Assert.Empty(await ListAll(clean));
         }
 
-        [Fact]
-        public async Task Remove_KeepsDisks_UnlessRemoveStorage()
+        [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
+        public async Task Remove_KeepsDisks_UnlessRemoveStorage(string backend)
         {
-            using var env = new SimEnv();
+            using var env = new SimEnv(backend);
             using var c = await env.ConnectAsync("rm");
             var a = await Create(c, "a");
             var b = await Create(c, "b");
@@ -433,10 +433,10 @@ namespace GridAutomation.Provider.Simulator.Tests
             Assert.Equal("WorkloadNotFound", (await Assert.ThrowsAsync<GridException>(() => c.GetWorkloadAsync(a.NativeId, Ct))).ErrorId);
         }
 
-        [Fact]
-        public async Task Create_Validates_AndIdempotencyKeyIsTiedToName()
+        [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
+        public async Task Create_Validates_AndIdempotencyKeyIsTiedToName(string backend)
         {
-            using var env = new SimEnv();
+            using var env = new SimEnv(backend);
             using var c = await env.ConnectAsync("val");
             Assert.Equal("SizeNotFound", (await Assert.ThrowsAsync<GridException>(() => Create(c, "x", "sim.galactic"))).ErrorId);
             Assert.Equal("ImageNotFound", (await Assert.ThrowsAsync<GridException>(() => c.CreateWorkloadAsync(new CreateWorkloadRequest { Name = "x", Image = "beos", IdempotencyKey = "k" }, new TestScope("k"), Ct))).ErrorId);

@@ -22,6 +22,7 @@ BeforeAll {
         'Stop-GridWorkload' = 'Medium'; 'Restart-GridWorkload' = 'Medium'; 'Suspend-GridWorkload' = 'Medium'
         'Move-GridWorkload' = 'Medium'; 'Set-GridWorkload' = 'Medium'; 'Set-GridConfiguration' = 'Medium'; 'Resume-GridOperation' = 'Medium'
         'New-GridWorkload' = 'Low'; 'Start-GridWorkload' = 'Low'; 'Connect-GridDatacenter' = 'Low'; 'Disconnect-GridDatacenter' = 'Low'
+        'Connect-GridState' = 'Low'; 'Copy-GridState' = 'Medium'
     }
     function Get-CmdletAttribute([string] $Name) {
         (Get-Command $Name).ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $true) | Select-Object -First 1
@@ -105,7 +106,7 @@ Describe 'Changing cmdlet: <Name>' -ForEach $script:Changing {
 
     It 'returns nothing by default: New- returns the object, the others only with -PassThru' {
         $keys = (Get-Command $Name).Parameters.Keys
-        if ($Name -in 'New-GridWorkload', 'Connect-GridDatacenter', 'Remove-GridWorkload', 'Unregister-GridDatacenter', 'Disconnect-GridDatacenter') {
+        if ($Name -in 'New-GridWorkload', 'Connect-GridDatacenter', 'Connect-GridState', 'Copy-GridState', 'Remove-GridWorkload', 'Unregister-GridDatacenter', 'Disconnect-GridDatacenter') {
             $keys | Should -Not -Contain 'PassThru'
         }
         else { $keys | Should -Contain 'PassThru' }

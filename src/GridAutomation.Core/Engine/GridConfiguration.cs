@@ -25,7 +25,12 @@ namespace GridAutomation.Core.Engine
             new ConfigurationKey("PageSize", "GRIDAUTOMATION_PAGE_SIZE", "1000", "Workloads asked per page from a provider."),
             new ConfigurationKey("LeaseTimeoutSeconds", "GRIDAUTOMATION_LEASE_TIMEOUT", "120", "Heartbeat age after which another machine's running operation counts as interrupted."),
             new ConfigurationKey("LockWaitSeconds", "GRIDAUTOMATION_LOCK_WAIT", "30", "How long a change waits for a workload another operation holds before failing with WorkloadLocked."),
+            new ConfigurationKey("StateStore", "GRIDAUTOMATION_STATE_STORE", "Sqlite", "Where the state lives: Sqlite (the file StatePath, one per user) or PostgreSql (a shared database, StateConnectionString; PowerShell 7 only)."),
+            new ConfigurationKey("StateConnectionString", "GRIDAUTOMATION_STATE_CONNECTION", "", "Connection string of the shared PostgreSQL store, without a password (Host=db;Database=grid;Username=grid). The password comes from PGPASSWORD, a .pgpass file or Connect-GridState -StateCredential."),
         };
+
+        /// <summary>The two store backends, as StateStore accepts them.</summary>
+        public const string SqliteStore = "Sqlite", PostgreSqlStore = "PostgreSql";
 
         public string StatePath { get; set; } = "";
         public int MaxConcurrencyPerDatacenter { get; set; } = 4;
@@ -34,6 +39,10 @@ namespace GridAutomation.Core.Engine
         public int PageSize { get; set; } = 1000;
         public int LeaseTimeoutSeconds { get; set; } = 120;
         public int LockWaitSeconds { get; set; } = 30;
+        /// <summary>"Sqlite" (default) or "PostgreSql".</summary>
+        public string StateStore { get; set; } = SqliteStore;
+        /// <summary>The PostgreSQL connection string (never with a password).</summary>
+        public string StateConnectionString { get; set; } = "";
         /// <summary>Where each value came from: Parameter, Environment, File or Default.</summary>
         public IDictionary<string, string> Sources { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         public string ConfigFilePath { get; set; } = "";
@@ -101,6 +110,8 @@ namespace GridAutomation.Core.Engine
                 case "PageSize": return PageSize.ToString(CultureInfo.InvariantCulture);
                 case "LeaseTimeoutSeconds": return LeaseTimeoutSeconds.ToString(CultureInfo.InvariantCulture);
                 case "LockWaitSeconds": return LockWaitSeconds.ToString(CultureInfo.InvariantCulture);
+                case "StateStore": return StateStore;
+                case "StateConnectionString": return StateConnectionString;
                 default: throw Invalid($"'{name}' is not a configuration setting.", name);
             }
         }
@@ -122,7 +133,29 @@ namespace GridAutomation.Core.Engine
                 case "PageSize": PageSize = ParseInt(key, value, 1, 100000, where); break;
                 case "LeaseTimeoutSeconds": LeaseTimeoutSeconds = ParseInt(key, value, 5, 86400, where); break;
                 case "LockWaitSeconds": LockWaitSeconds = ParseInt(key, value, 0, 3600, where); break;
+                case "StateStore": StateStore = ParseStore(value, where); break;
+                case "StateConnectionString": StateConnectionString = CheckConnectionString(value, where); break;
             }
+        }
+
+        private static string ParseStore(string value, string where)
+        {
+            string v = value.Trim();
+            if (string.Equals(v, SqliteStore, StringComparison.OrdinalIgnoreCase)) return SqliteStore;
+            if (string.Equals(v, PostgreSqlStore, StringComparison.OrdinalIgnoreCase) || string.Equals(v, "PostgreSQL", StringComparison.OrdinalIgnoreCase)) return PostgreSqlStore;
+            throw Invalid($"StateStore must be Sqlite or PostgreSql; got '{value}' (from the {where}).", "StateStore");
+        }
+
+        private static readonly System.Text.RegularExpressions.Regex PasswordKey =
+            new System.Text.RegularExpressions.Regex(@"(^|;)\s*(password|pwd|passfile)\s*=", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+        /// <summary>A connection string with a password is refused: the password is never kept in configuration (and so never in config.json).</summary>
+        public static string CheckConnectionString(string value, string where)
+        {
+            string v = (value ?? "").Trim();
+            if (PasswordKey.IsMatch(v))
+                throw Invalid($"StateConnectionString (from the {where}) must not contain a password: it would be kept in clear text. Give it with PGPASSWORD, a .pgpass file, or Connect-GridState -StateCredential.", "StateConnectionString");
+            return v;
         }
 
         private static int ParseInt(ConfigurationKey key, string value, int min, int max, string where)

@@ -40,17 +40,18 @@ namespace GridAutomation.Core.Engine
         public static GridEngine Get(GridConfiguration configuration, bool readOnly)
         {
             if (configuration == null) throw new ArgumentNullException(nameof(configuration));
-            string path = Path.GetFullPath(configuration.StatePath);
+            bool shared = SharedStateStore.IsShared(configuration);
+            string path = shared ? "pg|" + SharedStateStore.ConnectionString(configuration) : Path.GetFullPath(configuration.StatePath);
             string key = (readOnly ? "ro|" : "rw|") + path + "|" + configuration.RetryCount + "|" + configuration.MaxConcurrencyPerDatacenter + "|" + configuration.LeaseTimeoutSeconds + "|" + configuration.RetryMaxDelaySeconds + "|" + configuration.LockWaitSeconds;
             // A read-only engine over a file that does not exist yet sees an empty store; it is not cached, so the
             // first real write in this process is seen by later -WhatIf runs.
-            if (readOnly && !File.Exists(path)) return Create(configuration, path, readOnly);
+            if (readOnly && !shared && !File.Exists(path)) return Create(configuration, path, readOnly);
             return Engines.GetOrAdd(key, _ => { var e = Create(configuration, path, readOnly); e.IsShared = true; return e; });
         }
 
         private static GridEngine Create(GridConfiguration configuration, string path, bool readOnly)
         {
-            var store = StateStore.Open(path, readOnly);
+            IStateStore store = SharedStateStore.IsShared(configuration) ? SharedStateStore.Open(configuration, readOnly) : StateStore.Open(path, readOnly);
             var engine = new GridEngine
             {
                 Configuration = configuration,

@@ -5,7 +5,7 @@ using System.Linq;
 using System.Text.Json;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace GridAutomation.Core.State
 {
@@ -25,7 +25,7 @@ namespace GridAutomation.Core.State
         public IReadOnlyList<GridDatacenter> List()
             => _store.Read(c =>
             {
-                using var cmd = c.CreateCommand();
+                using var cmd = c.Command("");
                 cmd.CommandText = "SELECT name, provider, endpoint, owner, site, capabilities, settings, registered_at FROM datacenters ORDER BY name COLLATE NOCASE";
                 using var r = cmd.ExecuteReader();
                 var list = new List<GridDatacenter>();
@@ -37,9 +37,9 @@ namespace GridAutomation.Core.State
         public GridDatacenter? Get(string name)
             => _store.Read(c =>
             {
-                using var cmd = c.CreateCommand();
-                cmd.CommandText = "SELECT name, provider, endpoint, owner, site, capabilities, settings, registered_at FROM datacenters WHERE name = $n";
-                cmd.Parameters.AddWithValue("$n", name);
+                using var cmd = c.Command("");
+                cmd.CommandText = "SELECT name, provider, endpoint, owner, site, capabilities, settings, registered_at FROM datacenters WHERE name = @n";
+                cmd.Bind("@n", name);
                 using var r = cmd.ExecuteReader();
                 return r.Read() ? ReadRow(r) : null;
             });
@@ -61,31 +61,29 @@ namespace GridAutomation.Core.State
             foreach (var kv in datacenter.Settings)
                 if (!secret.Contains(kv.Key) && kv.Value != null) settings[kv.Key] = kv.Value;
             string json = JsonSerializer.Serialize(settings);
-            return _store.Write((c, tx) =>
+            return _store.Write(c =>
             {
                 DateTimeOffset registered = datacenter.RegisteredAt == default ? DateTimeOffset.UtcNow : datacenter.RegisteredAt;
-                using (var q = c.CreateCommand())
+                using (var q = c.Command(""))
                 {
-                    q.Transaction = tx;
-                    q.CommandText = "SELECT registered_at FROM datacenters WHERE name = $n";
-                    q.Parameters.AddWithValue("$n", datacenter.Name);
+                    q.CommandText = "SELECT registered_at FROM datacenters WHERE name = @n";
+                    q.Bind("@n", datacenter.Name);
                     var prev = q.ExecuteScalar();
                     if (prev != null && !(prev is DBNull)) registered = StateStore.ParseTime((string)prev);
                 }
-                using var cmd = c.CreateCommand();
-                cmd.Transaction = tx;
+                using var cmd = c.Command("");
                 cmd.CommandText = @"INSERT INTO datacenters(name, provider, endpoint, owner, site, capabilities, settings, registered_at)
-                    VALUES($n, $p, $e, $o, $s, $cap, $set, $at)
+                    VALUES(@n, @p, @e, @o, @s, @cap, @set, @at)
                     ON CONFLICT(name) DO UPDATE SET name = excluded.name, provider = excluded.provider, endpoint = excluded.endpoint,
                       owner = excluded.owner, site = excluded.site, capabilities = excluded.capabilities, settings = excluded.settings";
-                cmd.Parameters.AddWithValue("$n", datacenter.Name);
-                cmd.Parameters.AddWithValue("$p", datacenter.Provider);
-                cmd.Parameters.AddWithValue("$e", (object?)datacenter.Endpoint ?? DBNull.Value);
-                cmd.Parameters.AddWithValue("$o", (object?)datacenter.Owner ?? DBNull.Value);
-                cmd.Parameters.AddWithValue("$s", (object?)datacenter.Site ?? DBNull.Value);
-                cmd.Parameters.AddWithValue("$cap", (long)datacenter.Capabilities);
-                cmd.Parameters.AddWithValue("$set", json);
-                cmd.Parameters.AddWithValue("$at", StateStore.FormatTime(registered));
+                cmd.Bind("@n", datacenter.Name);
+                cmd.Bind("@p", datacenter.Provider);
+                cmd.Bind("@e", (object?)datacenter.Endpoint ?? DBNull.Value);
+                cmd.Bind("@o", (object?)datacenter.Owner ?? DBNull.Value);
+                cmd.Bind("@s", (object?)datacenter.Site ?? DBNull.Value);
+                cmd.Bind("@cap", (long)datacenter.Capabilities);
+                cmd.Bind("@set", json);
+                cmd.Bind("@at", StateStore.FormatTime(registered));
                 cmd.ExecuteNonQuery();
                 datacenter.RegisteredAt = registered;
                 return datacenter;
@@ -94,19 +92,18 @@ namespace GridAutomation.Core.State
 
         /// <summary>Deletes the registration; false when there was none.</summary>
         public bool Delete(string name)
-            => _store.Write((c, tx) =>
+            => _store.Write(c =>
             {
-                using var cmd = c.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = "DELETE FROM datacenters WHERE name = $n";
-                cmd.Parameters.AddWithValue("$n", name);
+                using var cmd = c.Command("");
+                cmd.CommandText = "DELETE FROM datacenters WHERE name = @n";
+                cmd.Bind("@n", name);
                 return cmd.ExecuteNonQuery() > 0;
             });
 
         /// <summary>Throws InvalidRequest "InvalidName" unless the name follows <see cref="NameRules"/> (and has no '/').</summary>
         public static void ValidateName(string? name) => NameRules.ValidateDatacenterName(name);
 
-        private static GridDatacenter ReadRow(SqliteDataReader r)
+        private static GridDatacenter ReadRow(DbDataReader r)
         {
             var dc = new GridDatacenter
             {

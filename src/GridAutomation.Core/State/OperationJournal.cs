@@ -6,7 +6,7 @@ using System.IO;
 using System.Linq;
 using System.Text.RegularExpressions;
 using GridAutomation.Core.Model;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace GridAutomation.Core.State
 {
@@ -52,19 +52,19 @@ namespace GridAutomation.Core.State
         {
             if (intent == null) throw new ArgumentNullException(nameof(intent));
             if (string.IsNullOrEmpty(intent.Kind)) throw new ArgumentException("kind is empty", nameof(intent));
-            return _store.Write((c, tx) =>
+            return _store.Write(c =>
             {
                 var now = DateTimeOffset.UtcNow;
                 if (intent.RefuseCreatesSucceededAfter.HasValue)
                 {
-                    var newer = Query(c, tx, "WHERE kind = 'Create' AND target = $t COLLATE NOCASE AND state = 'Succeeded' AND finished >= $after ORDER BY seq DESC LIMIT 1",
-                        p => { p.AddWithValue("$t", intent.Target); p.AddWithValue("$after", StateStore.FormatTime(intent.RefuseCreatesSucceededAfter.Value)); }, null).FirstOrDefault();
+                    var newer = Query(c, "WHERE kind = 'Create' AND target = @t COLLATE NOCASE AND state = 'Succeeded' AND finished >= @after ORDER BY seq DESC LIMIT 1",
+                        p => { p.Bind("@t", intent.Target); p.Bind("@after", StateStore.FormatTime(intent.RefuseCreatesSucceededAfter.Value)); }, null).FirstOrDefault();
                     if (newer != null) return new BeginOutcome { NewerCreate = newer };
                 }
                 long? token = null;
                 if (!string.IsNullOrEmpty(intent.LockKey))
                 {
-                    var (holder, last) = ReadLock(c, tx, intent.LockKey!);
+                    var (holder, last) = ReadLock(c, intent.LockKey!);
                     if (holder != null) return new BeginOutcome { LockHolder = holder };
                     token = last + 1;
                 }
@@ -76,65 +76,62 @@ namespace GridAutomation.Core.State
                     LockKey = intent.LockKey, FencingToken = token, ParentId = intent.ParentId, DestinationDatacenter = intent.DestinationDatacenter,
                     Coordinator = intent.Coordinator,
                 };
-                using (var cmd = c.CreateCommand())
+                using (var cmd = c.Command(""))
                 {
-                    cmd.Transaction = tx;
-                    cmd.CommandText = "INSERT INTO operations(" + Columns + ") VALUES($id,$kind,$dc,$target,$state,$started,NULL,NULL,NULL,$key,$batch,$req,NULL,$pid,$machine,$pstart,$hb,$tname,$lock,$token,$parent,$dest,$coord)";
-                    cmd.Parameters.AddWithValue("$id", op.Id.ToString("D"));
-                    cmd.Parameters.AddWithValue("$kind", op.Kind);
-                    cmd.Parameters.AddWithValue("$dc", op.Datacenter);
-                    cmd.Parameters.AddWithValue("$target", op.Target);
-                    cmd.Parameters.AddWithValue("$state", op.State.ToString());
-                    cmd.Parameters.AddWithValue("$started", StateStore.FormatTime(now));
-                    cmd.Parameters.AddWithValue("$key", (object?)op.IdempotencyKey ?? DBNull.Value);
-                    cmd.Parameters.AddWithValue("$batch", op.BatchId.HasValue ? op.BatchId.Value.ToString("D") : (object)DBNull.Value);
-                    cmd.Parameters.AddWithValue("$req", (object?)op.Request ?? DBNull.Value);
-                    cmd.Parameters.AddWithValue("$pid", _self.ProcessId);
-                    cmd.Parameters.AddWithValue("$machine", _self.Machine);
-                    cmd.Parameters.AddWithValue("$pstart", _self.StartToken);
-                    cmd.Parameters.AddWithValue("$hb", StateStore.FormatTime(now));
-                    cmd.Parameters.AddWithValue("$tname", (object?)op.TargetName ?? DBNull.Value);
-                    cmd.Parameters.AddWithValue("$lock", (object?)op.LockKey ?? DBNull.Value);
-                    cmd.Parameters.AddWithValue("$token", token.HasValue ? token.Value : (object)DBNull.Value);
-                    cmd.Parameters.AddWithValue("$parent", op.ParentId.HasValue ? op.ParentId.Value.ToString("D") : (object)DBNull.Value);
-                    cmd.Parameters.AddWithValue("$dest", (object?)op.DestinationDatacenter ?? DBNull.Value);
-                    cmd.Parameters.AddWithValue("$coord", (object?)op.Coordinator ?? DBNull.Value);
+                    cmd.CommandText = "INSERT INTO operations(" + Columns + ") VALUES(@id,@kind,@dc,@target,@state,@started,NULL,NULL,NULL,@key,@batch,@req,NULL,@pid,@machine,@pstart,@hb,@tname,@lock,@token,@parent,@dest,@coord)";
+                    cmd.Bind("@id", op.Id.ToString("D"));
+                    cmd.Bind("@kind", op.Kind);
+                    cmd.Bind("@dc", op.Datacenter);
+                    cmd.Bind("@target", op.Target);
+                    cmd.Bind("@state", op.State.ToString());
+                    cmd.Bind("@started", StateStore.FormatTime(now));
+                    cmd.Bind("@key", (object?)op.IdempotencyKey ?? DBNull.Value);
+                    cmd.Bind("@batch", op.BatchId.HasValue ? op.BatchId.Value.ToString("D") : (object)DBNull.Value);
+                    cmd.Bind("@req", (object?)op.Request ?? DBNull.Value);
+                    cmd.Bind("@pid", _self.ProcessId);
+                    cmd.Bind("@machine", _self.Machine);
+                    cmd.Bind("@pstart", _self.StartToken);
+                    cmd.Bind("@hb", StateStore.FormatTime(now));
+                    cmd.Bind("@tname", (object?)op.TargetName ?? DBNull.Value);
+                    cmd.Bind("@lock", (object?)op.LockKey ?? DBNull.Value);
+                    cmd.Bind("@token", token.HasValue ? token.Value : (object)DBNull.Value);
+                    cmd.Bind("@parent", op.ParentId.HasValue ? op.ParentId.Value.ToString("D") : (object)DBNull.Value);
+                    cmd.Bind("@dest", (object?)op.DestinationDatacenter ?? DBNull.Value);
+                    cmd.Bind("@coord", (object?)op.Coordinator ?? DBNull.Value);
                     cmd.ExecuteNonQuery();
                 }
-                if (token.HasValue) TakeLock(c, tx, op.LockKey!, op.Id, token.Value, now);
+                if (token.HasValue) TakeLock(c, op.LockKey!, op.Id, token.Value, now);
                 return new BeginOutcome { Operation = op };
             });
         }
 
         /// <summary>The live holder of a lock (null when free, released, or its holder is finished or dead) and the lock's last fencing token (0 if never taken).</summary>
-        private (GridOperation? holder, long last) ReadLock(SqliteConnection c, SqliteTransaction tx, string lockKey)
+        private (GridOperation? holder, long last) ReadLock(IStateSession c, string lockKey)
         {
             string? holderId = null; long last = 0;
-            using (var cmd = c.CreateCommand())
+            using (var cmd = c.Command(""))
             {
-                cmd.Transaction = tx;
-                cmd.CommandText = "SELECT operation_id, fencing_token FROM workload_locks WHERE lock_key = $k";
-                cmd.Parameters.AddWithValue("$k", lockKey);
+                cmd.CommandText = "SELECT operation_id, fencing_token FROM workload_locks WHERE lock_key = @k";
+                cmd.Bind("@k", lockKey);
                 using var r = cmd.ExecuteReader();
                 if (r.Read()) { holderId = r.IsDBNull(0) ? null : r.GetString(0); last = r.GetInt64(1); }
             }
             if (holderId == null) return (null, last);
-            var holder = Query(c, tx, "WHERE id = $id", p => p.AddWithValue("$id", holderId), null).FirstOrDefault();
+            var holder = Query(c, "WHERE id = @id", p => p.Bind("@id", holderId), null).FirstOrDefault();
             // Running/Pending as read means its lease is alive (a dead one reads Interrupted): only then does it block.
             bool blocks = holder != null && (holder.State == OperationState.Running || holder.State == OperationState.Pending);
             return (blocks ? holder : null, last);
         }
 
-        private static void TakeLock(SqliteConnection c, SqliteTransaction tx, string lockKey, Guid opId, long token, DateTimeOffset now)
+        private static void TakeLock(IStateSession c, string lockKey, Guid opId, long token, DateTimeOffset now)
         {
-            using var cmd = c.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = @"INSERT INTO workload_locks(lock_key, operation_id, fencing_token, acquired) VALUES($k, $op, $tok, $t)
+            using var cmd = c.Command("");
+            cmd.CommandText = @"INSERT INTO workload_locks(lock_key, operation_id, fencing_token, acquired) VALUES(@k, @op, @tok, @t)
                                 ON CONFLICT(lock_key) DO UPDATE SET operation_id = excluded.operation_id, fencing_token = excluded.fencing_token, acquired = excluded.acquired";
-            cmd.Parameters.AddWithValue("$k", lockKey);
-            cmd.Parameters.AddWithValue("$op", opId.ToString("D"));
-            cmd.Parameters.AddWithValue("$tok", token);
-            cmd.Parameters.AddWithValue("$t", StateStore.FormatTime(now));
+            cmd.Bind("@k", lockKey);
+            cmd.Bind("@op", opId.ToString("D"));
+            cmd.Bind("@tok", token);
+            cmd.Bind("@t", StateStore.FormatTime(now));
             cmd.ExecuteNonQuery();
         }
 
@@ -143,14 +140,13 @@ namespace GridAutomation.Core.State
         /// token. If the lease expired and another operation took the lock (a higher token), the stale writer is refused.
         /// Releases the lock when <paramref name="release"/>.
         /// </summary>
-        private static void CheckFence(SqliteConnection c, SqliteTransaction tx, Guid id, bool release)
+        private static void CheckFence(IStateSession c, Guid id, bool release)
         {
             string? lockKey = null; long? token = null;
-            using (var cmd = c.CreateCommand())
+            using (var cmd = c.Command(""))
             {
-                cmd.Transaction = tx;
-                cmd.CommandText = "SELECT lock_key, fencing_token FROM operations WHERE id = $id";
-                cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+                cmd.CommandText = "SELECT lock_key, fencing_token FROM operations WHERE id = @id";
+                cmd.Bind("@id", id.ToString("D"));
                 using var r = cmd.ExecuteReader();
                 if (!r.Read()) throw NotFound(id);
                 if (!r.IsDBNull(0)) lockKey = r.GetString(0);
@@ -158,11 +154,10 @@ namespace GridAutomation.Core.State
             }
             if (lockKey == null || token == null) return;
             long current;
-            using (var cmd = c.CreateCommand())
+            using (var cmd = c.Command(""))
             {
-                cmd.Transaction = tx;
-                cmd.CommandText = "SELECT fencing_token FROM workload_locks WHERE lock_key = $k";
-                cmd.Parameters.AddWithValue("$k", lockKey);
+                cmd.CommandText = "SELECT fencing_token FROM workload_locks WHERE lock_key = @k";
+                cmd.Bind("@k", lockKey);
                 var v = cmd.ExecuteScalar();
                 current = v == null || v is DBNull ? 0 : Convert.ToInt64(v, CultureInfo.InvariantCulture);
             }
@@ -170,11 +165,10 @@ namespace GridAutomation.Core.State
                 throw GridException.Conflict($"Operation {id} lost its lock on '{lockKey}' (its lease expired and another operation took the lock, fencing token {current} > {token}); its result was not recorded.", "LeaseLost", id);
             if (release)
             {
-                using var cmd = c.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = "UPDATE workload_locks SET operation_id = NULL WHERE lock_key = $k AND operation_id = $id";
-                cmd.Parameters.AddWithValue("$k", lockKey);
-                cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+                using var cmd = c.Command("");
+                cmd.CommandText = "UPDATE workload_locks SET operation_id = NULL WHERE lock_key = @k AND operation_id = @id";
+                cmd.Bind("@k", lockKey);
+                cmd.Bind("@id", id.ToString("D"));
                 cmd.ExecuteNonQuery();
             }
         }
@@ -186,25 +180,24 @@ namespace GridAutomation.Core.State
         public void Checkpoint(Guid id, string key, string value)
         {
             if (key == null) throw new ArgumentNullException(nameof(key));
-            _store.Write((c, tx) =>
+            _store.Write(c =>
             {
-                CheckFence(c, tx, id, release: false);
-                using var cmd = c.CreateCommand();
-                cmd.Transaction = tx;
+                CheckFence(c, id, release: false);
+                using var cmd = c.Command("");
                 cmd.CommandText = @"INSERT INTO operation_checkpoints(operation_id, seq, key, value)
-                    VALUES($id, (SELECT coalesce(max(seq), 0) + 1 FROM operation_checkpoints WHERE operation_id = $id), $k, $v)
+                    VALUES(@id, (SELECT coalesce(max(seq), 0) + 1 FROM operation_checkpoints WHERE operation_id = @id), @k, @v)
                     ON CONFLICT(operation_id, key) DO UPDATE SET value = excluded.value, seq = excluded.seq";
-                cmd.Parameters.AddWithValue("$id", id.ToString("D"));
-                cmd.Parameters.AddWithValue("$k", key);
-                cmd.Parameters.AddWithValue("$v", value ?? "");
+                cmd.Bind("@id", id.ToString("D"));
+                cmd.Bind("@k", key);
+                cmd.Bind("@v", value ?? "");
                 cmd.ExecuteNonQuery();
-                Touch(c, tx, id);
+                Touch(c, id);
                 return 0;
             });
         }
 
         public void Heartbeat(Guid id)
-            => _store.Write((c, tx) => { Touch(c, tx, id); return 0; });
+            => _store.Write(c => { Touch(c, id); return 0; });
 
         public void Complete(Guid id, string? resultJson) => Finish(id, OperationState.Succeeded, resultJson, null, null);
 
@@ -214,19 +207,18 @@ namespace GridAutomation.Core.State
 
         private void Finish(Guid id, OperationState state, string? result, string? errorId, string? error, bool finished = true)
         {
-            _store.Write((c, tx) =>
+            _store.Write(c =>
             {
-                CheckFence(c, tx, id, release: true);
-                using var cmd = c.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = @"UPDATE operations SET state = $s, finished = " + (finished ? "$f" : "NULL") + @", result = coalesce($r, result), error_id = $eid, error = $e, heartbeat = $f
-                                    WHERE id = $id";
-                cmd.Parameters.AddWithValue("$id", id.ToString("D"));
-                cmd.Parameters.AddWithValue("$s", state.ToString());
-                cmd.Parameters.AddWithValue("$f", StateStore.FormatTime(DateTimeOffset.UtcNow));
-                cmd.Parameters.AddWithValue("$r", (object?)result ?? DBNull.Value);
-                cmd.Parameters.AddWithValue("$eid", (object?)errorId ?? DBNull.Value);
-                cmd.Parameters.AddWithValue("$e", (object?)error ?? DBNull.Value);
+                CheckFence(c, id, release: true);
+                using var cmd = c.Command("");
+                cmd.CommandText = @"UPDATE operations SET state = @s, finished = " + (finished ? "@f" : "NULL") + @", result = coalesce(@r, result), error_id = @eid, error = @e, heartbeat = @f
+                                    WHERE id = @id";
+                cmd.Bind("@id", id.ToString("D"));
+                cmd.Bind("@s", state.ToString());
+                cmd.Bind("@f", StateStore.FormatTime(DateTimeOffset.UtcNow));
+                cmd.Bind("@r", (object?)result ?? DBNull.Value);
+                cmd.Bind("@eid", (object?)errorId ?? DBNull.Value);
+                cmd.Bind("@e", (object?)error ?? DBNull.Value);
                 if (cmd.ExecuteNonQuery() == 0) throw NotFound(id);
                 return 0;
             });
@@ -235,7 +227,7 @@ namespace GridAutomation.Core.State
         public GridOperation? Get(Guid id)
             => _store.Read(c =>
             {
-                var ops = Query(c, null, "WHERE id = $id", p => p.AddWithValue("$id", id.ToString("D")), null);
+                var ops = Query(c, "WHERE id = @id", p => p.Bind("@id", id.ToString("D")), null);
                 LoadCheckpoints(c, ops);
                 return ops.FirstOrDefault();
             });
@@ -243,8 +235,8 @@ namespace GridAutomation.Core.State
         public GridOperation? FindByIdempotencyKey(string kind, string idempotencyKey)
             => _store.Read(c =>
             {
-                var ops = Query(c, null, "WHERE kind = $k AND idempotency_key = $key AND state IN ('Pending','Running','Interrupted','Succeeded') ORDER BY seq DESC LIMIT 1",
-                    p => { p.AddWithValue("$k", kind); p.AddWithValue("$key", idempotencyKey); }, null);
+                var ops = Query(c, "WHERE kind = @k AND idempotency_key = @key AND state IN ('Pending','Running','Interrupted','Succeeded') ORDER BY seq DESC LIMIT 1",
+                    p => { p.Bind("@k", kind); p.Bind("@key", idempotencyKey); }, null);
                 LoadCheckpoints(c, ops);
                 return ops.FirstOrDefault();
             });
@@ -255,15 +247,15 @@ namespace GridAutomation.Core.State
             return _store.Read(c =>
             {
                 var where = new List<string>();
-                var binds = new List<Action<SqliteParameterCollection>>();
-                if (filter.Id.HasValue) { where.Add("id = $id"); binds.Add(p => p.AddWithValue("$id", filter.Id.Value.ToString("D"))); }
-                if (filter.BatchId.HasValue) { where.Add("batch_id = $batch"); binds.Add(p => p.AddWithValue("$batch", filter.BatchId.Value.ToString("D"))); }
-                if (!string.IsNullOrEmpty(filter.Kind)) { where.Add("kind = $kind COLLATE NOCASE"); binds.Add(p => p.AddWithValue("$kind", filter.Kind)); }
+                var binds = new List<Action<DbCommand>>();
+                if (filter.Id.HasValue) { where.Add("id = @id"); binds.Add(p => p.Bind("@id", filter.Id.Value.ToString("D"))); }
+                if (filter.BatchId.HasValue) { where.Add("batch_id = @batch"); binds.Add(p => p.Bind("@batch", filter.BatchId.Value.ToString("D"))); }
+                if (!string.IsNullOrEmpty(filter.Kind)) { where.Add("kind = @kind COLLATE NOCASE"); binds.Add(p => p.Bind("@kind", filter.Kind)); }
                 if (filter.Kinds != null && filter.Kinds.Count > 0)
                 {
                     var kinds = filter.Kinds.ToArray();
-                    where.Add("kind COLLATE NOCASE IN (" + string.Join(",", kinds.Select((_, i) => "$kd" + i)) + ")");
-                    binds.Add(p => { for (int i = 0; i < kinds.Length; i++) p.AddWithValue("$kd" + i, kinds[i]); });
+                    where.Add("kind COLLATE NOCASE IN (" + string.Join(",", kinds.Select((_, i) => "@kd" + i)) + ")");
+                    binds.Add(p => { for (int i = 0; i < kinds.Length; i++) p.Bind("@kd" + i, kinds[i]); });
                 }
                 if (filter.States != null && filter.States.Count > 0)
                 {
@@ -272,8 +264,8 @@ namespace GridAutomation.Core.State
                     if (filter.States.Contains(OperationState.Interrupted) || filter.States.Contains(OperationState.Running) || filter.States.Contains(OperationState.Pending))
                     { stored.Add("Running"); stored.Add("Pending"); stored.Add("Interrupted"); }
                     var names = stored.ToArray();
-                    where.Add("state IN (" + string.Join(",", names.Select((_, i) => "$st" + i)) + ")");
-                    binds.Add(p => { for (int i = 0; i < names.Length; i++) p.AddWithValue("$st" + i, names[i]); });
+                    where.Add("state IN (" + string.Join(",", names.Select((_, i) => "@st" + i)) + ")");
+                    binds.Add(p => { for (int i = 0; i < names.Length; i++) p.Bind("@st" + i, names[i]); });
                 }
                 Func<GridOperation, bool>? post = null;
                 var dcPatterns = filter.Datacenters != null && filter.Datacenters.Count > 0 ? filter.Datacenters : null;
@@ -284,7 +276,7 @@ namespace GridAutomation.Core.State
                              && (targetPatterns == null || (op.TargetName != null && Engine.Wildcard.MatchesAny(op.TargetName, targetPatterns))
                                  || Engine.Wildcard.MatchesAny(op.Target, targetPatterns));
                 string sql = (where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "") + " ORDER BY seq DESC";
-                var ops = Query(c, null, sql, p => { foreach (var b in binds) b(p); }, post, filter.Last);
+                var ops = Query(c, sql, p => { foreach (var b in binds) b(p); }, post, filter.Last);
                 ops.Reverse(); // chronological
                 LoadCheckpoints(c, ops);
                 return (IReadOnlyList<GridOperation>)ops;
@@ -292,9 +284,9 @@ namespace GridAutomation.Core.State
         }
 
         public bool TryTakeOver(Guid id)
-            => _store.Write((c, tx) =>
+            => _store.Write(c =>
             {
-                var op = Query(c, tx, "WHERE id = $id", p => p.AddWithValue("$id", id.ToString("D")), null).FirstOrDefault();
+                var op = Query(c, "WHERE id = @id", p => p.Bind("@id", id.ToString("D")), null).FirstOrDefault();
                 if (op == null) throw NotFound(id);
                 if (op.State != OperationState.Interrupted) return false;
                 var at = DateTimeOffset.UtcNow;
@@ -302,21 +294,20 @@ namespace GridAutomation.Core.State
                 long? token = null;
                 if (!string.IsNullOrEmpty(op.LockKey))
                 {
-                    var (holder, last) = ReadLock(c, tx, op.LockKey!);
+                    var (holder, last) = ReadLock(c, op.LockKey!);
                     if (holder != null && holder.Id != op.Id)
                         throw GridException.Conflict($"Operation {id} cannot be resumed now: workload '{op.TargetName ?? op.Target}' is locked by operation {holder.Id} ({holder.Kind}, process {holder.LeaseProcessId} on {holder.LeaseMachine}). Try again when it has finished.", "WorkloadLocked", id);
                     token = last + 1;
-                    TakeLock(c, tx, op.LockKey!, op.Id, token.Value, at);
+                    TakeLock(c, op.LockKey!, op.Id, token.Value, at);
                 }
-                using var cmd = c.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = "UPDATE operations SET state = 'Running', finished = NULL, lease_pid = $pid, lease_machine = $m, lease_process_start = $ps, heartbeat = $hb, fencing_token = coalesce($tok, fencing_token) WHERE id = $id";
-                cmd.Parameters.AddWithValue("$tok", token.HasValue ? token.Value : (object)DBNull.Value);
-                cmd.Parameters.AddWithValue("$id", id.ToString("D"));
-                cmd.Parameters.AddWithValue("$pid", _self.ProcessId);
-                cmd.Parameters.AddWithValue("$m", _self.Machine);
-                cmd.Parameters.AddWithValue("$ps", _self.StartToken);
-                cmd.Parameters.AddWithValue("$hb", now);
+                using var cmd = c.Command("");
+                cmd.CommandText = "UPDATE operations SET state = 'Running', finished = NULL, lease_pid = @pid, lease_machine = @m, lease_process_start = @ps, heartbeat = @hb, fencing_token = coalesce(@tok, fencing_token) WHERE id = @id";
+                cmd.Bind("@tok", token.HasValue ? token.Value : (object)DBNull.Value);
+                cmd.Bind("@id", id.ToString("D"));
+                cmd.Bind("@pid", _self.ProcessId);
+                cmd.Bind("@m", _self.Machine);
+                cmd.Bind("@ps", _self.StartToken);
+                cmd.Bind("@hb", now);
                 return cmd.ExecuteNonQuery() == 1;
             });
 
@@ -325,12 +316,11 @@ namespace GridAutomation.Core.State
         /// with their checkpoints. Running and interrupted ones are never deleted. Returns how many were deleted.
         /// </summary>
         public int Prune(DateTimeOffset finishedBefore)
-            => _store.Write((c, tx) =>
+            => _store.Write(c =>
             {
-                using var cmd = c.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = "DELETE FROM operations WHERE state IN ('Succeeded','Failed','RolledBack','Cancelled') AND finished IS NOT NULL AND finished < $t";
-                cmd.Parameters.AddWithValue("$t", StateStore.FormatTime(finishedBefore));
+                using var cmd = c.Command("");
+                cmd.CommandText = "DELETE FROM operations WHERE state IN ('Succeeded','Failed','RolledBack','Cancelled') AND finished IS NOT NULL AND finished < @t";
+                cmd.Bind("@t", StateStore.FormatTime(finishedBefore));
                 return cmd.ExecuteNonQuery();
             });
 
@@ -338,31 +328,28 @@ namespace GridAutomation.Core.State
 
         private static GridException NotFound(Guid id) => GridException.NotFound($"No operation with id {id} in the journal.", "OperationNotFound", id);
 
-        private static void RequireExists(SqliteConnection c, SqliteTransaction tx, Guid id)
+        private static void RequireExists(IStateSession c, Guid id)
         {
-            using var cmd = c.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = "SELECT count(*) FROM operations WHERE id = $id";
-            cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+            using var cmd = c.Command("");
+            cmd.CommandText = "SELECT count(*) FROM operations WHERE id = @id";
+            cmd.Bind("@id", id.ToString("D"));
             if (Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) == 0) throw NotFound(id);
         }
 
-        private static void Touch(SqliteConnection c, SqliteTransaction tx, Guid id)
+        private static void Touch(IStateSession c, Guid id)
         {
-            using var cmd = c.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = "UPDATE operations SET heartbeat = $hb WHERE id = $id AND state IN ('Running','Pending')";
-            cmd.Parameters.AddWithValue("$id", id.ToString("D"));
-            cmd.Parameters.AddWithValue("$hb", StateStore.FormatTime(DateTimeOffset.UtcNow));
+            using var cmd = c.Command("");
+            cmd.CommandText = "UPDATE operations SET heartbeat = @hb WHERE id = @id AND state IN ('Running','Pending')";
+            cmd.Bind("@id", id.ToString("D"));
+            cmd.Bind("@hb", StateStore.FormatTime(DateTimeOffset.UtcNow));
             cmd.ExecuteNonQuery();
         }
 
-        private List<GridOperation> Query(SqliteConnection c, SqliteTransaction? tx, string tail, Action<SqliteParameterCollection> bind, Func<GridOperation, bool>? post, int? limit = null)
+        private List<GridOperation> Query(IStateSession c, string tail, Action<DbCommand> bind, Func<GridOperation, bool>? post, int? limit = null)
         {
-            using var cmd = c.CreateCommand();
-            cmd.Transaction = tx;
+            using var cmd = c.Command("");
             cmd.CommandText = "SELECT " + Columns + " FROM operations " + tail;
-            bind(cmd.Parameters);
+            bind(cmd);
             var list = new List<GridOperation>();
             var liveness = new Dictionary<string, bool>(StringComparer.Ordinal);
             using var r = cmd.ExecuteReader();
@@ -418,7 +405,7 @@ namespace GridAutomation.Core.State
             => _store is StateStore ss ? ss.CorruptError(detail, ex)
              : new GridException(GridErrorKind.StateStore, $"The state store '{_store.Path}' is corrupt ({detail}).", "StateStoreCorrupt", ex) { Target = _store.Path };
 
-        private static string SafeText(SqliteDataReader r, int i)
+        private static string SafeText(DbDataReader r, int i)
         {
             try { return r.IsDBNull(i) ? "?" : r.GetValue(i)?.ToString() ?? "?"; } catch (Exception) { return "?"; }
         }
@@ -437,7 +424,7 @@ namespace GridAutomation.Core.State
             return DateTimeOffset.UtcNow - hb <= LeaseTimeout;
         }
 
-        private static void LoadCheckpoints(SqliteConnection c, List<GridOperation> ops)
+        private static void LoadCheckpoints(IStateSession c, List<GridOperation> ops)
         {
             if (ops.Count == 0) return;
             var byId = ops.ToDictionary(o => o.Id.ToString("D"), StringComparer.OrdinalIgnoreCase);
@@ -445,10 +432,10 @@ namespace GridAutomation.Core.State
             for (int start = 0; start < ids.Length; start += 500)
             {
                 var chunk = ids.Skip(start).Take(500).ToArray();
-                using var cmd = c.CreateCommand();
+                using var cmd = c.Command("");
                 cmd.CommandText = "SELECT operation_id, key, value FROM operation_checkpoints WHERE operation_id IN ("
-                                  + string.Join(",", chunk.Select((_, i) => "$i" + i)) + ") ORDER BY operation_id, seq";
-                for (int i = 0; i < chunk.Length; i++) cmd.Parameters.AddWithValue("$i" + i, chunk[i]);
+                                  + string.Join(",", chunk.Select((_, i) => "@i" + i)) + ") ORDER BY operation_id, seq";
+                for (int i = 0; i < chunk.Length; i++) cmd.Bind("@i" + i, chunk[i]);
                 using var r = cmd.ExecuteReader();
                 while (r.Read())
                     if (byId.TryGetValue(r.GetString(0), out var o)) o.Checkpoints[r.GetString(1)] = r.IsDBNull(2) ? "" : r.GetString(2);

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using GridAutomation.Core.Model;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace GridAutomation.Core.State
 {
@@ -68,7 +68,7 @@ namespace GridAutomation.Core.State
                 store.Read(c =>
                 {
                     report.Datacenters = Scalar(c, "SELECT count(*) FROM datacenters");
-                    using (var cmd = c.CreateCommand())
+                    using (var cmd = c.Command(""))
                     {
                         cmd.CommandText = "SELECT state, count(*) FROM operations GROUP BY state";
                         using var r = cmd.ExecuteReader();
@@ -98,9 +98,9 @@ namespace GridAutomation.Core.State
             return report;
         }
 
-        private static long Scalar(SqliteConnection c, string sql)
+        private static long Scalar(IStateSession c, string sql)
         {
-            using var cmd = c.CreateCommand();
+            using var cmd = c.Command("");
             cmd.CommandText = sql;
             return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
         }

@@ -91,13 +91,33 @@ namespace GridAutomation.Core.State
 
         private sealed class Ambient
         {
-            public Ambient(StateStore store, SqliteConnection connection, SqliteTransaction transaction)
-            { Store = store; Connection = connection; Transaction = transaction; }
+            public Ambient(StateStore store, Session session)
+            { Store = store; Session = session; }
             public StateStore Store { get; }
-            public SqliteConnection Connection { get; }
-            public SqliteTransaction Transaction { get; }
+            public Session Session { get; }
             public Ambient? Outer { get; set; }
         }
+
+        /// <summary>The SQLite session: one pooled connection, and the IMMEDIATE transaction of a write.</summary>
+        private sealed class Session : IStateSession
+        {
+            private readonly SqliteConnection _c;
+            private readonly SqliteTransaction? _tx;
+            public Session(SqliteConnection c, SqliteTransaction? tx) { _c = c; _tx = tx; }
+            public StateBackend Backend => StateBackend.Sqlite;
+            public bool InTransaction => _tx != null;
+            public System.Data.Common.DbCommand Command(string sql)
+            {
+                var cmd = _c.CreateCommand();
+                cmd.Transaction = _tx;
+                cmd.CommandText = sql;
+                return cmd;
+            }
+        }
+
+        public StateBackend Backend => StateBackend.Sqlite;
+        /// <summary>The SQLite connection string of this store (for tests and tools that open the file beside it).</summary>
+        public string SqliteConnectionString => _connectionString;
 
         private readonly string _connectionString;
         private readonly TimeSpan _busyTimeout;
@@ -184,7 +204,7 @@ namespace GridAutomation.Core.State
             {
                 if (!readOnly)
                 {
-                    store.Read(c =>
+                    store.ReadSqlite(c =>
                     {
                         using var cmd = c.CreateCommand();
                         // Read the schema first: a damaged file fails here, before the journal-mode change could write to it.
@@ -355,14 +375,14 @@ namespace GridAutomation.Core.State
         }
 
         /// <summary>Runs PRAGMA quick_check on the store (Test-GridState). Empty when sound.</summary>
-        public IReadOnlyList<string> QuickCheck(int maxErrors = 20) => Read(c => QuickCheck(c, Math.Max(1, maxErrors)));
+        public IReadOnlyList<string> QuickCheck(int maxErrors = 20) => ReadSqlite(c => QuickCheck(c, Math.Max(1, maxErrors)));
 
         /// <summary>The file's application_id (ours: <see cref="ApplicationId"/>; 0 on a file not yet stamped).</summary>
-        public long ReadApplicationId() => Read(c => { using var cmd = c.CreateCommand(); cmd.CommandText = "PRAGMA application_id;"; return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture); });
+        public long ReadApplicationId() => ReadSqlite(c => { using var cmd = c.CreateCommand(); cmd.CommandText = "PRAGMA application_id;"; return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture); });
 
         /// <summary>Every component's schema version (core, simulator, ...).</summary>
         public IReadOnlyDictionary<string, int> GetSchemaVersions()
-            => Read(c =>
+            => ReadSqlite(c =>
             {
                 var d = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
                 if (!VersionTableExists(c, null)) return (IReadOnlyDictionary<string, int>)d;
@@ -458,7 +478,10 @@ namespace GridAutomation.Core.State
             }
         }
 
-        public T Read<T>(Func<SqliteConnection, T> work)
+        public T Read<T>(Func<IStateSession, T> work) => ReadSqlite(c => work(new Session(c, null)));
+
+        /// <summary>A read on the SQLite connection itself (file checks, PRAGMAs): only inside this class.</summary>
+        private T ReadSqlite<T>(Func<SqliteConnection, T> work)
         {
             if (work == null) throw new ArgumentNullException(nameof(work));
             // Always its own connection (also inside a Write): in WAL mode a reader never waits for the writer.
@@ -470,7 +493,7 @@ namespace GridAutomation.Core.State
             catch (SqliteException ex) { throw Map(ex); }
         }
 
-        public T Write<T>(Func<SqliteConnection, SqliteTransaction, T> work)
+        public T Write<T>(Func<IStateSession, T> work)
         {
             if (work == null) throw new ArgumentNullException(nameof(work));
             if (ReadOnly)
@@ -479,16 +502,16 @@ namespace GridAutomation.Core.State
             var amb = _ambient;
             if (amb != null && ReferenceEquals(amb.Store, this))
             {
-                return work(amb.Connection, amb.Transaction); // a nested write joins the outer transaction
+                return work(amb.Session); // a nested write joins the outer transaction
             }
             try
             {
                 using var c = OpenConnection();
                 using var tx = c.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: waits up to the busy timeout for the write lock
-                var mine = new Ambient(this, c, tx) { Outer = _ambient };
+                var mine = new Ambient(this, new Session(c, tx)) { Outer = _ambient };
                 _ambient = mine;
                 T result;
-                try { result = work(c, tx); }
+                try { result = work(mine.Session); }
                 finally { _ambient = mine.Outer; }
                 EnsureWalPresent(); // before the commit: a commit into a deleted -wal would be lost at the next close or crash
                 tx.Commit();
@@ -519,7 +542,7 @@ namespace GridAutomation.Core.State
         }
 
         /// <summary>The schema version recorded for a component (0 when none).</summary>
-        public int GetSchemaVersion(string component) => Read(c => ReadVersion(c, null, component));
+        public int GetSchemaVersion(string component) => ReadSqlite(c => ReadVersion(c, null, component));
 
         private static bool VersionTableExists(SqliteConnection c, SqliteTransaction? tx)
         {
@@ -549,7 +572,7 @@ namespace GridAutomation.Core.State
         private void ApplyMigrations(string component, string[] migrations, bool force)
         {
             int target = migrations.Length;
-            int current = Read(c => ReadVersion(c, null, component));
+            int current = ReadSqlite(c => ReadVersion(c, null, component));
             if (current > target) throw Newer(component, current, target);
             if (current == target) return;
             if (ReadOnly && !force)

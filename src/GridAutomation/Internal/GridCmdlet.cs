@@ -48,6 +48,17 @@ namespace GridAutomation.Internal
             }
         }
 
+        static GridCmdlet() => RegisterStores();
+
+        /// <summary>Registers the PostgreSQL store where it can run (PowerShell 7); on 5.1 choosing it is StateStoreUnsupported.</summary>
+        internal static void RegisterStores()
+        {
+#if NET8_0_OR_GREATER
+            GridAutomation.Core.State.SharedStateStore.PostgreSqlOpener ??= (cs, readOnly, password)
+                => GridAutomation.State.PostgreSql.PostgreSqlStateStore.Open(cs, readOnly, password);
+#endif
+        }
+
         /// <summary>The engine for the resolved configuration; read-only under -WhatIf. A failure here is terminating.</summary>
         protected GridEngine Engine
         {
