@@ -71,7 +71,7 @@ namespace GridAutomation.Core.Tests
             Assert.Equal(OperationState.Succeeded, second.Get(b.Id)!.State);
         }
 
-        [Fact]
+        [PostgreSqlFact]
         public void PostgreSql_ParallelOpens_MigrateOnce()
         {
             string db = PgCluster.Instance.NewDatabase();
@@ -84,7 +84,7 @@ namespace GridAutomation.Core.Tests
             finally { foreach (var st in stores) st.Dispose(); }
         }
 
-        [Fact]
+        [PostgreSqlFact]
         public void PostgreSql_DroppedConnection_IsTransient_NothingHalfWritten_AndTheOperationGoesOn()
         {
             string db = PgCluster.Instance.NewDatabase();
@@ -108,7 +108,7 @@ namespace GridAutomation.Core.Tests
             Assert.Equal("2", done.Checkpoints["step"]);
         }
 
-        [Fact]
+        [PostgreSqlFact]
         public void PostgreSql_Password_IsNeverInPathOrErrors()
         {
             string db = PgCluster.Instance.NewDatabase();
@@ -124,7 +124,7 @@ namespace GridAutomation.Core.Tests
             Assert.DoesNotContain(wrong, ex.Target?.ToString() ?? "");
         }
 
-        [Fact]
+        [PostgreSqlFact]
         public void PostgreSql_ReadOnly_RefusesWrites()
         {
             string db = PgCluster.Instance.NewDatabase();

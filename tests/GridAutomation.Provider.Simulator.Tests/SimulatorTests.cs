@@ -33,6 +33,14 @@ namespace GridAutomation.Provider.Simulator.Tests
 
         private static Dictionary<string, string> Small => new Dictionary<string, string> { ["Hosts"] = "2", ["HostCpu"] = "4", ["HostMemoryGB"] = "8" };
 
+        /// <summary>Says (skipped, with the reason) when the PostgreSQL rows of the theories below were left out.</summary>
+        [GridAutomation.Core.Tests.PostgreSqlFact]
+        public void PostgreSqlBackend_Opens()
+        {
+            using var env = new SimEnv("PostgreSql");
+            Assert.Equal("PostgreSql", env.Backend);
+        }
+
         [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
         public async Task Provider_DeclaresItself(string backend)
         {

@@ -9,7 +9,13 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'PostgresTestCluster.ps1')
     $script:pg = if (-not (Get-PgTestPrerequisiteProblem)) { Start-PgTestCluster -Root $script:dir }
     if ($script:pg) { $script:password = $script:pg.Password; $script:port = $script:pg.Port; $script:cs = $script:pg.ConnectionString }
-    function Assert-Cluster { if (-not $script:pg) { throw ('Prerequisite missing: ' + (Get-PgTestPrerequisiteProblem)) } }
+    # A user's fresh clone without PostgreSQL reports these tests skipped with the reason; CI (REQUIRE_ALL) fails them.
+    function Assert-Cluster {
+        if ($script:pg) { return }
+        $why = 'Prerequisite missing: ' + (Get-PgTestPrerequisiteProblem)
+        if ($env:GRIDAUTOMATION_REQUIRE_ALL -eq '1') { throw $why }
+        Set-ItResult -Skipped -Because $why
+    }
 }
 
 AfterAll {
