@@ -48,6 +48,7 @@
         'Get-GridConfiguration'
         'Set-GridConfiguration'
         'Test-GridState'
+        'Test-GridMove'
     )
     VariablesToExport      = @()
     AliasesToExport        = @()

@@ -102,7 +102,7 @@ Import-Module GridAutomation -RequiredVersion '$Version'
 
         It 'exports exactly the cmdlets the manifest lists' {
             $commands = [regex]::Match($script:Imported.Output, 'COMMANDS=(.*)').Groups[1].Value.Trim() -split ','
-            $Promised.Count | Should -Be 21 # the 20 of the foundation issue + Test-GridState (issue 9)
+            $Promised.Count | Should -Be 22 # the 20 of the foundation issue + Test-GridState (issue 9) + Test-GridMove (issue 13)
             @($commands | Where-Object { $_ }) | Should -Be @($Promised | Sort-Object)
         }
     }
