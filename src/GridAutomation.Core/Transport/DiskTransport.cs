@@ -67,3 +67,32 @@ namespace GridAutomation.Core.Transport
         Task<MoveSourceInfo> DescribeAsync(string nativeId, CancellationToken cancellationToken);
     }
 }
+
+namespace GridAutomation.Core.Transport
+{
+    /// <summary>A disk on its way: where the exported bytes are (a file in the temp folder) or, for virtual disks, their description.</summary>
+    public sealed class DiskImage
+    {
+        public string Name { get; set; } = "";
+        public DiskFormat Format { get; set; }
+        public long CapacityBytes { get; set; }
+        /// <summary>The staged file (null for virtual disks).</summary>
+        public string? Path { get; set; }
+        /// <summary>Hash of the disk's content (SHA-256 hex), compared after every step that copies it.</summary>
+        public string ContentHash { get; set; } = "";
+    }
+
+    /// <summary>
+    /// Optional interface of a connection that can really move disk content (beyond <see cref="IDiskTransport"/>'s
+    /// declarations): export a stopped workload's disk, import it so a create can use it, and hash a workload's disk.
+    /// Every call is idempotent (a resumed move repeats the step it was in).
+    /// </summary>
+    public interface IDiskTransfer
+    {
+        Task<DiskImage> ExportDiskAsync(string nativeId, MoveDisk disk, string tempFolder, Providers.IOperationScope scope, CancellationToken cancellationToken);
+        /// <summary>Imports the image; returns the reference a create takes in its Options["ImportedDisk"].</summary>
+        Task<string> ImportDiskAsync(DiskImage image, string key, Providers.IOperationScope scope, CancellationToken cancellationToken);
+        /// <summary>The content hash of a workload's disk (by index), to verify the copy.</summary>
+        Task<string> HashDiskAsync(string nativeId, int index, CancellationToken cancellationToken);
+    }
+}
