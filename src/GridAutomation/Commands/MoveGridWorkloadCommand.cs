@@ -120,6 +120,7 @@ namespace GridAutomation.Commands
         {
             if (!CrossDatacenter || Force.IsPresent || target.State != WorkloadState.Running) return true;
             if (MyInvocation.BoundParameters.TryGetValue("Confirm", out var c) && c is SwitchParameter sp && !sp.IsPresent) return true;
+            if (SessionState.PSVariable.GetValue("ConfirmPreference") is ConfirmImpact pref && pref == ConfirmImpact.None) return true;
             return ShouldContinue($"'{target.Name}' is running and has no live path to datacenter '{DestinationDatacenter}': it is stopped while its disks are copied (Test-GridMove shows the estimated downtime). Move it?",
                 "Move with downtime");
         }
