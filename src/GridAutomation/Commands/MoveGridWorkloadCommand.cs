@@ -80,11 +80,17 @@ namespace GridAutomation.Commands
         protected override bool ReturnsWorkload => PassThru.IsPresent;
         private bool CrossDatacenter => !string.IsNullOrEmpty(DestinationDatacenter);
 
-        protected override void ValidateParameters()
+        protected override void ProcessRecord()
         {
+            // checked per record: -DestinationHost may come from the pipeline (a GridHost)
             if (string.IsNullOrEmpty(DestinationHost) && !CrossDatacenter)
                 ThrowTerminatingError(ErrorMapping.Create("DestinationMissing", ErrorCategory.InvalidArgument,
                     "Give -DestinationHost (a host of the same datacenter) or -DestinationDatacenter (another datacenter).", null, GridErrorKind.InvalidRequest));
+            base.ProcessRecord();
+        }
+
+        protected override void ValidateParameters()
+        {
             if (!CrossDatacenter && (Size != null || Option != null || RemoveSource || RemoveStorage || NoRollback))
                 ThrowTerminatingError(ErrorMapping.Create("ParameterNeedsDestinationDatacenter", ErrorCategory.InvalidArgument,
                     "-Size, -Option, -RemoveSource, -RemoveStorage and -NoRollback apply only with -DestinationDatacenter.", null, GridErrorKind.InvalidRequest));
