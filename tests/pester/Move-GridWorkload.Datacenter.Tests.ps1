@@ -138,7 +138,8 @@ Move-GridWorkload -Id '$($w.Id)' -DestinationDatacenter mv-dst -Force
         New-GridWorkload -Datacenter bulk-a -Name $names -Image debian-12 -NoStart -Confirm:$false | Out-Null
         $job = Move-GridWorkload -Name * -Datacenter bulk-a -DestinationDatacenter bulk-b -AsJob -Force
         $null = $job | Wait-Job -Timeout 900
-        $job.State | Should -Be 'Completed'
+        $why = ($job.ChildJobs | Where-Object State -eq 'Failed' | Select-Object -First 3 | ForEach-Object { $_.JobStateInfo.Reason.Message }) -join ' | '
+        $job.State | Should -Be 'Completed' -Because $why
         $moved = @(Get-GridWorkload -Datacenter bulk-b)
         $moved.Count | Should -Be 500
         @($moved.Name | Sort-Object -Unique).Count | Should -Be 500
