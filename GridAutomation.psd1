@@ -50,6 +50,7 @@
         'Test-GridState'
         'Connect-GridState'
         'Copy-GridState'
+        'Test-GridMove'
     )
     VariablesToExport      = @()
     AliasesToExport        = @()

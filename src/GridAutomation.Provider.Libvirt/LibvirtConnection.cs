@@ -14,7 +14,7 @@ using GridAutomation.Providers.Libvirt.Native;
 namespace GridAutomation.Providers.Libvirt
 {
     /// <summary>A datacenter of libvirt hosts. All native calls run on pool threads; each call's error is read on its own thread.</summary>
-    internal sealed class LibvirtConnection : IGridConnection
+    internal sealed partial class LibvirtConnection : IGridConnection
     {
         private readonly List<LibvirtHost> _hosts;
         private readonly TimeSpan _shutdownTimeout;

@@ -370,6 +370,7 @@ namespace GridAutomation.Providers.Simulator
                     ("@cpu", cpu), ("@mem", mem), ("@size", sizeName), ("@image", image?.Name), ("@tags", w.Tags), ("@disk", w.DiskGB), ("@key", key), ("@t", now));
                 return (w, true);
             });
+            if (created && request.Options.TryGetValue("ImportedDisk", out var imported)) ApplyImportedDisk(row, imported);
             if (created) _verbose($"Simulator: created '{row.Name}' ({row.NativeId}) on {row.Host} in '{Datacenter.Name}'.");
             if (row.State == Provisioning)
             {

@@ -77,6 +77,8 @@ namespace GridAutomation.Providers.Simulator
                 outcome TEXT,
                 detail TEXT);
               CREATE INDEX ix_sim_actions_workload ON sim_actions(datacenter, native_id, started_ticks);",
+            // v3: the content hash of a workload's (virtual) disk, set when it was imported by a move; NULL = the disk's own
+            @"ALTER TABLE sim_workloads ADD COLUMN disk_hash TEXT;",
         };
 
         internal const string WorkloadColumns = "seq, native_id, name, host, state, consumes, cpu, memory_mb, size, image, tags, disk_gb, idempotency_key, created_ms, updated_ms";
@@ -333,6 +335,15 @@ namespace GridAutomation.Providers.Simulator
             cmd.CommandText = sql;
             foreach (var (n, v) in args) cmd.Bind(n, v ?? DBNull.Value);
             cmd.ExecuteNonQuery();
+        }
+
+        public static object? Scalar(IStateSession c, string sql, params (string name, object? value)[] args)
+        {
+            using var cmd = c.Command("");
+            cmd.CommandText = sql;
+            foreach (var (n, v) in args) cmd.Bind(n, v ?? DBNull.Value);
+            var r = cmd.ExecuteScalar();
+            return r is DBNull ? null : r;
         }
 
         public static int ExecCount(IStateSession c, string sql, params (string name, object? value)[] args)

@@ -33,6 +33,11 @@ namespace GridAutomation.Providers.Simulator
             new ProviderParameter("LatencyMs", ProviderParameterKind.Int, "Simulated latency of every call (and of each state transition), in ms (default 0). Stored when the datacenter is first created; given later, it applies to this connection only.") { ConnectionScoped = true },
             new ProviderParameter("FaultRate", ProviderParameterKind.String, "Share of calls that fail with a transient error, 0 to 1 (default 0). Stored at first creation; given later, it applies to this connection only.") { ConnectionScoped = true },
             new ProviderParameter("FaultSeed", ProviderParameterKind.Int, "Seed of the fault schedule (default: Seed). The same seed gives the same sequence of faults. Stored at first creation; given later, it applies to this connection only.") { ConnectionScoped = true },
+            new ProviderParameter("MaxDiskGB", ProviderParameterKind.Int, "Largest disk (GB) this datacenter takes in a move from another datacenter (default: no limit)."),
+            new ProviderParameter("BootFirmware", ProviderParameterKind.StringArray, "Firmware moved-in workloads may boot with: BIOS, UEFI (default both)."),
+            new ProviderParameter("RequiredMoveOptions", ProviderParameterKind.StringArray, "Destination settings a move into this datacenter must be given (-Option or -MoveDefaults), e.g. Network."),
+            new ProviderParameter("MoveDefaults", ProviderParameterKind.StringArray, "Default destination settings for moves into this datacenter, as Key=Value (e.g. Network=lan), used when -Option does not give them."),
+            new ProviderParameter("BandwidthMBps", ProviderParameterKind.Int, "Simulated transfer rate of disks moved in or out, in MiB/s (default 1000)."),
             new ProviderParameter("ActionLog", ProviderParameterKind.Switch, "Record every changing call the simulated server receives (start and end time, process) in its table sim_actions, to check from the server's side that no two changes of one workload overlapped."),
         };
 
@@ -93,6 +98,12 @@ namespace GridAutomation.Providers.Simulator
             o.Seed = Int(request, "Seed", 1, int.MinValue, int.MaxValue);
             o.Workloads = Int(request, "Workloads", 0, 0, 2_000_000);
             o.ActionLog = request.GetSwitch("ActionLog");
+            Int(request, "MaxDiskGB", 0, 1, int.MaxValue);
+            Int(request, "BandwidthMBps", 1000, 1, 1 << 24);
+            foreach (var f in request.GetSettingArray("BootFirmware"))
+                if (!string.Equals(f.Trim(), "BIOS", StringComparison.OrdinalIgnoreCase) && !string.Equals(f.Trim(), "UEFI", StringComparison.OrdinalIgnoreCase))
+                    throw Bad("BootFirmware", f, "must be BIOS or UEFI");
+
             if (request.GetSetting("LatencyMs") is string l && l.Length > 0) o.LatencyMs = Int(request, "LatencyMs", 0, 0, 600_000);
             if (request.GetSetting("FaultSeed") is string fs && fs.Length > 0) o.FaultSeed = Int(request, "FaultSeed", 0, int.MinValue, int.MaxValue);
             var fr = request.GetSetting("FaultRate");

@@ -123,7 +123,7 @@ namespace GridAutomation.Core.Engine
         /// operation holds it, up to LockWaitSeconds, then fails with Conflict "WorkloadLocked" naming the holder.
         /// Cancellation while waiting journals nothing (the operation never began).
         /// </summary>
-        private async Task<GridOperation> BeginLockedAsync(OperationIntent intent, IEngineObserver observer, CancellationToken ct)
+        internal async Task<GridOperation> BeginLockedAsync(OperationIntent intent, IEngineObserver observer, CancellationToken ct)
         {
             var wait = TimeSpan.FromSeconds(Configuration.LockWaitSeconds);
             var deadline = DateTime.UtcNow + wait;
@@ -247,7 +247,7 @@ namespace GridAutomation.Core.Engine
             return true;
         }
 
-        private IDisposable StartHeartbeat(Guid id)
+        internal IDisposable StartHeartbeat(Guid id)
         {
             var period = TimeSpan.FromSeconds(Math.Max(1, Configuration.LeaseTimeoutSeconds / 4));
             return new Timer(_ => { try { Journal.Heartbeat(id); } catch (Exception) { /* a missed beat is retried next period */ } }, null, period, period);
@@ -428,6 +428,9 @@ namespace GridAutomation.Core.Engine
 
             op = Journal.Get(id)!;
             op.RollbackRequested = rollback;
+            // A move between datacenters is coordinated by the core (both datacenters), not by one provider.
+            if (op.Kind == Moves.MoveOrchestrator.Kind)
+                return await new Moves.MoveOrchestrator(this).ResumeAsync(op, rollback, observer, ct).ConfigureAwait(false);
             var dc = GetDatacenter(op.Datacenter);
             IGridConnection conn;
             try { conn = await GetConnectionAsync(dc.Name, observer, ct).ConfigureAwait(false); }

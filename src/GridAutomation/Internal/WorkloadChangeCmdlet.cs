@@ -64,6 +64,15 @@ namespace GridAutomation.Internal
         /// <summary>Write the updated workload when done (-PassThru); Remove-GridWorkload never does.</summary>
         protected abstract bool ReturnsWorkload { get; }
 
+        /// <summary>
+        /// Work that is not a list of engine actions (a move between datacenters): when non-null it replaces
+        /// <see cref="CreateRequests"/> for this target; it is approved the same way and runs in the same batch.
+        /// </summary>
+        protected virtual Func<IEngineObserver, CancellationToken, Task<GridWorkload?>>? CustomWork(GridWorkload target) => null;
+
+        /// <summary>A second question after ShouldProcess (ShouldContinue-style, e.g. a move with downtime); true = go on.</summary>
+        protected virtual bool ConfirmMore(GridWorkload target) => true;
+
         /// <summary>Validates cmdlet-wide parameters once (terminating on a bad combination).</summary>
         protected virtual void ValidateParameters() { }
 
@@ -79,6 +88,19 @@ namespace GridAutomation.Internal
             foreach (var (target, note) in targets)
             {
                 if (!_seen.Add(target.Id)) continue; // the same workload twice in one call is acted on once
+                var custom = CustomWork(target);
+                if (custom != null)
+                {
+                    var customLabel = target.Name + " (" + target.Id + ")";
+                    if (!Approve(customLabel, DescribeAction(target) + note) || !ConfirmMore(target)) continue;
+                    bool pass = ReturnsWorkload;
+                    Approved.Add(new WorkItem(customLabel, target, async (observer, ct) =>
+                    {
+                        var result = await custom(observer, ct).ConfigureAwait(false);
+                        return pass ? result : null;
+                    }));
+                    continue;
+                }
                 IReadOnlyList<WorkloadActionRequest> requests;
                 try
                 {

@@ -1,0 +1,277 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using GridAutomation.Core.Engine;
+using GridAutomation.Core.Model;
+using GridAutomation.Core.Providers;
+using GridAutomation.Core.State;
+using GridAutomation.Core.Transport;
+
+namespace GridAutomation.Core.Moves
+{
+    /// <summary>What a move between datacenters journals as its request (never a secret).</summary>
+    public sealed class MoveRecord
+    {
+        public string SourceId { get; set; } = "";
+        public string SourceNativeId { get; set; } = "";
+        public string Name { get; set; } = "";
+        public string DestinationDatacenter { get; set; } = "";
+        public string? DestinationHost { get; set; }
+        public string? Size { get; set; }
+        public int? CpuCount { get; set; }
+        public long? MemoryMB { get; set; }
+        public Dictionary<string, string> Tags { get; set; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        public Dictionary<string, string> Options { get; set; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        public bool WasRunning { get; set; }
+        public bool RemoveSource { get; set; }
+        public bool RemoveStorage { get; set; }
+        public bool NoRollback { get; set; }
+    }
+
+    /// <summary>
+    /// Runs a move between datacenters as ONE journaled operation (kind MoveDatacenter, coordinator 'core', source
+    /// datacenter + destination datacenter, the source workload's lock). Each step is checkpointed BEFORE it acts
+    /// ("step" = its name) and marked done after ("done:&lt;step&gt;"); every step is idempotent, so a resume repeats the
+    /// step it was in and skips the done ones. Steps: stop, export, verify, import, create, verify-destination, start,
+    /// cutover. A failure after the source stopped rolls back (removes what was made at the destination, restarts the
+    /// source) unless NoRollback.
+    /// </summary>
+    public sealed class MoveOrchestrator
+    {
+        public const string Kind = "MoveDatacenter";
+        public const string MovedFromTag = "GridMovedFrom";
+        public const string MovedToTag = "GridMovedTo";
+        private static readonly string[] Steps = { "stop", "export", "verify", "import", "create", "verify-destination", "start", "cutover" };
+
+        private readonly GridEngine _engine;
+        public MoveOrchestrator(GridEngine engine) { _engine = engine; }
+
+        /// <summary>The moved workload at the destination. Errors of the report refuse before anything is journaled.</summary>
+        public async Task<GridWorkload> MoveAsync(GridWorkload workload, MoveRequest request, bool removeSource, bool removeStorage, bool noRollback,
+            Guid? batchId, IEngineObserver observer, CancellationToken ct)
+        {
+            if (_engine.ReadOnly) throw new GridException(GridErrorKind.StateStore, "The state store is open read-only (-WhatIf).", "StateStoreReadOnly");
+            var report = await new MoveService(_engine).TestAsync(workload, request, observer, ct).ConfigureAwait(false);
+            var errors = report.Incompatibilities.Where(i => i.Severity == MoveSeverity.Error).ToList();
+            if (errors.Count > 0)
+                throw GridException.InvalidRequest($"'{workload.Name}' cannot move to datacenter '{report.DestinationDatacenter}': "
+                    + string.Join(" ", errors.Select(e => e.Code + ": " + e.Message)), "MoveIncompatible", workload.Id);
+            var src = await _engine.GetConnectionAsync(workload.Datacenter, observer, ct).ConfigureAwait(false);
+            var dst = await _engine.GetConnectionAsync(report.DestinationDatacenter, observer, ct).ConfigureAwait(false);
+            if (src is not IDiskTransfer || dst is not IDiskTransfer)
+                throw GridException.Unsupported($"Moving disks between {workload.Provider} datacenter '{workload.Datacenter}' and datacenter '{report.DestinationDatacenter}' is not implemented yet.", "MoveNotImplemented", workload.Id);
+            var current = await src.GetWorkloadAsync(workload.NativeId, ct).ConfigureAwait(false);
+            var rec = new MoveRecord
+            {
+                SourceId = workload.Id, SourceNativeId = workload.NativeId, Name = current.Name, DestinationDatacenter = report.DestinationDatacenter,
+                DestinationHost = request.DestinationHost, Size = report.Size, CpuCount = report.Size == null ? report.CpuCount : null,
+                MemoryMB = report.Size == null ? report.MemoryMB : null, Options = new Dictionary<string, string>(report.Options, StringComparer.OrdinalIgnoreCase),
+                WasRunning = report.WasRunning, RemoveSource = removeSource, RemoveStorage = removeStorage, NoRollback = noRollback,
+            };
+            foreach (System.Collections.DictionaryEntry e in current.Tags)
+                if (!string.Equals((string)e.Key, MovedToTag, StringComparison.OrdinalIgnoreCase) && !string.Equals((string)e.Key, MovedFromTag, StringComparison.OrdinalIgnoreCase))
+                    rec.Tags[(string)e.Key] = Convert.ToString(e.Value, System.Globalization.CultureInfo.InvariantCulture) ?? "";
+            rec.Tags[MovedFromTag] = workload.Id;
+            var op = await _engine.BeginLockedAsync(new OperationIntent
+            {
+                Kind = Kind, Datacenter = workload.Datacenter, Target = workload.Id, TargetName = current.Name, RequestJson = JsonUtil.Serialize(rec),
+                BatchId = batchId, DestinationDatacenter = report.DestinationDatacenter, Coordinator = "core", LockKey = GridEngine.WorkloadLockKey(workload.Id),
+            }, observer, ct).ConfigureAwait(false);
+            return await RunAsync(op, rec, src, dst, observer, ct).ConfigureAwait(false);
+        }
+
+        /// <summary>Resume-GridOperation of an interrupted move (the lease already taken over): finish from the last checkpoint, or roll back.</summary>
+        public async Task<GridOperation> ResumeAsync(GridOperation op, bool rollback, IEngineObserver observer, CancellationToken ct)
+        {
+            var rec = JsonUtil.Deserialize<MoveRecord>(op.Request);
+            if (rec == null)
+            {
+                _engine.Journal.Fail(op.Id, "OperationNotResumable", "No recorded request to resume.");
+                throw GridException.InvalidRequest($"Operation {op.Id} has no recorded move to resume.", "OperationNotResumable", op.Id);
+            }
+            IGridConnection src, dst;
+            try
+            {
+                src = await _engine.GetConnectionAsync(op.Datacenter, observer, ct).ConfigureAwait(false);
+                dst = await _engine.GetConnectionAsync(rec.DestinationDatacenter, observer, ct).ConfigureAwait(false);
+            }
+            catch (GridException g) { _engine.Journal.Fail(op.Id, g.ErrorId, "Resume could not connect: " + g.Message); throw; }
+            if (rollback)
+            {
+                using (_engine.StartHeartbeat(op.Id))
+                    await RollbackAsync(op, rec, src, dst, new JournalScope(_engine.Journal, op, op.Id.ToString("N"), true, observer), ct).ConfigureAwait(false);
+                _engine.Journal.MarkRolledBack(op.Id, "Rolled back on request: the destination's copy was removed and the source restored.");
+                return _engine.Journal.Get(op.Id)!;
+            }
+            await RunAsync(op, rec, src, dst, observer, ct).ConfigureAwait(false);
+            return _engine.Journal.Get(op.Id)!;
+        }
+
+        private async Task<GridWorkload> RunAsync(GridOperation op, MoveRecord rec, IGridConnection src, IGridConnection dst, IEngineObserver observer, CancellationToken ct)
+        {
+            var scope = new JournalScope(_engine.Journal, op, op.Id.ToString("N"), op.Checkpoints.Count > 0, observer);
+            using var heartbeat = _engine.StartHeartbeat(op.Id);
+            var srcX = (IDiskTransfer)src;
+            var dstX = (IDiskTransfer)dst;
+            bool sourceStopped = scope.Checkpoints.ContainsKey("step");
+            try
+            {
+                foreach (var step in Steps)
+                {
+                    if (scope.Checkpoints.ContainsKey("done:" + step)) continue;
+                    scope.Checkpoint("step", step); // write-ahead: the step is recorded before it acts
+                    // each step runs in its datacenter's concurrency slot and is retried on transient errors (steps are idempotent)
+                    var on = step is "import" or "create" or "verify-destination" or "start" ? dst : src;
+                    string result = await _engine.Retry.ExecuteAsync(on.Datacenter.Name, t => ActAsync(step, rec, src, dst, srcX, dstX, scope, t), on.HandlesOwnRetries, ct).ConfigureAwait(false);
+                    if (step == "stop") sourceStopped = true;
+                    scope.Checkpoint("done:" + step, result);
+                }
+                var moved = await dst.GetWorkloadAsync(scope.Checkpoints["done:create"], ct).ConfigureAwait(false);
+                if (string.IsNullOrEmpty(moved.Id)) moved.Id = WorkloadId.Format(rec.DestinationDatacenter, moved.NativeId);
+                _engine.Journal.Complete(op.Id, JsonUtil.Serialize(new { moved.Id, State = moved.State.ToString(), moved.Host, Source = rec.SourceId }));
+                return moved;
+            }
+            catch (Exception ex) when (ct.IsCancellationRequested && GridEngine.IsCancellation(ex))
+            {
+                _engine.Journal.Interrupt(op.Id, "Cancelled during step '" + (scope.Checkpoints.TryGetValue("step", out var s) ? s : "?") + "'. Resume-GridOperation finishes it (or -Rollback).");
+                throw GridEngine.Normalize(ex, op.Target);
+            }
+            catch (Exception ex)
+            {
+                var g = GridEngine.Normalize(ex, op.Target);
+                string at = scope.Checkpoints.TryGetValue("step", out var s) ? s : "?";
+                if (sourceStopped && !rec.NoRollback)
+                {
+                    try
+                    {
+                        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+                        await RollbackAsync(op, rec, src, dst, scope, cts.Token).ConfigureAwait(false);
+                        _engine.Journal.MarkRolledBack(op.Id, $"Step '{at}' failed ({g.ErrorId}: {g.Message}); rolled back: the destination's copy was removed and the source restored.");
+                    }
+                    catch (Exception rb)
+                    {
+                        var rg = GridEngine.Normalize(rb, op.Target);
+                        _engine.Journal.Fail(op.Id, g.ErrorId, $"Step '{at}' failed: {g.Message} The roll-back failed too ({rg.ErrorId}: {rg.Message}); Resume-GridOperation -Rollback retries it.");
+                    }
+                }
+                else _engine.Journal.Fail(op.Id, g.ErrorId, $"Step '{at}' failed: {g.Message}");
+                throw new GridException(g.Kind, $"Moving '{rec.Name}' to datacenter '{rec.DestinationDatacenter}' failed at step '{at}': {g.Message}" + (sourceStopped && !rec.NoRollback ? " The move was rolled back." : ""), g.ErrorId, g) { Target = op.Target };
+            }
+        }
+
+        private async Task<string> ActAsync(string step, MoveRecord rec, IGridConnection src, IGridConnection dst, IDiskTransfer srcX, IDiskTransfer dstX, JournalScope scope, CancellationToken ct)
+        {
+            var cp = scope.Checkpoints;
+            switch (step)
+            {
+                case "stop":
+                    if (rec.WasRunning) await src.StopAsync(rec.SourceNativeId, StopMode.Graceful, scope, ct).ConfigureAwait(false);
+                    return "stopped";
+                case "export":
+                {
+                    var info = await ((IDiskTransport)src).DescribeAsync(rec.SourceNativeId, ct).ConfigureAwait(false);
+                    var images = new List<DiskImage>();
+                    foreach (var d in info.Disks) images.Add(await srcX.ExportDiskAsync(rec.SourceNativeId, d, DiskConverter.TempFolder(), scope, ct).ConfigureAwait(false));
+                    return JsonUtil.Serialize(images);
+                }
+                case "verify":
+                {
+                    var images = Images(cp);
+                    for (int i = 0; i < images.Count; i++)
+                    {
+                        var h = await srcX.HashDiskAsync(rec.SourceNativeId, i, ct).ConfigureAwait(false);
+                        if (!string.Equals(h, images[i].ContentHash, StringComparison.OrdinalIgnoreCase))
+                            throw GridException.Conflict($"Disk '{images[i].Name}' changed or was damaged in export: its content hash is {images[i].ContentHash}, the source's is {h}.", "DiskVerifyFailed", rec.SourceId);
+                    }
+                    return "equal";
+                }
+                case "import":
+                {
+                    var refs = new List<string>();
+                    foreach (var img in Images(cp)) refs.Add(await dstX.ImportDiskAsync(img, scope.IdempotencyKey, scope, ct).ConfigureAwait(false));
+                    return string.Join("\n", refs);
+                }
+                case "create":
+                {
+                    var req = new CreateWorkloadRequest
+                    {
+                        Name = rec.Name, Size = rec.Size, CpuCount = rec.CpuCount, MemoryMB = rec.MemoryMB, TargetHost = rec.DestinationHost,
+                        Tags = new Dictionary<string, string>(rec.Tags, StringComparer.OrdinalIgnoreCase),
+                        Options = new Dictionary<string, string>(rec.Options, StringComparer.OrdinalIgnoreCase) { ["ImportedDisk"] = cp["done:import"].Split('\n')[0] },
+                        PowerOn = false, AllowDuplicateName = true,
+                        // the same key on every resume: the provider never makes a second copy
+                        IdempotencyKey = "move:" + scope.OperationId.ToString("N"),
+                    };
+                    var w = await dst.CreateWorkloadAsync(req, scope, ct).ConfigureAwait(false);
+                    return w.NativeId;
+                }
+                case "verify-destination":
+                {
+                    var images = Images(cp);
+                    var h = await dstX.HashDiskAsync(cp["done:create"], 0, ct).ConfigureAwait(false);
+                    if (images.Count > 0 && !string.Equals(h, images[0].ContentHash, StringComparison.OrdinalIgnoreCase))
+                        throw GridException.Conflict($"The destination's disk differs from the source's (hash {h}, expected {images[0].ContentHash}).", "DiskVerifyFailed", rec.SourceId);
+                    return "equal";
+                }
+                case "start":
+                    if (rec.WasRunning)
+                    {
+                        await dst.StartAsync(cp["done:create"], scope, ct).ConfigureAwait(false);
+                        var deadline = DateTime.UtcNow.AddMinutes(10);
+                        while ((await dst.GetWorkloadAsync(cp["done:create"], ct).ConfigureAwait(false)).State != WorkloadState.Running)
+                        {
+                            if (DateTime.UtcNow > deadline) throw GridException.ResourceUnavailable("The moved workload did not reach Running within 10 minutes.", "MoveStartTimeout", rec.SourceId);
+                            await Task.Delay(200, ct).ConfigureAwait(false);
+                        }
+                    }
+                    return "started";
+                case "cutover":
+                {
+                    string destId = WorkloadId.Format(rec.DestinationDatacenter, cp["done:create"]);
+                    if (rec.RemoveSource) await src.RemoveAsync(rec.SourceNativeId, rec.RemoveStorage, scope, ct).ConfigureAwait(false);
+                    else await src.SetTagsAsync(rec.SourceNativeId, new Dictionary<string, string?> { [MovedToTag] = destId }, scope, ct).ConfigureAwait(false);
+                    return destId;
+                }
+            }
+            throw new InvalidOperationException(step);
+        }
+
+        private static List<DiskImage> Images(IReadOnlyDictionary<string, string> cp)
+            => cp.TryGetValue("done:export", out var j) ? JsonUtil.Deserialize<List<DiskImage>>(j) ?? new List<DiskImage>() : new List<DiskImage>();
+
+        /// <summary>Removes what the move made at the destination (found by its create key, so also a create whose result was never checkpointed) and restarts the source if it ran.</summary>
+        private async Task RollbackAsync(GridOperation op, MoveRecord rec, IGridConnection src, IGridConnection dst, JournalScope scope, CancellationToken ct)
+        {
+            scope.Checkpoint("rollback", "started");
+            var made = new List<string>();
+            if (scope.Checkpoints.TryGetValue("done:create", out var nid)) made.Add(nid);
+            if (scope.Checkpoints.TryGetValue("step", out var st) && Array.IndexOf(Steps, st) >= Array.IndexOf(Steps, "create"))
+            {
+                // a create may have happened without its result being recorded: find it by the tag it carries
+                await foreach (var page in dst.ListWorkloadsAsync(new WorkloadQuery { Tags = new Dictionary<string, string> { [MovedFromTag] = rec.SourceId } }, ct).ConfigureAwait(false))
+                    foreach (var w in page)
+                        if (w.State != WorkloadState.Deleted && w.Tags[MovedFromTag] is string from && string.Equals(from, rec.SourceId, StringComparison.OrdinalIgnoreCase)
+                            && string.Equals(Convert.ToString(w.Properties.TryGetValue("IdempotencyKey", out var k) ? k : null), "move:" + op.Id.ToString("N"), StringComparison.Ordinal)
+                            && !made.Contains(w.NativeId, StringComparer.OrdinalIgnoreCase))
+                            made.Add(w.NativeId);
+            }
+            foreach (var id in made)
+            {
+                try { await dst.RemoveAsync(id, true, scope, ct).ConfigureAwait(false); }
+                catch (GridException g) when (g.Kind == GridErrorKind.NotFound) { }
+            }
+            if (rec.WasRunning)
+            {
+                try
+                {
+                    var s = await src.GetWorkloadAsync(rec.SourceNativeId, ct).ConfigureAwait(false);
+                    if (s.State != WorkloadState.Running) await src.StartAsync(rec.SourceNativeId, scope, ct).ConfigureAwait(false);
+                }
+                catch (GridException g) when (g.Kind == GridErrorKind.NotFound) { }
+            }
+            scope.Checkpoint("rollback", "done");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace GridAutomation.Core.Transport
+{
+    /// <summary>Disk image formats a provider can hand out or take in. Names are qemu-img's where qemu-img reads them.</summary>
+    public enum DiskFormat
+    {
+        /// <summary>The simulator's virtual disks (size + content hash): only another simulator takes them.</summary>
+        Virtual = 0,
+        Raw,
+        Qcow2,
+        /// <summary>VMDK, monolithicSparse subformat.</summary>
+        VmdkMonolithicSparse,
+        /// <summary>VMDK, streamOptimized subformat (what an OVF/NFC upload needs).</summary>
+        VmdkStreamOptimized,
+        /// <summary>VHD, fixed subformat (qemu-img "vpc" with subformat=fixed).</summary>
+        VhdFixed,
+        Vhdx,
+    }
+
+    /// <summary>One disk of a workload as the transport sees it.</summary>
+    public sealed class MoveDisk
+    {
+        public string Name { get; set; } = "";
+        /// <summary>Provider id or path of the disk.</summary>
+        public string? NativeId { get; set; }
+        public DiskFormat Format { get; set; }
+        /// <summary>Virtual size in bytes (what the destination must hold).</summary>
+        public long CapacityBytes { get; set; }
+        /// <summary>Bytes that cross the wire (allocated size where known, else the capacity).</summary>
+        public long TransferBytes { get; set; }
+        public bool IsOsDisk { get; set; }
+    }
+
+    /// <summary>What a source workload brings to a move, as its provider describes it.</summary>
+    public sealed class MoveSourceInfo
+    {
+        public IList<MoveDisk> Disks { get; set; } = new List<MoveDisk>();
+        /// <summary>"bios" or "uefi" (lower case); null when unknown.</summary>
+        public string? Firmware { get; set; }
+    }
+
+    /// <summary>
+    /// Optional interface of an <see cref="Providers.IGridConnection"/> that takes part in moves between datacenters:
+    /// it declares the disk formats it reads and writes and describes a workload's disks. A connection without it
+    /// cannot be a source or a destination of a disk move (Test-GridMove reports UnsupportedDiskFormat).
+    /// Keep each provider's implementation in its own file.
+    /// </summary>
+    public interface IDiskTransport
+    {
+        /// <summary>Formats this datacenter can export a disk as, the cheapest (native) first.</summary>
+        IReadOnlyList<DiskFormat> ExportFormats { get; }
+        /// <summary>Formats this datacenter can import a disk from, the preferred first.</summary>
+        IReadOnlyList<DiskFormat> ImportFormats { get; }
+        /// <summary>Largest disk (capacity, bytes) the destination accepts; null = no limit known.</summary>
+        long? MaxDiskBytes { get; }
+        /// <summary>Firmware the destination can boot ("bios", "uefi").</summary>
+        IReadOnlyList<string> SupportedFirmware { get; }
+        /// <summary>Destination settings a create needs (e.g. "Network", "Datastore"): from -Option, else the registration's settings.</summary>
+        IReadOnlyList<string> RequiredOptions { get; }
+        /// <summary>Transfer rate into/out of this datacenter in bytes per second, where known (the simulator's setting); null = unknown.</summary>
+        long? BandwidthBytesPerSecond { get; }
+        /// <summary>The disks and firmware of one workload (reads only).</summary>
+        Task<MoveSourceInfo> DescribeAsync(string nativeId, CancellationToken cancellationToken);
+    }
+}
+
+namespace GridAutomation.Core.Transport
+{
+    /// <summary>A disk on its way: where the exported bytes are (a file in the temp folder) or, for virtual disks, their description.</summary>
+    public sealed class DiskImage
+    {
+        public string Name { get; set; } = "";
+        public DiskFormat Format { get; set; }
+        public long CapacityBytes { get; set; }
+        /// <summary>The staged file (null for virtual disks).</summary>
+        public string? Path { get; set; }
+        /// <summary>Hash of the disk's content (SHA-256 hex), compared after every step that copies it.</summary>
+        public string ContentHash { get; set; } = "";
+    }
+
+    /// <summary>
+    /// Optional interface of a connection that can really move disk content (beyond <see cref="IDiskTransport"/>'s
+    /// declarations): export a stopped workload's disk, import it so a create can use it, and hash a workload's disk.
+    /// Every call is idempotent (a resumed move repeats the step it was in).
+    /// </summary>
+    public interface IDiskTransfer
+    {
+        Task<DiskImage> ExportDiskAsync(string nativeId, MoveDisk disk, string tempFolder, Providers.IOperationScope scope, CancellationToken cancellationToken);
+        /// <summary>Imports the image; returns the reference a create takes in its Options["ImportedDisk"].</summary>
+        Task<string> ImportDiskAsync(DiskImage image, string key, Providers.IOperationScope scope, CancellationToken cancellationToken);
+        /// <summary>The content hash of a workload's disk (by index), to verify the copy.</summary>
+        Task<string> HashDiskAsync(string nativeId, int index, CancellationToken cancellationToken);
+    }
+}
