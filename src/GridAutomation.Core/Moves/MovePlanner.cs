@@ -15,6 +15,9 @@ namespace GridAutomation.Core.Moves
         public GridDatacenter Destination { get; set; } = new GridDatacenter();
         public IDiskTransport? SourceTransport { get; set; }
         public IDiskTransport? DestinationTransport { get; set; }
+        /// <summary>False when the source (destination) connection describes its disks but cannot export (import) them yet.</summary>
+        public bool SourceCanTransfer { get; set; } = true;
+        public bool DestinationCanTransfer { get; set; } = true;
         /// <summary>The source's own description of the workload's disks; null when it has no transport.</summary>
         public MoveSourceInfo? SourceInfo { get; set; }
         public IReadOnlyList<GridSize> SourceSizes { get; set; } = Array.Empty<GridSize>();
@@ -101,6 +104,9 @@ namespace GridAutomation.Core.Moves
                 if (dst.MaxDiskBytes is long max && d.CapacityBytes > max)
                     Error("DiskTooLarge", $"Disk '{d.Name}' holds {Gb(d.CapacityBytes)}; datacenter '{i.Destination.Name}' takes disks up to {Gb(max)}. Shrink the disk (or its partitions) first, or choose another destination.");
             }
+            // A pair whose formats fit but whose disks cannot be carried yet is an error here, not a surprise in Move.
+            if (formatsKnown && !issues.Any(x => x.Severity == MoveSeverity.Error) && (!i.SourceCanTransfer || !i.DestinationCanTransfer))
+                Error("MoveNotImplemented", $"Carrying disks from {i.Source.Provider} datacenter '{i.Source.Name}' to {i.Destination.Provider} datacenter '{i.Destination.Name}' is not implemented yet: the {(i.SourceCanTransfer ? i.Destination.Provider : i.Source.Provider)} provider describes its disks but cannot {(i.SourceCanTransfer ? "import" : "export")} them.");
             if (converts && i.ConverterPath == null)
                 Error("DiskConverterMissing", "The disk converter qemu-img was not found: " + DiskConverter.InstallHint + ".");
             if (files && i.TempFreeBytes is long free)

@@ -58,6 +58,7 @@ namespace GridAutomation.Core.Moves
             {
                 Workload = current, Source = srcDc, Destination = dstDc,
                 SourceTransport = srcT, DestinationTransport = dstT,
+                SourceCanTransfer = srcConn is IDiskTransfer, DestinationCanTransfer = dstConn is IDiskTransfer,
                 SourceInfo = srcT == null ? null : await Call(() => srcT.DescribeAsync(current.NativeId, ct), workload.Id).ConfigureAwait(false),
                 SourceSizes = await Call(() => srcConn.ListSizesAsync(ct), srcDc.Name).ConfigureAwait(false),
                 DestinationSizes = await Call(() => dstConn.ListSizesAsync(ct), dstDc.Name).ConfigureAwait(false),
