@@ -11,7 +11,8 @@
                loads the module; lays out the netstandard2.0 build (Windows PowerShell 5.1) under Desktop/; builds
                netstandard2.0 of every other src project that targets it; generates en-US/GridAutomation.dll-Help.xml.
       Help     Regenerates en-US/GridAutomation.dll-Help.xml from the built module and docs/cmdlets/*.md.
-      Package  Build, then lays out out/GridAutomation/<version>/ (gallery-ready).
+      Package  Build, then lays out out/GridAutomation/<version>/ (gallery-ready) and out/GridAutomation.zip
+               (the layout Azure Automation imports).
       Test     Build + Package, then every xunit project under tests/ and the Pester tests in tests/pester against the
                built module. The last line printed is "N passed, N failed[, N skipped]".
       Demo     Build, then tools/Demo.ps1 on the simulator with its own temporary state file.
@@ -244,7 +245,7 @@ function Invoke-PackageTask {
     if (Test-Path (Split-Path $PackageDir)) { Remove-Item (Split-Path $PackageDir) -Recurse -Force }
     $null = New-Item -ItemType Directory -Force $PackageDir
     Copy-Item $ManifestPath $PackageDir
-    foreach ($item in @('GridAutomation.dll', 'GridAutomation.Loader.dll', 'Dependencies', 'Desktop', 'GridAutomation.Format.ps1xml', 'GridAutomation.Types.ps1xml', 'en-US')) {
+    foreach ($item in @('GridAutomation.dll', 'GridAutomation.Loader.dll', 'Dependencies', 'Desktop', 'GridAutomation.Format.ps1xml', 'GridAutomation.Types.ps1xml', 'GridAutomation.Dsc.psm1', 'en-US')) {
         $src = Join-Path $Root $item
         if (Test-Path $src) { Copy-Item $src (Join-Path $PackageDir $item) -Recurse -Force }
         elseif ($item -ne 'Desktop') { throw "Package: $item is missing (run -Task Build)." }
@@ -274,6 +275,26 @@ function Invoke-PackageTask {
     Assert-Layout $PackageDir
     $size = (Get-ChildItem $PackageDir -Recurse -File | Measure-Object Length -Sum).Sum / 1MB
     Write-Step ("Package laid out: {0} ({1:n1} MB)" -f $PackageDir, $size)
+    New-AutomationZip
+}
+
+function New-AutomationZip {
+    # Azure Automation imports a zip named as the module holding one folder named as the module with the manifest at
+    # its root (no version folder): out/GridAutomation.zip -> GridAutomation/GridAutomation.psd1. Limit: 100 MB.
+    $zip = Join-Path $Root "out/$ModuleName.zip"
+    if (Test-Path $zip) { Remove-Item $zip -Force }
+    Add-Type -AssemblyName System.IO.Compression, System.IO.Compression.FileSystem
+    $archive = [IO.Compression.ZipFile]::Open($zip, [IO.Compression.ZipArchiveMode]::Create)
+    try {
+        foreach ($file in Get-ChildItem $PackageDir -Recurse -File) {
+            $relative = [IO.Path]::GetRelativePath($PackageDir, $file.FullName).Replace('\', '/')
+            $null = [IO.Compression.ZipFileExtensions]::CreateEntryFromFile($archive, $file.FullName, "$ModuleName/$relative", [IO.Compression.CompressionLevel]::Optimal)
+        }
+    }
+    finally { $archive.Dispose() }
+    $zipMB = (Get-Item $zip).Length / 1MB
+    if ($zipMB -ge 100) { throw ("Package: {0} is {1:n1} MB; Azure Automation takes modules under 100 MB." -f $zip, $zipMB) }
+    Write-Step ("Azure Automation package: {0} ({1:n1} MB; import with New-AzAutomationModule -RuntimeVersion 7.4)" -f $zip, $zipMB)
 }
 
 # ---------------------------------------------------------------------------------------------------------------------

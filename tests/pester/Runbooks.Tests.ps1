@@ -1,0 +1,104 @@
+# The example runbooks of docs/runbooks, run as Azure Automation runs a PowerShell 7 runbook: a fresh
+# `pwsh -NonInteractive -NoProfile -File`, stdin closed, the default $ConfirmPreference, and the module imported by name
+# from the Automation package (out/GridAutomation.zip, extracted into a folder on PSModulePath as Automation does
+# with an imported module). Against the simulator; the job must not prompt, its output/verbose/error streams must
+# carry what docs/runbooks.md says, and a failure must end it with a non-zero exit code and the error id.
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
+    $script:dir = Initialize-GridTest -Name runbooks
+    $root = Get-RepoRoot
+    $script:Zip = Join-Path $root 'out/GridAutomation.zip'
+    $script:Modules = Join-Path $script:dir 'modules'
+    $script:RunbookDir = Join-Path $root 'docs/runbooks'
+
+    function Invoke-Runbook {
+        param([string] $File, [string[]] $Arguments = @(), [int] $TimeoutSeconds = 180)
+        $cmd = Get-PwshCommand
+        $psi = [Diagnostics.ProcessStartInfo]::new($cmd[0])
+        foreach ($a in ($cmd | Select-Object -Skip 1)) { $psi.ArgumentList.Add($a) }
+        foreach ($a in @('-NonInteractive', '-NoProfile', '-File', (Join-Path $script:RunbookDir $File)) + $Arguments) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardInput = $true; $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true
+        $psi.UseShellExecute = $false
+        # Only the extracted package on PSModulePath (plus PowerShell's own modules), as in an Automation sandbox.
+        $psi.Environment['PSModulePath'] = $script:Modules + [IO.Path]::PathSeparator + (Join-Path $PSHOME 'Modules')
+        $psi.Environment['NO_COLOR'] = '1'
+        $p = [Diagnostics.Process]::Start($psi)
+        $p.StandardInput.Close()
+        $errTask = $p.StandardError.ReadToEndAsync()
+        $outTask = $p.StandardOutput.ReadToEndAsync()
+        if (-not $p.WaitForExit($TimeoutSeconds * 1000)) { $p.Kill($true); throw "The runbook $File did not end in $TimeoutSeconds s (a prompt?)." }
+        $p.WaitForExit()
+        [pscustomobject]@{ ExitCode = $p.ExitCode; Output = $outTask.Result; Error = $errTask.Result }
+    }
+
+    New-SimDatacenter -Name rb-1 -Parameters @{ Hosts = 2 } | Out-Null
+    New-SimDatacenter -Name rb-2 -Owner Fabrikam -Parameters @{ Hosts = 2 } | Out-Null
+    $a1 = Get-SimCreateArgs -Datacenter rb-1
+    $a2 = Get-SimCreateArgs -Datacenter rb-2
+    New-GridWorkload -Name dev-a, dev-b @a1 -Tag @{ env = 'dev' } -Confirm:$false | Out-Null
+    New-GridWorkload -Name dev-c @a2 -Tag @{ env = 'dev' } -Confirm:$false | Out-Null
+    New-GridWorkload -Name prod-a @a2 -Tag @{ env = 'prod' } -Confirm:$false | Out-Null
+    New-GridWorkload -Name dev-off @a1 -Tag @{ env = 'dev' } -NoStart -Confirm:$false | Out-Null
+    Reset-GridEngine
+}
+
+AfterAll { Remove-GridTestDirectory $script:dir }
+
+Describe 'The Azure Automation package' {
+    It 'is out/GridAutomation.zip: one folder named as the module with the manifest at its root, under 100 MB' {
+        $script:Zip | Should -Exist -Because 'build.ps1 -Task Package (run by -Task Test) writes it'
+        (Get-Item $script:Zip).Length | Should -BeLessThan 100MB
+        Add-Type -AssemblyName System.IO.Compression.FileSystem
+        $z = [IO.Compression.ZipFile]::OpenRead($script:Zip)
+        try {
+            $names = @($z.Entries.FullName)
+            $names | Should -Contain 'GridAutomation/GridAutomation.psd1'
+            $names | Should -Contain 'GridAutomation/GridAutomation.dll'
+            $names | Should -Contain 'GridAutomation/GridAutomation.Dsc.psm1'
+            @($names | Where-Object { $_ -notlike 'GridAutomation/*' }).Count | Should -Be 0 -Because 'everything is inside the module folder'
+            @($names | Where-Object { $_ -match '^GridAutomation/\d+\.\d+\.\d+/' }).Count | Should -Be 0 -Because 'Automation wants no version folder'
+            @($names | Where-Object { $_ -match '\\' }).Count | Should -Be 0 -Because 'zip entries use forward slashes'
+        }
+        finally { $z.Dispose() }
+    }
+
+    It 'imports by name from a folder on PSModulePath, as Automation imports it' {
+        Expand-Archive -Path $script:Zip -DestinationPath $script:Modules -Force
+        $r = Invoke-Runbook -File '../../tests/pester/Runbooks.Import.ps1'
+        $r.ExitCode | Should -Be 0 -Because $r.Error
+        $r.Output | Should -Match ([regex]::Escape("BASE=$(Join-Path $script:Modules 'GridAutomation')"))
+        $r.Output | Should -Match 'COMMANDS=\d+'
+    }
+}
+
+Describe 'Stop-GridDevWorkloads.ps1 (nightly)' {
+    It 'stops exactly the running workloads tagged env=dev, in every datacenter, without a prompt' {
+        $r = Invoke-Runbook -File 'Stop-GridDevWorkloads.ps1' -Arguments @('-DetailedLog')
+        $r.ExitCode | Should -Be 0 -Because $r.Error
+        $r.Error | Should -BeNullOrEmpty
+        foreach ($n in 'dev-a', 'dev-b', 'dev-c') { $r.Output | Should -Match "\b$n\b" }
+        $r.Output | Should -Not -Match 'prod-a'
+        $r.Output | Should -Match 'VERBOSE: 3 running workload\(s\) tagged env=dev'
+        Reset-GridEngine
+        foreach ($n in 'dev-a', 'dev-b', 'dev-c', 'dev-off') { (Get-GridWorkload -Name $n).State | Should -Be 'Stopped' }
+        (Get-GridWorkload -Name prod-a).State | Should -Be 'Running'
+    }
+
+    It 'a second run has nothing to do and writes no journal row' {
+        $before = @(Get-GridOperation).Count
+        $r = Invoke-Runbook -File 'Stop-GridDevWorkloads.ps1'
+        $r.ExitCode | Should -Be 0 -Because $r.Error
+        $r.Output.Trim() | Should -BeNullOrEmpty -Because 'verbose output is off unless -DetailedLog'
+        Reset-GridEngine
+        @(Get-GridOperation).Count | Should -Be $before
+    }
+
+    It 'fails with a non-zero exit code and the error id <Id> for <Case>' -ForEach @(
+        @{ Case = 'an unknown datacenter'; Id = 'DatacenterNotFound'; Arguments = @('-Datacenter', 'nowhere') }
+        @{ Case = 'a malformed tag'; Id = 'RunbookInvalidTag'; Arguments = @('-Tag', 'dev') }
+    ) {
+        $r = Invoke-Runbook -File 'Stop-GridDevWorkloads.ps1' -Arguments $Arguments
+        $r.ExitCode | Should -Not -Be 0
+        $r.Error | Should -Match "(?m)$Id`:"
+    }
+}
