@@ -13,7 +13,7 @@
     RootModule             = if ($PSEdition -eq 'Desktop') { 'Desktop/GridAutomation.dll' } else { 'GridAutomation.dll' }
     # The loader must be imported before the cmdlet assembly: its IModuleAssemblyInitializer installs the resolver
     # that hands GridAutomation.Core (and everything it needs) out of the private Dependencies/ folder.
-    NestedModules          = if ($PSEdition -eq 'Desktop') { @('Desktop/GridAutomation.Loader.dll') } else { @('GridAutomation.Loader.dll') }
+    NestedModules          = if ($PSEdition -eq 'Desktop') { @('Desktop/GridAutomation.Loader.dll', 'GridAutomation.Dsc.psm1') } else { @('GridAutomation.Loader.dll', 'GridAutomation.Dsc.psm1') }
     ModuleVersion          = '0.1.0'
     GUID                   = '6d78f0cf-e318-4932-9e46-d88aa2d9596e'
     Author                 = 'GridAutomation contributors'
@@ -52,12 +52,14 @@
         'Copy-GridState'
         'Test-GridMove'
     )
+    # Class-based DSC resources (GridAutomation.Dsc.psm1; docs/dsc.md).
+    DscResourcesToExport   = @('GridDatacenter', 'GridWorkload')
     VariablesToExport      = @()
     AliasesToExport        = @()
     PrivateData            = @{
         PSData = @{
             Tags         = @('GridAutomation', 'Hypervisor', 'VirtualMachine', 'vSphere', 'libvirt', 'KVM', 'Xen', 'XenServer', 'XCP-ng', 'AWS', 'EC2', 'Azure', 'Cloud', 'Inventory', 'PSEdition_Core', 'PSEdition_Desktop', 'Windows', 'Linux', 'MacOS')
-            ReleaseNotes = 'First release: resource model, provider contract, embedded simulator, SQLite state store and operation journal, 20 cmdlets.'
+            ReleaseNotes = 'First release: resource model, provider contract, embedded simulator, SQLite state store and operation journal, DSC resources. PowerShell 7 needs 7.4 or later (.NET 8): in Azure Automation choose the 7.4 runtime; the 7.2 runtime runs .NET 6 and cannot load this module.'
         }
     }
 }

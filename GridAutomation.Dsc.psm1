@@ -1,0 +1,334 @@
+# Class-based DSC resources of GridAutomation: thin classes over the module's cmdlets (docs/dsc.md).
+#
+# Every property but the keys may be left unset, and an unset property means "don't care": Test compares only the
+# properties that were given (PSDSC 2.x enforces every value property it is given, so "unset" must stay $null:
+# numbers are [Nullable[...]], strings $null). Test says what differs in verbose output; Set makes the smallest change
+# through the cmdlets, so every change is journaled like any other (Get-GridOperation). Get returns the current state
+# with the same properties.
+#
+# The cmdlets are called module-qualified (GridAutomation\...): Invoke-DscResource loads this file on its own
+# ("using module"), and the module qualifier imports GridAutomation from PSModulePath when it is not loaded yet.
+
+enum Ensure {
+    Absent
+    Present
+}
+
+# Shared helpers (not resources). Kept small; each resource's logic stays in its class.
+class GridDscHelper {
+    static [void] Fail([string] $message, [string] $errorId, [System.Management.Automation.ErrorCategory] $category, [object] $target) {
+        $ex = [System.ArgumentException]::new($message)
+        throw [System.Management.Automation.ErrorRecord]::new($ex, $errorId, $category, $target)
+    }
+
+    # Splatting table of the common "no prompt" switches: DSC never runs interactively.
+    static [hashtable] NoPrompt() {
+        return @{ Confirm = $false; ErrorAction = 'Stop' }
+    }
+
+    static [string] AsText([object] $value) {
+        if ($null -eq $value) { return $null }
+        if ($value -is [System.Array]) { return (@($value | ForEach-Object { [string]$_ }) -join "`n") }
+        if ($value -is [bool]) { return $value.ToString().ToLowerInvariant() }
+        return [System.Convert]::ToString($value, [System.Globalization.CultureInfo]::InvariantCulture)
+    }
+
+    # Differences of the wanted tags against the current ones (only the keys wanted are compared).
+    static [hashtable] TagDelta([hashtable] $wanted, [System.Collections.IDictionary] $current) {
+        $delta = @{}
+        if ($null -eq $wanted) { return $delta }
+        foreach ($key in $wanted.Keys) {
+            $want = [GridDscHelper]::AsText($wanted[$key])
+            $have = $null
+            if ($null -ne $current -and $current.Contains($key)) { $have = [GridDscHelper]::AsText($current[$key]) }
+            if ($want -cne $have) { $delta[$key] = $want }
+        }
+        return $delta
+    }
+}
+
+[DscResource()]
+class GridDatacenter {
+    # The registered name of the datacenter (Connect-GridDatacenter -Name).
+    [DscProperty(Key)]
+    [string] $Name
+
+    [DscProperty()]
+    [Ensure] $Ensure = [Ensure]::Present
+
+    # Simulator, VSphere, Libvirt, Aws, Azure, Xen, HyperV. Needed to register a new datacenter.
+    [DscProperty()]
+    [string] $Provider
+
+    [DscProperty()]
+    [string] $Owner
+
+    [DscProperty()]
+    [string] $Site
+
+    # The provider's own (non-secret) connection parameters, e.g. @{ Server = 'vc01'; Datacenter = 'DC1' } or
+    # @{ Hosts = 4 }. Compared with the stored registration; secrets belong in Credential.
+    [DscProperty()]
+    [hashtable] $Settings
+
+    # Used to connect; never stored and never compared.
+    [DscProperty()]
+    [pscredential] $Credential
+
+    # Read only: connection status of the registration when Get ran.
+    [DscProperty(NotConfigurable)]
+    [string] $Status
+
+    [GridDatacenter] Get() {
+        $current = [GridDatacenter]::new()
+        $current.Name = $this.Name
+        $dc = $this.Find()
+        if ($null -eq $dc) {
+            $current.Ensure = [Ensure]::Absent
+            return $current
+        }
+        $current.Ensure = [Ensure]::Present
+        $current.Provider = $dc.Provider
+        $current.Owner = $dc.Owner
+        $current.Site = $dc.Site
+        $current.Status = [string]$dc.Status
+        $s = @{}
+        foreach ($k in $dc.Settings.Keys) { $s[$k] = $dc.Settings[$k] }
+        $current.Settings = $s
+        return $current
+    }
+
+    [bool] Test() {
+        return $this.Differences().Count -eq 0
+    }
+
+    [void] Set() {
+        $this.Validate()
+        if ($this.Ensure -eq [Ensure]::Absent) {
+            if ($null -ne $this.Find()) {
+                Write-Verbose "GridDatacenter '$($this.Name)': unregistering."
+                $np = [GridDscHelper]::NoPrompt()
+                GridAutomation\Unregister-GridDatacenter -Name $this.Name @np
+            }
+            return
+        }
+        $differences = $this.Differences()
+        if ($differences.Count -eq 0) { return }
+        Write-Verbose ("GridDatacenter '{0}': connecting ({1})." -f $this.Name, ($differences -join '; '))
+        $params = @{ Name = $this.Name; Force = $true; ErrorAction = 'Stop' }
+        if ($this.Provider) { $params.Provider = $this.Provider }
+        if ($null -ne $this.Owner) { $params.Owner = $this.Owner }
+        if ($null -ne $this.Site) { $params.Site = $this.Site }
+        if ($null -ne $this.Credential) { $params.Credential = $this.Credential }
+        if ($null -ne $this.Settings) { foreach ($k in $this.Settings.Keys) { $params[$k] = $this.Settings[$k] } }
+        $null = GridAutomation\Connect-GridDatacenter @params
+    }
+
+    hidden [object] Find() {
+        $this.Validate()
+        return GridAutomation\Get-GridDatacenter -ErrorAction Stop | Where-Object { $_.Name -eq $this.Name } | Select-Object -First 1
+    }
+
+    hidden [void] Validate() {
+        if ([string]::IsNullOrWhiteSpace($this.Name)) {
+            [GridDscHelper]::Fail('GridDatacenter: Name is required.', 'DscPropertyMissing', 'InvalidArgument', $this)
+        }
+        if ($this.Ensure -eq [Ensure]::Absent -and ($this.Provider -or $this.Settings -or $this.Owner -or $this.Site)) {
+            [GridDscHelper]::Fail("GridDatacenter '$($this.Name)': Ensure = 'Absent' takes no Provider, Owner, Site or Settings.", 'DscConflictingProperties', 'InvalidArgument', $this)
+        }
+    }
+
+    # What differs from the wanted state, one line each (verbose output of Test).
+    hidden [string[]] Differences() {
+        $this.Validate()
+        $dc = $this.Find()
+        $diff = [System.Collections.Generic.List[string]]::new()
+        if ($this.Ensure -eq [Ensure]::Absent) {
+            if ($null -ne $dc) { $diff.Add("registered, should be absent") }
+        }
+        elseif ($null -eq $dc) {
+            if (-not $this.Provider) {
+                [GridDscHelper]::Fail("GridDatacenter '$($this.Name)' is not registered: give Provider to register it.", 'DscPropertyMissing', 'InvalidArgument', $this)
+            }
+            $diff.Add("not registered")
+        }
+        else {
+            if ($this.Provider -and $dc.Provider -ne $this.Provider) { $diff.Add("Provider is '$($dc.Provider)', should be '$($this.Provider)'") }
+            if ($null -ne $this.Owner -and $dc.Owner -cne $this.Owner) { $diff.Add("Owner is '$($dc.Owner)', should be '$($this.Owner)'") }
+            if ($null -ne $this.Site -and $dc.Site -cne $this.Site) { $diff.Add("Site is '$($dc.Site)', should be '$($this.Site)'") }
+            if ($null -ne $this.Settings) {
+                foreach ($k in $this.Settings.Keys) {
+                    $want = [GridDscHelper]::AsText($this.Settings[$k])
+                    $have = if ($dc.Settings.ContainsKey($k)) { $dc.Settings[$k] } else { $null }
+                    if ($want -cne $have) { $diff.Add("setting $k is '$have', should be '$want'") }
+                }
+            }
+        }
+        foreach ($d in $diff) { Write-Verbose "GridDatacenter '$($this.Name)': $d" }
+        return $diff.ToArray()
+    }
+}
+
+[DscResource()]
+class GridWorkload {
+    # The workload's name; with Datacenter when the same name exists in more than one datacenter.
+    [DscProperty(Key)]
+    [string] $Name
+
+    [DscProperty()]
+    [Ensure] $Ensure = [Ensure]::Present
+
+    # Where the workload is (needed to create it).
+    [DscProperty()]
+    [string] $Datacenter
+
+    [DscProperty()]
+    [string] $Size
+
+    [DscProperty()]
+    [Nullable[int]] $Cpu
+
+    [DscProperty()]
+    [Nullable[double]] $MemoryGB
+
+    # Only used to create; an existing workload is never re-imaged.
+    [DscProperty()]
+    [string] $Image
+
+    # Running, Stopped or Deallocated.
+    [DscProperty()]
+    [string] $State
+
+    # The tags named here must have these values; other tags are left alone.
+    [DscProperty()]
+    [hashtable] $Tags
+
+    # Read only: the workload's id when Get ran.
+    [DscProperty(NotConfigurable)]
+    [string] $Id
+
+    [GridWorkload] Get() {
+        $current = [GridWorkload]::new()
+        $current.Name = $this.Name
+        $w = $this.Find()
+        if ($null -eq $w) {
+            $current.Ensure = [Ensure]::Absent
+            $current.Datacenter = $this.Datacenter
+            return $current
+        }
+        $current.Ensure = [Ensure]::Present
+        $current.Id = $w.Id
+        $current.Datacenter = $w.Datacenter
+        $current.Size = $w.Size
+        $current.Cpu = $w.CpuCount
+        if ($null -ne $w.MemoryMB) { $current.MemoryGB = [double]$w.MemoryMB / 1024 }
+        $current.Image = $w.Image
+        $current.State = [string]$w.State
+        $t = @{}
+        foreach ($k in $w.Tags.Keys) { $t[$k] = $w.Tags[$k] }
+        $current.Tags = $t
+        return $current
+    }
+
+    [bool] Test() {
+        return $this.Differences().Count -eq 0
+    }
+
+    [void] Set() {
+        $this.Validate()
+        $np = [GridDscHelper]::NoPrompt()
+        $w = $this.Find()
+        if ($this.Ensure -eq [Ensure]::Absent) {
+            if ($null -ne $w) {
+                Write-Verbose "GridWorkload '$($this.Name)': removing $($w.Id)."
+                GridAutomation\Remove-GridWorkload -Id $w.Id @np
+            }
+            return
+        }
+        if ($null -eq $w) {
+            if (-not $this.Datacenter) {
+                [GridDscHelper]::Fail("GridWorkload '$($this.Name)' does not exist: give Datacenter to create it.", 'DscPropertyMissing', 'InvalidArgument', $this)
+            }
+            $new = @{ Name = $this.Name; Datacenter = $this.Datacenter }
+            if ($this.Size) { $new.Size = $this.Size }
+            if ($null -ne $this.Cpu) { $new.Cpu = $this.Cpu }
+            if ($null -ne $this.MemoryGB) { $new.MemoryGB = $this.MemoryGB }
+            if ($this.Image) { $new.Image = $this.Image }
+            if ($null -ne $this.Tags -and $this.Tags.Count -gt 0) { $new.Tag = $this.Tags }
+            # Created stopped when a stopped or deallocated state is wanted, so nothing runs that should not.
+            if ($this.State -and $this.State -ne 'Running') { $new.NoStart = $true }
+            Write-Verbose "GridWorkload '$($this.Name)': creating in '$($this.Datacenter)'."
+            $w = GridAutomation\New-GridWorkload @new @np
+            if ($this.State -eq 'Deallocated') { $w = GridAutomation\Stop-GridWorkload -Id $w.Id -Deallocate -PassThru @np }
+            return
+        }
+        $change = @{}
+        if ($this.Size -and $w.Size -ne $this.Size) { $change.Size = $this.Size }
+        if ($null -ne $this.Cpu -and $w.CpuCount -ne $this.Cpu) { $change.Cpu = $this.Cpu }
+        if ($null -ne $this.MemoryGB -and ($null -eq $w.MemoryMB -or [math]::Abs([double]$w.MemoryMB / 1024 - $this.MemoryGB) -gt 0.001)) { $change.MemoryGB = $this.MemoryGB }
+        $tagDelta = [GridDscHelper]::TagDelta($this.Tags, $w.Tags)
+        if ($tagDelta.Count -gt 0) { $change.Tag = $tagDelta }
+        if ($change.Count -gt 0) {
+            Write-Verbose ("GridWorkload '{0}': changing {1}." -f $this.Name, (($change.Keys | Sort-Object) -join ', '))
+            # A resize of a running workload restarts it only when the wanted state is Running.
+            if (($change.ContainsKey('Size') -or $change.ContainsKey('Cpu') -or $change.ContainsKey('MemoryGB')) -and [string]$w.State -eq 'Running' -and $this.State -ne 'Stopped' -and $this.State -ne 'Deallocated') { $change.Restart = $true }
+            $w = GridAutomation\Set-GridWorkload -Id $w.Id @change -PassThru @np
+        }
+        if ($this.State -and [string]$w.State -ne $this.State) {
+            Write-Verbose "GridWorkload '$($this.Name)': state $($w.State) -> $($this.State)."
+            switch ($this.State) {
+                'Running' { $null = GridAutomation\Start-GridWorkload -Id $w.Id @np }
+                'Stopped' { $null = GridAutomation\Stop-GridWorkload -Id $w.Id -StayProvisioned @np }
+                'Deallocated' { $null = GridAutomation\Stop-GridWorkload -Id $w.Id -Deallocate @np }
+            }
+        }
+    }
+
+    hidden [object] Find() {
+        $this.Validate()
+        $get = @{ Name = [System.Management.Automation.WildcardPattern]::Escape($this.Name); ErrorAction = 'SilentlyContinue' }
+        if ($this.Datacenter) { $get.Datacenter = $this.Datacenter }
+        $found = @(GridAutomation\Get-GridWorkload @get | Where-Object { $_.Name -eq $this.Name })
+        if ($found.Count -gt 1) {
+            [GridDscHelper]::Fail(("GridWorkload '{0}' exists in {1} datacenters ({2}): give Datacenter." -f $this.Name, $found.Count, (($found.Datacenter | Sort-Object -Unique) -join ', ')), 'DscAmbiguousWorkload', 'InvalidArgument', $this)
+        }
+        if ($found.Count -eq 1) { return $found[0] }
+        return $null
+    }
+
+    hidden [void] Validate() {
+        if ([string]::IsNullOrWhiteSpace($this.Name)) {
+            [GridDscHelper]::Fail('GridWorkload: Name is required.', 'DscPropertyMissing', 'InvalidArgument', $this)
+        }
+        if ($this.State -and $this.State -notin 'Running', 'Stopped', 'Deallocated') {
+            [GridDscHelper]::Fail("GridWorkload '$($this.Name)': State '$($this.State)' is not one of Running, Stopped, Deallocated.", 'DscInvalidProperty', 'InvalidArgument', $this)
+        }
+        if ($this.Size -and ($null -ne $this.Cpu -or $null -ne $this.MemoryGB)) {
+            [GridDscHelper]::Fail("GridWorkload '$($this.Name)': give Size or Cpu/MemoryGB, not both.", 'DscConflictingProperties', 'InvalidArgument', $this)
+        }
+        if ($this.Ensure -eq [Ensure]::Absent -and ($this.Size -or $null -ne $this.Cpu -or $null -ne $this.MemoryGB -or $this.Image -or $this.State -or $this.Tags)) {
+            [GridDscHelper]::Fail("GridWorkload '$($this.Name)': Ensure = 'Absent' takes only Name and Datacenter.", 'DscConflictingProperties', 'InvalidArgument', $this)
+        }
+    }
+
+    hidden [string[]] Differences() {
+        $w = $this.Find()
+        $diff = [System.Collections.Generic.List[string]]::new()
+        if ($this.Ensure -eq [Ensure]::Absent) {
+            if ($null -ne $w) { $diff.Add("exists ($($w.Id)), should be absent") }
+        }
+        elseif ($null -eq $w) {
+            $diff.Add("does not exist")
+        }
+        else {
+            if ($this.Size -and $w.Size -ne $this.Size) { $diff.Add("Size is '$($w.Size)', should be '$($this.Size)'") }
+            if ($null -ne $this.Cpu -and $w.CpuCount -ne $this.Cpu) { $diff.Add("Cpu is $($w.CpuCount), should be $($this.Cpu)") }
+            if ($null -ne $this.MemoryGB -and ($null -eq $w.MemoryMB -or [math]::Abs([double]$w.MemoryMB / 1024 - $this.MemoryGB) -gt 0.001)) { $diff.Add("MemoryGB is $([double]$w.MemoryMB / 1024), should be $($this.MemoryGB)") }
+            if ($this.State -and [string]$w.State -ne $this.State) { $diff.Add("State is $($w.State), should be $($this.State)") }
+            $delta = [GridDscHelper]::TagDelta($this.Tags, $w.Tags)
+            foreach ($k in $delta.Keys) { $diff.Add("tag $k should be '$($delta[$k])'") }
+        }
+        foreach ($d in $diff) { Write-Verbose "GridWorkload '$($this.Name)': $d" }
+        return $diff.ToArray()
+    }
+}

@@ -1,0 +1,172 @@
+# The class-based DSC resources (GridAutomation.Dsc.psm1), driven as Invoke-DscResource (PSDesiredStateConfiguration
+# 2.x) drives a class-based resource: it loads the resource's file with "using module", makes an instance, sets the
+# properties of the hashtable it was given, and calls Get/Test/Set; Get returns the instance's properties, Test
+# { InDesiredState }, Set { RebootRequired }. PSDesiredStateConfiguration itself is not obtainable on these machines, so
+# Invoke-GridDsc below does those steps (docs/dsc.md says so).
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
+    $script:dir = Initialize-GridTest -Name dsc
+    $script:DscFile = Join-Path (Get-RepoRoot) 'GridAutomation.Dsc.psm1'
+
+    function Invoke-GridDsc {
+        param([ValidateSet('Get', 'Test', 'Set')] [string] $Method, [string] $Name, [hashtable] $Property, [switch] $ShowVerbose)
+        $sb = [scriptblock]::Create("using module '$($script:DscFile -replace "'", "''")'`n" + @'
+param($Name, $Property, $Method)
+$r = New-Object -TypeName $Name
+foreach ($k in $Property.Keys) { $r.$k = $Property[$k] }
+switch ($Method) {
+    'Get' { $o = $r.Get(); $h = @{}; foreach ($p in $o.PSObject.Properties) { $h[$p.Name] = $p.Value }; [pscustomobject]$h }
+    'Test' { [pscustomobject]@{ InDesiredState = $r.Test() } }
+    'Set' { $r.Set(); [pscustomobject]@{ RebootRequired = $false } }
+}
+'@)
+        # A class method looks up $VerbosePreference in the scopes of the module that defines the class, not the
+        # caller's, so -Verbose reaches it through the global preference (as it does under Invoke-DscResource -Verbose).
+        $saved = $global:VerbosePreference
+        if ($ShowVerbose) { $global:VerbosePreference = 'Continue' }
+        try { & $sb $Name $Property $Method } finally { $global:VerbosePreference = $saved }
+    }
+
+    function Get-JournalCount { @(Get-GridOperation).Count }
+
+    New-SimDatacenter -Name dsc-1 -Parameters @{ Hosts = 2 } | Out-Null
+    $script:create = Get-SimCreateArgs -Datacenter dsc-1
+    $script:sizes = @(Get-GridSize -Datacenter dsc-1 | Sort-Object CpuCount, MemoryMB)
+}
+
+AfterAll { Remove-GridTestDirectory $script:dir }
+
+Describe 'DSC resources in the manifest' {
+    It 'exports exactly the [DscResource()] classes of GridAutomation.Dsc.psm1' {
+        $ast = [System.Management.Automation.Language.Parser]::ParseFile($script:DscFile, [ref]$null, [ref]$null)
+        $classes = @($ast.FindAll({ param($n) $n -is [System.Management.Automation.Language.TypeDefinitionAst] -and
+                    @($n.Attributes | Where-Object { $_.TypeName.Name -eq 'DscResource' }).Count -gt 0 }, $true) | ForEach-Object Name)
+        # Read as text: the manifest picks Desktop/ paths by $PSEdition, which Import-PowerShellDataFile refuses.
+        $text = Get-Content -Raw (Join-Path (Get-RepoRoot) 'GridAutomation.psd1')
+        $exported = @([regex]::Matches([regex]::Match($text, '(?m)^\s*DscResourcesToExport\s*=\s*@\(([^)]*)\)').Groups[1].Value, "'([^']+)'") | ForEach-Object { $_.Groups[1].Value })
+        @($exported | Sort-Object) | Should -Be @($classes | Sort-Object)
+        $exported | Should -Contain 'GridWorkload'
+        $exported | Should -Contain 'GridDatacenter'
+    }
+
+    It 'loads with the module: the nested module is there and defines the classes' {
+        (Get-Module GridAutomation).NestedModules.Name | Should -Contain 'GridAutomation.Dsc'
+    }
+}
+
+Describe 'GridDatacenter' {
+    It 'Set registers, Test is then true, a second Set changes nothing' {
+        $p = @{ Name = 'dsc-dc'; Provider = 'Simulator'; Owner = 'Contoso'; Settings = @{ Hosts = 2 } }
+        (Invoke-GridDsc Test GridDatacenter $p).InDesiredState | Should -BeFalse
+        (Invoke-GridDsc Set GridDatacenter $p).RebootRequired | Should -BeFalse
+        (Invoke-GridDsc Test GridDatacenter $p).InDesiredState | Should -BeTrue
+        $before = Get-JournalCount
+        Invoke-GridDsc Set GridDatacenter $p | Out-Null
+        Get-JournalCount | Should -Be $before -Because 'a second Set with nothing to change writes no journal row'
+        $g = Invoke-GridDsc Get GridDatacenter @{ Name = 'dsc-dc' }
+        $g.Ensure | Should -Be 'Present'
+        $g.Provider | Should -Be 'Simulator'
+        $g.Owner | Should -Be 'Contoso'
+        $g.Settings['Hosts'] | Should -Be '2'
+    }
+
+    It 'Test says what differs (verbose) and Set re-registers with the new owner' {
+        $p = @{ Name = 'dsc-dc'; Owner = 'Fabrikam' }
+        $verbose = Invoke-GridDsc Test GridDatacenter $p -ShowVerbose 4>&1
+        ($verbose | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | Out-String) | Should -Match "Owner is 'Contoso', should be 'Fabrikam'"
+        ($verbose | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }).InDesiredState | Should -BeFalse
+        Invoke-GridDsc Set GridDatacenter $p | Out-Null
+        (Get-GridDatacenter -Name dsc-dc).Owner | Should -Be 'Fabrikam'
+        (Invoke-GridDsc Test GridDatacenter $p).InDesiredState | Should -BeTrue
+    }
+
+    It 'Absent unregisters' {
+        Invoke-GridDsc Set GridDatacenter @{ Name = 'dsc-dc'; Ensure = 'Absent' } | Out-Null
+        @(Get-GridDatacenter | Where-Object Name -eq 'dsc-dc').Count | Should -Be 0
+        (Invoke-GridDsc Test GridDatacenter @{ Name = 'dsc-dc'; Ensure = 'Absent' }).InDesiredState | Should -BeTrue
+        (Invoke-GridDsc Get GridDatacenter @{ Name = 'dsc-dc' }).Ensure | Should -Be 'Absent'
+    }
+
+    It 'a new datacenter without Provider is a clear error' {
+        { Invoke-GridDsc Test GridDatacenter @{ Name = 'dsc-none' } } | Should -Throw -ErrorId 'DscPropertyMissing'
+    }
+}
+
+Describe 'GridWorkload' {
+    It 'Set creates, Test is then true, a second Set writes no journal row' {
+        $p = @{ Name = 'dsc-w1'; Datacenter = 'dsc-1'; Size = $script:create.Size; Image = $script:create.Image; State = 'Running'; Tags = @{ env = 'dev' } }
+        (Invoke-GridDsc Test GridWorkload $p).InDesiredState | Should -BeFalse
+        Invoke-GridDsc Set GridWorkload $p | Out-Null
+        $w = Get-GridWorkload -Name dsc-w1
+        $w.State | Should -Be 'Running'
+        $w.Tags['env'] | Should -Be 'dev'
+        (Invoke-GridDsc Test GridWorkload $p).InDesiredState | Should -BeTrue
+        $before = Get-JournalCount
+        Invoke-GridDsc Set GridWorkload $p | Out-Null
+        Get-JournalCount | Should -Be $before
+    }
+
+    It 'corrects a workload stopped behind its back' {
+        Stop-GridWorkload -Name dsc-w1 -Confirm:$false
+        $p = @{ Name = 'dsc-w1'; State = 'Running' }
+        $out = Invoke-GridDsc Test GridWorkload $p -ShowVerbose 4>&1
+        ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | Out-String) | Should -Match 'State is Stopped, should be Running'
+        Invoke-GridDsc Set GridWorkload $p | Out-Null
+        (Get-GridWorkload -Name dsc-w1).State | Should -Be 'Running'
+        (Invoke-GridDsc Test GridWorkload $p).InDesiredState | Should -BeTrue
+    }
+
+    It 'changes only the tags it names, and leaves unset properties alone' {
+        Set-GridWorkload -Name dsc-w1 -Tag @{ team = 'ops' } -Confirm:$false
+        Invoke-GridDsc Set GridWorkload @{ Name = 'dsc-w1'; Tags = @{ env = 'prod' } } | Out-Null
+        $w = Get-GridWorkload -Name dsc-w1
+        $w.Tags['env'] | Should -Be 'prod'
+        $w.Tags['team'] | Should -Be 'ops'
+        $w.State | Should -Be 'Running'
+    }
+
+    It 'resizes to the wanted size' {
+        $script:sizes.Count | Should -BeGreaterThan 1
+        $bigger = $script:sizes[1].Name
+        Invoke-GridDsc Set GridWorkload @{ Name = 'dsc-w1'; Size = $bigger; State = 'Running' } | Out-Null
+        $w = Get-GridWorkload -Name dsc-w1
+        $w.Size | Should -Be $bigger
+        $w.State | Should -Be 'Running'
+        (Invoke-GridDsc Test GridWorkload @{ Name = 'dsc-w1'; Size = $bigger }).InDesiredState | Should -BeTrue
+    }
+
+    It 'creates a stopped workload without starting it' {
+        Invoke-GridDsc Set GridWorkload @{ Name = 'dsc-w2'; Datacenter = 'dsc-1'; Size = $script:create.Size; Image = $script:create.Image; State = 'Stopped' } | Out-Null
+        (Get-GridWorkload -Name dsc-w2).State | Should -Be 'Stopped'
+        @(Get-GridOperation -Target dsc-w2 -Kind Start).Count | Should -Be 0
+    }
+
+    It 'Get returns the current properties' {
+        $g = Invoke-GridDsc Get GridWorkload @{ Name = 'dsc-w2' }
+        $g.Ensure | Should -Be 'Present'
+        $g.Datacenter | Should -Be 'dsc-1'
+        $g.State | Should -Be 'Stopped'
+        $g.Id | Should -Be (Get-GridWorkload -Name dsc-w2).Id
+    }
+
+    It 'Absent removes, and Test is then true' {
+        Invoke-GridDsc Set GridWorkload @{ Name = 'dsc-w2'; Ensure = 'Absent' } | Out-Null
+        @(Get-GridWorkload -Name dsc-w2 -ErrorAction SilentlyContinue).Count | Should -Be 0
+        (Invoke-GridDsc Test GridWorkload @{ Name = 'dsc-w2'; Ensure = 'Absent' }).InDesiredState | Should -BeTrue
+    }
+
+    It 'bad property combination <Case> is the error <Id>, and nothing changes' -ForEach @(
+        @{ Case = 'Size with Cpu'; Id = 'DscConflictingProperties'; P = @{ Name = 'dsc-w1'; Size = 'x'; Cpu = 2 } }
+        @{ Case = 'unknown State'; Id = 'DscInvalidProperty'; P = @{ Name = 'dsc-w1'; State = 'Paused' } }
+        @{ Case = 'Absent with a size'; Id = 'DscConflictingProperties'; P = @{ Name = 'dsc-w1'; Ensure = 'Absent'; Size = 'x' } }
+        @{ Case = 'create without Datacenter'; Id = 'DscPropertyMissing'; P = @{ Name = 'dsc-new'; State = 'Running' } }
+    ) {
+        $before = Get-JournalCount
+        { Invoke-GridDsc Set GridWorkload $P } | Should -Throw -ErrorId $Id
+        Get-JournalCount | Should -Be $before
+    }
+
+    It 'an error of the cmdlet underneath (unknown datacenter) reaches DSC with its own id' {
+        { Invoke-GridDsc Set GridWorkload @{ Name = 'dsc-w9'; Datacenter = 'nowhere'; Size = 'x' } } | Should -Throw -ErrorId 'DatacenterNotFound*'
+    }
+}
