@@ -11,7 +11,7 @@ using GridAutomation.Core.Providers;
 namespace GridAutomation.Providers.HyperV
 {
     /// <summary>A datacenter of Hyper-V hosts, each behind its own remoting session. Every remote call runs on a pool thread.</summary>
-    internal sealed class HyperVConnection : IGridConnection
+    internal sealed partial class HyperVConnection : IGridConnection
     {
         internal const string MovePlanKey = "move.plan", MoveDoneKey = "move.done";
 
@@ -268,14 +268,7 @@ namespace GridAutomation.Providers.HyperV
 
             RemoteHost host = !string.IsNullOrEmpty(request.TargetHost) ? HostByName(request.TargetHost!)
                 : _hosts.OrderBy(h => all.Where(x => ReferenceEquals(x.Host, h) && x.W.State == WorkloadState.Running).Sum(x => x.W.MemoryMB ?? 0)).First();
-            string? imageFile = null;
-            if (!string.IsNullOrEmpty(request.Image))
-            {
-                if (_imagePath == null)
-                    throw GridException.NotFound($"Image '{request.Image}': this datacenter has no -ImagePath, so it offers no images.", "ImageNotFound", request.Image);
-                string sep = _imagePath.Contains('\\') && !_imagePath.Contains('/') ? "\\" : "/";
-                imageFile = _imagePath.TrimEnd('/', '\\') + sep + request.Image;
-            }
+            string? imageFile = ImageFileOf(request);
             int generation = request.Options.TryGetValue("Generation", out var g) && int.TryParse(g, out var gi) && (gi == 1 || gi == 2) ? gi : 2;
             string? switchName = request.Options.TryGetValue("SwitchName", out var sw) && !string.IsNullOrEmpty(sw) ? sw
                 : request.Options.TryGetValue("Network", out var net) && !string.IsNullOrEmpty(net) ? net : _switchName;

@@ -45,6 +45,10 @@ namespace GridAutomation.Providers.HyperV
             "if (-not (Test-Path -LiteralPath $Path -PathType Container)) { return }\n" +
             "Get-ChildItem -LiteralPath $Path -File | Where-Object { $_.Extension -in '.vhdx', '.vhd' } | Select-Object -Property Name, FullName, Length";
 
+        /// <summary>True when the image file is a file on this host (the catalog check before a create is journaled).</summary>
+        public const string TestImage = "param([string] $ImageFile)\n" + Prologue +
+            "[pscustomobject]@{ Exists = [bool](Test-Path -LiteralPath $ImageFile -PathType Leaf) }";
+
         public static readonly string Create =
             "param([string] $Name, [long] $MemoryBytes, [int] $Cpu, [string] $Notes, [string] $ImageFile, [int] $Generation, [string] $SwitchName, [bool] $PowerOn)\n" + Prologue +
             "$vmHost = Hyper-V\\Get-VMHost\n" +

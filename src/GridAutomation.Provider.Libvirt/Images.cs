@@ -21,6 +21,8 @@ namespace GridAutomation.Providers.Libvirt
             public string Format = "raw";
             public string Extension = ".img";
             public ulong? CapacityBytes;
+            /// <summary>Given as an absolute path (a volume of any pool), not as a volume name of the image pool.</summary>
+            public bool ByPath;
         }
 
         public static IEnumerable<(string Name, string Path, long? Bytes)> List(LibvirtHost h)
@@ -48,8 +50,9 @@ namespace GridAutomation.Providers.Libvirt
 
         public static Source? Find(LibvirtHost h, string name)
         {
+            if (name.StartsWith("/", StringComparison.Ordinal)) return FindByPath(h, name);
             if (name.IndexOfAny(new[] { '/', '\\' }) >= 0 || name == ".." || name == ".")
-                throw GridException.InvalidRequest($"Image name '{name}' must be a plain volume/file name.", "InvalidImageName", name);
+                throw GridException.InvalidRequest($"Image name '{name}' must be a plain volume/file name, or an absolute path on the host.", "InvalidImageName", name);
             if (h.FileStorage)
             {
                 string path = System.IO.Path.Combine(h.ImagesDirectory, name);
@@ -62,6 +65,26 @@ namespace GridAutomation.Providers.Libvirt
             if (vol == null) return null;
             string p = Virt.VolPath(vol);
             return new Source { Name = name, Path = p, Format = DomainXml.VolumeFormat(name)!, Extension = ExtensionOf(name), CapacityBytes = Virt.VolInfo(vol).capacity };
+        }
+
+        /// <summary>
+        /// An image given as an absolute path, which no listing shows: on a host with file storage (embed) a file
+        /// that exists there; on a host with storage pools a volume of any of its pools (libvirt's view of that
+        /// host's disks: a file placed by hand appears after `virsh pool-refresh`). Null when there is none.
+        /// </summary>
+        private static Source? FindByPath(LibvirtHost h, string path)
+        {
+            if (path.Split('/').Any(seg => seg == ".."))
+                throw GridException.InvalidRequest($"Image path '{path}' must not contain '..'.", "InvalidImageName", path);
+            string name = System.IO.Path.GetFileName(path);
+            if (h.FileStorage)
+            {
+                if (!File.Exists(path)) return null;
+                return new Source { Name = name, Path = path, ByPath = true, Format = DomainXml.VolumeFormat(path)!, Extension = ExtensionOf(name), CapacityBytes = (ulong)new FileInfo(path).Length };
+            }
+            using var vol = Virt.LookupVolumeByPath(h.Conn, path);
+            if (vol == null) return null;
+            return new Source { Name = name, Path = path, ByPath = true, Format = DomainXml.VolumeFormat(path)!, Extension = ExtensionOf(name), CapacityBytes = Virt.VolInfo(vol).capacity };
         }
 
         private static string ExtensionOf(string name)
@@ -104,7 +127,7 @@ namespace GridAutomation.Providers.Libvirt
                     return Virt.VolPath(existing);
                 }
             }
-            using var source = Virt.LookupVolume(pool, image.Name)
+            using var source = (image.ByPath ? Virt.LookupVolumeByPath(h.Conn, image.Path) : Virt.LookupVolume(pool, image.Name))
                 ?? throw GridException.NotFound($"Image volume '{image.Name}' vanished from pool '{h.ImagePool}'.", "ImageNotFound", image.Name);
             string xml = DomainXml.VolumeXml(diskName, image.CapacityBytes ?? Virt.VolInfo(source).capacity, image.Format);
             using var clone = Virt.CloneVolume(pool, xml, source);

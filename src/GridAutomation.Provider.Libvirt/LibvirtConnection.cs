@@ -405,6 +405,49 @@ namespace GridAutomation.Providers.Libvirt
             return Run(() => Create(request, key, scope, cancellationToken), cancellationToken, request.Name);
         }
 
+        /// <summary>CPU and memory of a create: a size of the catalog (SizeNotFound) or the default, overridden by -CpuCount/-MemoryMB.</summary>
+        private static (int Cpu, long MemoryMB, string? Size) CreateShape(CreateWorkloadRequest request)
+        {
+            int cpu; long memMB; string? sizeName = null;
+            if (!string.IsNullOrEmpty(request.Size))
+            {
+                var s = SizeCatalog.Find(request.Size!) ?? throw GridException.NotFound(
+                    $"Size '{request.Size}' is not offered. Sizes: {string.Join(", ", SizeCatalog.Shapes.Select(x => x.Name))}.", "SizeNotFound", request.Size);
+                cpu = request.CpuCount ?? s.Cpu; memMB = request.MemoryMB ?? s.MemoryMB;
+                sizeName = cpu == s.Cpu && memMB == s.MemoryMB ? s.Name : null;
+            }
+            else
+            {
+                var d = SizeCatalog.Find(SizeCatalog.Default)!.Value;
+                cpu = request.CpuCount ?? d.Cpu; memMB = request.MemoryMB ?? d.MemoryMB;
+                sizeName = SizeCatalog.Match(cpu, memMB);
+            }
+            if (cpu < 1 || memMB < 16) throw GridException.InvalidRequest("CpuCount must be at least 1 and MemoryMB at least 16.", "InvalidShape", request.Name);
+            return (cpu, memMB, sizeName);
+        }
+
+        /// <summary>The host of a create and its image: the named host (HostNotFound), or the host with the image and the most free memory (ImageNotFound).</summary>
+        private (LibvirtHost Host, Images.Source? Image) CreatePlacement(CreateWorkloadRequest request)
+        {
+            LibvirtHost host;
+            Images.Source? image = null;
+            if (!string.IsNullOrEmpty(request.TargetHost))
+            {
+                host = HostByName(request.TargetHost!);
+                if (!string.IsNullOrEmpty(request.Image))
+                    image = Images.Find(host, request.Image!) ?? throw GridException.NotFound($"Image '{request.Image}' is not on host '{host.Name}'.", "ImageNotFound", request.Image);
+            }
+            else if (!string.IsNullOrEmpty(request.Image))
+            {
+                var candidates = _hosts.Select(h => (Host: h, Image: Images.Find(h, request.Image!))).Where(x => x.Image != null).ToList();
+                if (candidates.Count == 0) throw GridException.NotFound($"Image '{request.Image}' was not found on any host of '{Datacenter.Name}'.", "ImageNotFound", request.Image);
+                var best = candidates.OrderByDescending(c => FreeMemoryKiB(c.Host)).First();
+                host = best.Host; image = best.Image;
+            }
+            else host = _hosts.OrderByDescending(FreeMemoryKiB).First();
+            return (host, image);
+        }
+
         private GridWorkload Create(CreateWorkloadRequest request, string key, IOperationScope scope, CancellationToken ct)
         {
             string uuid = UuidFromKey(Datacenter.Name, key);
@@ -432,40 +475,8 @@ namespace GridAutomation.Providers.Libvirt
                     throw GridException.Conflict($"A domain named '{request.Name}' already exists on host '{h.Name}' (UUID {Virt.Uuid(clash)}).", "WorkloadNameExists", request.Name);
             }
 
-            // Shape
-            int cpu; long memMB; string? sizeName = null;
-            if (!string.IsNullOrEmpty(request.Size))
-            {
-                var s = SizeCatalog.Find(request.Size!) ?? throw GridException.NotFound(
-                    $"Size '{request.Size}' is not offered. Sizes: {string.Join(", ", SizeCatalog.Shapes.Select(x => x.Name))}.", "SizeNotFound", request.Size);
-                cpu = request.CpuCount ?? s.Cpu; memMB = request.MemoryMB ?? s.MemoryMB;
-                sizeName = cpu == s.Cpu && memMB == s.MemoryMB ? s.Name : null;
-            }
-            else
-            {
-                var d = SizeCatalog.Find(SizeCatalog.Default)!.Value;
-                cpu = request.CpuCount ?? d.Cpu; memMB = request.MemoryMB ?? d.MemoryMB;
-                sizeName = SizeCatalog.Match(cpu, memMB);
-            }
-            if (cpu < 1 || memMB < 16) throw GridException.InvalidRequest("CpuCount must be at least 1 and MemoryMB at least 16.", "InvalidShape", request.Name);
-
-            // Placement and image
-            LibvirtHost host;
-            Images.Source? image = null;
-            if (!string.IsNullOrEmpty(request.TargetHost))
-            {
-                host = HostByName(request.TargetHost!);
-                if (!string.IsNullOrEmpty(request.Image))
-                    image = Images.Find(host, request.Image!) ?? throw GridException.NotFound($"Image '{request.Image}' is not on host '{host.Name}'.", "ImageNotFound", request.Image);
-            }
-            else if (!string.IsNullOrEmpty(request.Image))
-            {
-                var candidates = _hosts.Select(h => (Host: h, Image: Images.Find(h, request.Image!))).Where(x => x.Image != null).ToList();
-                if (candidates.Count == 0) throw GridException.NotFound($"Image '{request.Image}' was not found on any host of '{Datacenter.Name}'.", "ImageNotFound", request.Image);
-                var best = candidates.OrderByDescending(c => FreeMemoryKiB(c.Host)).First();
-                host = best.Host; image = best.Image;
-            }
-            else host = _hosts.OrderByDescending(FreeMemoryKiB).First();
+            var (cpu, memMB, sizeName) = CreateShape(request);
+            var (host, image) = CreatePlacement(request);
 
             var md = new GridMetadata { IdempotencyKey = key, Size = sizeName, Image = request.Image, Created = DateTimeOffset.UtcNow };
             foreach (var kv in request.Tags) md.Tags[kv.Key] = kv.Value;

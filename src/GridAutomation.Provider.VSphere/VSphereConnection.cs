@@ -13,7 +13,7 @@ using GridAutomation.Core.State;
 namespace GridAutomation.Providers.VSphere
 {
     /// <summary>A live session with one vSphere datacenter.</summary>
-    public sealed class VSphereConnection : IGridConnection
+    public sealed partial class VSphereConnection : IGridConnection
     {
         private readonly VimClient _vim;
         private readonly Action<string> _verbose;

@@ -20,8 +20,8 @@ namespace GridAutomation.Providers.Xen
         {
             var ct = cancellationToken;
             if (string.IsNullOrWhiteSpace(request.Name)) throw GridException.InvalidRequest("A workload name is required.", "NameRequired");
-            if (string.IsNullOrWhiteSpace(request.Image))
-                throw GridException.InvalidRequest($"-Image is required on Xen: the name or uuid of a template of pool '{PoolName}' (Get-GridImage -Datacenter {Datacenter.Name}).", "ImageRequired");
+            string image = TemplateOf(request);
+            request.Options.TryGetValue("ImportedDisk", out var imported);
             int? cpu = request.CpuCount; long? memMB = request.MemoryMB;
             if (!string.IsNullOrEmpty(request.Size))
             {
@@ -52,7 +52,7 @@ namespace GridAutomation.Providers.Xen
                 var same = vms.Where(kv => XenMapping.IsWorkload(kv.Value) && string.Equals(XapiValue.Str(kv.Value, "name_label"), request.Name, StringComparison.OrdinalIgnoreCase)).ToList();
                 if (same.Count > 0)
                     throw GridException.Conflict($"A VM named '{request.Name}' already exists in pool '{PoolName}' ({Datacenter.Name}, uuid {XapiValue.Str(same[0].Value, "uuid")}), made by another request or outside GridAutomation. Choose another name or remove it.", "WorkloadNameExists", request.Name);
-                var (template, templateName) = FindTemplate(vms, request.Image!);
+                var (template, templateName) = FindTemplate(vms, image);
                 if (request.TargetHost != null) await FindHostAsync(request.TargetHost, ct).ConfigureAwait(false); // refuse an unknown host before anything is made
                 scope?.Checkpoint("clone", XapiValue.Str(vms[template], "uuid") ?? template);
                 try
@@ -69,10 +69,15 @@ namespace GridAutomation.Providers.Xen
             if (XapiValue.Bool(rec, "is_a_template"))
             {
                 // provision makes the disks the template's other_config:disks describes; then the clone becomes a VM.
-                await VmTaskAsync("provision", "Creating", request.Name, scope, uuid, ct, vm).ConfigureAwait(false);
+                // A moved workload brings its own disk instead: the template's disk spec is dropped, the imported VDI attached.
+                if (!string.IsNullOrEmpty(imported))
+                    await XapiAsync(() => _x.CallAsync("VM.remove_from_other_config", ct, vm, "disks"), "Dropping the template's disks", request.Name).ConfigureAwait(false);
+                else
+                    await VmTaskAsync("provision", "Creating", request.Name, scope, uuid, ct, vm).ConfigureAwait(false);
                 await XapiAsync(() => _x.CallAsync("VM.set_is_a_template", ct, vm, false), "Making the clone a VM", request.Name).ConfigureAwait(false);
                 rec = await XapiAsync(() => _x.GetRecordAsync("VM", vm!, ct), "Reading the new VM", request.Name).ConfigureAwait(false);
             }
+            if (!string.IsNullOrEmpty(imported)) await AttachImportedDiskAsync(vm!, imported!, request.Name, ct).ConfigureAwait(false);
             if (XapiValue.Str(rec, "power_state") == "Halted" && (cpu.HasValue || memMB.HasValue))
                 await ResizeAsync(uuid, new ResizeRequest { CpuCount = cpu, MemoryMB = memMB }, scope ?? NoScope.Instance, ct).ConfigureAwait(false);
             var existing = XenMapping.Tags(rec).Select(t => t.Key).ToList();
@@ -102,6 +107,14 @@ namespace GridAutomation.Providers.Xen
                     await _x.CallAsync("VM.add_to_other_config", ct, vm, XenMapping.ImageKey, templateName).ConfigureAwait(false);
                 }
             }, "Recording the idempotency key of the new VM", vm).ConfigureAwait(false);
+        }
+
+        /// <summary>-Image, else the move option Image (a workload moved here is cloned from that template); ImageRequired without either.</summary>
+        private string TemplateOf(CreateWorkloadRequest request)
+        {
+            if (!string.IsNullOrWhiteSpace(request.Image)) return request.Image!;
+            if (request.Options.TryGetValue("Image", out var option) && !string.IsNullOrWhiteSpace(option)) return option;
+            throw GridException.InvalidRequest($"-Image is required on Xen: the name or uuid of a template of pool '{PoolName}' (Get-GridImage -Datacenter {Datacenter.Name}).", "ImageRequired");
         }
 
         private (string Ref, string Name) FindTemplate(Dictionary<string, Dictionary<string, object?>> vms, string image)

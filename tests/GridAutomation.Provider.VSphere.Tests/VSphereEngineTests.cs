@@ -44,6 +44,19 @@ namespace GridAutomation.Provider.VSphere.Tests
                 Assert.Equal(3, listed.Count); // 2 pools x 2 VMs - 1 template
                 Assert.All(listed, w => Assert.Equal("Contoso", w.Owner));
 
+                // Issue 10: an unknown template or host is refused before anything is journaled (no Failed row).
+                int opsBefore = engine.GetOperations(new OperationFilter()).Count();
+                foreach (var (bad, id) in new[]
+                {
+                    (new CreateWorkloadRequest { Name = "bad-image", Image = "no-such-template" }, "ImageNotFound"),
+                    (new CreateWorkloadRequest { Name = "bad-host", Image = "template-0", TargetHost = "no-such-host" }, "HostNotFound"),
+                })
+                {
+                    var refused = await Assert.ThrowsAsync<GridException>(() => engine.CreateWorkloadAsync("ams", bad, null, NullObserver.Instance, Ct()));
+                    Assert.Equal((id, GridErrorKind.NotFound), (refused.ErrorId, refused.Kind));
+                }
+                Assert.Equal(opsBefore, engine.GetOperations(new OperationFilter()).Count());
+
                 var req = new CreateWorkloadRequest { Name = "eng-1", Image = "template-0", Size = "2x2" };
                 req.Tags["env"] = "prod";
                 var w1 = await engine.CreateWorkloadAsync("ams", req, null, NullObserver.Instance, Ct());

@@ -83,5 +83,80 @@ namespace GridAutomation.Provider.Xen.Tests
                 try { Directory.Delete(dir, true); } catch { }
             }
         }
+        /// <summary>A fresh engine on its own state file, with these loopback pools connected as Xen datacenters; reset afterwards.</summary>
+        private static async Task WithEngineAsync(Func<GridEngine, Task> body, params (string Name, FakeXapi Server)[] pools)
+        {
+            string dir = Directory.CreateTempSubdirectory("xen-engine-").FullName;
+            try
+            {
+                ProviderRegistry.Register(new XenProvider());
+                var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(dir, "state.db") }, false);
+                foreach (var (name, server) in pools)
+                    await engine.ConnectDatacenterAsync("Xen", name, null, null, new Dictionary<string, string> { ["Server"] = server.Url },
+                        new Dictionary<string, object> { ["Credential"] = new NetworkCredential(server.User, server.Password) }, NullObserver.Instance, Ct());
+                await body(engine);
+                engine.Store.Dispose();
+            }
+            finally
+            {
+                GridEngine.Reset();
+                try { Directory.Delete(dir, true); } catch { }
+            }
+        }
+
+        /// <summary>Issue 10: an unknown template or host is refused before the create is journaled (no Failed row, nothing cloned).</summary>
+        [XapiFact]
+        public async Task Engine_RefusesUnknownTemplateAndHost_BeforeJournaling()
+        {
+            using var server = FakeXapi.FromFixture(XenContractTests.Pool);
+            await WithEngineAsync(async engine =>
+            {
+                int opsBefore = engine.GetOperations(new OperationFilter()).Count();
+                int clonesBefore = server.Count("VM.clone") + server.Count("Async.VM.clone");
+                var cases = new[]
+                {
+                    (new CreateWorkloadRequest { Name = "bad-image", Image = "no-such-template" }, "ImageNotFound", GridErrorKind.NotFound),
+                    (new CreateWorkloadRequest { Name = "no-image" }, "ImageRequired", GridErrorKind.InvalidRequest),
+                    (new CreateWorkloadRequest { Name = "bad-host", Image = XenContractTests.Template, TargetHost = "no-such-host" }, "HostNotFound", GridErrorKind.NotFound),
+                };
+                foreach (var (req, id, kind) in cases)
+                {
+                    var ex = await Assert.ThrowsAsync<GridException>(() => engine.CreateWorkloadAsync("tampa", req, null, NullObserver.Instance, Ct()));
+                    Assert.Equal((id, kind), (ex.ErrorId, ex.Kind));
+                }
+                Assert.Equal(opsBefore, engine.GetOperations(new OperationFilter()).Count()); // no Failed row: refused before the journal
+                Assert.Equal(clonesBefore, server.Count("VM.clone") + server.Count("Async.VM.clone"));
+            }, ("tampa", server));
+        }
+
+        /// <summary>Issue 19: a halted VM moves between two pools through the core's move steps and the VDI handlers; the bytes arrive equal.</summary>
+        [XapiFact]
+        public async Task Engine_MovesAHaltedVm_BetweenTwoPools_ThroughTheVdiHandlers()
+        {
+            using var a = FakeXapi.FromFixture(XenContractTests.Pool);
+            using var b = FakeXapi.FromFixture(XenContractTests.Pool);
+            await WithEngineAsync(async engine =>
+            {
+                var w = await engine.CreateWorkloadAsync("pool-a", new CreateWorkloadRequest { Name = "mover", Image = XenContractTests.Template, Size = "small", PowerOn = false }, null, NullObserver.Instance, Ct());
+                var content = new byte[2 * 1024 * 1024 + 333];
+                new Random(7).NextBytes(content);
+                a.SetVdiContent(DiskOf(a, w.NativeId), content);
+
+                var request = new GridAutomation.Core.Moves.MoveRequest { DestinationDatacenter = "pool-b" };
+                request.Options["Image"] = XenContractTests.Template;
+                var moved = await new GridAutomation.Core.Moves.MoveOrchestrator(engine).MoveAsync(w, request, false, false, false, null, NullObserver.Instance, Ct());
+                Assert.Equal(("pool-b", "mover", WorkloadState.Stopped, "small"), (moved.Datacenter, moved.Name, moved.State, moved.Size));
+                Assert.Equal(content, b.VdiContent(DiskOf(b, moved.NativeId)));
+                var op = engine.GetOperations(new OperationFilter()).Single(o => o.Kind == "MoveDatacenter");
+                Assert.Equal(OperationState.Succeeded, op.State);
+            }, ("pool-a", a), ("pool-b", b));
+        }
+
+        /// <summary>The VDI of a VM's one disk, by the VM's uuid.</summary>
+        private static string DiskOf(FakeXapi s, string vmUuid)
+        {
+            string vm = s.Db["VM"].First(kv => (string?)kv.Value["uuid"] == vmUuid).Key;
+            return s.Db["VBD"].Values.Where(x => (string?)x["VM"] == vm && (string?)x["type"] == "Disk").Select(x => (string)x["VDI"]!).Single();
+        }
     }
 }

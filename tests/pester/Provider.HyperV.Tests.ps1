@@ -238,6 +238,20 @@ Describe 'Hyper-V provider over PowerShell remoting (SSH)' -Skip:$script:skip {
         $err.FullyQualifiedErrorId | Should -BeLike 'ImageNotFound,*'
     }
 
+    It 'refuses an unknown image or host before anything is journaled (issue 10): id, category, byte-identical state' {
+        $dump = { $c = Open-SqliteConnection -Path $env:GRIDAUTOMATION_STATE -NoPooling; try { @(Get-SqliteDump $c) -join "`n" } finally { $c.Dispose() } }
+        $before = & $dump
+        foreach ($case in @(
+                @{ Call = { New-GridWorkload -Datacenter hvlab -Name bad1 -Image nope.vhdx -Confirm:$false }; Id = 'ImageNotFound'; Category = 'ObjectNotFound' }
+                @{ Call = { New-GridWorkload -Datacenter hvlab -Name bad2 -Image base.vhdx -TargetHost hv-z -Confirm:$false }; Id = 'HostNotFound'; Category = 'ObjectNotFound' }
+                @{ Call = { New-GridWorkload -Datacenter hvlab -Name bad3 -Image '../base.vhdx' -Confirm:$false }; Id = 'InvalidImageName'; Category = 'InvalidArgument' })) {
+            $err = Get-ErrorOf $case.Call
+            $err.FullyQualifiedErrorId | Should -BeLike "$($case.Id),*"
+            $err.CategoryInfo.Category | Should -Be $case.Category
+        }
+        & $dump | Should -BeExactly $before -Because 'a refusal from the catalog writes no journal row'
+    }
+
     It 'removes a VM and, with -RemoveStorage, its virtual hard disk' {
         $w = Get-GridWorkload -Id $script:web1
         $disk = $w.Disks[0].NativeId

@@ -46,6 +46,10 @@ namespace GridAutomation.Core.Engine
             // A read-only engine over a file that does not exist yet sees an empty store; it is not cached, so the
             // first real write in this process is seen by later -WhatIf runs.
             if (readOnly && !shared && !File.Exists(path)) return Create(configuration, path, readOnly);
+            // An engine over a file that could not be written is dropped once the file can be: the user fixed it.
+            if (!readOnly && Engines.TryGetValue(key, out var stale) && stale.Store is StateStore ss && ss.NotWritableReason != null
+                && StateStore.WhyNotWritable(path) == null && Engines.TryRemove(key, out _))
+                stale.Dispose();
             return Engines.GetOrAdd(key, _ => { var e = Create(configuration, path, readOnly); e.IsShared = true; return e; });
         }
 
@@ -56,7 +60,8 @@ namespace GridAutomation.Core.Engine
             {
                 Configuration = configuration,
                 Store = store,
-                ReadOnly = readOnly,
+                ReadOnly = readOnly || store.ReadOnly, // a file that cannot be written reads as under -WhatIf
+
             };
             engine.Journal = new OperationJournal(store, TimeSpan.FromSeconds(configuration.LeaseTimeoutSeconds));
             engine._datacenters = new DatacenterRepository(store);
@@ -89,6 +94,7 @@ namespace GridAutomation.Core.Engine
 
         private void EnsureWritable()
         {
+            if (Store is StateStore s && s.NotWritableError() is GridException notWritable) throw notWritable;
             if (ReadOnly)
                 throw new GridException(GridErrorKind.StateStore, "The state store is open read-only (-WhatIf): no change can be made.", "StateStoreReadOnly");
         }

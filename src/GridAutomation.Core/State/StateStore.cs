@@ -15,7 +15,7 @@ namespace GridAutomation.Core.State
     /// An existing file is never reset, recreated or deleted: a corrupt, locked or newer-schema file gives a
     /// GridException of kind StateStore ("StateStoreCorrupt", "StateStoreLocked", "StateStoreNewerSchema").
     /// </summary>
-    public sealed class StateStore : IStateStore
+    public sealed partial class StateStore : IStateStore
     {
         /// <summary>The component name of the core's own schema in the schema_version table.</summary>
         public const string CoreComponent = "core";
@@ -163,7 +163,11 @@ namespace GridAutomation.Core.State
                     "StateStoreCannotOpen") { Target = full };
             bool exists = File.Exists(full);
             bool adopt = false;
-            if (exists) adopt = CheckExisting(full, timeoutSeconds);
+            // A file that cannot be written (read-only mount, immutable, no permission) is opened read-only, so reads
+            // work; the first write says what to do (StateStoreNotWritable) instead of a bare SQLite error.
+            string? notWritable = !readOnly && exists ? WhyNotWritable(full) : null;
+            if (notWritable != null) readOnly = true;
+            if (exists) adopt = CheckExisting(full, timeoutSeconds, notWritable != null);
 
             StateStore store;
             if (readOnly && !exists)
@@ -193,13 +197,13 @@ namespace GridAutomation.Core.State
 
             var b = new SqliteConnectionStringBuilder
             {
-                DataSource = full,
+                DataSource = notWritable != null ? ReadOnlyDataSource(full) : full,
                 Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
                 Cache = SqliteCacheMode.Private,
                 DefaultTimeout = timeoutSeconds,
                 Pooling = true,
             };
-            store = new StateStore(full, readOnly, busyTimeout, b.ToString(), null) { CreatedNew = created };
+            store = new StateStore(full, readOnly, busyTimeout, b.ToString(), null) { CreatedNew = created, NotWritableReason = notWritable };
             try
             {
                 if (!readOnly)
@@ -276,10 +280,10 @@ namespace GridAutomation.Core.State
         /// file written by a module from before the stamp). A 0-byte file, or an SQLite file of something else, is
         /// refused (StateStoreForeign); a file that is not SQLite or is damaged is StateStoreCorrupt.
         /// </summary>
-        private static bool CheckExisting(string full, int timeoutSeconds)
+        private static bool CheckExisting(string full, int timeoutSeconds, bool notWritable = false)
         {
             CheckHeader(full);
-            var csb = new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = timeoutSeconds, Pooling = false };
+            var csb = new SqliteConnectionStringBuilder { DataSource = notWritable ? ReadOnlyDataSource(full) : full, Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = timeoutSeconds, Pooling = false };
             try
             {
                 using var c = new SqliteConnection(csb.ToString());
@@ -447,7 +451,7 @@ namespace GridAutomation.Core.State
                 case 26: // SQLITE_NOTADB
                     return Corrupt(Path, ex, ex.Message);
                 case 8: // SQLITE_READONLY
-                    return new GridException(GridErrorKind.StateStore, $"The state store '{Path}' cannot be written (the file or its folder is read-only to you). Make both writable (chmod u+w on the file and its folder), or point StatePath at a file you can write (Set-GridConfiguration -StatePath, or GRIDAUTOMATION_STATE).", "StateStoreNotWritable", ex) { Target = Path, NativeCode = ex.SqliteErrorCode.ToString(CultureInfo.InvariantCulture) };
+                    return NotWritable(Path, null, ex);
                 case 14: // SQLITE_CANTOPEN
                     return new GridException(GridErrorKind.StateStore, $"Cannot open the state store '{Path}': {ex.Message}", "StateStoreCannotOpen", ex) { Target = Path, NativeCode = ex.SqliteErrorCode.ToString(CultureInfo.InvariantCulture) };
                 case 13: // SQLITE_FULL
@@ -496,6 +500,7 @@ namespace GridAutomation.Core.State
         public T Write<T>(Func<IStateSession, T> work)
         {
             if (work == null) throw new ArgumentNullException(nameof(work));
+            if (NotWritableReason != null) throw NotWritable(Path, NotWritableReason, null);
             if (ReadOnly)
                 throw new GridException(GridErrorKind.StateStore,
                     $"The state store '{Path}' is open read-only (-WhatIf): no change is written.", "StateStoreReadOnly") { Target = Path };
@@ -575,6 +580,7 @@ namespace GridAutomation.Core.State
             int current = ReadSqlite(c => ReadVersion(c, null, component));
             if (current > target) throw Newer(component, current, target);
             if (current == target) return;
+            if (NotWritableReason != null && !force) throw NotWritable(Path, NotWritableReason, null);
             if (ReadOnly && !force)
                 throw new GridException(GridErrorKind.StateStore,
                     $"The state store '{Path}' needs an upgrade of '{component}' from schema version {current} to {target}, which cannot be done read-only (-WhatIf). Run any command without -WhatIf once.",

@@ -20,7 +20,7 @@ namespace GridAutomation.Providers.Xen.Xapi
     /// follows HOST_IS_SLAVE to the pool master, logs in again once when the session becomes invalid, and follows
     /// Async.* calls through their task objects. Never puts the password in a message, URL or log.
     /// </summary>
-    internal sealed class XapiClient : IDisposable
+    internal sealed partial class XapiClient : IDisposable
     {
         private readonly HttpClient _http;
         private readonly TlsSettings _tls;
@@ -187,16 +187,7 @@ namespace GridAutomation.Providers.Xen.Xapi
                 }
                 catch (XapiFailure f) when (f.Code == "SESSION_INVALID" && attempt == 0 && _credential != null)
                 {
-                    await _loginLock.WaitAsync(ct).ConfigureAwait(false);
-                    try
-                    {
-                        if (_session == session)
-                        {
-                            _verbose($"XAPI session on {BaseUrl.Authority} is no longer valid: logging in again.");
-                            await LoginCoreAsync(ct).ConfigureAwait(false);
-                        }
-                    }
-                    finally { _loginLock.Release(); }
+                    await RenewSessionAsync(session, ct).ConfigureAwait(false);
                 }
             }
         }

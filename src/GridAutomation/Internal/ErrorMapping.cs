@@ -42,6 +42,7 @@ namespace GridAutomation.Internal
                 case GridErrorKind.Unsupported: return ErrorCategory.NotImplemented;
                 case GridErrorKind.ResourceUnavailable: return ErrorCategory.QuotaExceeded;
                 case GridErrorKind.StateStore:
+                    if (ex.ErrorId == "StateStoreNotWritable") return ErrorCategory.WriteError;
                     return ex.ErrorId.IndexOf("Corrupt", StringComparison.OrdinalIgnoreCase) >= 0
                         || ex.ErrorId.IndexOf("Schema", StringComparison.OrdinalIgnoreCase) >= 0
                         ? ErrorCategory.ReadError : ErrorCategory.ResourceUnavailable;

@@ -44,6 +44,8 @@ namespace GridAutomation.Provider.Xen.Tests.Server
                 if ((string?)t["status"] == "pending") { t["status"] = "cancelling"; Changed("task", S(a, 0)); }
                 return (true, null);
             }
+            var disk = DiskSpecial(cls, name, a);
+            if (disk.Handled) return disk;
             if (cls == "VDI" && name == "destroy")
             {
                 string vdi = S(a, 0); Row("VDI", vdi);

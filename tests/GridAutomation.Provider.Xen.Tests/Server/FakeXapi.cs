@@ -66,8 +66,9 @@ namespace GridAutomation.Provider.Xen.Tests.Server
 
         private async Task<(int, string, byte[])> HandleAsync(string verb, string path, IDictionary<string, string> headers, byte[] body)
         {
-            if (verb != "POST") return (404, "text/plain", Encoding.UTF8.GetBytes("not found"));
             string p = path.Split('?')[0];
+            if (p == "/export_raw_vdi" || p == "/import_raw_vdi") return DiskHandler(verb, path, headers, body);
+            if (verb != "POST") return (404, "text/plain", Encoding.UTF8.GetBytes("not found"));
             if (p == "/jsonrpc" && !JsonRpcEnabled)
             {
                 lock (Protocols) Protocols.Add("json-refused");
