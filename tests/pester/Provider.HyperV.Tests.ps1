@@ -198,12 +198,18 @@ Describe 'Hyper-V provider over PowerShell remoting (SSH)' -Skip:$script:skip {
         Set-Content $hold 'hold'
         $p = Start-ChildPwsh -Script "Connect-GridDatacenter -Name hvlab -Confirm:`$false | Out-Null; Move-GridWorkload -Id '$($w.Id)' -DestinationHost hv-b -Confirm:`$false"
         try {
-            $deadline = [DateTime]::UtcNow.AddSeconds(120)
+            # Generous: under load a child pwsh needs long to start, connect over SSH and reach the host.
+            $deadline = [DateTime]::UtcNow.AddSeconds(300)
             while (-not (Test-Path $holding) -and -not $p.HasExited -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
             Test-Path $holding | Should -BeTrue -Because 'the child must reach Move-VM on the host'
-            $p.Kill($true); $p.WaitForExit()
         }
-        finally { $p.Dispose() }
+        finally {
+            # Killed whatever happened, so a failed wait never leaves a child that goes on writing to the lab.
+            if (-not $p.HasExited) { $p.Kill($true) }
+            $p.WaitForExit()
+            $p.Dispose()
+            if (-not (Test-Path $holding)) { Remove-Item -LiteralPath $hold -Force -ErrorAction SilentlyContinue }
+        }
         # The host side of the dead client's session (started by our test sshd) must not finish the move behind our back.
         $remotePid = [int](Get-Content $holding)
         Write-Host "child killed; the host side of its session is process $remotePid (this test is $PID)"
