@@ -132,7 +132,10 @@ foreach ($n in $names) {
         @($made | Sort-Object -Unique).Count | Should -Be 200
         $refused.Count | Should -Be 600
         $stopped.Count | Should -BeLessOrEqual 600
-        foreach ($r in $refused) { $r | Should -Match '^REFUSED race-\d{3} WorkloadNameExists,' }
+        # SQLite on a loaded machine: a writer may wait past the 5 s busy timeout; that refusal (StateStoreLocked,
+        # transient) is before anything was journaled or created, and the name is still made once by another client.
+        $allowed = if ($Backend -eq 'Sqlite') { 'WorkloadNameExists|StateStoreLocked' } else { 'WorkloadNameExists' }
+        foreach ($r in $refused) { $r | Should -Match "^REFUSED race-\d{3} ($allowed)," }
         # The server's truth: one workload per name (the simulator would keep a duplicate).
         $counts = Get-SimNameCounts $dc
         $counts.Count | Should -Be 200
