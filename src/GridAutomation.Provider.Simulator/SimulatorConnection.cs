@@ -165,11 +165,16 @@ namespace GridAutomation.Providers.Simulator
             }
             string sql = "SELECT " + SimulatorData.WorkloadColumns + " FROM sim_workloads WHERE " + where + " ORDER BY seq LIMIT @limit";
 
+            // A store query reads several pages at once on PostgreSQL (each query is a round trip to another process;
+            // SQLite's are in-process calls): up to 10,000 rows, handed out a page at a time.
+            int batch = _data.Store.Backend == StateBackend.PostgreSql ? pageSize * Math.Max(1, 10000 / pageSize) : pageSize;
+            var buffer = new Queue<GridWorkload>();
+            bool exhausted = false;
             long after = 0;
             bool first = true;
             while (true)
             {
-                // One "server round trip" per page: the fault schedule applies to the listing call, latency to every page.
+                // One simulated "server round trip" per page: the fault schedule applies to the listing call, latency to every page.
                 if (first) await EnterAsync("ListWorkloads", cancellationToken).ConfigureAwait(false);
                 else
                 {
@@ -177,24 +182,31 @@ namespace GridAutomation.Providers.Simulator
                     if (LatencyMs > 0) await Task.Delay(LatencyMs, cancellationToken).ConfigureAwait(false);
                 }
                 first = false;
-                long from = after;
-                var page = Read(c =>
+                if (buffer.Count == 0 && !exhausted)
                 {
-                    using var cmd = c.Command("");
-                    cmd.CommandText = sql;
-                    cmd.Bind("@dc", _dc);
-                    cmd.Bind("@after", from);
-                    cmd.Bind("@limit", pageSize);
-                    foreach (var (n, v) in args) cmd.Bind(n, v);
-                    var list = new List<GridWorkload>(pageSize);
-                    using var r = cmd.ExecuteReader();
-                    while (r.Read()) list.Add(ToWorkload(SimulatorData.ReadRow(r)));
-                    return list;
-                });
-                if (page.Count == 0) yield break;
-                after = (long)page[page.Count - 1].Properties["Seq"]!;
+                    long from = after;
+                    var rows = Read(c =>
+                    {
+                        using var cmd = c.Command("");
+                        cmd.CommandText = sql;
+                        cmd.Bind("@dc", _dc);
+                        cmd.Bind("@after", from);
+                        cmd.Bind("@limit", batch);
+                        foreach (var (n, v) in args) cmd.Bind(n, v);
+                        var list = new List<GridWorkload>(Math.Min(batch, 10000));
+                        using var r = cmd.ExecuteReader();
+                        while (r.Read()) list.Add(ToWorkload(SimulatorData.ReadRow(r)));
+                        return list;
+                    });
+                    exhausted = rows.Count < batch;
+                    if (rows.Count > 0) after = (long)rows[rows.Count - 1].Properties["Seq"]!;
+                    foreach (var w in rows) buffer.Enqueue(w);
+                }
+                if (buffer.Count == 0) yield break;
+                var page = new List<GridWorkload>(Math.Min(pageSize, buffer.Count));
+                while (page.Count < pageSize && buffer.Count > 0) page.Add(buffer.Dequeue());
                 yield return page;
-                if (page.Count < pageSize) yield break;
+                if (buffer.Count == 0 && exhausted) yield break;
             }
         }
 

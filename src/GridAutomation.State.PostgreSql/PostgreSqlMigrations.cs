@@ -65,6 +65,8 @@ namespace GridAutomation.State.PostgreSql
                 operation_id TEXT,
                 fencing_token BIGINT NOT NULL,
                 acquired TEXT NOT NULL);",
+            // v4: the lease's client id
+            @"ALTER TABLE operations ADD COLUMN lease_client TEXT;",
         };
     }
 }

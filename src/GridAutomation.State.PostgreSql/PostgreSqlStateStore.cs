@@ -42,6 +42,7 @@ namespace GridAutomation.State.PostgreSql
         }
 
         private readonly NpgsqlDataSource _source;
+        private AzureManagedIdentityToken? _token;
         private readonly TimeSpan _lockTimeout;
         private bool _disposed;
 
@@ -66,7 +67,8 @@ namespace GridAutomation.State.PostgreSql
         /// Opens the store at <paramref name="connectionString"/> (which should carry no password; <paramref name="password"/>
         /// is kept only in memory) and, unless read-only, creates or migrates the core schema.
         /// </summary>
-        public static PostgreSqlStateStore Open(string connectionString, bool readOnly, string? password = null, TimeSpan? lockTimeout = null)
+        /// <param name="token">Azure managed identity: its token is the password of each new physical connection (asked again before it expires). The store owns it.</param>
+        public static PostgreSqlStateStore Open(string connectionString, bool readOnly, string? password = null, TimeSpan? lockTimeout = null, AzureManagedIdentityToken? token = null)
         {
             if (string.IsNullOrWhiteSpace(connectionString))
                 throw new GridException(GridErrorKind.InvalidRequest, "The PostgreSQL state store needs a connection string (Set-GridConfiguration -Name StateConnectionString, or GRIDAUTOMATION_STATE_CONNECTION).", "InvalidConfiguration");
@@ -79,7 +81,15 @@ namespace GridAutomation.State.PostgreSql
             if (password != null) b.Password = password;
             if (string.IsNullOrEmpty(b.ApplicationName)) b.ApplicationName = "GridAutomation";
             string display = Describe(connectionString);
-            var store = new PostgreSqlStateStore(NpgsqlDataSource.Create(b.ConnectionString), display, readOnly, lockTimeout ?? StateStore.DefaultBusyTimeout);
+            NpgsqlDataSource source;
+            if (token == null) source = NpgsqlDataSource.Create(b.ConnectionString);
+            else
+            {
+                var builder = new NpgsqlDataSourceBuilder(b.ConnectionString);
+                builder.UsePasswordProvider(_ => token.Get(), (_, ct) => token.GetAsync(ct));
+                source = builder.Build();
+            }
+            var store = new PostgreSqlStateStore(source, display, readOnly, lockTimeout ?? StateStore.DefaultBusyTimeout) { _token = token };
             try
             {
                 store.ApplyMigrations(StateStore.CoreComponent, PostgreSqlMigrations.Core);
@@ -210,6 +220,9 @@ namespace GridAutomation.State.PostgreSql
         /// </summary>
         private GridException Map(NpgsqlException ex)
         {
+            // Our own error from inside Npgsql (the managed-identity token could not be had): as it is.
+            for (Exception? inner = ex.InnerException; inner != null; inner = inner.InnerException)
+                if (inner is GridException own) return own;
             string? state = (ex as PostgresException)?.SqlState;
             string code = state ?? "";
             if (state == "55P03" || state == "40001" || state == "40P01")
@@ -226,6 +239,7 @@ namespace GridAutomation.State.PostgreSql
             if (_disposed) return;
             _disposed = true;
             _source.Dispose();
+            _token?.Dispose();
         }
     }
 }

@@ -16,7 +16,7 @@ namespace GridAutomation.Core.Tests
     /// root: initdb refuses root), started on a free loopback port with scram-sha-256 and a random password, stopped
     /// and deleted when the test process exits. tests/GridAutomation.Core.Tests/setup.sh installs postgresql-15.
     /// </summary>
-    public sealed class PgCluster
+    public sealed class PgCluster : IDisposable
     {
         private static readonly Lazy<PgCluster> _instance = new Lazy<PgCluster>(() => new PgCluster(), LazyThreadSafetyMode.ExecutionAndPublication);
         public static PgCluster Instance => _instance.Value;
@@ -34,6 +34,21 @@ namespace GridAutomation.Core.Tests
         private readonly string _dir;
         private int _dbCounter;
 
+        /// <summary>A cluster of its own (for a test that stops or restarts the server, which the shared one must not see). Dispose stops it.</summary>
+        public static PgCluster StartPrivate() => new PgCluster();
+
+        private readonly bool _root = Environment.UserName == "root";
+        private string DataDir => Path.Combine(_dir, "data");
+
+        /// <summary>pg_ctl restart -m fast: every session is ended, the server comes back on the same port.</summary>
+        public void Restart() => RunAs(_root, Path.Combine(BinDir, "pg_ctl"), "-D", DataDir, "-m", "fast", "-w", "-t", "60", "restart");
+
+        /// <summary>pg_ctl stop -m fast (Start brings it back).</summary>
+        public void Stop() => RunAs(_root, Path.Combine(BinDir, "pg_ctl"), "-D", DataDir, "-m", "fast", "-w", "-t", "60", "stop");
+
+        public void Start() => RunAs(_root, Path.Combine(BinDir, "pg_ctl"), "-D", DataDir, "-l", Path.Combine(_dir, "log"), "-w", "-t", "60", "start",
+            "-o", $"-p {Port} -k {_dir} -c listen_addresses=127.0.0.1 -c max_connections=200");
+
         private PgCluster()
         {
             var missing = Missing();
@@ -50,11 +65,17 @@ namespace GridAutomation.Core.Tests
             RunAs(root, Path.Combine(BinDir, "initdb"), "-D", data, "-U", "postgres", "-A", "scram-sha-256", "--pwfile", pw, "-E", "UTF8", "--locale=C", "--no-sync");
             RunAs(root, Path.Combine(BinDir, "pg_ctl"), "-D", data, "-l", Path.Combine(_dir, "log"), "-w", "-t", "60", "start",
                 "-o", $"-p {Port} -k {_dir} -c listen_addresses=127.0.0.1 -c max_connections=200");
-            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-            {
-                try { RunAs(root, Path.Combine(BinDir, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"); } catch (Exception) { }
-                try { Directory.Delete(_dir, true); } catch (Exception) { }
-            };
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => Dispose();
+        }
+
+        private int _disposed;
+
+        /// <summary>Stops the server and deletes its folder (at process exit for the shared one).</summary>
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            try { RunAs(_root, Path.Combine(BinDir, "pg_ctl"), "-D", DataDir, "-m", "immediate", "-w", "stop"); } catch (Exception) { }
+            try { Directory.Delete(_dir, true); } catch (Exception) { }
         }
 
         /// <summary>

@@ -18,12 +18,13 @@ namespace GridAutomation.Core.Tests
                 ("h", StateStore.FormatTime(DateTimeOffset.UtcNow.AddHours(-1))), ("id", id.ToString("D"))));
 
         [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
-        public void CoreSchema_IsVersion3_AndANewerSchemaIsRefused(string backend)
+        public void CoreSchema_IsCurrent_AndANewerSchemaIsRefused(string backend)
         {
             using var tmp = new TempDir();
             using (var s = Backends.Open(backend, tmp))
             {
-                Assert.Equal(3L, s.Read(c => c.ScalarInt64("SELECT version FROM schema_version WHERE component = 'core'")));
+                Assert.Equal(4, StateStore.CoreSchemaVersion); // v4: lease_client
+                Assert.Equal((long)StateStore.CoreSchemaVersion, s.Read(c => c.ScalarInt64("SELECT version FROM schema_version WHERE component = 'core'")));
                 s.Write(c => c.Execute("UPDATE schema_version SET version = 99 WHERE component = 'core'"));
             }
             var ex = Assert.Throws<GridException>(() => Backends.Reopen(backend, tmp, false).Dispose());
@@ -71,6 +72,115 @@ namespace GridAutomation.Core.Tests
             Assert.Equal(OperationState.Succeeded, second.Get(b.Id)!.State);
         }
 
+        [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+        public void Lease_NamesItsClient_AndAnotherClientJudgesItByHeartbeat_TakeoverOnlyByResume(string backend)
+        {
+            using var tmp = new TempDir();
+            using var s1 = Backends.Open(backend, tmp);
+            using var s2 = Backends.Reopen(backend, tmp, false);
+            var timeout = TimeSpan.FromMilliseconds(700);
+            var a = new OperationJournal(s1, timeout, "runner-a");
+            var b = new OperationJournal(s2, timeout, "runner-b");
+            var op = a.TryBegin(new OperationIntent { Kind = "Stop", Datacenter = "dc", Target = "dc/7", LockKey = "workload:dc/7" }).Operation!;
+            a.Checkpoint(op.Id, "step", "1");
+            var seen = b.Get(op.Id)!;
+            Assert.Equal("runner-a", seen.LeaseClientId);
+            Assert.Equal(Environment.ProcessId, seen.LeaseProcessId);
+            Assert.Equal(Environment.MachineName, seen.LeaseMachine);
+            Assert.Contains("client runner-a", seen.DescribeLeaseHolder());
+            // Same machine, same (live) pid, but another client: judged by its heartbeat, so alive until the timeout.
+            Assert.Equal(OperationState.Running, seen.State);
+            Assert.False(b.TryTakeOver(op.Id));
+            System.Threading.Thread.Sleep(timeout + TimeSpan.FromMilliseconds(400));
+            Assert.Equal(OperationState.Interrupted, b.Get(op.Id)!.State);
+            Assert.Equal(OperationState.Running, a.Get(op.Id)!.State); // its own client still checks the (live) process
+            // Nothing took it over by reading: the lock is still A's until B resumes.
+            Assert.Equal(op.FencingToken, s2.Read(c => c.ScalarInt64("SELECT fencing_token FROM workload_locks WHERE lock_key = 'workload:dc/7'")));
+            Assert.True(b.TryTakeOver(op.Id));
+            var taken = b.Get(op.Id)!;
+            Assert.Equal("runner-b", taken.LeaseClientId);
+            Assert.True(taken.FencingToken > op.FencingToken);
+            Assert.Equal("LeaseLost", Assert.Throws<GridException>(() => a.Checkpoint(op.Id, "step", "late")).ErrorId);
+            Assert.Equal("LeaseLost", Assert.Throws<GridException>(() => a.Complete(op.Id, "{\"late\":true}")).ErrorId);
+            b.Checkpoint(op.Id, "step", "2");
+            b.Complete(op.Id, "{\"by\":\"b\"}");
+            var done = b.Get(op.Id)!;
+            Assert.Equal(OperationState.Succeeded, done.State);
+            Assert.Equal("2", done.Checkpoints["step"]);
+            Assert.Equal("{\"by\":\"b\"}", done.Result);
+            // No client id: the lease is stored without one and checked by process as before.
+            var plain = new OperationJournal(s1, timeout).Begin("Start", "dc", "dc/8", null, null, null);
+            Assert.Null(b.Get(plain.Id)!.LeaseClientId);
+        }
+
+        [PostgreSqlFact]
+        public void PostgreSql_ServerRestart_MidWrite_IsTransient_NothingHalfWritten_AndTheOperationResumes()
+        {
+            using var cluster = PgCluster.StartPrivate();
+            string db = cluster.NewDatabase();
+            using var s = cluster.Open(db);
+            var j = new OperationJournal(s, TimeSpan.FromSeconds(30), "runner-a");
+            var op = j.TryBegin(new OperationIntent { Kind = "Stop", Datacenter = "dc", Target = "dc/5", LockKey = "workload:dc/5" }).Operation!;
+            j.Checkpoint(op.Id, "step", "1");
+            // A write in flight when the server restarts: its first statement ran, its second never does.
+            var inFlight = Task.Run(() => s.Write(c =>
+            {
+                c.Execute("INSERT INTO operation_checkpoints(operation_id, seq, key, value) VALUES(@id, 99, 'half', 'x')", ("id", op.Id.ToString("D")));
+                c.Execute("SELECT pg_sleep(30)");
+                c.Execute("INSERT INTO operation_checkpoints(operation_id, seq, key, value) VALUES(@id, 100, 'other-half', 'x')", ("id", op.Id.ToString("D")));
+                return 0;
+            }));
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (Convert.ToInt64(cluster.Admin(db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND pid <> pg_backend_pid()")) == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the in-flight write never reached pg_sleep");
+                System.Threading.Thread.Sleep(50);
+            }
+            cluster.Restart();
+            var ex = Assert.Throws<GridException>(() => { try { inFlight.Wait(); } catch (AggregateException ae) { throw ae.InnerException!; } });
+            Assert.Equal("StateStoreUnavailable", ex.ErrorId);
+            Assert.True(ex.IsTransient);
+            Assert.Equal(GridErrorKind.StateStore, ex.Kind);
+            // The next journal steps: a pooled connection from before the restart may fail once more, always the same clear, transient error.
+            int failures = 0;
+            for (int attempt = 0; ; attempt++)
+            {
+                try { j.Checkpoint(op.Id, "step", "2"); break; }
+                catch (GridException again) when (again.ErrorId == "StateStoreUnavailable" && again.IsTransient && attempt < 5) { failures++; }
+            }
+            Assert.True(failures <= 5);
+            var got = j.Get(op.Id)!;
+            Assert.False(got.Checkpoints.ContainsKey("half"));        // nothing half-written
+            Assert.False(got.Checkpoints.ContainsKey("other-half"));
+            Assert.Equal("2", got.Checkpoints["step"]);
+            Assert.Equal(OperationState.Running, got.State);
+            j.Complete(op.Id, null);
+            Assert.Equal(OperationState.Succeeded, j.Get(op.Id)!.State);
+        }
+
+        [PostgreSqlFact]
+        public void PostgreSql_ServerDown_IsTransient_StateStoreUnavailable_ThenBack()
+        {
+            using var cluster = PgCluster.StartPrivate();
+            string db = cluster.NewDatabase();
+            using var s = cluster.Open(db);
+            var j = new OperationJournal(s, TimeSpan.FromSeconds(30));
+            var op = j.TryBegin(new OperationIntent { Kind = "Stop", Datacenter = "dc", Target = "dc/6", LockKey = "workload:dc/6" }).Operation!;
+            cluster.Stop();
+            var down = Assert.Throws<GridException>(() => j.Checkpoint(op.Id, "step", "1"));
+            Assert.Equal("StateStoreUnavailable", down.ErrorId);
+            Assert.True(down.IsTransient);
+            Assert.DoesNotContain(cluster.Password, down.Message);
+            cluster.Start();
+            for (int attempt = 0; ; attempt++)
+            {
+                try { j.Checkpoint(op.Id, "step", "1"); break; }
+                catch (GridException again) when (again.ErrorId == "StateStoreUnavailable" && attempt < 5) { }
+            }
+            j.Complete(op.Id, null);
+            Assert.Equal(OperationState.Succeeded, j.Get(op.Id)!.State);
+        }
+
         [PostgreSqlFact]
         public void PostgreSql_ParallelOpens_MigrateOnce()
         {
@@ -78,7 +188,7 @@ namespace GridAutomation.Core.Tests
             var stores = Enumerable.Range(0, 6).AsParallel().WithDegreeOfParallelism(6).Select(_ => PgCluster.Instance.Open(db)).ToList();
             try
             {
-                Assert.All(stores, st => Assert.Equal(3, st.GetSchemaVersion("core")));
+                Assert.All(stores, st => Assert.Equal(StateStore.CoreSchemaVersion, st.GetSchemaVersion("core")));
                 Assert.Equal(1L, Convert.ToInt64(PgCluster.Instance.Admin(db, "SELECT count(*) FROM schema_version")));
             }
             finally { foreach (var st in stores) st.Dispose(); }

@@ -30,7 +30,7 @@ namespace GridAutomation.Provider.Simulator.Tests
                 return 0;
             }
             if (args.Length < 4) { Console.Error.WriteLine("usage: <state> <datacenter> create|state <arg>"); return 2; }
-            using var store = GridAutomation.Core.State.StateStore.Open(args[0], false);
+            using var store = SimEnv.OpenLocation(args[0]);
             using var c = SimEnv.ConnectAsync(store, args[1]).GetAwaiter().GetResult();
             switch (args[2])
             {
@@ -67,6 +67,7 @@ namespace GridAutomation.Provider.Simulator.Tests
             var psi = new ProcessStartInfo(dotnet) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             psi.ArgumentList.Add(typeof(Program).Assembly.Location);
             foreach (var a in args) psi.ArgumentList.Add(a);
+            if (args.Length > 0 && args[0].StartsWith("pg:", StringComparison.Ordinal)) psi.Environment["PGPASSWORD"] = GridAutomation.Core.Tests.PgCluster.Instance.Password;
             return Process.Start(psi)!;
         }
 
@@ -76,6 +77,7 @@ namespace GridAutomation.Provider.Simulator.Tests
             var psi = new ProcessStartInfo(dotnet) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             psi.ArgumentList.Add(typeof(Program).Assembly.Location);
             foreach (var a in args) psi.ArgumentList.Add(a);
+            if (args.Length > 0 && args[0].StartsWith("pg:", StringComparison.Ordinal)) psi.Environment["PGPASSWORD"] = GridAutomation.Core.Tests.PgCluster.Instance.Password;
             using var p = Process.Start(psi)!;
             string stdout = p.StandardOutput.ReadToEnd();
             string stderr = p.StandardError.ReadToEnd();

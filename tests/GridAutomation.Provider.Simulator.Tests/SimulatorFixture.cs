@@ -41,6 +41,18 @@ namespace GridAutomation.Provider.Simulator.Tests
 
         private readonly string? _db;
         public string Backend { get; }
+        /// <summary>Where a child process finds this store: the SQLite file, or "pg:" + the connection string (no password; the child gets PGPASSWORD).</summary>
+        public string Location => _db == null ? StatePath : "pg:" + GridAutomation.Core.Tests.PgCluster.Instance.ConnectionString(_db);
+
+        /// <summary>Opens the store a <see cref="Location"/> names (in a child process).</summary>
+        public static IStateStore OpenLocation(string location)
+            => location.StartsWith("pg:", StringComparison.Ordinal)
+                ? GridAutomation.State.PostgreSql.PostgreSqlStateStore.Open(location.Substring(3), false, Environment.GetEnvironmentVariable("PGPASSWORD"))
+                : StateStore.Open(location, false);
+
+        /// <summary>A digest of every row of the simulator's and the journal's tables (PostgreSQL: proof that nothing was written).</summary>
+        public string PostgreSqlDigest()
+            => GridAutomation.Core.Tests.PgCluster.Instance.Admin(_db!, "SELECT md5(coalesce((SELECT string_agg(t::text, '|' ORDER BY t::text) FROM sim_workloads t), '') || coalesce((SELECT string_agg(t::text, '|' ORDER BY t::text) FROM sim_datacenters t), '') || coalesce((SELECT string_agg(t::text, '|' ORDER BY t::text) FROM sim_hosts t), '') || (SELECT count(*) FROM operations)::text || (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM schema_version t))")!.ToString()!;
         public string Dir { get; }
         public string StatePath { get; }
         public IStateStore Store { get; private set; }

@@ -25,6 +25,8 @@ namespace GridAutomation.Core.Engine
             new ConfigurationKey("PageSize", "GRIDAUTOMATION_PAGE_SIZE", "1000", "Workloads asked per page from a provider."),
             new ConfigurationKey("LeaseTimeoutSeconds", "GRIDAUTOMATION_LEASE_TIMEOUT", "120", "Heartbeat age after which another machine's running operation counts as interrupted."),
             new ConfigurationKey("LockWaitSeconds", "GRIDAUTOMATION_LOCK_WAIT", "30", "How long a change waits for a workload another operation holds before failing with WorkloadLocked."),
+            new ConfigurationKey("StateAuthentication", "GRIDAUTOMATION_STATE_AUTH", "Password", "How the PostgreSQL store is logged in to: Password (PGPASSWORD, .pgpass or Connect-GridState -StateCredential) or AzureManagedIdentity (a token of the machine's or Automation account's managed identity, for Azure Database for PostgreSQL)."),
+            new ConfigurationKey("ClientId", "GRIDAUTOMATION_CLIENT_ID", "", "Names this client in the leases it takes (with machine and process): runners that share a machine name, or tests, set one each. A holder with another client id is judged by its heartbeat (LeaseTimeoutSeconds), not its process."),
             new ConfigurationKey("StateStore", "GRIDAUTOMATION_STATE_STORE", "Sqlite", "Where the state lives: Sqlite (the file StatePath, one per user) or PostgreSql (a shared database, StateConnectionString; PowerShell 7 only)."),
             new ConfigurationKey("StateConnectionString", "GRIDAUTOMATION_STATE_CONNECTION", "", "Connection string of the shared PostgreSQL store, without a password (Host=db;Database=grid;Username=grid). The password comes from PGPASSWORD, a .pgpass file or Connect-GridState -StateCredential."),
         };
@@ -39,6 +41,11 @@ namespace GridAutomation.Core.Engine
         public int PageSize { get; set; } = 1000;
         public int LeaseTimeoutSeconds { get; set; } = 120;
         public int LockWaitSeconds { get; set; } = 30;
+        /// <summary>"Password" (default) or "AzureManagedIdentity": how the PostgreSQL store is logged in to.</summary>
+        public string StateAuthentication { get; set; } = PasswordAuthentication;
+        public const string PasswordAuthentication = "Password", ManagedIdentityAuthentication = "AzureManagedIdentity";
+        /// <summary>The client id written into this client's leases ("" for none).</summary>
+        public string ClientId { get; set; } = "";
         /// <summary>"Sqlite" (default) or "PostgreSql".</summary>
         public string StateStore { get; set; } = SqliteStore;
         /// <summary>The PostgreSQL connection string (never with a password).</summary>
@@ -110,6 +117,8 @@ namespace GridAutomation.Core.Engine
                 case "PageSize": return PageSize.ToString(CultureInfo.InvariantCulture);
                 case "LeaseTimeoutSeconds": return LeaseTimeoutSeconds.ToString(CultureInfo.InvariantCulture);
                 case "LockWaitSeconds": return LockWaitSeconds.ToString(CultureInfo.InvariantCulture);
+                case "ClientId": return ClientId;
+                case "StateAuthentication": return StateAuthentication;
                 case "StateStore": return StateStore;
                 case "StateConnectionString": return StateConnectionString;
                 default: throw Invalid($"'{name}' is not a configuration setting.", name);
@@ -133,6 +142,8 @@ namespace GridAutomation.Core.Engine
                 case "PageSize": PageSize = ParseInt(key, value, 1, 100000, where); break;
                 case "LeaseTimeoutSeconds": LeaseTimeoutSeconds = ParseInt(key, value, 5, 86400, where); break;
                 case "LockWaitSeconds": LockWaitSeconds = ParseInt(key, value, 0, 3600, where); break;
+                case "ClientId": ClientId = ParseClientId(value, where); break;
+                case "StateAuthentication": StateAuthentication = ParseAuthentication(value, where); break;
                 case "StateStore": StateStore = ParseStore(value, where); break;
                 case "StateConnectionString": StateConnectionString = CheckConnectionString(value, where); break;
             }
@@ -144,6 +155,23 @@ namespace GridAutomation.Core.Engine
             if (string.Equals(v, SqliteStore, StringComparison.OrdinalIgnoreCase)) return SqliteStore;
             if (string.Equals(v, PostgreSqlStore, StringComparison.OrdinalIgnoreCase) || string.Equals(v, "PostgreSQL", StringComparison.OrdinalIgnoreCase)) return PostgreSqlStore;
             throw Invalid($"StateStore must be Sqlite or PostgreSql; got '{value}' (from the {where}).", "StateStore");
+        }
+
+        private static string ParseAuthentication(string value, string where)
+        {
+            string v = (value ?? "").Trim();
+            if (string.Equals(v, PasswordAuthentication, StringComparison.OrdinalIgnoreCase)) return PasswordAuthentication;
+            if (string.Equals(v, ManagedIdentityAuthentication, StringComparison.OrdinalIgnoreCase) || string.Equals(v, "ManagedIdentity", StringComparison.OrdinalIgnoreCase)) return ManagedIdentityAuthentication;
+            throw Invalid($"StateAuthentication must be Password or AzureManagedIdentity; got '{value}' (from the {where}).", "StateAuthentication");
+        }
+
+        /// <summary>A client id: 1-128 letters, digits and . _ - @ : (it is shown in messages and kept in the journal).</summary>
+        private static string ParseClientId(string value, string where)
+        {
+            string v = (value ?? "").Trim();
+            if (v.Length > 128 || !System.Text.RegularExpressions.Regex.IsMatch(v, @"^[A-Za-z0-9._@:-]*$"))
+                throw Invalid($"ClientId must be at most 128 letters, digits or . _ - @ : ; got '{value}' (from the {where}).", "ClientId");
+            return v;
         }
 
         private static readonly System.Text.RegularExpressions.Regex PasswordKey =

@@ -139,7 +139,7 @@ namespace GridAutomation.Core.Engine
                 string name = intent.TargetName ?? intent.Target;
                 if (DateTime.UtcNow >= deadline)
                     throw new GridException(GridErrorKind.Conflict,
-                        $"Workload '{name}' ({intent.Target}) is locked by operation {h.Id} ({h.Kind}, started {h.Started:u} by process {h.LeaseProcessId} on {h.LeaseMachine}); waited {wait.TotalSeconds:0.#} s (LockWaitSeconds). Try again when it has finished (Get-GridOperation -Id {h.Id}).",
+                        $"Workload '{name}' ({intent.Target}) is locked by operation {h.Id} ({h.Kind}, started {h.Started:u} by {h.DescribeLeaseHolder()}); waited {wait.TotalSeconds:0.#} s (LockWaitSeconds). Try again when it has finished (Get-GridOperation -Id {h.Id}).",
                         "WorkloadLocked") { Target = intent.Target };
                 if (!told) { observer.Verbose($"Workload '{name}' is locked by operation {h.Id} ({h.Kind}); waiting up to {wait.TotalSeconds:0.#} s."); told = true; }
                 await Task.Delay(delayMs + rnd.Next(delayMs), ct).ConfigureAwait(false);
@@ -303,7 +303,7 @@ namespace GridAutomation.Core.Engine
                 if (previous.State == OperationState.Running)
                 {
                     if (!userKey) throw NameBeingCreated(request.Name, dc.Name, previous);
-                    throw GridException.Conflict($"A create of '{request.Name}' with key '{lookupKey}' is still running (operation {previous.Id}, process {previous.LeaseProcessId} on {previous.LeaseMachine}).", "OperationStillRunning", previous.Id);
+                    throw GridException.Conflict($"A create of '{request.Name}' with key '{lookupKey}' is still running (operation {previous.Id}, {previous.DescribeLeaseHolder()}).", "OperationStillRunning", previous.Id);
                 }
                 if (previous.State == OperationState.Succeeded && userKey)
                 {
@@ -366,7 +366,7 @@ namespace GridAutomation.Core.Engine
                    " (names are unique per datacenter; -AllowDuplicateName where the provider allows duplicates).", "WorkloadNameExists") { Target = id };
 
         private static GridException NameBeingCreated(string name, string datacenter, GridOperation op)
-            => new GridException(GridErrorKind.Conflict, $"A workload named '{name}' is being created in datacenter '{datacenter}' by operation {op.Id} (process {op.LeaseProcessId} on {op.LeaseMachine}). Choose another name.", "WorkloadNameExists") { Target = op.Id };
+            => new GridException(GridErrorKind.Conflict, $"A workload named '{name}' is being created in datacenter '{datacenter}' by operation {op.Id} ({op.DescribeLeaseHolder()}). Choose another name.", "WorkloadNameExists") { Target = op.Id };
 
         /// <summary>The workload of this name (case-insensitive) the provider lists in the datacenter, if any.</summary>
         private async Task<GridWorkload?> FindByNameAsync(GridDatacenter dc, IGridConnection conn, string name, CancellationToken ct)
@@ -420,7 +420,7 @@ namespace GridAutomation.Core.Engine
             CallObserver.Value = observer;
             var op = Journal.Get(id) ?? throw GridException.NotFound($"No operation with id {id} is in the journal.", "OperationNotFound", id);
             if (op.State == OperationState.Running)
-                throw GridException.Conflict($"Operation {id} is still running (process {op.LeaseProcessId} on {op.LeaseMachine}, last heartbeat {op.LeaseHeartbeat:u}).", "OperationStillRunning", id);
+                throw GridException.Conflict($"Operation {id} is still running ({op.DescribeLeaseHolder()}, last heartbeat {op.LeaseHeartbeat:u}).", "OperationStillRunning", id);
             if (op.State != OperationState.Interrupted)
                 throw GridException.Conflict($"Operation {id} is {op.State}; only interrupted operations can be resumed.", "OperationNotInterrupted", id);
             if (!Journal.TryTakeOver(id))

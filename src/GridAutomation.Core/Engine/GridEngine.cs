@@ -42,7 +42,7 @@ namespace GridAutomation.Core.Engine
             if (configuration == null) throw new ArgumentNullException(nameof(configuration));
             bool shared = SharedStateStore.IsShared(configuration);
             string path = shared ? "pg|" + SharedStateStore.ConnectionString(configuration) : Path.GetFullPath(configuration.StatePath);
-            string key = (readOnly ? "ro|" : "rw|") + path + "|" + configuration.RetryCount + "|" + configuration.MaxConcurrencyPerDatacenter + "|" + configuration.LeaseTimeoutSeconds + "|" + configuration.RetryMaxDelaySeconds + "|" + configuration.LockWaitSeconds;
+            string key = (readOnly ? "ro|" : "rw|") + path + "|" + configuration.RetryCount + "|" + configuration.MaxConcurrencyPerDatacenter + "|" + configuration.LeaseTimeoutSeconds + "|" + configuration.RetryMaxDelaySeconds + "|" + configuration.LockWaitSeconds + "|" + configuration.ClientId;
             // A read-only engine over a file that does not exist yet sees an empty store; it is not cached, so the
             // first real write in this process is seen by later -WhatIf runs.
             if (readOnly && !shared && !File.Exists(path)) return Create(configuration, path, readOnly);
@@ -63,7 +63,7 @@ namespace GridAutomation.Core.Engine
                 ReadOnly = readOnly || store.ReadOnly, // a file that cannot be written reads as under -WhatIf
 
             };
-            engine.Journal = new OperationJournal(store, TimeSpan.FromSeconds(configuration.LeaseTimeoutSeconds));
+            engine.Journal = new OperationJournal(store, TimeSpan.FromSeconds(configuration.LeaseTimeoutSeconds), configuration.ClientId);
             engine._datacenters = new DatacenterRepository(store);
             engine._retry = new RetryPolicy(configuration.RetryCount, TimeSpan.FromSeconds(configuration.RetryMaxDelaySeconds), configuration.MaxConcurrencyPerDatacenter);
             engine._retry.Retrying += (dc, attempt, delay, ex) =>

@@ -30,6 +30,8 @@ namespace GridAutomation.Core.Model
         public IDictionary<string, string> Checkpoints { get; set; } = new Dictionary<string, string>(StringComparer.Ordinal);
         public int? LeaseProcessId { get; set; }
         public string? LeaseMachine { get; set; }
+        /// <summary>The lease holder's client id (configuration ClientId / GRIDAUTOMATION_CLIENT_ID; null when none was set). Schema v4.</summary>
+        public string? LeaseClientId { get; set; }
         public DateTimeOffset? LeaseHeartbeat { get; set; }
         /// <summary>The per-workload lock this operation holds while it runs (null for operations that lock nothing). Schema v3.</summary>
         public string? LockKey { get; set; }
@@ -45,5 +47,10 @@ namespace GridAutomation.Core.Model
         public bool RollbackRequested { get; set; }
         public TimeSpan? Duration => Finished.HasValue ? Finished - Started : null;
         public override string ToString() => Kind + " " + (TargetName ?? Target) + " (" + State + ")";
+
+        /// <summary>The lease holder in words: "process 123 on host1 (client runner-a)".</summary>
+        public string DescribeLeaseHolder()
+            => "process " + (LeaseProcessId?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?") + " on " + (LeaseMachine ?? "?")
+               + (string.IsNullOrEmpty(LeaseClientId) ? "" : " (client " + LeaseClientId + ")");
     }
 }

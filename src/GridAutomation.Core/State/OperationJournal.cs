@@ -19,20 +19,33 @@ namespace GridAutomation.Core.State
     /// </summary>
     public sealed class OperationJournal : IOperationJournal
     {
-        private const string Columns = "id, kind, datacenter, target, state, started, finished, error, error_id, idempotency_key, batch_id, request, result, lease_pid, lease_machine, lease_process_start, heartbeat, target_name, lock_key, fencing_token, parent_id, destination_datacenter, coordinator";
+        private const string Columns = "id, kind, datacenter, target, state, started, finished, error, error_id, idempotency_key, batch_id, request, result, lease_pid, lease_machine, lease_process_start, heartbeat, target_name, lock_key, fencing_token, parent_id, destination_datacenter, coordinator, lease_client";
 
         private readonly IStateStore _store;
         private readonly LeaseHolder _self;
+        /// <summary>
+        /// The fencing token this journal got for each operation it began or took over and has not finished: its own
+        /// checkpoints and result are written only while the lock still carries that token. (The operation's row holds
+        /// the token of its latest holder, so it cannot tell a stale writer of the same operation from the resumer.)
+        /// </summary>
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, long> _held = new System.Collections.Concurrent.ConcurrentDictionary<Guid, long>();
 
-        public OperationJournal(IStateStore store, TimeSpan leaseTimeout)
+        public OperationJournal(IStateStore store, TimeSpan leaseTimeout) : this(store, leaseTimeout, null) { }
+
+        /// <param name="clientId">The lease holder's client id (configuration ClientId, GRIDAUTOMATION_CLIENT_ID); null or empty for none.</param>
+        public OperationJournal(IStateStore store, TimeSpan leaseTimeout, string? clientId)
         {
             _store = store ?? throw new ArgumentNullException(nameof(store));
             if (leaseTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(leaseTimeout));
             LeaseTimeout = leaseTimeout;
             _self = LeaseHolder.Current;
+            ClientId = string.IsNullOrEmpty(clientId) ? null : clientId;
         }
 
         public TimeSpan LeaseTimeout { get; }
+
+        /// <summary>The client id this journal's leases carry (null: none).</summary>
+        public string? ClientId { get; }
 
         /// <summary>The lease identity of this process.</summary>
         public static int CurrentProcessId => LeaseHolder.Current.ProcessId;
@@ -72,13 +85,13 @@ namespace GridAutomation.Core.State
                 {
                     Id = Guid.NewGuid(), Kind = intent.Kind, Datacenter = intent.Datacenter ?? "", Target = intent.Target ?? "", TargetName = intent.TargetName,
                     State = OperationState.Running, Started = now, IdempotencyKey = intent.IdempotencyKey, BatchId = intent.BatchId, Request = intent.RequestJson,
-                    LeaseProcessId = _self.ProcessId, LeaseMachine = _self.Machine, LeaseHeartbeat = now,
+                    LeaseProcessId = _self.ProcessId, LeaseMachine = _self.Machine, LeaseClientId = ClientId, LeaseHeartbeat = now,
                     LockKey = intent.LockKey, FencingToken = token, ParentId = intent.ParentId, DestinationDatacenter = intent.DestinationDatacenter,
                     Coordinator = intent.Coordinator,
                 };
                 using (var cmd = c.Command(""))
                 {
-                    cmd.CommandText = "INSERT INTO operations(" + Columns + ") VALUES(@id,@kind,@dc,@target,@state,@started,NULL,NULL,NULL,@key,@batch,@req,NULL,@pid,@machine,@pstart,@hb,@tname,@lock,@token,@parent,@dest,@coord)";
+                    cmd.CommandText = "INSERT INTO operations(" + Columns + ") VALUES(@id,@kind,@dc,@target,@state,@started,NULL,NULL,NULL,@key,@batch,@req,NULL,@pid,@machine,@pstart,@hb,@tname,@lock,@token,@parent,@dest,@coord,@client)";
                     cmd.Bind("@id", op.Id.ToString("D"));
                     cmd.Bind("@kind", op.Kind);
                     cmd.Bind("@dc", op.Datacenter);
@@ -98,9 +111,11 @@ namespace GridAutomation.Core.State
                     cmd.Bind("@parent", op.ParentId.HasValue ? op.ParentId.Value.ToString("D") : (object)DBNull.Value);
                     cmd.Bind("@dest", (object?)op.DestinationDatacenter ?? DBNull.Value);
                     cmd.Bind("@coord", (object?)op.Coordinator ?? DBNull.Value);
+                    cmd.Bind("@client", (object?)ClientId ?? DBNull.Value);
                     cmd.ExecuteNonQuery();
                 }
                 if (token.HasValue) TakeLock(c, op.LockKey!, op.Id, token.Value, now);
+                if (token.HasValue) _held[op.Id] = token.Value;
                 return new BeginOutcome { Operation = op };
             });
         }
@@ -140,7 +155,7 @@ namespace GridAutomation.Core.State
         /// token. If the lease expired and another operation took the lock (a higher token), the stale writer is refused.
         /// Releases the lock when <paramref name="release"/>.
         /// </summary>
-        private static void CheckFence(IStateSession c, Guid id, bool release)
+        private void CheckFence(IStateSession c, Guid id, bool release)
         {
             string? lockKey = null; long? token = null;
             using (var cmd = c.Command(""))
@@ -153,6 +168,7 @@ namespace GridAutomation.Core.State
                 if (!r.IsDBNull(1)) token = r.GetInt64(1);
             }
             if (lockKey == null || token == null) return;
+            if (_held.TryGetValue(id, out long mine)) token = mine; // this writer's own token, not the latest holder's
             long current;
             using (var cmd = c.Command(""))
             {
@@ -162,7 +178,10 @@ namespace GridAutomation.Core.State
                 current = v == null || v is DBNull ? 0 : Convert.ToInt64(v, CultureInfo.InvariantCulture);
             }
             if (current != token.Value)
-                throw GridException.Conflict($"Operation {id} lost its lock on '{lockKey}' (its lease expired and another operation took the lock, fencing token {current} > {token}); its result was not recorded.", "LeaseLost", id);
+            {
+                // The stale token stays: every later write of this writer for the operation is refused as well.
+                throw GridException.Conflict($"Operation {id} lost its lock on '{lockKey}' (its lease expired and it was taken over, by Resume-GridOperation or another operation: fencing token {current} > {token}); this writer's checkpoint or result was not recorded.", "LeaseLost", id);
+            }
             if (release)
             {
                 using var cmd = c.Command("");
@@ -220,6 +239,7 @@ namespace GridAutomation.Core.State
                 cmd.Bind("@eid", (object?)errorId ?? DBNull.Value);
                 cmd.Bind("@e", (object?)error ?? DBNull.Value);
                 if (cmd.ExecuteNonQuery() == 0) throw NotFound(id);
+                if (finished || state == OperationState.Interrupted) _held.TryRemove(id, out _);
                 return 0;
             });
         }
@@ -296,19 +316,22 @@ namespace GridAutomation.Core.State
                 {
                     var (holder, last) = ReadLock(c, op.LockKey!);
                     if (holder != null && holder.Id != op.Id)
-                        throw GridException.Conflict($"Operation {id} cannot be resumed now: workload '{op.TargetName ?? op.Target}' is locked by operation {holder.Id} ({holder.Kind}, process {holder.LeaseProcessId} on {holder.LeaseMachine}). Try again when it has finished.", "WorkloadLocked", id);
+                        throw GridException.Conflict($"Operation {id} cannot be resumed now: workload '{op.TargetName ?? op.Target}' is locked by operation {holder.Id} ({holder.Kind}, {holder.DescribeLeaseHolder()}). Try again when it has finished.", "WorkloadLocked", id);
                     token = last + 1;
                     TakeLock(c, op.LockKey!, op.Id, token.Value, at);
                 }
                 using var cmd = c.Command("");
-                cmd.CommandText = "UPDATE operations SET state = 'Running', finished = NULL, lease_pid = @pid, lease_machine = @m, lease_process_start = @ps, heartbeat = @hb, fencing_token = coalesce(@tok, fencing_token) WHERE id = @id";
+                cmd.CommandText = "UPDATE operations SET state = 'Running', finished = NULL, lease_pid = @pid, lease_machine = @m, lease_process_start = @ps, lease_client = @client, heartbeat = @hb, fencing_token = coalesce(@tok, fencing_token) WHERE id = @id";
                 cmd.Bind("@tok", token.HasValue ? token.Value : (object)DBNull.Value);
                 cmd.Bind("@id", id.ToString("D"));
                 cmd.Bind("@pid", _self.ProcessId);
                 cmd.Bind("@m", _self.Machine);
                 cmd.Bind("@ps", _self.StartToken);
+                cmd.Bind("@client", (object?)ClientId ?? DBNull.Value);
                 cmd.Bind("@hb", now);
-                return cmd.ExecuteNonQuery() == 1;
+                bool taken = cmd.ExecuteNonQuery() == 1;
+                if (taken && token.HasValue) _held[id] = token.Value;
+                return taken;
             });
 
         /// <summary>
@@ -383,6 +406,7 @@ namespace GridAutomation.Core.State
                     ParentId = r.IsDBNull(20) ? null : Guid.Parse(r.GetString(20)),
                     DestinationDatacenter = r.IsDBNull(21) ? null : r.GetString(21),
                     Coordinator = r.IsDBNull(22) ? null : r.GetString(22),
+                    LeaseClientId = r.IsDBNull(23) ? null : r.GetString(23),
                 };
                 if (!Enum.IsDefined(typeof(OperationState), op.State)) throw new FormatException("state " + r.GetString(4));
                 startToken = r.IsDBNull(15) ? null : r.GetString(15);
@@ -413,7 +437,11 @@ namespace GridAutomation.Core.State
         private bool IsLeaseAlive(GridOperation op, string? startToken, Dictionary<string, bool> cache)
         {
             if (op.LeaseProcessId == null || string.IsNullOrEmpty(op.LeaseMachine)) return false;
-            if (string.Equals(op.LeaseMachine, _self.Machine, StringComparison.OrdinalIgnoreCase))
+            // The process is checked only for a holder that is this machine under this client id. A holder with another
+            // client id may be another sandbox or container with the same machine name (its pid means nothing here):
+            // like another machine, it is alive while its heartbeat is younger than the lease timeout.
+            if (string.Equals(op.LeaseMachine, _self.Machine, StringComparison.OrdinalIgnoreCase)
+                && string.Equals(op.LeaseClientId, ClientId, StringComparison.Ordinal))
             {
                 string k = op.LeaseProcessId.Value.ToString(CultureInfo.InvariantCulture) + "|" + startToken;
                 if (!cache.TryGetValue(k, out bool alive))

@@ -14,6 +14,9 @@ namespace GridAutomation.Core.State
         /// <summary>(connection string, read-only, password or null) → an open, migrated store.</summary>
         public static Func<string, bool, string?, IStateStore>? PostgreSqlOpener { get; set; }
 
+        /// <summary>(connection string, read-only) → an open store logged in to with an Azure managed-identity token (StateAuthentication = AzureManagedIdentity).</summary>
+        public static Func<string, bool, IStateStore>? PostgreSqlManagedIdentityOpener { get; set; }
+
         private static readonly object Gate = new object();
         private static string? _sessionConnection;
         private static string? _sessionPassword;
@@ -53,6 +56,8 @@ namespace GridAutomation.Core.State
                 throw GridException.InvalidRequest("StateStore is PostgreSql but no connection string is set: Set-GridConfiguration -Name StateConnectionString -Value 'Host=db;Database=grid;Username=grid', GRIDAUTOMATION_STATE_CONNECTION, or Connect-GridState -ConnectionString.", "InvalidConfiguration", "StateConnectionString");
             string? pw;
             lock (Gate) pw = _sessionPassword;
+            if (pw == null && string.Equals(cfg.StateAuthentication, GridConfiguration.ManagedIdentityAuthentication, StringComparison.OrdinalIgnoreCase))
+                return (PostgreSqlManagedIdentityOpener ?? throw new GridException(GridErrorKind.Unsupported, "Managed-identity login to the PostgreSQL state store needs PowerShell 7 or later.", "StateStoreUnsupported") { Target = "StateAuthentication" })(cs, readOnly);
             return opener(cs, readOnly, pw);
         }
     }

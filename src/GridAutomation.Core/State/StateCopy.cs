@@ -27,7 +27,7 @@ namespace GridAutomation.Core.State
         private static readonly (string table, string columns, string order)[] CoreTables =
         {
             ("datacenters", "name, provider, endpoint, owner, site, capabilities, settings, registered_at", "name"),
-            ("operations", "id, kind, datacenter, target, state, started, finished, error, error_id, idempotency_key, batch_id, request, result, lease_pid, lease_machine, lease_process_start, heartbeat, target_name, lock_key, fencing_token, parent_id, destination_datacenter, coordinator", "seq"),
+            ("operations", "id, kind, datacenter, target, state, started, finished, error, error_id, idempotency_key, batch_id, request, result, lease_pid, lease_machine, lease_process_start, heartbeat, target_name, lock_key, fencing_token, parent_id, destination_datacenter, coordinator, lease_client", "seq"),
             ("operation_checkpoints", "operation_id, seq, key, value", "operation_id, seq"),
             ("workload_locks", "lock_key, operation_id, fencing_token, acquired", "lock_key"),
         };

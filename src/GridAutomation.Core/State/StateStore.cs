@@ -80,6 +80,9 @@ namespace GridAutomation.Core.State
                 operation_id TEXT,
                 fencing_token INTEGER NOT NULL,
                 acquired TEXT NOT NULL);",
+            // v4 (issue 12): the lease names its holder's client id (ClientId / GRIDAUTOMATION_CLIENT_ID) beside machine
+            // and process, so holders that share a machine name (sandboxes, containers, tests) are told apart.
+            @"ALTER TABLE operations ADD COLUMN lease_client TEXT;",
         };
 
         /// <summary>SQLite <c>PRAGMA application_id</c> of a GridAutomation state file ("GRID").</summary>

@@ -56,6 +56,8 @@ namespace GridAutomation.Internal
 #if NET8_0_OR_GREATER
             GridAutomation.Core.State.SharedStateStore.PostgreSqlOpener ??= (cs, readOnly, password)
                 => GridAutomation.State.PostgreSql.PostgreSqlStateStore.Open(cs, readOnly, password);
+            GridAutomation.Core.State.SharedStateStore.PostgreSqlManagedIdentityOpener ??= (cs, readOnly)
+                => GridAutomation.State.PostgreSql.PostgreSqlStateStore.Open(cs, readOnly, null, null, new GridAutomation.State.PostgreSql.AzureManagedIdentityToken());
 #endif
         }
 
