@@ -85,30 +85,37 @@ namespace GridAutomation.Core.Grid
             }
             var listedKeys = new HashSet<string>(listed.Select(w => GridData.Key(w.Datacenter, w.Name)), StringComparer.OrdinalIgnoreCase);
             string key = GridData.Key(dc.Name, workloadName);
-            Store.Write(s =>
+            var use = (listed.Count, listed.Sum(w => w.CpuCount ?? 0), listed.Sum(w => w.MemoryMB ?? 0));
+            ReserveUnderQuota(Store, agreement, consumer!, covered.Select(d => d.Name).ToList(), use, listedKeys, demand, dc.Name, key, workloadName);
+            observer.Verbose($"'{workloadName}' admitted into '{dc.Name}' under agreement {agreement.Id} ({agreement.Owner} -> {agreement.Consumer}).");
+            return new Admission(this, key, agreement);
+        }
+
+        /// <summary>
+        /// The quota check and the reservation, in ONE store transaction (writers are serialized on both backends): the
+        /// listed use plus every live reservation of the consumer in the covered datacenters that the listing does not
+        /// show yet, plus this demand, must fit every limit; else ResourceUnavailable "AgreementQuotaExceeded" naming it.
+        /// </summary>
+        internal static void ReserveUnderQuota(State.IStateStore store, GridAgreement agreement, string consumer, IReadOnlyList<string> covered,
+            (int count, int cpu, long mem) listed, ISet<string> listedKeys, Demand demand, string datacenter, string key, string workloadName)
+        {
+            store.Write(s =>
             {
-                int count = listed.Count, cpu = listed.Sum(w => w.CpuCount ?? 0);
-                long mem = listed.Sum(w => w.MemoryMB ?? 0);
-                foreach (var r in GridData.LiveReservations(s, covered.Select(d => d.Name)))
+                var use = listed;
+                foreach (var r in GridData.LiveReservations(s, covered))
                 {
                     if (!string.Equals(r.Consumer, consumer, StringComparison.OrdinalIgnoreCase) || listedKeys.Contains(r.Key)
                         || string.Equals(r.Key, key, StringComparison.OrdinalIgnoreCase)) continue;
-                    count++; cpu += r.Cpu; mem += r.MemoryMB;
+                    use.count++; use.cpu += r.Cpu; use.mem += r.MemoryMB;
                 }
-                string? limit = null;
-                if (agreement.MaxWorkloads is int mw && count + 1 > mw) limit = $"MaxWorkloads {mw}: {count} in use, this needs 1 more";
-                else if (agreement.MaxCpu is int mc && cpu + demand.Cpu > mc) limit = $"MaxCpu {mc}: {cpu} in use, this needs {demand.Cpu} more";
-                else if (agreement.MaxMemoryGB is double mm && (mem + demand.MemoryMB) / 1024.0 > mm + 1e-9)
-                    limit = $"MaxMemoryGB {mm:0.###}: {mem / 1024.0:0.###} GB in use, this needs {demand.MemoryMB / 1024.0:0.###} GB more";
+                var limit = QuotaLimit(agreement, use, demand);
                 if (limit != null)
                     throw new GridException(GridErrorKind.ResourceUnavailable,
                         $"'{workloadName}' does not fit the agreement {agreement.Id} ({agreement.Owner} lends {agreement.Datacenter} to {agreement.Consumer}): {limit}. " +
                         $"Free capacity under it, or raise the quota with Set-GridAgreement -Id {agreement.Id}.", "AgreementQuotaExceeded") { Target = workloadName };
-                GridData.PutReservation(s, new GridData.Reservation { Key = key, Consumer = consumer, Datacenter = dc.Name, Cpu = demand.Cpu, MemoryMB = demand.MemoryMB }, PendingTtl);
+                GridData.PutReservation(s, new GridData.Reservation { Key = key, Consumer = consumer, Datacenter = datacenter, Cpu = demand.Cpu, MemoryMB = demand.MemoryMB }, PendingTtl);
                 return 0;
             });
-            observer.Verbose($"'{workloadName}' admitted into '{dc.Name}' under agreement {agreement.Id} ({agreement.Owner} -> {agreement.Consumer}).");
-            return new Admission(this, key, agreement);
         }
 
         /// <summary>The agreement in force for a consumer in another company's datacenter, or PermissionDenied "NoAgreement".</summary>

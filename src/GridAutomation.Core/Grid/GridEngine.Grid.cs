@@ -79,7 +79,13 @@ namespace GridAutomation.Core.Engine
                 var current = await _retry.ExecuteAsync(dc.Name, t => conn.GetWorkloadAsync(target.NativeId, t), conn.HandlesOwnRetries, ct).ConfigureAwait(false);
                 Complete(current, dc);
                 var demand = new Demand { Cpu = current.CpuCount ?? 0, MemoryMB = current.MemoryMB ?? 0 };
-                if (!HoldsCapacityNow(current)) return null;
+                if (!HoldsCapacityNow(current))
+                {
+                    // Holding no capacity it takes no quota, but another company's datacenter still needs an agreement.
+                    if (!string.IsNullOrEmpty(dc.Owner) && !string.Equals(dc.Owner, request.Owner, StringComparison.OrdinalIgnoreCase))
+                        Grid.CheckAgreement(dc, request.Owner, current.Name);
+                    return null;
+                }
                 return await Grid.AdmitAsync(dc, request.Owner, demand, current.Name, current.Id, observer, ct).ConfigureAwait(false);
             }
             return null;

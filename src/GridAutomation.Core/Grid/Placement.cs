@@ -127,7 +127,8 @@ namespace GridAutomation.Core.Grid
             var now = DateTimeOffset.UtcNow;
             var results = new Dictionary<WorkloadSpec, GridPlacement>();
             // Largest first (CPU, then memory): bin packing over the whole request.
-            var order = request.Workloads.Select((w, i) => (w, i)).OrderByDescending(x => DemandIn(x.w, null).Cpu).ThenByDescending(x => DemandIn(x.w, null).MemoryMB).ThenBy(x => x.i).Select(x => x.w).ToList();
+            Demand Size(WorkloadSpec w) => DemandIn(w, w.Size == null ? null : views.FirstOrDefault(v => v.Sizes.Any(s => string.Equals(s.Name, w.Size, StringComparison.OrdinalIgnoreCase))));
+            var order = request.Workloads.Select((w, i) => (w, i, d: Size(w))).OrderByDescending(x => x.d.Cpu).ThenByDescending(x => x.d.MemoryMB).ThenBy(x => x.i).Select(x => x.w).ToList();
             foreach (var spec in order)
             {
                 var p = new GridPlacement { Name = spec.Name, Owner = spec.Owner, Size = spec.Size, Policy = policy, Spec = spec };
@@ -172,7 +173,8 @@ namespace GridAutomation.Core.Grid
                     var worst = eliminated.OrderByDescending(kv => kv.Value).FirstOrDefault();
                     p.Fits = false;
                     p.Eliminated = worst.Key;
-                    p.Reason = worst.Key == null ? "no candidate" : $"fits nowhere: {worst.Key} eliminated the most capacity ({p.Rejected.Count(r => r.Constraint == worst.Key)} of {p.Rejected.Count} candidates)";
+                    var example = p.Rejected.FirstOrDefault(r => r.Constraint == worst.Key);
+                    p.Reason = worst.Key == null ? "no candidate" : $"fits nowhere: {worst.Key} eliminated the most capacity ({p.Rejected.Count(r => r.Constraint == worst.Key)} of {p.Rejected.Count} candidates; e.g. {example})";
                     var sample = DemandIn(spec, null);
                     p.Cpu = sample.Cpu; p.MemoryGB = sample.MemoryMB / 1024.0;
                     results[spec] = p;
@@ -275,9 +277,10 @@ namespace GridAutomation.Core.Grid
 
         internal static string? QuotaLimit(GridAgreement a, (int count, int cpu, long mem) use, Demand d)
         {
-            if (a.MaxWorkloads is int mw && use.count + 1 > mw) return $"MaxWorkloads {mw}: {use.count} in use";
-            if (a.MaxCpu is int mc && use.cpu + d.Cpu > mc) return $"MaxCpu {mc}: {use.cpu} in use, needs {d.Cpu} more";
-            if (a.MaxMemoryGB is double mm && (use.mem + d.MemoryMB) / 1024.0 > mm + 1e-9) return $"MaxMemoryGB {mm:0.###}: {use.mem / 1024.0:0.###} GB in use";
+            if (a.MaxWorkloads is int mw && use.count + 1 > mw) return $"MaxWorkloads {mw}: {use.count} in use, this needs 1 more";
+            if (a.MaxCpu is int mc && use.cpu + d.Cpu > mc) return $"MaxCpu {mc}: {use.cpu} in use, this needs {d.Cpu} more";
+            if (a.MaxMemoryGB is double mm && (use.mem + d.MemoryMB) / 1024.0 > mm + 1e-9)
+                return $"MaxMemoryGB {mm.ToString("0.###", CultureInfo.InvariantCulture)}: {(use.mem / 1024.0).ToString("0.###", CultureInfo.InvariantCulture)} GB in use, this needs {(d.MemoryMB / 1024.0).ToString("0.###", CultureInfo.InvariantCulture)} GB more";
             return null;
         }
 
@@ -285,7 +288,7 @@ namespace GridAutomation.Core.Grid
         private static (Cand c, Demand d, GridAgreement? a, decimal? price) Best(List<(Cand c, Demand d, GridAgreement? a, decimal? price)> feasible, PlacementPolicy policy)
         {
             double After(Cand c, Demand d) => !c.Known ? double.PositiveInfinity
-                : Math.Min((c.FreeCpu - d.Cpu) / Math.Max(1, c.TotalCpu), (c.FreeMemMB - d.MemoryMB) / Math.Max(1, c.TotalMemMB));
+                : Packing.Remaining(c.FreeCpu, c.FreeMemMB, c.TotalCpu, c.TotalMemMB, d.Cpu, d.MemoryMB);
             IOrderedEnumerable<(Cand c, Demand d, GridAgreement? a, decimal? price)> q;
             switch (policy)
             {

@@ -46,6 +46,12 @@ namespace GridAutomation.Commands
 
         private void CollectForPool()
         {
+            foreach (var name in new[] { "Network", "AdminCredential", "SshPublicKey", "Option", "AsJob" })
+                if (MyInvocation.BoundParameters.ContainsKey(name))
+                {
+                    ThrowTerminatingError(ErrorMapping.Create("ParameterNotWithPool", ErrorCategory.InvalidArgument,
+                        $"-{name} is not taken with -Pool yet: the datacenter is not known before placement. Use Get-GridPlacement, then New-GridWorkload -Datacenter.", name));
+                }
             try
             {
                 var tags = ConvertTags(Tag, allowNullValues: false);
