@@ -75,6 +75,7 @@ namespace GridAutomation.Core.Tests
             {
                 var a = Agreement("q", maxWorkloads: 5);
                 int won = 0, refused = 0;
+                var errors = new List<Exception>();
                 using var go = new ManualResetEventSlim(false);
                 var threads = Enumerable.Range(0, 8).Select(i => new Thread(() =>
                 {
@@ -86,10 +87,12 @@ namespace GridAutomation.Core.Tests
                         Interlocked.Increment(ref won);
                     }
                     catch (GridException g) when (g.ErrorId == "AgreementQuotaExceeded") { Interlocked.Increment(ref refused); }
+                    catch (Exception ex) { lock (errors) errors.Add(ex); }
                 })).ToList();
                 threads.ForEach(t => t.Start());
                 go.Set();
                 threads.ForEach(t => t.Join());
+                Assert.Empty(errors);
                 Assert.Equal(4, won); // one workload already listed: 4 more fit under MaxWorkloads 5
                 Assert.Equal(4, refused);
                 var live = stores[0].Read(c => GridData.LiveReservations(c, new[] { "dub-1", "dub-2" }));

@@ -97,8 +97,8 @@ namespace GridAutomation.Core.Grid
         public static void SaveAgreement(IStateSession s, GridAgreement a, bool insert)
         {
             string sql = insert
-                ? "INSERT INTO grid_agreements(" + AgreementColumns + ") VALUES($id,$owner,$consumer,$dc,$cpu,$mem,$wl,$pc,$pg,$starts,$ends,$created)"
-                : "UPDATE grid_agreements SET owner=$owner, consumer=$consumer, datacenter=$dc, max_cpu=$cpu, max_memory_mb=$mem, max_workloads=$wl, price_cpu_hour=$pc, price_gb_hour=$pg, starts=$starts, ends=$ends, created=$created WHERE id=$id";
+                ? "INSERT INTO grid_agreements(" + AgreementColumns + ") VALUES(@id,@owner,@consumer,@dc,@cpu,@mem,@wl,@pc,@pg,@starts,@ends,@created)"
+                : "UPDATE grid_agreements SET owner=@owner, consumer=@consumer, datacenter=@dc, max_cpu=@cpu, max_memory_mb=@mem, max_workloads=@wl, price_cpu_hour=@pc, price_gb_hour=@pg, starts=@starts, ends=@ends, created=@created WHERE id=@id";
             s.Execute(sql,
                 ("id", a.Id), ("owner", a.Owner), ("consumer", a.Consumer), ("dc", a.Datacenter),
                 ("cpu", a.MaxCpu.HasValue ? (object)(long)a.MaxCpu.Value : null),
@@ -112,7 +112,7 @@ namespace GridAutomation.Core.Grid
         }
 
         public static bool DeleteAgreement(IStateSession s, string id)
-            => s.Execute("DELETE FROM grid_agreements WHERE id=$id", ("id", id)) > 0;
+            => s.Execute("DELETE FROM grid_agreements WHERE id=@id", ("id", id)) > 0;
 
         // ---- pools -------------------------------------------------------------------------------------------
 
@@ -135,13 +135,13 @@ namespace GridAutomation.Core.Grid
         public static void SavePool(IStateSession s, GridPool p, bool insert)
         {
             string sql = insert
-                ? "INSERT INTO grid_pools(name, members, policy, created) VALUES($name,$members,$policy,$created)"
-                : "UPDATE grid_pools SET members=$members, policy=$policy WHERE name=$name";
+                ? "INSERT INTO grid_pools(name, members, policy, created) VALUES(@name,@members,@policy,@created)"
+                : "UPDATE grid_pools SET members=@members, policy=@policy WHERE name=@name";
             s.Execute(sql, ("name", p.Name), ("members", string.Join("\n", p.Datacenter)), ("policy", p.Policy.ToString()), ("created", StateStore.FormatTime(p.Created)));
         }
 
         public static bool DeletePool(IStateSession s, string name)
-            => s.Execute("DELETE FROM grid_pools WHERE name=$name", ("name", name)) > 0;
+            => s.Execute("DELETE FROM grid_pools WHERE name=@name", ("name", name)) > 0;
 
         // ---- reservations ------------------------------------------------------------------------------------
 
@@ -159,10 +159,10 @@ namespace GridAutomation.Core.Grid
         public static List<Reservation> LiveReservations(IStateSession s, IEnumerable<string> datacenters)
         {
             long now = DateTimeOffset.UtcNow.UtcTicks;
-            if (s.InTransaction) s.Execute("DELETE FROM grid_reservations WHERE expires_ticks < $now", ("now", now));
+            if (s.InTransaction) s.Execute("DELETE FROM grid_reservations WHERE expires_ticks < @now", ("now", now));
             var set = new HashSet<string>(datacenters, StringComparer.OrdinalIgnoreCase);
             var list = new List<Reservation>();
-            using var cmd = s.Command("SELECT res_key, consumer, datacenter, host, cpu, memory_mb FROM grid_reservations WHERE expires_ticks >= $now");
+            using var cmd = s.Command("SELECT res_key, consumer, datacenter, host, cpu, memory_mb FROM grid_reservations WHERE expires_ticks >= @now");
             cmd.Bind("now", now);
             using var r = cmd.ExecuteReader();
             while (r.Read())
@@ -181,7 +181,7 @@ namespace GridAutomation.Core.Grid
         public static void PutReservation(IStateSession s, Reservation res, TimeSpan ttl)
         {
             // A placement's reservation names the host; the admission of the same create keeps it.
-            s.Execute("INSERT INTO grid_reservations(res_key, consumer, datacenter, host, cpu, memory_mb, expires_ticks) VALUES($k,$c,$dc,$h,$cpu,$mem,$exp) " +
+            s.Execute("INSERT INTO grid_reservations(res_key, consumer, datacenter, host, cpu, memory_mb, expires_ticks) VALUES(@k,@c,@dc,@h,@cpu,@mem,@exp) " +
                       "ON CONFLICT(res_key) DO UPDATE SET consumer=excluded.consumer, datacenter=excluded.datacenter, host=COALESCE(excluded.host, grid_reservations.host), " +
                       "cpu=excluded.cpu, memory_mb=excluded.memory_mb, expires_ticks=excluded.expires_ticks",
                 ("k", res.Key), ("c", res.Consumer), ("dc", res.Datacenter), ("h", res.Host), ("cpu", (long)res.Cpu), ("mem", res.MemoryMB),
@@ -189,10 +189,10 @@ namespace GridAutomation.Core.Grid
         }
 
         public static void ShortenReservation(IStateSession s, string key, TimeSpan ttl)
-            => s.Execute("UPDATE grid_reservations SET expires_ticks=$exp WHERE res_key=$k", ("k", key), ("exp", (DateTimeOffset.UtcNow + ttl).UtcTicks));
+            => s.Execute("UPDATE grid_reservations SET expires_ticks=@exp WHERE res_key=@k", ("k", key), ("exp", (DateTimeOffset.UtcNow + ttl).UtcTicks));
 
         public static void DropReservation(IStateSession s, string key)
-            => s.Execute("DELETE FROM grid_reservations WHERE res_key=$k", ("k", key));
+            => s.Execute("DELETE FROM grid_reservations WHERE res_key=@k", ("k", key));
 
         public static string Key(string datacenter, string name) => (datacenter + "/" + name).ToLowerInvariant();
     }
