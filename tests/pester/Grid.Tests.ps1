@@ -8,10 +8,11 @@ BeforeAll {
     New-SimDatacenter -Name ga-ams -Owner Contoso -Site Amsterdam -Parameters $small | Out-Null
     New-SimDatacenter -Name ga-dub -Owner Fabrikam -Site Dublin -Parameters $small | Out-Null
     New-SimDatacenter -Name ga-nyc -Owner Tailspin -Site 'New York' -Parameters $small | Out-Null
+    # The first error a block writes (or throws), or $null.
     function script:Catch-Error([scriptblock] $Block) {
-        $e = $null
-        try { & $Block -ErrorAction Stop | Out-Null } catch { $e = $_ }
-        $e
+        $ErrorActionPreference = 'Stop'
+        try { & $Block | Out-Null } catch { return $_ }
+        $null
     }
 }
 
@@ -38,7 +39,7 @@ Describe 'Agreements enforced on New-, Set- and Move-' {
         $e.FullyQualifiedErrorId | Should -BeLike 'NoAgreement*'
         $e.CategoryInfo.Category | Should -Be 'PermissionDenied'
         $e.Exception.Message | Should -BeLike '*New-GridAgreement -Owner Fabrikam -Consumer Contoso -Datacenter ga-dub*'
-        @(Get-GridWorkload -Name ag-0).Count | Should -Be 0
+        @(Get-GridWorkload -Name ag-0 -ErrorAction SilentlyContinue).Count | Should -Be 0
         @(Get-GridOperation -Kind Create | Where-Object { $_.Target -like '*ag-0*' }).Count | Should -Be 0
     }
     It 'New-/Get-/Set-GridAgreement keep quotas and prices' {
@@ -60,7 +61,7 @@ Describe 'Agreements enforced on New-, Set- and Move-' {
         $e = Catch-Error { New-GridWorkload -Name ag-3 -Datacenter ga-dub -Cpu 1 -MemoryGB 1 -Owner Contoso -Confirm:$false }
         $e.FullyQualifiedErrorId | Should -BeLike 'AgreementQuotaExceeded*'
         $e.Exception.Message | Should -BeLike '*MaxWorkloads 2: 2 in use*'
-        @(Get-GridWorkload -Name ag-3).Count | Should -Be 0
+        @(Get-GridWorkload -Name ag-3 -ErrorAction SilentlyContinue).Count | Should -Be 0
     }
     It 'refuses a resize over the CPU quota, and allows one within it' {
         $e = Catch-Error { Set-GridWorkload -Name ag-1 -Cpu 3 -Restart -Confirm:$false }
@@ -92,6 +93,7 @@ Describe 'Agreements enforced on New-, Set- and Move-' {
         $moved = Move-GridWorkload -Name mv-1 -DestinationDatacenter ga-dub -Force -PassThru
         $moved.Datacenter | Should -Be 'ga-dub'
         $moved.Owner | Should -Be 'Contoso'
+        (Get-GridWorkload -Name mv-1 -Datacenter ga-dub).Owner | Should -Be 'Contoso'
     }
     It 'Remove-GridAgreement ends it: the next create is refused' {
         Remove-GridAgreement -Id $script:agreement -Confirm:$false

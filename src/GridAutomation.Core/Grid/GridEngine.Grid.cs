@@ -29,6 +29,9 @@ namespace GridAutomation.Core.Engine
             return list;
         }
 
+        /// <summary>Completes a workload a provider returned (datacenter, provider, id, Owner from its tag else the datacenter's).</summary>
+        internal static void CompleteWorkload(GridWorkload w, GridDatacenter dc) => Complete(w, dc);
+
         /// <summary>InvalidRequest "OwnerTagReserved" when tags name the Owner tag: ownership changes only through -Owner.</summary>
         internal static void RefuseOwnerTag<T>(IEnumerable<KeyValuePair<string, T>>? tags, object? target)
         {
@@ -60,6 +63,7 @@ namespace GridAutomation.Core.Engine
         private async Task<Admission?> AdmitCreateAsync(GridDatacenter dc, IGridConnection conn, CreateWorkloadRequest request, IEngineObserver observer, CancellationToken ct)
         {
             string? owner = request.Owner ?? dc.Owner;
+            if (!Foreign(dc, owner)) return null; // no provider call when there is nothing to check
             var demand = await DemandOfAsync(dc, conn, request.Size, request.CpuCount, request.MemoryMB, null, ct).ConfigureAwait(false);
             return await Grid.AdmitAsync(dc, owner, demand, request.Name, null, observer, ct).ConfigureAwait(false);
         }
@@ -69,6 +73,7 @@ namespace GridAutomation.Core.Engine
         {
             if (request.Action == WorkloadAction.Resize && request.Resize != null)
             {
+                if (!Foreign(dc, string.IsNullOrEmpty(target.Owner) ? dc.Owner : target.Owner)) return null;
                 var current = await _retry.ExecuteAsync(dc.Name, t => conn.GetWorkloadAsync(target.NativeId, t), conn.HandlesOwnRetries, ct).ConfigureAwait(false);
                 Complete(current, dc);
                 var demand = await DemandOfAsync(dc, conn, request.Resize.Size, request.Resize.CpuCount, request.Resize.MemoryMB, current, ct).ConfigureAwait(false);
@@ -76,6 +81,7 @@ namespace GridAutomation.Core.Engine
             }
             if (request.Action == WorkloadAction.SetTags && request.Owner != null)
             {
+                if (!Foreign(dc, request.Owner)) return null;
                 var current = await _retry.ExecuteAsync(dc.Name, t => conn.GetWorkloadAsync(target.NativeId, t), conn.HandlesOwnRetries, ct).ConfigureAwait(false);
                 Complete(current, dc);
                 var demand = new Demand { Cpu = current.CpuCount ?? 0, MemoryMB = current.MemoryMB ?? 0 };
@@ -90,6 +96,10 @@ namespace GridAutomation.Core.Engine
             }
             return null;
         }
+
+        /// <summary>True when <paramref name="owner"/> is another company than the datacenter's owner (an agreement applies).</summary>
+        private static bool Foreign(GridDatacenter dc, string? owner)
+            => !string.IsNullOrEmpty(owner) && !string.IsNullOrEmpty(dc.Owner) && !string.Equals(owner, dc.Owner, StringComparison.OrdinalIgnoreCase);
 
         private static bool HoldsCapacityNow(GridWorkload w) => GridService.HoldsCapacity(w.State);
 

@@ -142,6 +142,7 @@ namespace GridAutomation.Core.Moves
                 }
                 var moved = await dst.GetWorkloadAsync(scope.Checkpoints["done:create"], ct).ConfigureAwait(false);
                 if (string.IsNullOrEmpty(moved.Id)) moved.Id = WorkloadId.Format(rec.DestinationDatacenter, moved.NativeId);
+                GridEngine.CompleteWorkload(moved, _engine.GetDatacenter(rec.DestinationDatacenter)); // Owner (its tag, else the datacenter's), Provider
                 _engine.Journal.Complete(op.Id, JsonUtil.Serialize(new { moved.Id, State = moved.State.ToString(), moved.Host, Source = rec.SourceId }));
                 return moved;
             }
