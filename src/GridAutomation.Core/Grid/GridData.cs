@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Data.Common;
 using System.Globalization;
 using System.Linq;
-using System.Text.RegularExpressions;
 using GridAutomation.Core.State;
 
 namespace GridAutomation.Core.Grid
@@ -49,16 +48,8 @@ namespace GridAutomation.Core.Grid
               CREATE INDEX ix_grid_reservations_dc ON grid_reservations(datacenter);",
         };
 
-        /// <summary>The same versions in PostgreSQL's dialect (the store's ICU 'nocase' collation, BIGINT).</summary>
-        public static readonly string[] PostgreSqlMigrations = Array.ConvertAll(Migrations, ToPostgreSql);
-
-        private static string ToPostgreSql(string ddl)
-        {
-            string s = ddl.Replace("TEXT NOT NULL PRIMARY KEY COLLATE NOCASE", "TEXT COLLATE nocase NOT NULL PRIMARY KEY")
-                .Replace("TEXT NOT NULL COLLATE NOCASE", "TEXT COLLATE nocase NOT NULL")
-                .Replace("TEXT COLLATE NOCASE", "TEXT COLLATE nocase");
-            return Regex.Replace(s, @"\bINTEGER\b", "BIGINT");
-        }
+        /// <summary>The same versions in PostgreSQL's dialect.</summary>
+        public static readonly string[] PostgreSqlMigrations = Array.ConvertAll(Migrations, SqlDialect.SqliteToPostgreSql);
 
         public static void EnsureSchema(IStateStore store)
             => store.EnsureComponentSchema(Component, store.Backend == StateBackend.PostgreSql ? PostgreSqlMigrations : Migrations);
