@@ -51,6 +51,15 @@
         'Connect-GridState'
         'Copy-GridState'
         'Test-GridMove'
+        'New-GridAgreement'
+        'Get-GridAgreement'
+        'Set-GridAgreement'
+        'Remove-GridAgreement'
+        'New-GridPool'
+        'Get-GridPool'
+        'Set-GridPool'
+        'Remove-GridPool'
+        'Get-GridPlacement'
     )
     # Class-based DSC resources (GridAutomation.Dsc.psm1; docs/dsc.md).
     DscResourcesToExport   = @('GridDatacenter', 'GridWorkload')

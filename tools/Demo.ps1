@@ -1,7 +1,9 @@
 <#
 .SYNOPSIS
     The main job of GridAutomation, on the embedded simulator: datacenters of two companies, workloads deployed across
-    them, the whole grid in one table, a bulk stop/start, a live move between hosts, and the operations journal.
+    them, the whole grid in one table, a bulk stop/start, a live move between hosts, the two companies' datacenters
+    pooled under an agreement with 30 workloads placed by the pool (and one refused for lack of an agreement), and the
+    operations journal.
 
 .DESCRIPTION
     Run by `dotnet pwsh ./build.ps1 -Task Demo` (which builds first). It always works on its OWN state file: the one
@@ -88,6 +90,17 @@ try {
     $web = Get-GridWorkload -Datacenter ams-1 -Name web-01
     $destination = Get-GridHost -Datacenter ams-1 | Where-Object Name -ne $web.Host | Select-Object -First 1
     Invoke-Shown "Get-GridWorkload -Datacenter ams-1 -Name web-01 | Move-GridWorkload -DestinationHost $($destination.Name) -PassThru -Confirm:`$false | Format-Table Name, Host, State"
+
+    Show-Step 'One grid across two companies: Fabrikam lends its Dublin capacity to Contoso; 30 workloads placed by a pool'
+    Invoke-Shown "New-GridAgreement -Owner Fabrikam -Consumer Contoso -Datacenter 'dub-*' -MaxCpu 24 -MaxWorkloads 20 -PricePerCpuHour 0.01 -PricePerGBHour 0.001 -Confirm:`$false"
+    Invoke-Shown "New-GridPool -Name eu -Datacenter 'ams-*', 'fra-*', 'dub-*', 'sea-*' -Confirm:`$false"
+    # 30 specs, planned together (largest first): Cheapest puts them where Contoso pays least, within the agreement's quota.
+    $specs = "1..30 | ForEach-Object { [pscustomobject]@{ Name = 'job-{0:d2}' -f `$_; Size = ('sim.small', 'sim.medium', 'sim.large')[`$_ % 3]; Owner = 'Contoso' } }"
+    Invoke-Shown "$specs | Get-GridPlacement -Pool eu -Placement Cheapest | Sort-Object Name | Format-Table Name, Size, Datacenter, Host, Price, Reason -Wrap"
+    Invoke-Shown "$specs | New-GridWorkload -Pool eu -Placement Cheapest -Image ubuntu-22.04 -Confirm:`$false | Group-Object Datacenter, Owner -NoElement | Format-Table Name, Count"
+    Invoke-Shown "Get-GridAgreement | Format-Table"
+    # A company without an agreement is refused before anything is journaled.
+    Invoke-Shown "try { New-GridWorkload -Name tailspin-01 -Datacenter dub-1 -Size sim.small -Owner Tailspin -Confirm:`$false -ErrorAction Stop } catch { 'Refused: ' + `$_.FullyQualifiedErrorId.Split(',')[0] + ' - ' + `$_.Exception.Message }"
 
     Show-Step 'The operations journal: every change, with its state'
     Invoke-Shown 'Get-GridOperation -Last 20 | Format-Table Kind, Datacenter, TargetName, State, Duration -AutoSize'

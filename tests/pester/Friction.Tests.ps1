@@ -7,7 +7,8 @@ BeforeAll {
     New-SimDatacenter -Name fr-1 -Owner Contoso -Site Amsterdam -Parameters @{ Hosts = 3 } | Out-Null
     New-SimDatacenter -Name fr-2 -Owner Fabrikam -Site Dublin -Parameters @{ Hosts = 2 } | Out-Null
     $script:a = New-GridWorkload -Name fa-01 -Datacenter fr-1 -Size sim.small -TargetHost host-01 -Confirm:$false
-    $script:b = New-GridWorkload -Name fa-02 -Datacenter fr-1 -Size sim.small -TargetHost host-02 -Tag @{ Owner = 'Team-X' } -Confirm:$false
+    New-GridAgreement -Owner Contoso -Consumer Team-X -Datacenter fr-1 -Confirm:$false | Out-Null # a workload of another owner runs under an agreement
+    $script:b = New-GridWorkload -Name fa-02 -Datacenter fr-1 -Size sim.small -TargetHost host-02 -Owner Team-X -Confirm:$false
     $script:c = New-GridWorkload -Name fb-01 -Datacenter fr-2 -Size sim.small -Confirm:$false
 }
 

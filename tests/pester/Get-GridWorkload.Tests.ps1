@@ -7,7 +7,8 @@ BeforeAll {
     New-SimDatacenter -Name gw-2 -Owner Fabrikam | Out-Null
     New-GridWorkload -Name web01, web02 -Datacenter gw-1 -Cpu 1 -MemoryGB 1 -Tag @{ tier = 'web'; env = 'prod' } -Confirm:$false | Out-Null
     New-GridWorkload -Name db01 -Datacenter gw-1 -Cpu 1 -MemoryGB 1 -Tag @{ tier = 'db'; env = 'prod' } -Confirm:$false | Out-Null
-    New-GridWorkload -Name web03 -Datacenter gw-2 -Cpu 1 -MemoryGB 1 -Tag @{ tier = 'web'; env = 'test'; Owner = 'TeamX' } -Confirm:$false | Out-Null
+    New-GridAgreement -Owner Fabrikam -Consumer TeamX -Datacenter gw-2 -Confirm:$false | Out-Null # another owner runs here under an agreement
+    New-GridWorkload -Name web03 -Datacenter gw-2 -Cpu 1 -MemoryGB 1 -Tag @{ tier = 'web'; env = 'test' } -Owner TeamX -Confirm:$false | Out-Null
     Stop-GridWorkload -Name web02 -Confirm:$false
 }
 

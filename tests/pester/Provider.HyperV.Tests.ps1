@@ -62,7 +62,8 @@ Describe 'Hyper-V provider over PowerShell remoting (SSH)' -Skip:$script:skip {
     }
 
     It 'creates a workload from an image on the chosen host, shaped from Hyper-V''s objects' {
-        $w = New-GridWorkload -Datacenter hvlab -Name web1 -Image base.vhdx -Size hv.small -TargetHost hv-a -Tag @{ Owner = 'Fabrikam'; Tier = 'web' } -Confirm:$false
+        New-GridAgreement -Owner Contoso -Consumer Fabrikam -Datacenter hvlab -Confirm:$false | Out-Null # the Owner is set with -Owner, under an agreement
+        $w = New-GridWorkload -Datacenter hvlab -Name web1 -Image base.vhdx -Size hv.small -TargetHost hv-a -Owner Fabrikam -Tag @{ Tier = 'web' } -Confirm:$false
         $w.State | Should -Be 'Running'
         $w.NativeState | Should -Be 'Running'
         $w.Host | Should -Be 'hv-a'

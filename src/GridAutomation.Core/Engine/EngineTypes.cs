@@ -46,6 +46,8 @@ namespace GridAutomation.Core.Engine
         public GridAutomation.Core.Providers.ResizeRequest? Resize { get; set; }
         public IDictionary<string, string?>? Tags { get; set; }
         public string? DestinationHost { get; set; }
+        /// <summary>A new Owner (Set-GridWorkload -Owner): checked against agreements like a placement, kept as the Owner tag.</summary>
+        public string? Owner { get; set; }
         /// <summary>Operation kind name used in the journal ("Start", "Stop"...).</summary>
         public string Kind => Action.ToString();
     }

@@ -86,6 +86,7 @@ namespace GridAutomation.Core.Engine
             EnsureCapable(target, request);
             var dc = GetDatacenter(target.Datacenter);
             var conn = await GetConnectionAsync(dc.Name, observer, ct).ConfigureAwait(false);
+            PrepareOwnerChange(request, target.Id); // OwnerTagReserved; -Owner becomes the Owner tag
             if (request.Tags != null)
             {
                 NameRules.ValidateTags(request.Tags, target.Id, allowNullValues: true);
@@ -102,12 +103,20 @@ namespace GridAutomation.Core.Engine
                 Resize = request.Resize, Tags = request.Tags == null ? null : new Dictionary<string, string?>(request.Tags, StringComparer.OrdinalIgnoreCase),
                 DestinationHost = request.DestinationHost,
             };
-            var op = await BeginLockedAsync(new OperationIntent
+            // A resize or an owner change must fit the agreement it runs under (NoAgreement, AgreementQuotaExceeded).
+            var admission = await AdmitActionAsync(dc, conn, target, request, observer, ct).ConfigureAwait(false);
+            try
             {
-                Kind = request.Kind, Datacenter = dc.Name, Target = target.Id, TargetName = string.IsNullOrEmpty(target.Name) ? null : target.Name,
-                RequestJson = JsonUtil.Serialize(record), BatchId = batchId, LockKey = WorkloadLockKey(target.Id),
-            }, observer, ct).ConfigureAwait(false);
-            return await RunActionAsync(op, dc, conn, record, isResume: false, observer, ct).ConfigureAwait(false);
+                var op = await BeginLockedAsync(new OperationIntent
+                {
+                    Kind = request.Kind, Datacenter = dc.Name, Target = target.Id, TargetName = string.IsNullOrEmpty(target.Name) ? null : target.Name,
+                    RequestJson = JsonUtil.Serialize(record), BatchId = batchId, LockKey = WorkloadLockKey(target.Id),
+                }, observer, ct).ConfigureAwait(false);
+                var done = await RunActionAsync(op, dc, conn, record, isResume: false, observer, ct).ConfigureAwait(false);
+                admission?.Succeeded();
+                return done;
+            }
+            catch (Exception) { admission?.Failed(); throw; }
         }
 
         /// <summary>The key of a workload's lock: its id, with the datacenter part (and an Azure resource id) case-folded.</summary>
@@ -289,6 +298,12 @@ namespace GridAutomation.Core.Engine
             if ((dc.Capabilities & GridCapabilities.Create) == 0)
                 throw GridException.Unsupported($"Datacenter '{dc.Name}' ({dc.Provider}) cannot create workloads.", "CapabilityNotSupported", dc.Name);
             ValidateTags(request.Tags, request.Name);
+            RefuseOwnerTag(request.Tags, request.Name);
+            if (request.Owner != null)
+            {
+                ValidateOwnerName(request.Owner, request.Name);
+                request.Tags[OwnerTag] = request.Owner;
+            }
             if (request.CpuCount.HasValue && request.CpuCount <= 0) throw GridException.InvalidRequest("-Cpu must be at least 1.", "InvalidSize", request.Name);
             if (request.MemoryMB.HasValue && request.MemoryMB <= 0) throw GridException.InvalidRequest("-MemoryGB must be more than 0.", "InvalidSize", request.Name);
             var conn = await GetConnectionAsync(dc.Name, observer, ct).ConfigureAwait(false);
@@ -332,6 +347,21 @@ namespace GridAutomation.Core.Engine
                 if (existing != null) throw NameExists(request.Name, dc.Name, existing.Id);
             }
 
+            // The owner must be allowed in this datacenter, within the agreement's quotas: one store transaction
+            // counts and reserves, so two concurrent creates never both take the last unit.
+            var admission = await AdmitCreateAsync(dc, conn, request, observer, ct).ConfigureAwait(false);
+            try
+            {
+                var created = await BeginCreateAsync(dc, conn, request, batchId, userKey, lookupKey, nameKey, allowDuplicate, listedAt, observer, ct).ConfigureAwait(false);
+                admission?.Succeeded();
+                return created;
+            }
+            catch (Exception) { admission?.Failed(); throw; }
+        }
+
+        private async Task<GridWorkload> BeginCreateAsync(GridDatacenter dc, IGridConnection conn, CreateWorkloadRequest request, Guid? batchId, bool userKey,
+            string lookupKey, string nameKey, bool allowDuplicate, DateTimeOffset? listedAt, IEngineObserver observer, CancellationToken ct)
+        {
             var opId = Guid.NewGuid();
             string providerKey = userKey ? lookupKey : lookupKey + "#" + opId.ToString("N");
             request.IdempotencyKey = providerKey;

@@ -74,12 +74,24 @@ namespace GridAutomation.Core.Moves
                 if (!string.Equals((string)e.Key, MovedToTag, StringComparison.OrdinalIgnoreCase) && !string.Equals((string)e.Key, MovedFromTag, StringComparison.OrdinalIgnoreCase))
                     rec.Tags[(string)e.Key] = Convert.ToString(e.Value, System.Globalization.CultureInfo.InvariantCulture) ?? "";
             rec.Tags[MovedFromTag] = workload.Id;
-            var op = await _engine.BeginLockedAsync(new OperationIntent
+            // The workload's owner must be allowed at the destination, within the agreement's quotas (NoAgreement, AgreementQuotaExceeded).
+            var dstDc = _engine.GetDatacenter(report.DestinationDatacenter);
+            var admission = await _engine.AdmitMoveAsync(dstDc, workload, report.CpuCount, report.MemoryMB, observer, ct).ConfigureAwait(false);
+            // Its owner stays its owner in another company's datacenter (else it would take the destination's owner).
+            var owner = string.IsNullOrEmpty(workload.Owner) ? _engine.GetDatacenter(workload.Datacenter).Owner : workload.Owner;
+            if (!string.IsNullOrEmpty(owner) && !string.Equals(owner, dstDc.Owner, StringComparison.OrdinalIgnoreCase)) rec.Tags[GridEngine.OwnerTag] = owner!;
+            try
             {
-                Kind = Kind, Datacenter = workload.Datacenter, Target = workload.Id, TargetName = current.Name, RequestJson = JsonUtil.Serialize(rec),
-                BatchId = batchId, DestinationDatacenter = report.DestinationDatacenter, Coordinator = "core", LockKey = GridEngine.WorkloadLockKey(workload.Id),
-            }, observer, ct).ConfigureAwait(false);
-            return await RunAsync(op, rec, src, dst, observer, ct).ConfigureAwait(false);
+                var op = await _engine.BeginLockedAsync(new OperationIntent
+                {
+                    Kind = Kind, Datacenter = workload.Datacenter, Target = workload.Id, TargetName = current.Name, RequestJson = JsonUtil.Serialize(rec),
+                    BatchId = batchId, DestinationDatacenter = report.DestinationDatacenter, Coordinator = "core", LockKey = GridEngine.WorkloadLockKey(workload.Id),
+                }, observer, ct).ConfigureAwait(false);
+                var moved = await RunAsync(op, rec, src, dst, observer, ct).ConfigureAwait(false);
+                admission?.Succeeded();
+                return moved;
+            }
+            catch (Exception) { admission?.Failed(); throw; }
         }
 
         /// <summary>Resume-GridOperation of an interrupted move (the lease already taken over): finish from the last checkpoint, or roll back.</summary>
@@ -130,6 +142,7 @@ namespace GridAutomation.Core.Moves
                 }
                 var moved = await dst.GetWorkloadAsync(scope.Checkpoints["done:create"], ct).ConfigureAwait(false);
                 if (string.IsNullOrEmpty(moved.Id)) moved.Id = WorkloadId.Format(rec.DestinationDatacenter, moved.NativeId);
+                GridEngine.CompleteWorkload(moved, _engine.GetDatacenter(rec.DestinationDatacenter)); // Owner (its tag, else the datacenter's), Provider
                 _engine.Journal.Complete(op.Id, JsonUtil.Serialize(new { moved.Id, State = moved.State.ToString(), moved.Host, Source = rec.SourceId }));
                 return moved;
             }

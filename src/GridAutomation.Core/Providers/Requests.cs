@@ -60,6 +60,11 @@ namespace GridAutomation.Core.Providers
         public bool PowerOn { get; set; } = true;
         /// <summary>Create even if a workload of this name exists in the datacenter (only where the provider allows duplicates: GridCapabilities.DuplicateNames).</summary>
         public bool AllowDuplicateName { get; set; }
+        /// <summary>
+        /// The company that uses and pays for the workload (New-GridWorkload -Owner); null = the datacenter's owner.
+        /// The engine checks it against agreements and keeps it as the workload's Owner tag.
+        /// </summary>
+        public string? Owner { get; set; }
     }
 
     public sealed class ResizeRequest

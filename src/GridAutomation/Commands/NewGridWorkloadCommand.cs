@@ -15,17 +15,21 @@ namespace GridAutomation.Commands
     /// unless -AllowDuplicateName where the provider allows it. Idempotent: a re-run with the same -IdempotencyKey
     /// returns the workload the first run made; a re-run after a crash finishes the interrupted create.
     /// </summary>
-    [Cmdlet(VerbsCommon.New, "GridWorkload", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+    [Cmdlet(VerbsCommon.New, "GridWorkload", DefaultParameterSetName = InDatacenter, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(GridWorkload), typeof(Job))]
-    public sealed class NewGridWorkloadCommand : ChangeCmdlet
+    public sealed partial class NewGridWorkloadCommand : ChangeCmdlet
     {
+        private const string InDatacenter = "Datacenter";
+        private const string InPool = "Pool";
+
         /// <summary>Names of the workloads to create (one workload per name).</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = InDatacenter)]
+        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = InPool)]
         [ValidateNotNullOrEmpty]
         public string[] Name { get; set; } = null!;
 
         /// <summary>The datacenter to create in.</summary>
-        [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+        [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = InDatacenter)]
         [ValidateNotNullOrEmpty]
         [ArgumentCompleter(typeof(DatacenterCompleter))]
         public string Datacenter { get; set; } = "";
@@ -51,17 +55,25 @@ namespace GridAutomation.Commands
         [ArgumentCompleter(typeof(ImageCompleter))]
         public string? Image { get; set; }
 
-        /// <summary>Tags of the new workload.</summary>
-        [Parameter]
+        /// <summary>Tags of the new workload (not Owner: use -Owner).</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
         public Hashtable? Tag { get; set; }
 
-        /// <summary>Host (or cluster / zone) to place it on; the provider chooses by default.</summary>
+        /// <summary>
+        /// The company that uses and pays for the workload (default: the datacenter's owner). In another company's
+        /// datacenter it needs an agreement in force, within its quotas (NoAgreement, AgreementQuotaExceeded).
+        /// </summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string? Owner { get; set; }
+
+        /// <summary>Host (or cluster / zone) to place it on; the provider chooses by default.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = InDatacenter)]
         [ArgumentCompleter(typeof(HostCompleter))]
         public string? TargetHost { get; set; }
 
         /// <summary>Key that makes the create idempotent (a re-run with the same key never makes a second workload).</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = InDatacenter)]
         [ValidateNotNullOrEmpty]
         public string? IdempotencyKey { get; set; }
 
@@ -90,7 +102,7 @@ namespace GridAutomation.Commands
         /// Create even if a workload of this name already exists in the datacenter. Only where the provider allows
         /// duplicate names (EC2, the simulator); elsewhere it is refused (DuplicateNameNotAllowed).
         /// </summary>
-        [Parameter]
+        [Parameter(ParameterSetName = InDatacenter)]
         public SwitchParameter AllowDuplicateName { get; set; }
 
         private readonly HashSet<string> _names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
@@ -101,6 +113,7 @@ namespace GridAutomation.Commands
 
         protected override void ProcessRecord()
         {
+            if (ParameterSetName == InPool) { CollectForPool(); return; }
             if (Size != null && (Cpu.HasValue || MemoryGB.HasValue))
             {
                 WriteError(ErrorMapping.Create("SizeConflict", ErrorCategory.InvalidArgument, "Give either -Size or -Cpu/-MemoryGB, not both.", Size));
@@ -146,6 +159,7 @@ namespace GridAutomation.Commands
                     AllowDuplicateName = AllowDuplicateName.IsPresent,
                 };
                 if (IdempotencyKey != null) request.IdempotencyKey = IdempotencyKey;
+                request.Owner = Owner;
                 foreach (var kv in tags) request.Tags[kv.Key] = kv.Value!;
                 foreach (var kv in options) request.Options[kv.Key] = kv.Value!;
                 if (!string.IsNullOrEmpty(Network)) request.Options["Network"] = Network!;
@@ -158,6 +172,7 @@ namespace GridAutomation.Commands
                 if (MemoryGB.HasValue) what.Add(MemoryGB.Value.ToString(CultureInfo.InvariantCulture) + " GB");
                 if (Image != null) what.Add("image " + Image);
                 if (TargetHost != null) what.Add("on " + TargetHost);
+                if (Owner != null) what.Add("owner " + Owner);
                 if (NoStart) what.Add("not started");
                 var label = name + " in datacenter " + Datacenter;
                 if (!Approve(label, "Create" + (what.Count > 0 ? " (" + string.Join(", ", what) + ")" : ""))) continue;
@@ -170,6 +185,10 @@ namespace GridAutomation.Commands
             }
         }
 
-        protected override void EndProcessing() => Execute(AsJob.IsPresent, "Create workloads");
+        protected override void EndProcessing()
+        {
+            if (ParameterSetName == InPool && !PlanPool()) return;
+            Execute(AsJob.IsPresent, "Create workloads");
+        }
     }
 }

@@ -37,6 +37,14 @@ namespace GridAutomation.Commands
         [ValidateRange(0.125, 65536)]
         public double? MemoryGB { get; set; }
 
+        /// <summary>
+        /// The new owner (the company that uses and pays for it). Checked like a placement: in another company's
+        /// datacenter it needs an agreement in force with room in its quotas. The Owner tag changes only this way.
+        /// </summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? Owner { get; set; }
+
         /// <summary>Allow a stop and start where the provider needs one for this resize.</summary>
         [Parameter]
         public SwitchParameter Restart { get; set; }
@@ -57,13 +65,16 @@ namespace GridAutomation.Commands
             if (Size != null && (Cpu.HasValue || MemoryGB.HasValue))
                 ThrowTerminatingError(ErrorMapping.Create("SizeConflict", ErrorCategory.InvalidArgument,
                     "Give either -Size or -Cpu/-MemoryGB, not both.", Size));
-            if (Tag == null && !Resizing)
+            if (Tag == null && !Resizing && Owner == null)
                 ThrowTerminatingError(ErrorMapping.Create("NothingToChange", ErrorCategory.InvalidArgument,
-                    "Give -Tag, -Size, -Cpu or -MemoryGB.", null));
+                    "Give -Tag, -Owner, -Size, -Cpu or -MemoryGB.", null));
             if (Tag != null)
             {
                 try { _tagChanges = ConvertTags(Tag, allowNullValues: true); }
                 catch (GridException ex) { ThrowGridError(ex, Tag); }
+                if (_tagChanges!.ContainsKey(Core.Engine.GridEngine.OwnerTag))
+                    ThrowTerminatingError(ErrorMapping.Create("OwnerTagReserved", ErrorCategory.InvalidArgument,
+                        "The Owner tag is not changed through -Tag: use Set-GridWorkload -Owner, which is checked against the agreements of the datacenter.", Tag));
             }
         }
 
@@ -76,6 +87,7 @@ namespace GridAutomation.Commands
                 foreach (var kv in _tagChanges) t.Add(kv.Value == null ? "remove tag " + kv.Key : "tag " + kv.Key + "=" + kv.Value);
                 parts.Add(string.Join(", ", t));
             }
+            if (Owner != null) parts.Add("owner " + Owner);
             if (Size != null) parts.Add("resize to " + Size);
             if (Cpu.HasValue) parts.Add(Cpu + " CPU");
             if (MemoryGB.HasValue) parts.Add(MemoryGB.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) + " GB memory");
@@ -86,11 +98,15 @@ namespace GridAutomation.Commands
         protected override IReadOnlyList<WorkloadActionRequest> CreateRequests(GridWorkload target)
         {
             var list = new List<WorkloadActionRequest>();
-            if (_tagChanges != null)
+            if (_tagChanges != null || Owner != null)
             {
                 // Only the keys the user named (a $null value removes that key): providers merge them into the tags the
                 // workload has when the change runs, so a stale input object can never revert another change.
-                list.Add(new WorkloadActionRequest { Action = WorkloadAction.SetTags, Tags = new Dictionary<string, string?>(_tagChanges, StringComparer.OrdinalIgnoreCase) });
+                list.Add(new WorkloadActionRequest
+                {
+                    Action = WorkloadAction.SetTags, Owner = Owner,
+                    Tags = _tagChanges == null ? null : new Dictionary<string, string?>(_tagChanges, StringComparer.OrdinalIgnoreCase),
+                });
             }
             if (Resizing)
             {
