@@ -63,6 +63,29 @@ namespace GridAutomation.Providers.VSphere
             finally { VSphereConnection.TryDelete(partial); }
         }
 
+        /// <summary>The first <see cref="VmdkSniffer.HeadBytes"/> bytes of a datastore file (an HTTP Range request) and its whole length.</summary>
+        public static async Task<(byte[] Head, int Count, long? Length)> ReadHeadAsync(VimClient vim, string datacenterPath, string datastore, string path, CancellationToken ct)
+        {
+            var url = FolderUrl(vim.SdkUrl, datacenterPath, datastore, path);
+            string what = $"read of [{datastore}] {path}";
+            using var req = new HttpRequestMessage(HttpMethod.Get, url);
+            req.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(0, VmdkSniffer.HeadBytes - 1);
+            using var resp = await SendAsync(vim, req, what, ct).ConfigureAwait(false);
+            if ((int)resp.StatusCode == 416) return (new byte[0], 0, 0); // an empty file has no byte 0
+            if ((int)resp.StatusCode == 404)
+                throw GridException.NotFound($"The {what} failed: the datastore has no such file (HTTP 404).", "DatastoreFileNotFound", $"[{datastore}] {path}");
+            Check(resp, what);
+            long? length = resp.Content.Headers.ContentRange?.Length ?? ((int)resp.StatusCode == 200 ? resp.Content.Headers.ContentLength : null);
+            var head = new byte[VmdkSniffer.HeadBytes];
+            int n = 0;
+            using (var s = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false))
+            {
+                int r;
+                while (n < head.Length && (r = await s.ReadAsync(head, n, head.Length - n, ct).ConfigureAwait(false)) > 0) n += r;
+            }
+            return (head, n, length);
+        }
+
         /// <summary>PUTs or POSTs a local file (streamed, never whole in memory) with the content type an NFC disk upload takes.</summary>
         public static async Task UploadAsync(VimClient vim, Uri url, string method, string file, string contentType, Action<long> progress, CancellationToken ct)
         {
@@ -158,9 +181,17 @@ namespace GridAutomation.Providers.VSphere
 
         public static Result Sniff(string file)
         {
-            var head = new byte[512];
+            var head = new byte[HeadBytes];
             int n;
             using (var f = File.OpenRead(file)) n = ReadFull(f, head);
+            return Sniff(head, n);
+        }
+
+        /// <summary>Bytes read to tell the kinds apart (a descriptor is a few hundred bytes).</summary>
+        public const int HeadBytes = 4096;
+
+        public static Result Sniff(byte[] head, int n)
+        {
             if (n == 0) return new Result { Format = Kind.Empty };
             if (n >= 80 && head[0] == (byte)'K' && head[1] == (byte)'D' && head[2] == (byte)'M' && head[3] == (byte)'V')
             {
@@ -173,7 +204,7 @@ namespace GridAutomation.Providers.VSphere
             string text = Encoding.ASCII.GetString(head, 0, n);
             if (!text.StartsWith("# Disk DescriptorFile", StringComparison.Ordinal)) return new Result { Format = Kind.Raw };
             var r = new Result { Format = Kind.Descriptor };
-            foreach (var raw in File.ReadLines(file).Take(200))
+            foreach (var raw in text.Split('\n').Take(200))
             {
                 string line = raw.Trim();
                 if (line.StartsWith("createType", StringComparison.Ordinal)) r.CreateType = line.Split('=').Last().Trim().Trim('"');

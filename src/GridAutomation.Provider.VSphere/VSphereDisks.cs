@@ -71,11 +71,24 @@ namespace GridAutomation.Providers.VSphere
                 var (_, _, firmware, disks) = await DisksOfAsync(nativeId, cancellationToken).ConfigureAwait(false);
                 var info = new MoveSourceInfo { Firmware = firmware == "efi" ? "uefi" : "bios" };
                 for (int i = 0; i < disks.Count; i++)
+                {
+                    // the format the export will give: what the datastore file's first bytes say
+                    var (ds, rel) = VSphereDatastoreFiles.ParsePath(disks[i].FileName);
+                    var (head, n, length) = await VSphereDatastoreFiles.ReadHeadAsync(_vim, _dcName, ds, rel, cancellationToken).ConfigureAwait(false);
+                    var kind = VmdkSniffer.Sniff(head, n);
+                    var format = kind.Format switch
+                    {
+                        VmdkSniffer.Kind.StreamOptimized => DiskFormat.VmdkStreamOptimized,
+                        VmdkSniffer.Kind.MonolithicSparse => DiskFormat.VmdkMonolithicSparse,
+                        _ => DiskFormat.Raw, // a flat extent, or a never-written (empty) disk: zeros
+                    };
+                    long transfer = format == DiskFormat.Raw || length == null ? disks[i].CapacityBytes : length.Value;
                     info.Disks.Add(new MoveDisk
                     {
-                        Name = disks[i].Label, NativeId = disks[i].FileName, Format = DiskFormat.VmdkStreamOptimized,
-                        CapacityBytes = disks[i].CapacityBytes, TransferBytes = disks[i].CapacityBytes, IsOsDisk = i == 0,
+                        Name = disks[i].Label, NativeId = disks[i].FileName, Format = format,
+                        CapacityBytes = disks[i].CapacityBytes, TransferBytes = transfer, IsOsDisk = i == 0,
                     });
+                }
                 return info;
             }, cancellationToken);
 

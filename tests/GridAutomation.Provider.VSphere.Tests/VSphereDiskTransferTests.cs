@@ -114,6 +114,8 @@ namespace GridAutomation.Provider.VSphere.Tests
             var info = await c.DescribeAsync(w.NativeId, Ct());
             var disk = Assert.Single(info.Disks);
             Assert.Equal(DiskBytes, disk.CapacityBytes);
+            Assert.Equal(DiskFormat.VmdkStreamOptimized, disk.Format); // read from the datastore file's header
+            Assert.Equal(new FileInfo(vmdk).Length, disk.TransferBytes);
             Assert.Equal("bios", info.Firmware);
             string temp = Path.Combine(_dir, "export");
             var exported = await c.ExportDiskAsync(w.NativeId, disk, temp, scope, Ct());
@@ -207,6 +209,7 @@ namespace GridAutomation.Provider.VSphere.Tests
             await c.StopAsync(w.NativeId, StopMode.TurnOff, new TestScope(), Ct());
             var disk = (await c.DescribeAsync(w.NativeId, Ct())).Disks[0];
             Assert.True(disk.CapacityBytes > 0);
+            Assert.Equal(DiskFormat.Raw, disk.Format);
             var img = await c.ExportDiskAsync(w.NativeId, disk, Path.Combine(_dir, "zeros"), new TestScope(), Ct());
             Assert.Equal(DiskFormat.Raw, img.Format);
             Assert.Equal(disk.CapacityBytes, new FileInfo(img.Path!).Length);
