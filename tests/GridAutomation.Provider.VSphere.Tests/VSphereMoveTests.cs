@@ -119,5 +119,48 @@ namespace GridAutomation.Provider.VSphere.Tests
             Assert.Equal(0, Run("compare", "-q", "-f", "raw", "-F", "vmdk", raw, back.Path!));
             Assert.DoesNotContain((await dst.DescribeAsync(there.NativeId, Ct())).Disks, d => d.Name.StartsWith("gridimport-", StringComparison.Ordinal));
         }
+
+        [SimulatorFact]
+        public async Task TestGridMove_SimulatorAndVSphere_ShowEachSidesFormats_AndMoveRefusesBeforeActing()
+        {
+            using var sim = VcSim.Start("-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
+            ProviderRegistry.Register(new VSphereProvider());
+            ProviderRegistry.Register(new GridAutomation.Providers.Simulator.SimulatorProvider());
+            var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(_dir, "state.db") }, false);
+            await engine.ConnectDatacenterAsync("VSphere", "vs", "Contoso", "Amsterdam",
+                new Dictionary<string, string> { ["Server"] = sim.Url.ToString(), ["AllowInsecureHttp"] = "True" },
+                new Dictionary<string, object> { ["Credential"] = new NetworkCredential(VcSim.User, VcSim.Password) }, NullObserver.Instance, Ct());
+            await engine.ConnectDatacenterAsync("Simulator", "sim1", "Fabrikam", "Lab", new Dictionary<string, string> { ["Workloads"] = "1" },
+                new Dictionary<string, object>(), NullObserver.Instance, Ct());
+            var service = new MoveService(engine);
+
+            // simulator -> vSphere: virtual disks are no files; vSphere takes streamOptimized VMDK
+            GridWorkload simW = null!;
+            await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { "sim1" } }, NullObserver.Instance, Ct())) simW = r.Value!;
+            var toVs = await service.TestAsync(simW, new MoveRequest { DestinationDatacenter = "vs" }, NullObserver.Instance, Ct());
+            Assert.False(toVs.CanMove);
+            Assert.Equal(DiskFormat.Virtual, toVs.Disks[0].Path[0]);
+            var bad = Assert.Single(toVs.Incompatibilities, i => i.Code == "UnsupportedDiskFormat");
+            Assert.Contains("VmdkStreamOptimized", bad.Message);
+
+            // vSphere -> simulator: the export path is read from the datastore (a never-written disk is raw zeros)
+            var vsW = await FindAsync(engine, "vs", (await FirstNameAsync(engine, "vs")));
+            var toSim = await service.TestAsync(vsW, new MoveRequest { DestinationDatacenter = "sim1" }, NullObserver.Instance, Ct());
+            Assert.Equal(DiskFormat.Raw, toSim.Disks[0].Path[0]);
+            Assert.Contains(toSim.Incompatibilities, i => i.Code == "UnsupportedDiskFormat" && i.Severity == MoveSeverity.Error);
+
+            // Move refuses on the report's errors before anything is journaled or touched
+            var ex = await Assert.ThrowsAsync<GridException>(() => new MoveOrchestrator(engine).MoveAsync(vsW, new MoveRequest { DestinationDatacenter = "sim1" }, false, false, false, null, NullObserver.Instance, Ct()));
+            Assert.Equal("MoveIncompatible", ex.ErrorId);
+            Assert.DoesNotContain(engine.GetOperations(new OperationFilter { Datacenters = new[] { "vs", "sim1" } }), o => o.Kind == MoveOrchestrator.Kind);
+            Assert.Equal(WorkloadState.Running, (await FindAsync(engine, "vs", vsW.Name)).State);
+        }
+
+        private static async Task<string> FirstNameAsync(GridEngine engine, string dc)
+        {
+            await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { dc } }, NullObserver.Instance, Ct()))
+                if (!r.IsError) return r.Value!.Name;
+            throw new InvalidOperationException("no workload in " + dc);
+        }
     }
 }
