@@ -68,7 +68,7 @@ namespace GridAutomation.Provider.VSphere.Tests
         }
 
         /// <summary>The local folders behind the simulator's datastores (its datastores are directories on this machine).</summary>
-        private static async Task<List<string>> DatastoreFoldersAsync(VSphereConnection c)
+        internal static async Task<List<string>> DatastoreFoldersAsync(VSphereConnection c)
         {
             var view = await c.Vim.CreateContainerViewAsync(c.Vim.Content.RootFolder, new[] { "Datastore" }, Ct());
             var all = await c.Vim.RetrieveAllAsync(new FilterSpec { Root = view, ViaView = true }.Add("Datastore", "info.url"), Ct());

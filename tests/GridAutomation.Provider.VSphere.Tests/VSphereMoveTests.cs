@@ -57,28 +57,35 @@ namespace GridAutomation.Provider.VSphere.Tests
             throw new InvalidOperationException($"no workload '{name}' in {dc}");
         }
 
-        [SimulatorFact]
-        public async Task TestAndMove_BetweenTwoVSphereDatacenters_CarryTheRealDisk()
+        /// <summary>A raw disk with known content and its streamOptimized VMDK.</summary>
+        private (string Raw, string Vmdk, string Hash) MakeDisk()
         {
-            // a raw disk with known content and its streamOptimized VMDK
             string raw = Path.Combine(_dir, "app.raw"), vmdk = Path.Combine(_dir, "app.vmdk");
             var data = new byte[DiskBytes];
             new Random(7).NextBytes(data.AsSpan(0, (int)(DiskBytes / 4)));
             File.WriteAllBytes(raw, data);
             Assert.Equal(0, Run("convert", "-q", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", raw, vmdk));
-            string hash = Convert.ToHexString(SHA256.HashData(data)).ToLowerInvariant();
+            return (raw, vmdk, Convert.ToHexString(SHA256.HashData(data)).ToLowerInvariant());
+        }
 
+        /// <summary>The workload to move, "app" in DC0, made from the disk the way a move into vSphere makes one.</summary>
+        private static async Task SeedAsync(VcSim sim, string vmdk, string hash)
+        {
+            using var seed = await sim.ConnectAsync("seed", new Dictionary<string, string> { ["DatacenterName"] = "DC0" });
+            var s = new TestScope();
+            string id = await seed.ImportDiskAsync(new DiskImage { Name = "Hard disk 1", Format = DiskFormat.VmdkStreamOptimized, CapacityBytes = DiskBytes, Path = vmdk, ContentHash = hash }, s.IdempotencyKey, s, Ct());
+            var req = new CreateWorkloadRequest { Name = "app", CpuCount = 2, MemoryMB = 1024, PowerOn = false, IdempotencyKey = "seed" };
+            req.Tags["env"] = "prod";
+            req.Options["ImportedDisk"] = id;
+            await seed.CreateWorkloadAsync(req, s, Ct());
+        }
+
+        [SimulatorFact]
+        public async Task TestAndMove_BetweenTwoVSphereDatacenters_CarryTheRealDisk()
+        {
+            var (raw, vmdk, hash) = MakeDisk();
             using var sim = VcSim.Start("-dc", "2", "-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
-            // the workload to move: made in DC0 from the disk, the way a move into vSphere makes one
-            using (var seed = await sim.ConnectAsync("seed", new Dictionary<string, string> { ["DatacenterName"] = "DC0" }))
-            {
-                var s = new TestScope();
-                string id = await seed.ImportDiskAsync(new DiskImage { Name = "Hard disk 1", Format = DiskFormat.VmdkStreamOptimized, CapacityBytes = DiskBytes, Path = vmdk, ContentHash = hash }, s.IdempotencyKey, s, Ct());
-                var req = new CreateWorkloadRequest { Name = "app", CpuCount = 2, MemoryMB = 1024, PowerOn = false, IdempotencyKey = "seed" };
-                req.Tags["env"] = "prod";
-                req.Options["ImportedDisk"] = id;
-                await seed.CreateWorkloadAsync(req, s, Ct());
-            }
+            await SeedAsync(sim, vmdk, hash);
 
             ProviderRegistry.Register(new VSphereProvider());
             var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(_dir, "state.db") }, false);
@@ -161,6 +168,70 @@ namespace GridAutomation.Provider.VSphere.Tests
             await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { dc } }, NullObserver.Instance, Ct()))
                 if (!r.IsError) return r.Value!.Name;
             throw new InvalidOperationException("no workload in " + dc);
+        }
+
+        [SimulatorFact]
+        public async Task AChildKilledDuringTheImport_ResumeFinishes_WithOneCopyAndNoOrphanedImport()
+        {
+            var (_, vmdk, hash) = MakeDisk();
+            // HttpNfcLeaseComplete waits 4 s: the child is killed after its upload, before the lease completes
+            using var sim = VcSim.Start("-dc", "2", "-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0", "-method-delay", "HttpNfcLeaseComplete:4000");
+            await SeedAsync(sim, vmdk, hash);
+            string state = Path.Combine(_dir, "state.db");
+            ProviderRegistry.Register(new VSphereProvider());
+            var engine = GridEngine.Get(new GridConfiguration { StatePath = state }, false);
+            Program.ConnectPair(engine, sim.Url.ToString());
+            var app = await FindAsync(engine, "vsa", "app");
+            using var dst = await sim.ConnectAsync("probe", new Dictionary<string, string> { ["DatacenterName"] = "DC1" });
+
+            using (var child = ChildProcess.Start("move", state, sim.Url.ToString(), app.Id, "vsb"))
+            {
+                var err = new System.Text.StringBuilder();
+                child.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (err) err.AppendLine(e.Data); };
+                child.BeginErrorReadLine();
+                bool inImport = false;
+                try
+                {
+                    var sw = Stopwatch.StartNew();
+                    while (sw.Elapsed < TimeSpan.FromSeconds(120) && !child.HasExited)
+                    {
+                        var op = engine.GetOperations(new OperationFilter { Datacenters = new[] { "vsa" } }).FirstOrDefault(o => o.Kind == MoveOrchestrator.Kind);
+                        if (op != null && op.Checkpoints.TryGetValue("step", out var st) && st == "import"
+                            && (await NamesAsync(dst)).Any(n => n.StartsWith("gridimport-", StringComparison.Ordinal)))
+                        { inImport = true; break; }
+                        await Task.Delay(50);
+                    }
+                }
+                finally { if (!child.HasExited) child.Kill(true); child.WaitForExit(); }
+                Assert.True(inImport, "the child never got inside the import: " + err);
+            }
+            var interrupted = Assert.Single(engine.GetOperations(new OperationFilter { Datacenters = new[] { "vsa" } }), o => o.Kind == MoveOrchestrator.Kind);
+            Assert.Equal(OperationState.Interrupted, interrupted.State);
+
+            var done = await engine.ResumeOperationAsync(interrupted.Id, false, NullObserver.Instance, Ct(5));
+            Assert.Equal(OperationState.Succeeded, done.State);
+            var names = await NamesAsync(dst);
+            Assert.Single(names, n => n == "app");
+            Assert.DoesNotContain(names, n => n.StartsWith("gridimport-", StringComparison.Ordinal)); // the unfinished import was destroyed, the new one adopted
+            var moved = await FindAsync(engine, "vsb", "app");
+            Assert.Equal(hash, await dst.HashDiskAsync(moved.NativeId, 0, Ct()));
+
+            // no orphaned datastore files: every import folder on the datastores belongs to a VM's disk (the source's and the copy's)
+            using var src = await sim.ConnectAsync("probe-a", new Dictionary<string, string> { ["DatacenterName"] = "DC0" });
+            var used = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (c, id) in new[] { (src, app.NativeId), (dst, moved.NativeId) })
+                foreach (var d in (await c.DescribeAsync(id, Ct())).Disks)
+                    used.Add(d.NativeId!.Substring(d.NativeId!.IndexOf(']') + 1).Trim().Split('/')[0]);
+            var folders = (await VSphereDiskTransferTests.DatastoreFoldersAsync(src)).Concat(await VSphereDiskTransferTests.DatastoreFoldersAsync(dst)).Distinct();
+            var importDirs = folders.SelectMany(f => Directory.GetDirectories(f, "gridimport-*")).Select(Path.GetFileName).Distinct().ToList();
+            Assert.Equal(used.OrderBy(x => x), importDirs.OrderBy(x => x));
+        }
+
+        private static async Task<List<string>> NamesAsync(IGridConnection c)
+        {
+            var names = new List<string>();
+            await foreach (var page in c.ListWorkloadsAsync(new WorkloadQuery(), Ct())) names.AddRange(page.Select(w => w.Name));
+            return names;
         }
     }
 }
