@@ -94,6 +94,7 @@ namespace GridAutomation.Provider.VSphere.Tests
             var req = new CreateWorkloadRequest { Name = "web-moved", CpuCount = 2, MemoryMB = 2048, PowerOn = false, AllowDuplicateName = true, IdempotencyKey = "move:" + scope.IdempotencyKey };
             req.Tags["env"] = "prod"; req.Tags["GridMovedFrom"] = "sim1:web";
             req.Options["ImportedDisk"] = imported;
+            req.Options["Network"] = "VM Network";
             var w = await c.CreateWorkloadAsync(req, scope, Ct());
             Assert.Equal(imported, w.NativeId);
             Assert.Equal("web-moved", w.Name);
@@ -101,8 +102,11 @@ namespace GridAutomation.Provider.VSphere.Tests
             Assert.Equal(2048, w.MemoryMB);
             Assert.Equal(WorkloadState.Stopped, w.State);
             Assert.Equal("sim1:web", w.Tags["GridMovedFrom"]);
-            // a resumed create adopts the same VM again
+            // a resumed create adopts the same VM again (and adds no second network card)
             Assert.Equal(imported, (await c.CreateWorkloadAsync(req, scope, Ct())).NativeId);
+            var devices = (await c.Vim.GetPropertiesAsync(new MoRef("VirtualMachine", (string)w.Properties["MoRef"]!), new[] { "config.hardware.device" }, Ct()))!.Get("config.hardware.device")!.Children;
+            var nic = Assert.Single(devices, d => d.XsiType == "VirtualVmxnet3");
+            Assert.Equal("VM Network", nic.Path("backing.deviceName")?.Text);
 
             var listed = await ListAsync(c);
             var mine = Assert.Single(listed, x => x.Name == "web-moved");
@@ -198,6 +202,13 @@ namespace GridAutomation.Provider.VSphere.Tests
             clash.Options["ImportedDisk"] = imported;
             var e7 = await Assert.ThrowsAsync<GridException>(() => c.CreateWorkloadAsync(clash, scope, Ct()));
             Assert.Equal((GridErrorKind.Conflict, "WorkloadNameExists"), (e7.Kind, e7.ErrorId));
+            // an unknown network refuses before the imported VM is touched
+            var noNet = new CreateWorkloadRequest { Name = "adopt-net", PowerOn = false, IdempotencyKey = "move:" + scope.IdempotencyKey };
+            noNet.Options["ImportedDisk"] = imported; noNet.Options["Network"] = "no-such-lan";
+            var e8 = await Assert.ThrowsAsync<GridException>(() => c.CreateWorkloadAsync(noNet, scope, Ct()));
+            Assert.Equal((GridErrorKind.NotFound, "NetworkNotFound"), (e8.Kind, e8.ErrorId));
+            Assert.Contains("VM Network", e8.Message);
+            Assert.StartsWith("gridimport-", (await c.GetWorkloadAsync(imported, Ct())).Name);
         }
 
         [SimulatorFact]
