@@ -187,6 +187,17 @@ namespace GridAutomation.Providers.VSphere
             return Sniff(head, n);
         }
 
+        /// <summary>The virtual size a sparse VMDK's header declares (capacity in 512-byte sectors at offset 12); null for other files.</summary>
+        public static long? CapacityBytes(string file)
+        {
+            var head = new byte[80];
+            int n;
+            using (var f = File.OpenRead(file)) n = ReadFull(f, head);
+            if (n < 80 || head[0] != (byte)'K' || head[1] != (byte)'D' || head[2] != (byte)'M' || head[3] != (byte)'V') return null;
+            long sectors = BitConverter.ToInt64(head, 12);
+            return sectors > 0 ? sectors * 512 : (long?)null;
+        }
+
         /// <summary>Bytes read to tell the kinds apart (a descriptor is a few hundred bytes).</summary>
         public const int HeadBytes = 4096;
 

@@ -68,7 +68,10 @@ namespace GridAutomation.Providers.VSphere
             var (pool, host, hostName) = await PlaceAsync(new CreateWorkloadRequest { Name = vmName }, null, ct).ConfigureAwait(false);
             var datastore = await ChooseDatastoreAsync(host, ct).ConfigureAwait(false);
             long fileSize = new FileInfo(image.Path!).Length;
-            string descriptor = OvfDescriptor.Build(vmName, "disk-0.vmdk", fileSize, image.CapacityBytes);
+            // the file's own header is authoritative for the virtual size (the image's CapacityBytes may be unknown: 0)
+            long capacity = VmdkSniffer.CapacityBytes(image.Path!) ?? image.CapacityBytes;
+            if (capacity <= 0) throw GridException.InvalidRequest($"The disk image '{image.Name}' declares no virtual size: it is not a streamOptimized VMDK.", "UnsupportedDiskFormat", image.Name);
+            string descriptor = OvfDescriptor.Build(vmName, "disk-0.vmdk", fileSize, capacity);
             scope?.Report(new GridProgress(activity, $"{vmName}: CreateImportSpec on {hostName}", 0));
             var resp = await _vim.InvokeAsync("CreateImportSpec", _vim.Content.OvfManager, w =>
             {

@@ -160,8 +160,10 @@ namespace GridAutomation.Provider.VSphere.Tests
             // what a killed run leaves: a VM with the import's name but no completion mark (its disk never arrived)
             string name = VSphereConnection.ImportName(scope.IdempotencyKey, "Hard disk 1");
             var leftover = await c.CreateWorkloadAsync(new CreateWorkloadRequest { Name = name, Image = "template-0", PowerOn = false, IdempotencyKey = "killed-run" }, new TestScope("killed-run"), Ct());
-            string imported = await c.ImportDiskAsync(Image(vmdk, hash), scope.IdempotencyKey, scope, Ct());
+            // (an image whose capacity the exporter did not know: the VMDK header gives it)
+            string imported = await c.ImportDiskAsync(Image(vmdk, hash, capacity: 0), scope.IdempotencyKey, scope, Ct());
             Assert.NotEqual(leftover.NativeId, imported);
+            Assert.Equal(DiskBytes, Assert.Single((await c.DescribeAsync(imported, Ct())).Disks).CapacityBytes);
             var all = await ListAsync(c);
             Assert.DoesNotContain(all, w => w.NativeId == leftover.NativeId);
             Assert.Single(all, w => w.Name == name);
