@@ -27,6 +27,7 @@ namespace GridAutomation.Providers.VSphere
             new ProviderParameter("DatacenterName", ProviderParameterKind.String, "The vSphere datacenter this GridDatacenter maps to (default: the first one)."),
             new ProviderParameter("SkipCertificateCheck", ProviderParameterKind.Switch, "Do not validate the server's TLS certificate at all."),
             new ProviderParameter("ServerCertificateThumbprint", ProviderParameterKind.String, "Trust exactly this server certificate: its SHA-256 or SHA-1 thumbprint (hex, colons allowed) as vCenter shows it."),
+            new ProviderParameter("MoveDefaults", ProviderParameterKind.StringArray, "Default destination settings for moves into this datacenter, as Key=Value (Datastore=<name> for the OVF import), used when -Option does not give them."),
             new ProviderParameter("AllowInsecureHttp", ProviderParameterKind.Switch, "Allow a plain http:// -Server (the login, password included, is sent unencrypted; a warning says so). Refused without it."),
         };
 

@@ -15,6 +15,7 @@ using Xunit;
 namespace GridAutomation.Provider.VSphere.Tests
 {
     /// <summary>The provider under the real engine (what the cmdlets call): registration, listing, journaled changes.</summary>
+    [Collection("GridEngine")] // GridEngine.Get is process-wide: the engine tests run one after another
     public sealed class VSphereEngineTests
     {
         private static CancellationToken Ct() => new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token;

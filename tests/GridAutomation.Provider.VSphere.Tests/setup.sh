@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the vSphere provider's integration tests and benchmark need, and builds our vCenter simulator
-# (tests/vcsim -> tests/vcsim/bin/gridvcsim) offline in GOPATH mode. Idempotent: apt only when a package is
+# (tests/vcsim -> tests/vcsim/bin/gridvcsim) offline in GOPATH mode; qemu-utils makes and compares the VMDKs of the disk transport tests. Idempotent: apt only when a package is
 # missing, the build only when a source is newer than the binary. Needs root for apt (CI runs as root).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -8,7 +8,7 @@ root="$(cd "$here/../.." && pwd)"
 vcsim="$root/tests/vcsim"
 bin="$vcsim/bin/gridvcsim"
 
-pkgs=(golang-go golang-github-vmware-govmomi-dev golang-github-google-uuid-dev openssl)
+pkgs=(golang-go golang-github-vmware-govmomi-dev golang-github-google-uuid-dev openssl qemu-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,7 +16,7 @@ namespace GridAutomation.Providers.VSphere.Vim25
     /// <summary>The parts of ServiceContent the provider uses.</summary>
     internal sealed class ServiceContent
     {
-        public MoRef RootFolder, PropertyCollector, ViewManager, SessionManager, SearchIndex;
+        public MoRef RootFolder, PropertyCollector, ViewManager, SessionManager, SearchIndex, OvfManager;
         public string ApiVersion = "6.5", ApiType = "", FullName = "", InstanceUuid = "";
         public bool IsVCenter => string.Equals(ApiType, "VirtualCenter", StringComparison.OrdinalIgnoreCase);
     }
@@ -34,6 +34,7 @@ namespace GridAutomation.Providers.VSphere.Vim25
         public const string VimNs = "urn:vim25";
 
         private readonly HttpClient _http;
+        private readonly HttpClient _transfer;
         private readonly TlsSettings _tls;
         private readonly SemaphoreSlim _loginGate = new SemaphoreSlim(1, 1);
         private NetworkCredential? _credential;
@@ -45,8 +46,14 @@ namespace GridAutomation.Providers.VSphere.Vim25
         {
             SdkUrl = sdkUrl;
             _tls = tls;
-            _http = new HttpClient(tls.CreateHandler(useCookies: true), disposeHandler: true) { Timeout = timeout ?? TimeSpan.FromMinutes(5) };
+            var handler = tls.CreateHandler(useCookies: true);
+            _http = new HttpClient(handler, disposeHandler: true) { Timeout = timeout ?? TimeSpan.FromMinutes(5) };
+            // Disk uploads/downloads (datastore /folder, NFC): the same handler (TLS settings, session cookie), no overall timeout.
+            _transfer = new HttpClient(handler, disposeHandler: false) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
         }
+
+        /// <summary>The HTTP client for disk transfers: the session's cookie and TLS settings, no overall timeout (callers bound it by their token).</summary>
+        internal HttpClient Transfer => _transfer;
 
         public Uri SdkUrl { get; }
         public ServiceContent Content { get; private set; } = new ServiceContent();
@@ -71,6 +78,7 @@ namespace GridAutomation.Providers.VSphere.Vim25
                 ViewManager = rv.ChildMoRef("viewManager") ?? default,
                 SessionManager = rv.ChildMoRef("sessionManager") ?? default,
                 SearchIndex = rv.ChildMoRef("searchIndex") ?? default,
+                OvfManager = rv.ChildMoRef("ovfManager") ?? default,
             };
             var about = rv.Child("about");
             if (about != null)
@@ -225,7 +233,7 @@ namespace GridAutomation.Providers.VSphere.Vim25
             return new GridException(GridErrorKind.InvalidRequest, what, "UnexpectedHttpStatus") { NativeCode = "HTTP" + status };
         }
 
-        private GridException TransportError(string method, HttpRequestException hre)
+        internal GridException TransportError(string method, HttpRequestException hre)
         {
             if (_tls.LastUntrusted != null && IsTlsFailure(hre)) return _tls.CertificateError(SdkUrl.Host + ":" + SdkUrl.Port, hre);
             string detail = hre.InnerException?.Message ?? hre.Message;
@@ -336,6 +344,7 @@ namespace GridAutomation.Providers.VSphere.Vim25
 
         public void Dispose()
         {
+            _transfer.Dispose();
             _http.Dispose();
             _loginGate.Dispose();
         }

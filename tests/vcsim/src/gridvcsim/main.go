@@ -93,6 +93,9 @@ func main() {
 	}
 	s := model.Service.NewServer()
 	defer s.Close()
+	// Our NFC upload handler (nfc.go): uploads land in the datastore file (govmomi's discards them).
+	// (ServeMux matches host patterns on the host name without the port)
+	registerNfc(model.Service.ServeMux, s.URL.Hostname(), "localhost")
 
 	if *templates > 0 {
 		if err := makeTemplates(s.URL, *templates); err != nil {
