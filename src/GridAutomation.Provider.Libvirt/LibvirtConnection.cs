@@ -452,7 +452,16 @@ namespace GridAutomation.Providers.Libvirt
             // Placement and image
             LibvirtHost host;
             Images.Source? image = null;
-            if (!string.IsNullOrEmpty(request.TargetHost))
+            (LibvirtHost Host, string Path, string Format)? imported = null;
+            if (request.Options.TryGetValue("ImportedDisk", out var importedRef) && !string.IsNullOrEmpty(importedRef))
+            {
+                // a move's imported disk (LibvirtTransfer): the domain is defined on the host that holds it
+                imported = ImportedDisk(importedRef);
+                host = imported.Value.Host;
+                if (!string.IsNullOrEmpty(request.TargetHost) && HostByName(request.TargetHost!) != host)
+                    throw GridException.InvalidRequest($"The imported disk is on host '{host.Name}', not '{request.TargetHost}'.", "DestinationHostMismatch", request.Name);
+            }
+            else if (!string.IsNullOrEmpty(request.TargetHost))
             {
                 host = HostByName(request.TargetHost!);
                 if (!string.IsNullOrEmpty(request.Image))
@@ -484,7 +493,8 @@ namespace GridAutomation.Providers.Libvirt
             if (spec.SerialFile != null && host.IsLocal) Directory.CreateDirectory(Path.GetDirectoryName(spec.SerialFile)!);
 
             string? createdDisk = null;
-            if (image != null)
+            if (imported != null) { spec.DiskPath = imported.Value.Path; spec.DiskFormat = imported.Value.Format; }
+            else if (image != null)
             {
                 string diskName = request.Name + "-disk0" + image.Extension;
                 string planned = Images.PlannedDiskPath(host, diskName);
