@@ -177,6 +177,59 @@ namespace GridAutomation.Provider.Libvirt.Tests
 
         internal const string LibvirtProviderPrefix = "gridmove-";
 
+        private static (int Code, string Out) Run(string exe, params string[] args)
+        {
+            var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            var err = p.StandardError.ReadToEndAsync();
+            string o = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            return (p.ExitCode, o + err.Result);
+        }
+
+        [DaemonFact]
+        public async Task Move_IntoDatacenterThatStoresRaw_ConvertsQcow2_ComparesEqual_GuestBoots()
+        {
+            var engine = await Lab();
+            string qcow = Path.Combine(_pair.ImagesA, "counter.qcow2");
+            if (!File.Exists(qcow))
+            {
+                Assert.Equal(0, Run("qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", Path.Combine(_pair.ImagesA, DaemonPair.ImageName), qcow).Code);
+                Run("virsh", "-q", "-c", _pair.UriA, "pool-refresh", "default");
+            }
+            var dc = await engine.ConnectDatacenterAsync("Libvirt", "lv-braw", "Contoso", null,
+                new Dictionary<string, string> { ["Uri"] = _pair.UriB, ["ImportDiskFormat"] = "raw" }, new Dictionary<string, object>(), NullObserver.Instance, Ct());
+            var w = await Counter(engine, "conv1", "counter.qcow2");
+            Assert.EndsWith(".qcow2", DiskOf(w));
+
+            var report = await new MoveService(engine).TestAsync(w, To("lv-braw", "x"), NullObserver.Instance, Ct());
+            Assert.True(report.CanMove, string.Join("; ", report.Incompatibilities.Select(i => i.Code + ": " + i.Message)));
+            Assert.Equal(MoveMethod.DiskImport, report.Method);
+            Assert.True(report.Disks.Single().NeedsConversion);
+            Assert.Equal(new[] { DiskFormat.Qcow2, DiskFormat.Raw }, report.Disks.Single().Path);
+
+            string serialB = Path.Combine(_pair.SerialDir, "conv1.b.log");
+            var moved = await new MoveOrchestrator(engine).MoveAsync(w, To("lv-braw", serialB), false, false, false, null, NullObserver.Instance, Ct());
+            var op = engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }).Single(o => o.Target == w.Id);
+            Assert.Equal(OperationState.Succeeded, op.State);
+            Assert.Contains("\"Format\":\"Raw\"", op.Checkpoints["done:convert"].Replace(" ", ""));
+            string diskB = DiskOf(moved);
+            Assert.EndsWith(".img", diskB);
+            Assert.StartsWith("QFI", File.ReadAllText(DiskOf(w)).Substring(0, 3)); // the source stays qcow2
+            Assert.NotEqual((byte)'Q', File.ReadAllBytes(diskB)[0]);              // the copy is raw
+            var cmp = Run("qemu-img", "compare", "-q", "-f", "qcow2", "-F", "raw", DiskOf(w), diskB);
+            Assert.True(cmp.Code == 0, "qemu-img compare: " + cmp.Out);       // same guest-visible content
+            Assert.Empty(Directory.GetFileSystemEntries(Staging));
+            Assert.Equal(WorkloadState.Running, moved.State);
+            var onB = await EmbedLab.WaitForCounts(serialB, x => x.Count >= 3, Wait);
+            Assert.Equal(Enumerable.Range(0, onB.Count), onB);
+
+            await engine.InvokeAsync(moved, new WorkloadActionRequest { Action = WorkloadAction.Stop, StopMode = StopMode.TurnOff }, null, NullObserver.Instance, Ct());
+            foreach (var x in new[] { moved.Id, w.Id })
+                await engine.InvokeAsync(await engine.GetWorkloadAsync(x, Ct()), new WorkloadActionRequest { Action = WorkloadAction.Remove, RemoveStorage = true }, null, NullObserver.Instance, Ct());
+        }
+
         /// <summary>A 256 MiB raw image in kvm-a's pool whose first sector is the counting boot sector (export and import then take long enough to be killed in).</summary>
         private void BigImage()
         {
