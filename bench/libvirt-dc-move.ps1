@@ -21,6 +21,8 @@
     hand chain: the verify step re-hashes the source volume (a second download), the convert step runs qemu-img
     compare over both files and hashes the converted file, and verify-destination downloads the imported volume to
     hash it. Next step: hash while uploading and trust the export hash of a stopped source, then measure again.
+    Then (same day, same load): HashDiskAsync reads a local daemon's volume file directly instead of a second trip
+    through the daemon's stream: module 71.2 s, by hand 43.7 s, ratio 0.61 — still below 0.8.
 #>
 param([int] $Runs = 1)
 $ErrorActionPreference = 'Stop'

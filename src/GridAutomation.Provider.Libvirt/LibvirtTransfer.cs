@@ -130,9 +130,10 @@ namespace GridAutomation.Providers.Libvirt
                     using var sha = SHA256.Create();
                     using (var sink = new CryptoStream(Stream.Null, sha, CryptoStreamMode.Write))
                     {
-                        if (vol != null) Virt.Download(h.Conn, vol, sink, null, cancellationToken, target);
-                        else if (h.IsLocal && File.Exists(path))
+                        // a daemon on this machine: its volume's file is read directly (no second trip through the daemon's stream)
+                        if (h.IsLocal && File.Exists(path))
                             using (var src = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, DiskFiles.Chunk)) Copy(src, sink, null, cancellationToken);
+                        else if (vol != null) Virt.Download(h.Conn, vol, sink, null, cancellationToken, target);
                         else throw GridException.NotFound($"Disk '{path}' is neither a volume of host '{h.Name}' nor a file here.", "DiskNotFound", target);
                     }
                     return DiskFiles.Hex(sha.Hash!);

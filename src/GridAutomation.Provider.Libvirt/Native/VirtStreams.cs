@@ -32,9 +32,35 @@ namespace GridAutomation.Providers.Libvirt.Native
 
         /// <summary>Streams a volume's bytes (as stored: qcow2 stays qcow2) into <paramref name="sink"/>; returns the byte count.</summary>
         public static long Download(ConnectHandle conn, VolumeHandle vol, Stream sink, Action<long>? progress, CancellationToken ct, object? target = null)
+            => Pump(conn, vol, upload: false, progress, ct, target, (st, buf) =>
+            {
+                int n = StreamNative.virStreamRecv(st, buf, (UIntPtr)buf.Length);
+                if (n < 0) throw Fail("Cannot read the volume stream", target);
+                sink.Write(buf, 0, n);
+                return n;
+            });
+
+        /// <summary>Streams <paramref name="source"/> into a volume (replacing its content) from offset 0.</summary>
+        public static long Upload(ConnectHandle conn, VolumeHandle vol, Stream source, Action<long>? progress, CancellationToken ct, object? target = null)
+            => Pump(conn, vol, upload: true, progress, ct, target, (st, buf) =>
+            {
+                int n = source.Read(buf, 0, buf.Length);
+                for (int off = 0; off < n;)
+                {
+                    var part = off == 0 ? buf : buf.AsSpan(off, n - off).ToArray();
+                    int sent = StreamNative.virStreamSend(st, part, (UIntPtr)(n - off));
+                    if (sent < 0) throw Fail("Cannot write the volume stream", target);
+                    off += sent;
+                }
+                return n;
+            });
+
+        /// <summary>Opens a volume stream one way, moves chunks until <paramref name="chunk"/> returns 0, finishes it (aborted on any failure).</summary>
+        private static long Pump(ConnectHandle conn, VolumeHandle vol, bool upload, Action<long>? progress, CancellationToken ct, object? target, Func<StreamHandle, byte[], int> chunk)
         {
+            string way = upload ? "upload" : "download";
             using var st = CheckHandle(StreamNative.virStreamNew(conn, 0), "Cannot open a libvirt stream", target);
-            Check(StreamNative.virStorageVolDownload(vol, st, 0, 0, 0), "Cannot download the volume", target);
+            Check(upload ? StreamNative.virStorageVolUpload(vol, st, 0, 0, 0) : StreamNative.virStorageVolDownload(vol, st, 0, 0, 0), "Cannot start the volume " + way, target);
             var buf = new byte[StreamChunk];
             long total = 0;
             bool finished = false;
@@ -43,51 +69,16 @@ namespace GridAutomation.Providers.Libvirt.Native
                 while (true)
                 {
                     ct.ThrowIfCancellationRequested();
-                    int n = StreamNative.virStreamRecv(st, buf, (UIntPtr)buf.Length);
-                    if (n < 0) throw Fail("Cannot read the volume stream", target);
+                    int n = chunk(st, buf);
                     if (n == 0) break;
-                    sink.Write(buf, 0, n);
                     total += n;
                     progress?.Invoke(total);
                 }
-                Check(StreamNative.virStreamFinish(st), "Cannot finish the volume download", target);
+                Check(StreamNative.virStreamFinish(st), "Cannot finish the volume " + way, target);
                 finished = true;
                 return total;
             }
             finally { if (!finished) StreamNative.virStreamAbort(st); }
-        }
-
-        /// <summary>Streams <paramref name="source"/> into a volume (replacing its content) from offset 0.</summary>
-        public static long Upload(ConnectHandle conn, VolumeHandle vol, Stream source, Action<long>? progress, CancellationToken ct, object? target = null)
-        {
-            using var st = CheckHandle(StreamNative.virStreamNew(conn, 0), "Cannot open a libvirt stream", target);
-            Check(StreamNative.virStorageVolUpload(vol, st, 0, 0, 0), "Cannot upload into the volume", target);
-            var buf = new byte[StreamChunk];
-            long total = 0;
-            bool finished = false;
-            try
-            {
-                while (true)
-                {
-                    ct.ThrowIfCancellationRequested();
-                    int n = source.Read(buf, 0, buf.Length);
-                    if (n == 0) break;
-                    int off = 0;
-                    while (off < n)
-                    {
-                        var part = off == 0 ? buf : buf.AsSpan(off, n - off).ToArray();
-                        int sent = StreamNative.virStreamSend(st, part, (UIntPtr)(n - off));
-                        if (sent < 0) throw Fail("Cannot write the volume stream", target);
-                        off += sent;
-                    }
-                    total += n;
-                    progress?.Invoke(total);
-                }
-                Check(StreamNative.virStreamFinish(st), "Cannot finish the volume upload", target);
-                finished = true;
-                return total;
-            }
-            finally { if (!finished) { StreamNative.virStreamAbort(st); } }
         }
     }
 }
