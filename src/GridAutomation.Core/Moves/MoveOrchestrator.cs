@@ -29,6 +29,8 @@ namespace GridAutomation.Core.Moves
         public bool RemoveStorage { get; set; }
         public bool NoRollback { get; set; }
         public bool TurnOff { get; set; }
+        /// <summary>A move back: the id of the destination's own stopped source this workload was moved from (its GridMovedFrom tag), replaced at create.</summary>
+        public string? MovedBackOver { get; set; }
     }
 
     /// <summary>
@@ -76,6 +78,9 @@ namespace GridAutomation.Core.Moves
                 if (!string.Equals((string)e.Key, MovedToTag, StringComparison.OrdinalIgnoreCase) && !string.Equals((string)e.Key, MovedFromTag, StringComparison.OrdinalIgnoreCase))
                     rec.Tags[(string)e.Key] = Convert.ToString(e.Value, System.Globalization.CultureInfo.InvariantCulture) ?? "";
             rec.Tags[MovedFromTag] = workload.Id;
+            if (current.Tags[MovedFromTag] is string from && WorkloadId.TryParse(from, out var fromDc, out _)
+                && string.Equals(fromDc, report.DestinationDatacenter, StringComparison.OrdinalIgnoreCase))
+                rec.MovedBackOver = from;
             var op = await _engine.BeginLockedAsync(new OperationIntent
             {
                 Kind = Kind, Datacenter = workload.Datacenter, Target = workload.Id, TargetName = current.Name, RequestJson = JsonUtil.Serialize(rec),
@@ -317,18 +322,17 @@ namespace GridAutomation.Core.Moves
         /// </summary>
         private static async Task ReplaceStaleCopyAsync(MoveRecord rec, IGridConnection dst, JournalScope scope, CancellationToken ct)
         {
-            var stale = new List<GridWorkload>();
-            await foreach (var page in dst.ListWorkloadsAsync(new WorkloadQuery { Tags = new Dictionary<string, string> { [MovedToTag] = rec.SourceId } }, ct).ConfigureAwait(false))
-                foreach (var w in page)
-                    if (w.State == WorkloadState.Stopped && string.Equals(w.Name, rec.Name, StringComparison.Ordinal)
-                        && w.Tags[MovedToTag] is string to && string.Equals(to, rec.SourceId, StringComparison.OrdinalIgnoreCase))
-                        stale.Add(w);
-            foreach (var w in stale)
-            {
-                scope.Checkpoint("replaced", WorkloadId.Format(rec.DestinationDatacenter, w.NativeId));
-                try { await dst.RemoveAsync(w.NativeId, true, scope, ct).ConfigureAwait(false); }
-                catch (GridException g) when (g.Kind == GridErrorKind.NotFound) { }
-            }
+            // only a workload that came from the destination (its GridMovedFrom names it) can have left a stopped source there
+            if (rec.MovedBackOver == null || !WorkloadId.TryParse(rec.MovedBackOver, out _, out var nativeId)) return;
+            GridWorkload w;
+            try { w = await dst.GetWorkloadAsync(nativeId, ct).ConfigureAwait(false); }
+            catch (GridException g) when (g.Kind == GridErrorKind.NotFound) { return; } // already replaced (a resumed create) or removed
+            if (w.State != WorkloadState.Stopped || !string.Equals(w.Name, rec.Name, StringComparison.Ordinal)
+                || !(w.Tags[MovedToTag] is string to && string.Equals(to, rec.SourceId, StringComparison.OrdinalIgnoreCase)))
+                return;
+            scope.Checkpoint("replaced", rec.MovedBackOver);
+            try { await dst.RemoveAsync(w.NativeId, true, scope, ct).ConfigureAwait(false); }
+            catch (GridException g) when (g.Kind == GridErrorKind.NotFound) { }
         }
 
         /// <summary>What the import takes: the converted images (a move journaled before the convert step existed has none: the exported ones).</summary>
