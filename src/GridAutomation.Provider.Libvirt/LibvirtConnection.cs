@@ -426,12 +426,24 @@ namespace GridAutomation.Providers.Libvirt
             return (cpu, memMB, sizeName);
         }
 
-        /// <summary>The host of a create and its image: the named host (HostNotFound), or the host with the image and the most free memory (ImageNotFound).</summary>
-        private (LibvirtHost Host, Images.Source? Image) CreatePlacement(CreateWorkloadRequest request)
+        /// <summary>
+        /// The host of a create and its image: a move's imported disk decides the host (DestinationHostMismatch if another
+        /// is named); else the named host (HostNotFound), or the host with the image and the most free memory (ImageNotFound).
+        /// </summary>
+        private (LibvirtHost Host, Images.Source? Image, (LibvirtHost Host, string Path, string Format)? Imported) CreatePlacement(CreateWorkloadRequest request)
         {
             LibvirtHost host;
             Images.Source? image = null;
-            if (!string.IsNullOrEmpty(request.TargetHost))
+            (LibvirtHost Host, string Path, string Format)? imported = null;
+            if (request.Options.TryGetValue("ImportedDisk", out var importedRef) && !string.IsNullOrEmpty(importedRef))
+            {
+                // a move's imported disk (LibvirtTransfer): the domain is defined on the host that holds it
+                imported = ImportedDisk(importedRef);
+                host = imported.Value.Host;
+                if (!string.IsNullOrEmpty(request.TargetHost) && HostByName(request.TargetHost!) != host)
+                    throw GridException.InvalidRequest($"The imported disk is on host '{host.Name}', not '{request.TargetHost}'.", "DestinationHostMismatch", request.Name);
+            }
+            else if (!string.IsNullOrEmpty(request.TargetHost))
             {
                 host = HostByName(request.TargetHost!);
                 if (!string.IsNullOrEmpty(request.Image))
@@ -445,7 +457,7 @@ namespace GridAutomation.Providers.Libvirt
                 host = best.Host; image = best.Image;
             }
             else host = _hosts.OrderByDescending(FreeMemoryKiB).First();
-            return (host, image);
+            return (host, image, imported);
         }
 
         private GridWorkload Create(CreateWorkloadRequest request, string key, IOperationScope scope, CancellationToken ct)
@@ -476,7 +488,7 @@ namespace GridAutomation.Providers.Libvirt
             }
 
             var (cpu, memMB, sizeName) = CreateShape(request);
-            var (host, image) = CreatePlacement(request);
+            var (host, image, imported) = CreatePlacement(request);
 
             var md = new GridMetadata { IdempotencyKey = key, Size = sizeName, Image = request.Image, Created = DateTimeOffset.UtcNow };
             foreach (var kv in request.Tags) md.Tags[kv.Key] = kv.Value;
@@ -495,7 +507,8 @@ namespace GridAutomation.Providers.Libvirt
             if (spec.SerialFile != null && host.IsLocal) Directory.CreateDirectory(Path.GetDirectoryName(spec.SerialFile)!);
 
             string? createdDisk = null;
-            if (image != null)
+            if (imported != null) { spec.DiskPath = imported.Value.Path; spec.DiskFormat = imported.Value.Format; }
+            else if (image != null)
             {
                 string diskName = request.Name + "-disk0" + image.Extension;
                 string planned = Images.PlannedDiskPath(host, diskName);

@@ -21,7 +21,16 @@ namespace GridAutomation.Providers.Libvirt
         private static readonly string[] Firmwares = { "bios", "uefi" };
 
         public IReadOnlyList<DiskFormat> ExportFormats => Formats;
-        public IReadOnlyList<DiskFormat> ImportFormats => Formats;
+        /// <summary>Both formats, or the one the registration's ImportDiskFormat names (then the core converts the other).</summary>
+        public IReadOnlyList<DiskFormat> ImportFormats
+            => Datacenter.Settings.TryGetValue("ImportDiskFormat", out var f) && !string.IsNullOrEmpty(f) ? ImportFormatsOf(f) ?? Formats : Formats;
+
+        internal static DiskFormat[]? ImportFormatsOf(string setting) => setting.Trim().ToLowerInvariant() switch
+        {
+            "raw" => new[] { DiskFormat.Raw },
+            "qcow2" => new[] { DiskFormat.Qcow2 },
+            _ => null,
+        };
         public long? MaxDiskBytes => null;
         public IReadOnlyList<string> SupportedFirmware => Firmwares;
         public IReadOnlyList<string> RequiredOptions => Array.Empty<string>();

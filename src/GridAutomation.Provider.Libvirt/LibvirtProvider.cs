@@ -37,6 +37,8 @@ namespace GridAutomation.Providers.Libvirt
                 "Local directory for the memory images of save/restore moves (default: <embed root>/save, else the temp directory)."),
             new ProviderParameter("SharedStorage", ProviderParameterKind.StringArray,
                 "Folders every host sees at the same path (NFS, a cluster file system, or one machine's disk): a live move does not copy disks under them."),
+            new ProviderParameter("ImportDiskFormat", ProviderParameterKind.String,
+                "The one format (raw or qcow2) disks moved in from another datacenter are stored in; others are converted by qemu-img (default: raw and qcow2 both kept as they are)."),
             new ProviderParameter("ShutdownTimeoutSeconds", ProviderParameterKind.Int,
                 "How long a graceful (ACPI) stop waits for the guest to power off before failing (default 120)."),
         };
@@ -54,6 +56,8 @@ namespace GridAutomation.Providers.Libvirt
             string imagePool = request.GetSetting("ImagePool") is { Length: > 0 } p ? p : "default";
             string? saveDir = request.GetSetting("SaveDirectory") is { Length: > 0 } s ? s : null;
             int timeout = int.TryParse(request.GetSetting("ShutdownTimeoutSeconds"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int t) && t >= 0 ? t : 120;
+            if (request.GetSetting("ImportDiskFormat") is { Length: > 0 } idf && LibvirtConnection.ImportFormatsOf(idf) == null)
+                throw GridException.InvalidRequest($"ImportDiskFormat '{idf}' is not raw or qcow2.", "InvalidImportDiskFormat", request.Datacenter.Name);
             var verbose = request.Services?.Verbose ?? (_ => { });
             var shared = request.GetSettingArray("SharedStorage").Select(x => x.Trim()).Where(x => x.Length > 0).ToArray();
             foreach (var path in shared)

@@ -12,6 +12,8 @@ using Xunit;
 namespace GridAutomation.Provider.Libvirt.Tests
 {
     /// <summary>The provider under the real engine: registry discovery, state store, journal with durable checkpoints.</summary>
+    // In the daemons' collection: its GridEngine.Reset() must not dispose the engine of a datacenter-move test running beside it.
+    [Collection(DaemonCollection.Name)]
     public sealed class EngineIntegrationTests : IDisposable
     {
         private readonly string _dir = Path.Combine(Path.GetTempPath(), "ga-lv-engine-" + Guid.NewGuid().ToString("N").Substring(0, 8));

@@ -83,6 +83,17 @@ namespace GridAutomation.Provider.Libvirt.Tests
         }
     }
 
+    /// <summary>The [Theory] twin of <see cref="DaemonFactAttribute"/>.</summary>
+    public sealed class DaemonTheoryAttribute : TheoryAttribute
+    {
+        public DaemonTheoryAttribute()
+        {
+            Timeout = 0;
+            var missing = Prereqs.DaemonMissing();
+            if (missing != null && !Prereqs.RequireAll) Skip = missing;
+        }
+    }
+
     /// <summary>A [Fact] for real QEMU guests: skipped when QEMU/libvirt's QEMU driver is missing, unless GRIDAUTOMATION_REQUIRE_ALL=1.</summary>
     public sealed class QemuFactAttribute : FactAttribute
     {

@@ -28,14 +28,18 @@ namespace GridAutomation.Core.Moves
         public bool RemoveSource { get; set; }
         public bool RemoveStorage { get; set; }
         public bool NoRollback { get; set; }
+        public bool TurnOff { get; set; }
+        /// <summary>A move back: the id of the destination's own stopped source this workload was moved from (its GridMovedFrom tag), replaced at create.</summary>
+        public string? MovedBackOver { get; set; }
     }
 
     /// <summary>
     /// Runs a move between datacenters as ONE journaled operation (kind MoveDatacenter, coordinator 'core', source
     /// datacenter + destination datacenter, the source workload's lock). Each step is checkpointed BEFORE it acts
     /// ("step" = its name) and marked done after ("done:&lt;step&gt;"); every step is idempotent, so a resume repeats the
-    /// step it was in and skips the done ones. Steps: stop, export, verify, import, create, verify-destination, start,
-    /// cutover. A failure after the source stopped rolls back (removes what was made at the destination, restarts the
+    /// step it was in and skips the done ones. Steps: stop, export, convert, verify, import, create, verify-destination,
+    /// start, cutover. File disks are staged in a folder of their own per operation (see <see cref="DiskFiles.StagingFolder"/>),
+    /// converted there by qemu-img when the destination does not import the source's format, and removed at the end and on rollback. A failure after the source stopped rolls back (removes what was made at the destination, restarts the
     /// source) unless NoRollback.
     /// </summary>
     public sealed class MoveOrchestrator
@@ -43,7 +47,7 @@ namespace GridAutomation.Core.Moves
         public const string Kind = "MoveDatacenter";
         public const string MovedFromTag = "GridMovedFrom";
         public const string MovedToTag = "GridMovedTo";
-        private static readonly string[] Steps = { "stop", "export", "verify", "import", "create", "verify-destination", "start", "cutover" };
+        private static readonly string[] Steps = { "stop", "export", "convert", "verify", "import", "create", "verify-destination", "start", "cutover" };
 
         private readonly GridEngine _engine;
         public MoveOrchestrator(GridEngine engine) { _engine = engine; }
@@ -68,12 +72,15 @@ namespace GridAutomation.Core.Moves
                 SourceId = workload.Id, SourceNativeId = workload.NativeId, Name = current.Name, DestinationDatacenter = report.DestinationDatacenter,
                 DestinationHost = request.DestinationHost, Size = report.Size, CpuCount = report.Size == null ? report.CpuCount : null,
                 MemoryMB = report.Size == null ? report.MemoryMB : null, Options = new Dictionary<string, string>(report.Options, StringComparer.OrdinalIgnoreCase),
-                WasRunning = report.WasRunning, RemoveSource = removeSource, RemoveStorage = removeStorage, NoRollback = noRollback,
+                WasRunning = report.WasRunning, TurnOff = request.TurnOff, RemoveSource = removeSource, RemoveStorage = removeStorage, NoRollback = noRollback,
             };
             foreach (System.Collections.DictionaryEntry e in current.Tags)
                 if (!string.Equals((string)e.Key, MovedToTag, StringComparison.OrdinalIgnoreCase) && !string.Equals((string)e.Key, MovedFromTag, StringComparison.OrdinalIgnoreCase))
                     rec.Tags[(string)e.Key] = Convert.ToString(e.Value, System.Globalization.CultureInfo.InvariantCulture) ?? "";
             rec.Tags[MovedFromTag] = workload.Id;
+            if (current.Tags[MovedFromTag] is string from && WorkloadId.TryParse(from, out var fromDc, out _)
+                && string.Equals(fromDc, report.DestinationDatacenter, StringComparison.OrdinalIgnoreCase))
+                rec.MovedBackOver = from;
             // The workload's owner must be allowed at the destination, within the agreement's quotas (NoAgreement, AgreementQuotaExceeded).
             var dstDc = _engine.GetDatacenter(report.DestinationDatacenter);
             var admission = await _engine.AdmitMoveAsync(dstDc, workload, report.CpuCount, report.MemoryMB, observer, ct).ConfigureAwait(false);
@@ -139,7 +146,9 @@ namespace GridAutomation.Core.Moves
                     string result = await _engine.Retry.ExecuteAsync(on.Datacenter.Name, t => ActAsync(step, rec, src, dst, srcX, dstX, scope, t), on.HandlesOwnRetries, ct).ConfigureAwait(false);
                     if (step == "stop") sourceStopped = true;
                     scope.Checkpoint("done:" + step, result);
+                    ReportStep(scope, rec, step);
                 }
+                DiskFiles.RemoveStaging(DiskFiles.StagingFolder(op.Id));
                 var moved = await dst.GetWorkloadAsync(scope.Checkpoints["done:create"], ct).ConfigureAwait(false);
                 if (string.IsNullOrEmpty(moved.Id)) moved.Id = WorkloadId.Format(rec.DestinationDatacenter, moved.NativeId);
                 GridEngine.CompleteWorkload(moved, _engine.GetDatacenter(rec.DestinationDatacenter)); // Owner (its tag, else the datacenter's), Provider
@@ -180,15 +189,19 @@ namespace GridAutomation.Core.Moves
             switch (step)
             {
                 case "stop":
-                    if (rec.WasRunning) await src.StopAsync(rec.SourceNativeId, StopMode.Graceful, scope, ct).ConfigureAwait(false);
+                    if (rec.WasRunning) await src.StopAsync(rec.SourceNativeId, rec.TurnOff ? StopMode.TurnOff : StopMode.Graceful, scope, ct).ConfigureAwait(false);
                     return "stopped";
                 case "export":
                 {
                     var info = await ((IDiskTransport)src).DescribeAsync(rec.SourceNativeId, ct).ConfigureAwait(false);
+                    string staging = DiskFiles.StagingFolder(scope.OperationId);
+                    CheckTempSpace(info, (IDiskTransport)dst, staging, rec);
                     var images = new List<DiskImage>();
-                    foreach (var d in info.Disks) images.Add(await srcX.ExportDiskAsync(rec.SourceNativeId, d, DiskConverter.TempFolder(), scope, ct).ConfigureAwait(false));
+                    foreach (var d in info.Disks) images.Add(await srcX.ExportDiskAsync(rec.SourceNativeId, d, staging, scope, ct).ConfigureAwait(false));
                     return JsonUtil.Serialize(images);
                 }
+                case "convert":
+                    return JsonUtil.Serialize(await ConvertAsync(Images(cp), (IDiskTransport)dst, rec, scope, ct).ConfigureAwait(false));
                 case "verify":
                 {
                     var images = Images(cp);
@@ -203,11 +216,12 @@ namespace GridAutomation.Core.Moves
                 case "import":
                 {
                     var refs = new List<string>();
-                    foreach (var img in Images(cp)) refs.Add(await dstX.ImportDiskAsync(img, scope.IdempotencyKey, scope, ct).ConfigureAwait(false));
+                    foreach (var img in Converted(cp)) refs.Add(await dstX.ImportDiskAsync(img, scope.IdempotencyKey, scope, ct).ConfigureAwait(false));
                     return string.Join("\n", refs);
                 }
                 case "create":
                 {
+                    await ReplaceStaleCopyAsync(rec, dst, scope, ct).ConfigureAwait(false);
                     var req = new CreateWorkloadRequest
                     {
                         Name = rec.Name, Size = rec.Size, CpuCount = rec.CpuCount, MemoryMB = rec.MemoryMB, TargetHost = rec.DestinationHost,
@@ -222,10 +236,14 @@ namespace GridAutomation.Core.Moves
                 }
                 case "verify-destination":
                 {
-                    var images = Images(cp);
-                    var h = await dstX.HashDiskAsync(cp["done:create"], 0, ct).ConfigureAwait(false);
-                    if (images.Count > 0 && !string.Equals(h, images[0].ContentHash, StringComparison.OrdinalIgnoreCase))
-                        throw GridException.Conflict($"The destination's disk differs from the source's (hash {h}, expected {images[0].ContentHash}).", "DiskVerifyFailed", rec.SourceId);
+                    // the destination holds what was imported: the converted image where a conversion ran (qemu-img compare proved it equal to the export)
+                    var images = Converted(cp);
+                    for (int i = 0; i < images.Count; i++)
+                    {
+                        var h = await dstX.HashDiskAsync(cp["done:create"], i, ct).ConfigureAwait(false);
+                        if (!string.Equals(h, images[i].ContentHash, StringComparison.OrdinalIgnoreCase))
+                            throw GridException.Conflict($"The destination's disk '{images[i].Name}' differs from what was imported (hash {h}, expected {images[i].ContentHash}).", "DiskVerifyFailed", rec.SourceId);
+                    }
                     return "equal";
                 }
                 case "start":
@@ -254,6 +272,86 @@ namespace GridAutomation.Core.Moves
         private static List<DiskImage> Images(IReadOnlyDictionary<string, string> cp)
             => cp.TryGetValue("done:export", out var j) ? JsonUtil.Deserialize<List<DiskImage>>(j) ?? new List<DiskImage>() : new List<DiskImage>();
 
+        /// <summary>Progress per workload: which step is done, out of how many.</summary>
+        private static void ReportStep(JournalScope scope, MoveRecord rec, string step)
+        {
+            int k = Array.IndexOf(Steps, step) + 1;
+            scope.Report(new GridProgress("Move " + rec.Name + " to " + rec.DestinationDatacenter, $"{step} done ({k} of {Steps.Length} steps)", 100 * k / Steps.Length));
+        }
+
+        /// <summary>Before anything is staged: the staging folder's file system must hold every file disk (twice when converted).</summary>
+        private static void CheckTempSpace(MoveSourceInfo info, IDiskTransport dst, string staging, MoveRecord rec)
+        {
+            long need = 0;
+            foreach (var d in info.Disks)
+            {
+                if (DiskConverter.QemuName(d.Format) == null) continue; // virtual disks are no files
+                long one = Math.Max(d.CapacityBytes, d.TransferBytes);
+                need += dst.ImportFormats.Contains(d.Format) ? one : 2 * one;
+            }
+            if (need == 0) return;
+            if (DiskConverter.FreeBytes(staging) is long free && free < need)
+                throw new GridException(GridErrorKind.ResourceUnavailable,
+                    $"The temp folder '{staging}' has {free / (1024 * 1024)} MiB free; the disks of '{rec.Name}' need {need / (1024 * 1024)} MiB there. Free space or set GRIDAUTOMATION_MOVE_TEMP to a larger folder.",
+                    "InsufficientTempSpace") { Target = rec.SourceId };
+        }
+
+        /// <summary>
+        /// Converts each staged file the destination does not import as it is into the destination's preferred format
+        /// (qemu-img, file to file), then proves the copy by content compare (qemu-img compare). Idempotent: qemu-img
+        /// writes a ".partial" name and renames, so a converted file that exists is whole; it is compared again anyway.
+        /// </summary>
+        private static async Task<List<DiskImage>> ConvertAsync(List<DiskImage> images, IDiskTransport dst, MoveRecord rec, JournalScope scope, CancellationToken ct)
+        {
+            var result = new List<DiskImage>();
+            QemuImg? qemu = null;
+            foreach (var img in images)
+            {
+                if (img.Path == null || dst.ImportFormats.Contains(img.Format)) { result.Add(img); continue; }
+                var target = dst.ImportFormats.FirstOrDefault(f => DiskConverter.CanConvert(img.Format, f));
+                if (!DiskConverter.CanConvert(img.Format, target))
+                    throw GridException.Unsupported($"Datacenter '{rec.DestinationDatacenter}' imports none of the formats qemu-img writes from {img.Format}.", "UnsupportedDiskFormat", rec.SourceId);
+                qemu ??= QemuImg.Require(rec.SourceId);
+                string output = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(img.Path)!, DiskFiles.SafeName(img.Name) + ".converted" + DiskFiles.Extension(target));
+                scope.Report(new GridProgress("Move " + rec.Name, $"converting {img.Name}: {img.Format} -> {target}", -1));
+                if (!System.IO.File.Exists(output)) await qemu.ConvertAsync(img.Path, img.Format, output, target, ct).ConfigureAwait(false);
+                if (!await qemu.CompareAsync(img.Path, img.Format, output, target, ct).ConfigureAwait(false))
+                {
+                    System.IO.File.Delete(output);
+                    throw GridException.Conflict($"Disk '{img.Name}' converted to {target} does not compare equal to the exported {img.Format} image.", "DiskVerifyFailed", rec.SourceId);
+                }
+                long size = new System.IO.FileInfo(output).Length;
+                string hash = await Task.Run(() => DiskFiles.Sha256(output, n => { }, ct), ct).ConfigureAwait(false);
+                result.Add(new DiskImage { Name = img.Name, Format = target, CapacityBytes = img.CapacityBytes, Path = output, ContentHash = hash });
+                scope.Report(new GridProgress("Move " + rec.Name, $"converted {img.Name} to {target}: {size / (1024 * 1024)} MiB, content equal", -1));
+            }
+            return result;
+        }
+
+        /// <summary>
+        /// A move back: the destination still holds its own stopped source of this workload (same name, tagged
+        /// GridMovedTo = the workload moving now). That stale copy is replaced: removed with its storage before the create,
+        /// instead of the name being refused. Idempotent (a resumed create finds nothing left to remove).
+        /// </summary>
+        private static async Task ReplaceStaleCopyAsync(MoveRecord rec, IGridConnection dst, JournalScope scope, CancellationToken ct)
+        {
+            // only a workload that came from the destination (its GridMovedFrom names it) can have left a stopped source there
+            if (rec.MovedBackOver == null || !WorkloadId.TryParse(rec.MovedBackOver, out _, out var nativeId)) return;
+            GridWorkload w;
+            try { w = await dst.GetWorkloadAsync(nativeId, ct).ConfigureAwait(false); }
+            catch (GridException g) when (g.Kind == GridErrorKind.NotFound) { return; } // already replaced (a resumed create) or removed
+            if (w.State != WorkloadState.Stopped || !string.Equals(w.Name, rec.Name, StringComparison.Ordinal)
+                || !(w.Tags[MovedToTag] is string to && string.Equals(to, rec.SourceId, StringComparison.OrdinalIgnoreCase)))
+                return;
+            scope.Checkpoint("replaced", rec.MovedBackOver);
+            try { await dst.RemoveAsync(w.NativeId, true, scope, ct).ConfigureAwait(false); }
+            catch (GridException g) when (g.Kind == GridErrorKind.NotFound) { }
+        }
+
+        /// <summary>What the import takes: the converted images (a move journaled before the convert step existed has none: the exported ones).</summary>
+        private static List<DiskImage> Converted(IReadOnlyDictionary<string, string> cp)
+            => cp.TryGetValue("done:convert", out var j) ? JsonUtil.Deserialize<List<DiskImage>>(j) ?? new List<DiskImage>() : Images(cp);
+
         /// <summary>Removes what the move made at the destination (found by its create key, so also a create whose result was never checkpointed) and restarts the source if it ran.</summary>
         private async Task RollbackAsync(GridOperation op, MoveRecord rec, IGridConnection src, IGridConnection dst, JournalScope scope, CancellationToken ct)
         {
@@ -275,6 +373,10 @@ namespace GridAutomation.Core.Moves
                 try { await dst.RemoveAsync(id, true, scope, ct).ConfigureAwait(false); }
                 catch (GridException g) when (g.Kind == GridErrorKind.NotFound) { }
             }
+            // imported disks no workload took (an import, or a create that never defined its workload)
+            if (dst is IDiskImportCleanup cleanup && scope.Checkpoints.ContainsKey("step"))
+                await cleanup.RemoveImportedDisksAsync(scope.IdempotencyKey, ct).ConfigureAwait(false);
+            DiskFiles.RemoveStaging(DiskFiles.StagingFolder(op.Id));
             if (rec.WasRunning)
             {
                 try

@@ -17,6 +17,8 @@ namespace GridAutomation.Core.Moves
         public string? Size { get; set; }
         /// <summary>Destination settings (Network, Datastore...): non-secret.</summary>
         public IDictionary<string, string> Options { get; set; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        /// <summary>The stop step powers the source off instead of asking the guest to shut down (a guest without ACPI, e.g. the test's boot-sector guest).</summary>
+        public bool TurnOff { get; set; }
     }
 
     /// <summary>

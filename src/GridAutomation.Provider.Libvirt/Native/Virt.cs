@@ -15,7 +15,7 @@ namespace GridAutomation.Providers.Libvirt.Native
     /// Safe wrappers: every failing call reads virGetLastError on the calling thread immediately and throws a
     /// GridException (never an SEHException or a raw libvirt error). Library set-up happens once per process.
     /// </summary>
-    internal static unsafe class Virt
+    internal static unsafe partial class Virt
     {
         public const string PackageHint = "libvirt0";
         private static readonly object Gate = new object();

@@ -1,0 +1,348 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Threading;
+using System.Threading.Tasks;
+using GridAutomation.Core.Engine;
+using GridAutomation.Core.Model;
+using GridAutomation.Core.Moves;
+using GridAutomation.Core.Providers;
+using GridAutomation.Core.State;
+using GridAutomation.Core.Transport;
+using GridAutomation.Providers.Libvirt.Native;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace GridAutomation.Provider.Libvirt.Tests
+{
+    /// <summary>
+    /// Moves between two libvirt DATACENTERS, one per real daemon of <see cref="DaemonPair"/> (kvm-a → datacenter lv-a,
+    /// kvm-b → lv-b), through the real engine and journal: the disk leaves kvm-a's pool by virStorageVolDownload,
+    /// is staged in GRIDAUTOMATION_MOVE_TEMP, enters kvm-b's pool by virStorageVolUpload, and a counting TCG guest
+    /// boots from it there.
+    /// </summary>
+    [Collection(DaemonCollection.Name)]
+    public sealed class DatacenterMoveTests : IDisposable
+    {
+        private readonly DaemonPair _pair;
+        private readonly ITestOutputHelper _out;
+        private readonly string _dir = Path.Combine(Path.GetTempPath(), "ga-dcmove-" + Guid.NewGuid().ToString("N").Substring(0, 8));
+        private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
+
+        public DatacenterMoveTests(DaemonPair pair, ITestOutputHelper output)
+        {
+            _pair = pair; _out = output;
+            Directory.CreateDirectory(Path.Combine(_dir, "staging"));
+        }
+
+        public void Dispose()
+        {
+            GridEngine.Reset();
+            try { Directory.Delete(_dir, true); } catch (IOException) { }
+        }
+
+        private static CancellationToken Ct() => new CancellationTokenSource(TimeSpan.FromMinutes(5)).Token;
+        internal string Staging => Path.Combine(_dir, "staging");
+        internal string StatePath => Path.Combine(_dir, "state.db");
+
+        internal static GridEngine Engine(string statePath) => GridEngine.Get(new GridConfiguration { StatePath = statePath, LeaseTimeoutSeconds = 5 }, readOnly: false);
+
+        private async Task<GridEngine> Lab()
+        {
+            _pair.Require();
+            Environment.SetEnvironmentVariable("GRIDAUTOMATION_MOVE_TEMP", Staging);
+            var engine = Engine(StatePath);
+            foreach (var (name, uri) in new[] { ("lv-a", _pair.UriA), ("lv-b", _pair.UriB) })
+            {
+                var dc = await engine.ConnectDatacenterAsync("Libvirt", name, "Contoso", null, new Dictionary<string, string> { ["Uri"] = uri }, new Dictionary<string, object>(), NullObserver.Instance, Ct());
+                Assert.Equal(ConnectionStatus.Connected, dc.Status);
+            }
+            return engine;
+        }
+
+        private async Task<GridWorkload> Counter(GridEngine engine, string name, string image = DaemonPair.ImageName)
+        {
+            var req = new CreateWorkloadRequest { Name = name, Image = image, Size = "micro" };
+            req.Options["DiskBus"] = "ide";
+            req.Options["SerialLog"] = Path.Combine(_pair.SerialDir, name + ".a.log");
+            req.Tags["purpose"] = "dc-move-test";
+            return await engine.CreateWorkloadAsync("lv-a", req, null, NullObserver.Instance, Ct());
+        }
+
+        // TurnOff: the counting guest is a boot sector without ACPI, so the move's stop step powers it off
+        internal static MoveRequest To(string dc, string serial) => new MoveRequest
+        {
+            DestinationDatacenter = dc, TurnOff = true,
+            Options = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["DiskBus"] = "ide", ["SerialLog"] = serial },
+        };
+
+        private static async Task<List<GridWorkload>> Named(GridEngine engine, string dc, string name)
+        {
+            var all = new List<GridWorkload>();
+            await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { dc }, Names = new[] { name } }, NullObserver.Instance, Ct()))
+            {
+                if (r.IsError) throw r.Error!;
+                all.Add(r.Value!);
+            }
+            return all;
+        }
+
+        /// <summary>Names of the volumes of a daemon's pool (what is really on disk there).</summary>
+        internal static List<string> Volumes(string uri)
+        {
+            var psi = new ProcessStartInfo("virsh") { RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var a in new[] { "-q", "-c", uri, "vol-list", "default" }) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            string o = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            return o.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries)[0]).OrderBy(x => x).ToList();
+        }
+
+        private static string Sha(string path)
+        {
+            using var fs = File.OpenRead(path);
+            return Convert.ToHexString(SHA256.HashData(fs));
+        }
+
+        private static string DiskOf(GridWorkload w) => w.Disks.Single().NativeId!;
+
+        [DaemonFact]
+        public async Task Move_ToOtherDatacenter_GuestBootsThere_ThenBack_ReplacesStoppedSource()
+        {
+            var engine = await Lab();
+            var w = await Counter(engine, "dcm1");
+            string serialA = Path.Combine(_pair.SerialDir, "dcm1.a.log");
+            await EmbedLab.WaitForCounts(serialA, x => x.Count >= 3, Wait);
+            string diskA = DiskOf(w);
+
+            // Test-GridMove now says the libvirt pair can move (no MoveNotImplemented).
+            var report = await new MoveService(engine).TestAsync(w, To("lv-b", "x"), NullObserver.Instance, Ct());
+            Assert.DoesNotContain(report.Incompatibilities, i => i.Code == "MoveNotImplemented");
+            Assert.True(report.CanMove, string.Join("; ", report.Incompatibilities.Select(i => i.Code + ": " + i.Message)));
+            Assert.Equal(MoveMethod.Cold, report.Method);
+            Assert.True(report.WasRunning);
+
+            string serialB = Path.Combine(_pair.SerialDir, "dcm1.b.log");
+            var sw = Stopwatch.StartNew();
+            var moved = await new MoveOrchestrator(engine).MoveAsync(w, To("lv-b", serialB), false, false, false, null, NullObserver.Instance, Ct());
+            _out.WriteLine($"lv-a → lv-b: {sw.ElapsedMilliseconds} ms");
+            Assert.StartsWith("lv-b/", moved.Id);
+            Assert.Equal("dcm1", moved.Name);
+            Assert.Equal("dc-move-test", moved.Tags["purpose"]);
+            Assert.Equal(w.Id, moved.Tags[MoveOrchestrator.MovedFromTag]);
+            string diskB = DiskOf(moved);
+            Assert.StartsWith(_pair.ImagesB + "/" + LibvirtProviderPrefix, diskB);
+            Assert.Equal(Sha(diskA), Sha(diskB)); // content equal, byte for byte
+            var op = engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }).Single(o => o.Target == w.Id);
+            Assert.Equal(OperationState.Succeeded, op.State);
+            foreach (var s in new[] { "stop", "export", "convert", "verify", "import", "create", "verify-destination", "start", "cutover" })
+                Assert.True(op.Checkpoints.ContainsKey("done:" + s), "no checkpoint done:" + s);
+            Assert.Empty(Directory.GetFileSystemEntries(Staging)); // the staged copy is gone
+            var src = await engine.GetWorkloadAsync(w.Id, Ct());
+            Assert.Equal(WorkloadState.Stopped, src.State);
+            Assert.Equal(moved.Id, src.Tags[MoveOrchestrator.MovedToTag]);
+
+            // It was running, so it was started there: it boots on the other daemon and counts from the start.
+            Assert.Equal(WorkloadState.Running, moved.State);
+            var onB = await EmbedLab.WaitForCounts(serialB, x => x.Count >= 3, Wait);
+            Assert.Equal(Enumerable.Range(0, onB.Count), onB);
+
+            // Back to lv-a, which still holds its own stopped source: replaced, not refused.
+            string serialA2 = Path.Combine(_pair.SerialDir, "dcm1.a2.log");
+            var back = await new MoveOrchestrator(engine).MoveAsync(moved, To("lv-a", serialA2), false, false, false, null, NullObserver.Instance, Ct());
+            var onA = await Named(engine, "lv-a", "dcm1");
+            Assert.Single(onA);
+            Assert.Equal(back.Id, onA[0].Id);
+            Assert.NotEqual(w.Id, back.Id);
+            Assert.Equal(moved.Id, back.Tags[MoveOrchestrator.MovedFromTag]);
+            Assert.False(File.Exists(diskA), "the replaced source's disk is still there");
+            Assert.Equal(Sha(diskB), Sha(DiskOf(back)));
+            Assert.Equal(WorkloadState.Running, back.State);
+            var onA2 = await EmbedLab.WaitForCounts(serialA2, x => x.Count >= 3, Wait);
+            Assert.Equal(Enumerable.Range(0, onA2.Count), onA2);
+
+            // No orphan: every imported volume in either pool belongs to a defined workload.
+            var volsA = Volumes(_pair.UriA); var volsB = Volumes(_pair.UriB);
+            _out.WriteLine("pool A: " + string.Join(", ", volsA) + " | pool B: " + string.Join(", ", volsB));
+            Assert.Equal(new[] { Path.GetFileName(DiskOf(back)), DaemonPair.ImageName }.OrderBy(x => x), volsA.Where(v => v.Contains("dcm1") || v.StartsWith(LibvirtProviderPrefix) || v == DaemonPair.ImageName));
+            Assert.Equal(new[] { Path.GetFileName(diskB) }, volsB.Where(v => v.StartsWith(LibvirtProviderPrefix)));
+
+            await engine.InvokeAsync(back, new WorkloadActionRequest { Action = WorkloadAction.Stop, StopMode = StopMode.TurnOff }, null, NullObserver.Instance, Ct());
+            foreach (var x in new[] { back.Id, moved.Id })
+                await engine.InvokeAsync(await engine.GetWorkloadAsync(x, Ct()), new WorkloadActionRequest { Action = WorkloadAction.Remove, RemoveStorage = true }, null, NullObserver.Instance, Ct());
+        }
+
+        internal const string LibvirtProviderPrefix = "gridmove-";
+
+        private static (int Code, string Out) Run(string exe, params string[] args)
+        {
+            var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            var err = p.StandardError.ReadToEndAsync();
+            string o = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            return (p.ExitCode, o + err.Result);
+        }
+
+        [DaemonFact]
+        public async Task Move_IntoDatacenterThatStoresRaw_ConvertsQcow2_ComparesEqual_GuestBoots()
+        {
+            var engine = await Lab();
+            string qcow = Path.Combine(_pair.ImagesA, "counter.qcow2");
+            if (!File.Exists(qcow))
+            {
+                Assert.Equal(0, Run("qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", Path.Combine(_pair.ImagesA, DaemonPair.ImageName), qcow).Code);
+                Run("virsh", "-q", "-c", _pair.UriA, "pool-refresh", "default");
+            }
+            var dc = await engine.ConnectDatacenterAsync("Libvirt", "lv-braw", "Contoso", null,
+                new Dictionary<string, string> { ["Uri"] = _pair.UriB, ["ImportDiskFormat"] = "raw" }, new Dictionary<string, object>(), NullObserver.Instance, Ct());
+            var w = await Counter(engine, "conv1", "counter.qcow2");
+            Assert.EndsWith(".qcow2", DiskOf(w));
+
+            var report = await new MoveService(engine).TestAsync(w, To("lv-braw", "x"), NullObserver.Instance, Ct());
+            Assert.True(report.CanMove, string.Join("; ", report.Incompatibilities.Select(i => i.Code + ": " + i.Message)));
+            Assert.Equal(MoveMethod.DiskImport, report.Method);
+            Assert.True(report.Disks.Single().NeedsConversion);
+            Assert.Equal(new[] { DiskFormat.Qcow2, DiskFormat.Raw }, report.Disks.Single().Path);
+
+            string serialB = Path.Combine(_pair.SerialDir, "conv1.b.log");
+            var moved = await new MoveOrchestrator(engine).MoveAsync(w, To("lv-braw", serialB), false, false, false, null, NullObserver.Instance, Ct());
+            var op = engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }).Single(o => o.Target == w.Id);
+            Assert.Equal(OperationState.Succeeded, op.State);
+            Assert.Contains("\"Format\":\"Raw\"", op.Checkpoints["done:convert"].Replace(" ", ""));
+            string diskB = DiskOf(moved);
+            Assert.EndsWith(".img", diskB);
+            Assert.StartsWith("QFI", File.ReadAllText(DiskOf(w)).Substring(0, 3)); // the source stays qcow2
+            Assert.NotEqual((byte)'Q', File.ReadAllBytes(diskB)[0]);              // the copy is raw
+            var cmp = Run("qemu-img", "compare", "-q", "-f", "qcow2", "-F", "raw", DiskOf(w), diskB);
+            Assert.True(cmp.Code == 0, "qemu-img compare: " + cmp.Out);       // same guest-visible content
+            Assert.Empty(Directory.GetFileSystemEntries(Staging));
+            Assert.Equal(WorkloadState.Running, moved.State);
+            var onB = await EmbedLab.WaitForCounts(serialB, x => x.Count >= 3, Wait);
+            Assert.Equal(Enumerable.Range(0, onB.Count), onB);
+
+            await engine.InvokeAsync(moved, new WorkloadActionRequest { Action = WorkloadAction.Stop, StopMode = StopMode.TurnOff }, null, NullObserver.Instance, Ct());
+            foreach (var x in new[] { moved.Id, w.Id })
+                await engine.InvokeAsync(await engine.GetWorkloadAsync(x, Ct()), new WorkloadActionRequest { Action = WorkloadAction.Remove, RemoveStorage = true }, null, NullObserver.Instance, Ct());
+        }
+
+        /// <summary>A 256 MiB raw image in kvm-a's pool whose first sector is the counting boot sector (export and import then take long enough to be killed in).</summary>
+        private void BigImage()
+        {
+            string path = Path.Combine(_pair.ImagesA, "big.img");
+            if (File.Exists(path)) return;
+            using (var fs = new FileStream(path, FileMode.CreateNew))
+            {
+                fs.Write(BootSector.Disk());
+                fs.SetLength(256L * 1024 * 1024);
+            }
+            var psi = new ProcessStartInfo("virsh") { UseShellExecute = false };
+            foreach (var a in new[] { "-q", "-c", _pair.UriA, "pool-refresh", "default" }) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            p.WaitForExit();
+        }
+
+        public static IEnumerable<object[]> Kills() => new[]
+        {
+            new object[] { "export", false }, new object[] { "export", true },
+            new object[] { "import", false }, new object[] { "import", true },
+            new object[] { "create", false }, new object[] { "create", true },
+        };
+
+        /// <summary>
+        /// A child process (this test assembly's "dc-move" entry) runs the move with the engine and journal; it is
+        /// killed as soon as the journal says it is in <paramref name="step"/>. Resume-GridOperation then finishes it
+        /// (one running copy at lv-b) or rolls it back (the source running again at lv-a, nothing at lv-b); either way
+        /// no imported volume is left without a workload in either pool, and the staging folder is empty.
+        /// </summary>
+        [DaemonTheory]
+        [MemberData(nameof(Kills))]
+        public async Task KilledDuringStep_ResumeFinishes_OrRollbackRestoresSource_NoOrphanVolume(string step, bool rollback)
+        {
+            var engine = await Lab();
+            BigImage();
+            string name = "k-" + step + (rollback ? "-rb" : "-fin");
+            var w = await Counter(engine, name, "big.img");
+            string serialB = Path.Combine(_pair.SerialDir, name + ".b.log");
+            var volsBBefore = Volumes(_pair.UriB);
+
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in new[] { typeof(DcMoveAgent).Assembly.Location, "dc-move", StatePath, w.Id, "lv-b", serialB }) psi.ArgumentList.Add(a);
+            GridOperation? op = null;
+            string seen = "";
+            using (var child = Process.Start(psi)!)
+            {
+                var stdout = child.StandardOutput.ReadToEndAsync();
+                var stderr = child.StandardError.ReadToEndAsync();
+                var deadline = DateTime.UtcNow.AddSeconds(180);
+                while (DateTime.UtcNow < deadline && !child.HasExited)
+                {
+                    op = engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }).FirstOrDefault(o => o.Target == w.Id);
+                    if (op != null && op.Checkpoints.TryGetValue("step", out var s) && s == step) { seen = string.Join(",", op.Checkpoints.Keys); break; }
+                    await Task.Delay(10);
+                }
+                if (child.HasExited) Assert.Fail($"the child ended before step {step}: " + await stdout + await stderr);
+                child.Kill(true);
+                child.WaitForExit();
+            }
+            _out.WriteLine($"killed in step {step}; checkpoints then: {seen}");
+            var deadline2 = DateTime.UtcNow.AddSeconds(60);
+            while ((op = engine.Journal.Get(op!.Id)!).State != OperationState.Interrupted && DateTime.UtcNow < deadline2) await Task.Delay(200);
+            Assert.Equal(OperationState.Interrupted, op.State);
+            Assert.False(op.Checkpoints.ContainsKey("done:" + step) && step != "create", "the kill came after the step was done: " + string.Join(",", op.Checkpoints.Keys));
+
+            var result = await engine.ResumeOperationAsync(op.Id, rollback, NullObserver.Instance, Ct());
+            var atB = await Named(engine, "lv-b", name);
+            var source = await engine.GetWorkloadAsync(w.Id, Ct());
+            if (rollback)
+            {
+                Assert.Equal(OperationState.RolledBack, result.State);
+                Assert.Empty(atB);
+                Assert.Equal(WorkloadState.Running, source.State);
+                Assert.Equal(volsBBefore, Volumes(_pair.UriB)); // nothing left in lv-b's pool
+            }
+            else
+            {
+                Assert.Equal(OperationState.Succeeded, result.State);
+                var copy = Assert.Single(atB);
+                Assert.Equal(WorkloadState.Running, copy.State);
+                Assert.Equal(w.Id, copy.Tags[MoveOrchestrator.MovedFromTag]);
+                Assert.Equal(WorkloadState.Stopped, source.State);
+                Assert.Equal(new[] { Path.GetFileName(DiskOf(copy)) }, Volumes(_pair.UriB).Except(volsBBefore));
+                Assert.Equal(Sha(DiskOf(source)), Sha(DiskOf(copy)));
+            }
+            Assert.DoesNotContain(Volumes(_pair.UriA), v => v.StartsWith(LibvirtProviderPrefix));
+            Assert.Empty(Directory.GetFileSystemEntries(Staging));
+
+            foreach (var x in atB.Select(x => x.Id).Append(w.Id))
+            {
+                var cur = await engine.GetWorkloadAsync(x, Ct());
+                if (cur.State == WorkloadState.Running)
+                    await engine.InvokeAsync(cur, new WorkloadActionRequest { Action = WorkloadAction.Stop, StopMode = StopMode.TurnOff }, null, NullObserver.Instance, Ct());
+                await engine.InvokeAsync(await engine.GetWorkloadAsync(x, Ct()), new WorkloadActionRequest { Action = WorkloadAction.Remove, RemoveStorage = true }, null, NullObserver.Instance, Ct());
+            }
+        }
+    }
+
+    /// <summary>Child process "dc-move STATE WORKLOAD_ID DEST SERIAL": a move between datacenters with the engine and its journal; the test kills it mid-step.</summary>
+    internal static class DcMoveAgent
+    {
+        public static int Run(string statePath, string id, string dest, string serial)
+        {
+            try
+            {
+                var engine = DatacenterMoveTests.Engine(statePath);
+                var w = engine.GetWorkloadAsync(id, CancellationToken.None).GetAwaiter().GetResult();
+                Console.WriteLine("STARTED");
+                new MoveOrchestrator(engine).MoveAsync(w, DatacenterMoveTests.To(dest, serial), false, false, false, null, NullObserver.Instance, CancellationToken.None).GetAwaiter().GetResult();
+                Console.WriteLine("OK");
+                return 0;
+            }
+            catch (GridException ex) { Console.WriteLine($"ERR {ex.Kind} {ex.ErrorId} {ex.Message}"); return 1; }
+        }
+    }
+}
