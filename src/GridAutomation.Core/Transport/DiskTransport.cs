@@ -80,6 +80,8 @@ namespace GridAutomation.Core.Transport
         public string? Path { get; set; }
         /// <summary>Hash of the disk's content (SHA-256 hex), compared after every step that copies it.</summary>
         public string ContentHash { get; set; } = "";
+        /// <summary>"bios" or "uefi" where the exporter knows the source's firmware (an importer that must choose a VM generation reads it: Azure BIOS → Gen1); null when unknown.</summary>
+        public string? Firmware { get; set; }
     }
 
     /// <summary>
