@@ -173,7 +173,12 @@ namespace GridAutomation.Core.Moves
                 {
                     var info = await ((IDiskTransport)src).DescribeAsync(rec.SourceNativeId, ct).ConfigureAwait(false);
                     var images = new List<DiskImage>();
-                    foreach (var d in info.Disks) images.Add(await srcX.ExportDiskAsync(rec.SourceNativeId, d, DiskConverter.TempFolder(), scope, ct).ConfigureAwait(false));
+                    foreach (var d in info.Disks)
+                    {
+                        var img = await srcX.ExportDiskAsync(rec.SourceNativeId, d, DiskConverter.TempFolder(), scope, ct).ConfigureAwait(false);
+                        img.Firmware ??= info.Firmware; // the importer chooses the VM generation from it (Azure: BIOS → Gen1)
+                        images.Add(img);
+                    }
                     return JsonUtil.Serialize(images);
                 }
                 case "verify":
