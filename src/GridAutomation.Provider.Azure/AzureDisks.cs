@@ -28,13 +28,14 @@ namespace GridAutomation.Providers.Azure
     /// (endGetAccess), which seals the disk. Export deallocates the VM, asks for a read SAS and downloads the blob.
     /// A SAS is a secret: it is never logged, checkpointed or put in an error.
     /// </summary>
-    public sealed partial class AzureConnection : IDiskTransport, IDiskTransfer
+    public sealed partial class AzureConnection : IDiskTransport, IDiskTransfer, IDiskImportCleanup
     {
         private static readonly DiskFormat[] VhdOnly = { DiskFormat.VhdFixed };
         private const long Mib = 1024 * 1024;
         /// <summary>The largest page write the Blob service takes.</summary>
         private const int PageChunk = 4 * 1024 * 1024;
         internal const string ImportedDiskTag = "GridAutomationImport";
+        internal const string ImportCheckpoint = "azure.importDisk:";
 
         /// <summary>Page writes in flight at once (each holds one 4 MiB buffer).</summary>
         internal int UploadParallelism { get; set; } = 4;
@@ -101,7 +102,7 @@ namespace GridAutomation.Providers.Azure
                 string rg = _s.ResourceGroup ?? throw GridException.InvalidRequest("An import into Azure needs the datacenter's -ResourceGroupName (the disk and VM are made there).", "AzureResourceGroupRequired");
                 var id = ManagedDiskResource.CreateResourceIdentifier(_s.SubscriptionId, rg, ImportDiskName(key, image.Name));
                 var disk = await TryGetDiskAsync(id, cancellationToken).ConfigureAwait(false);
-                scope.Checkpoint("azure.importDisk", id.ToString());
+                scope.Checkpoint(ImportCheckpoint + image.Name, id.ToString()); // before the disk exists: a roll-back finds it
                 if (disk == null)
                 {
                     var data = new ManagedDiskData(new AzureLocation(_s.Location))
@@ -132,6 +133,13 @@ namespace GridAutomation.Providers.Azure
                 await FollowAsync(rop, "Sealing disk " + id.Name, scope, cancellationToken).ConfigureAwait(false);
                 return id.ToString();
             }, image?.Name, cancellationToken);
+
+        /// <summary>Roll-back: removes every disk this operation's imports made (found by their checkpoints).</summary>
+        public async Task DiscardImportsAsync(IOperationScope scope, CancellationToken cancellationToken)
+        {
+            foreach (var kv in scope.Checkpoints.Where(k => k.Key.StartsWith(ImportCheckpoint, StringComparison.Ordinal)).ToList())
+                await DiscardImportAsync(kv.Value, scope, cancellationToken).ConfigureAwait(false);
+        }
 
         /// <summary>Removes a disk an import made (any state: its access is ended first). A disk already gone is a no-op.</summary>
         public Task DiscardImportAsync(string reference, IOperationScope scope, CancellationToken cancellationToken)

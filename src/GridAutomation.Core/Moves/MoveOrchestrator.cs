@@ -267,6 +267,8 @@ namespace GridAutomation.Core.Moves
                 try { await dst.RemoveAsync(id, true, scope, ct).ConfigureAwait(false); }
                 catch (GridException g) when (g.Kind == GridErrorKind.NotFound) { }
             }
+            // an imported disk no workload took yet (Azure: a managed disk) is removed too
+            if (dst is IDiskImportCleanup cleanup) await cleanup.DiscardImportsAsync(scope, ct).ConfigureAwait(false);
             if (rec.WasRunning)
             {
                 try

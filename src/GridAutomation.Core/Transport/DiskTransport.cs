@@ -97,4 +97,15 @@ namespace GridAutomation.Core.Transport
         /// <summary>The content hash of a workload's disk (by index), to verify the copy.</summary>
         Task<string> HashDiskAsync(string nativeId, int index, CancellationToken cancellationToken);
     }
+
+    /// <summary>
+    /// Optional interface of a destination whose imported disk is a resource of its own until a create takes it
+    /// (Azure's managed disk): on roll-back the core asks it to remove what this operation imported. The provider
+    /// finds it through the checkpoints it wrote (before it made anything), so an import whose result was never
+    /// recorded is found too. A disk a created workload already took goes with that workload (removed first).
+    /// </summary>
+    public interface IDiskImportCleanup
+    {
+        Task DiscardImportsAsync(Providers.IOperationScope scope, CancellationToken cancellationToken);
+    }
 }

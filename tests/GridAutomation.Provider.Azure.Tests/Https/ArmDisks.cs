@@ -161,6 +161,9 @@ namespace GridAutomation.Provider.Azure.Tests
             ctx.Response.StatusCode = 202;
         }
 
+        /// <summary>When it answers true for a resource group, a VM PUT there fails (AllocationFailed): a move's create step failing.</summary>
+        public Func<string, bool>? RefuseVmPut { get; set; }
+
         /// <summary>Every SAS URL handed out (tests check none leaks into logs or checkpoints).</summary>
         public List<string> SasHandedOut { get; } = new List<string>();
 

@@ -378,6 +378,7 @@ namespace GridAutomation.Provider.Azure.Tests
             if (size == null || !Sizes.Any(x => x.Name.Equals(size, StringComparison.OrdinalIgnoreCase)))
             { await CloudError(ctx, 400, "InvalidParameter", $"The value '{size}' of parameter 'vmSize' is not allowed. Allowed values are: {string.Join(", ", Sizes.Select(x => x.Name))}.", "vmSize"); return; }
             var image = props?["storageProfile"]?["imageReference"] as JsonObject;
+            if (RefuseVmPut?.Invoke(rg) == true) { await CloudError(ctx, 409, "AllocationFailed", "Allocation failed: no capacity for this size in this region (test injection)."); return; }
             string? attach = AttachedDiskId(props);
             if (attach == null && (image == null || image["publisher"] == null))
             { await CloudError(ctx, 400, "InvalidParameter", "Required parameter 'imageReference' is missing (null).", "imageReference"); return; }

@@ -93,7 +93,7 @@ namespace GridAutomation.Provider.Azure.Tests
                 string diskId = await c.ImportDiskAsync(image, scope.IdempotencyKey, scope, Harness.Ct());
                 Assert.Equal("Unattached", sim.DiskStateOf(diskId)); // sealed by endGetAccess
                 Assert.Equal("V1", sim.DiskGenerationOf(diskId));   // BIOS source → generation 1
-                Assert.Equal(diskId, scope.Checkpoints["azure.importDisk"]);
+                Assert.Equal(diskId, scope.Checkpoints["azure.importDisk:os"]);
                 var put = server.Requests.Single(r => r.Method == "PUT" && r.Path.Contains("/disks/"));
                 Assert.Contains("\"createOption\":\"Upload\"", put.Body.Replace(" ", ""));
                 Assert.Contains("\"uploadSizeBytes\":" + (7 * Mib + 512), put.Body.Replace(" ", ""));
@@ -173,7 +173,7 @@ namespace GridAutomation.Provider.Azure.Tests
                     var scope = new TestScope("move:az-2");
                     await Assert.ThrowsAnyAsync<Exception>(() => c.ImportDiskAsync(image, scope.IdempotencyKey, scope, cts.Token));
                     c.AfterPageWrite = null;
-                    string id = scope.Checkpoints["azure.importDisk"];
+                    string id = scope.Checkpoints["azure.importDisk:os"];
                     Assert.Equal("ActiveUpload", sim.DiskStateOf(id));
                 }
                 // resume: the same disk (found by the key), every page written again, then sealed
@@ -197,7 +197,7 @@ namespace GridAutomation.Provider.Azure.Tests
                     var scope = new TestScope("move:az-3");
                     await Assert.ThrowsAnyAsync<Exception>(() => c.ImportDiskAsync(image, scope.IdempotencyKey, scope, cts.Token));
                     c.AfterPageWrite = null;
-                    other = scope.Checkpoints["azure.importDisk"];
+                    other = scope.Checkpoints["azure.importDisk:os"];
                 }
                 Assert.Equal(2, (await BlobsAsync(az)).Count);
                 await c.DiscardImportAsync(other, new TestScope(), Harness.Ct());
