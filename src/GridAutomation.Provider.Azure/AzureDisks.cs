@@ -170,10 +170,11 @@ namespace GridAutomation.Providers.Azure
             catch (RequestFailedException rf) when (rf.Status == 404) { return null; }
         }
 
-        private async Task<Uri> GrantAsync(ManagedDiskResource disk, AccessLevel access, IOperationScope scope, CancellationToken ct)
+        /// <summary>beginGetAccess; a null scope (a read without an operation) lets the SDK wait without progress.</summary>
+        private async Task<Uri> GrantAsync(ManagedDiskResource disk, AccessLevel access, IOperationScope? scope, CancellationToken ct)
         {
-            var op = await disk.GrantAccessAsync(WaitUntil.Started, new GrantAccessData(access, 3600 * 24), ct).ConfigureAwait(false);
-            await FollowAsync(op, (access == AccessLevel.Write ? "Opening disk for upload: " : "Opening disk for download: ") + disk.Data.Name, scope, ct).ConfigureAwait(false);
+            var op = await disk.GrantAccessAsync(scope == null ? WaitUntil.Completed : WaitUntil.Started, new GrantAccessData(access, 3600 * 24), ct).ConfigureAwait(false);
+            if (scope != null) await FollowAsync(op, (access == AccessLevel.Write ? "Opening disk for upload: " : "Opening disk for download: ") + disk.Data.Name, scope, ct).ConfigureAwait(false);
             var sas = op.Value?.AccessSas;
             if (string.IsNullOrEmpty(sas)) throw GridException.ResourceUnavailable($"Azure granted no access URL for disk '{disk.Data.Name}'.", "AzureNoAccessUrl", disk.Id.ToString());
             return new Uri(sas);
@@ -301,7 +302,7 @@ namespace GridAutomation.Providers.Azure
                 var vm = await GetVmAsync(nativeId, cancellationToken).ConfigureAwait(false);
                 var ids = DiskIds(vm.Data).ToList();
                 if (index < 0 || index >= ids.Count) throw GridException.InvalidRequest($"VM '{vm.Data.Name}' has no disk {index}.", "DiskNotFound");
-                var scope = NullScope.Instance;
+                IOperationScope? scope = null;
                 await DeallocateForDiskAccessAsync(vm, scope, cancellationToken).ConfigureAwait(false);
                 var md = (await _arm.GetManagedDiskResource(ids[index].Id).GetAsync(cancellationToken).ConfigureAwait(false)).Value;
                 var sas = await GrantAsync(md, AccessLevel.Read, scope, cancellationToken).ConfigureAwait(false);
@@ -312,21 +313,17 @@ namespace GridAutomation.Providers.Azure
                     using var stream = await blob.OpenReadAsync(new BlobOpenReadOptions(false) { BufferSize = PageChunk }, cancellationToken).ConfigureAwait(false);
                     return await HashGuestBytesAsync(stream, length - 512, cancellationToken).ConfigureAwait(false);
                 }
-                finally
-                {
-                    var rop = await md.RevokeAccessAsync(WaitUntil.Started, CancellationToken.None).ConfigureAwait(false);
-                    await FollowAsync(rop, "Ending read access to " + md.Data.Name, scope, CancellationToken.None).ConfigureAwait(false);
-                }
+                finally { await md.RevokeAccessAsync(WaitUntil.Completed, CancellationToken.None).ConfigureAwait(false); }
             }, nativeId, cancellationToken);
 
         /// <summary>A disk's SAS is granted only while no running VM holds it: a running or stopped VM is deallocated first.</summary>
-        private async Task DeallocateForDiskAccessAsync(VirtualMachineResource vm, IOperationScope scope, CancellationToken ct)
+        private async Task DeallocateForDiskAccessAsync(VirtualMachineResource vm, IOperationScope? scope, CancellationToken ct)
         {
             var (state, _) = PowerOf(vm);
             if (state == WorkloadState.Deallocated) return;
             Invalidate();
-            var op = await vm.DeallocateAsync(WaitUntil.Started, null, ct).ConfigureAwait(false);
-            await FollowAsync(op, "Deallocating Azure VM " + vm.Data.Name + " to read its disk", scope, ct).ConfigureAwait(false);
+            var op = await vm.DeallocateAsync(scope == null ? WaitUntil.Completed : WaitUntil.Started, null, ct).ConfigureAwait(false);
+            if (scope != null) await FollowAsync(op, "Deallocating Azure VM " + vm.Data.Name + " to read its disk", scope, ct).ConfigureAwait(false);
             Invalidate();
         }
 
@@ -377,17 +374,6 @@ namespace GridAutomation.Providers.Azure
             foreach (var t in request.Tags) data.Tags[t.Key] = t.Value;
             data.Tags[AzureMapping.IdempotencyTag] = keyTag;
             return data;
-        }
-
-        private sealed class NullScope : IOperationScope
-        {
-            public static readonly NullScope Instance = new NullScope();
-            public Guid OperationId => Guid.Empty;
-            public string IdempotencyKey => "";
-            public bool IsResume => false;
-            public IReadOnlyDictionary<string, string> Checkpoints { get; } = new Dictionary<string, string>();
-            public void Checkpoint(string key, string value) { }
-            public void Report(GridProgress progress) { }
         }
     }
 }

@@ -33,15 +33,6 @@ namespace GridAutomation.Provider.Azure.Tests
             public void Warning(string message) { lock (Messages) Messages.Add("WARNING: " + message); }
         }
 
-        private static async Task<List<string>> BlobsAsync(Azurite az)
-        {
-            var names = new List<string>();
-            await foreach (var c in az.Service.GetBlobContainersAsync())
-                await foreach (var b in az.Service.GetBlobContainerClient(c.Name).GetBlobsAsync())
-                    names.Add(c.Name + "/" + b.Name);
-            return names;
-        }
-
         [ChildFact]
         public async Task Azure_to_Azure_moves_the_disk_bytes_and_a_failed_create_rolls_back_without_orphans()
         {
@@ -95,7 +86,7 @@ namespace GridAutomation.Provider.Azure.Tests
                     }, new TestScope(), Harness.Ct());
                     sources.Add((await engine.GetWorkloadAsync("az-weu/" + WorkloadId.Escape(w.NativeId), Harness.Ct()), raw));
                 }
-                Assert.Equal(2, (await BlobsAsync(az)).Count);
+                Assert.Equal(2, (await az.ListBlobsAsync()).Count);
 
                 // the report: same provider and format, so Cold; the network from the destination's MoveDefaults; no prices invented
                 var report = await new MoveService(engine).TestAsync(sources[0].W, new MoveRequest { DestinationDatacenter = "az-neu" }, obs, Harness.Ct());
@@ -124,7 +115,7 @@ namespace GridAutomation.Provider.Azure.Tests
                 // the destination's disk holds the source's guest bytes
                 var back = await neu.ExportDiskAsync(moved.NativeId, null!, Path.Combine(dir, "back"), new TestScope(), Harness.Ct());
                 Assert.True(await q.CompareAsync(sources[0].Raw, DiskFormat.Raw, back.Path!, DiskFormat.VhdFixed, CancellationToken.None));
-                Assert.Equal(3, (await BlobsAsync(az)).Count);
+                Assert.Equal(3, (await az.ListBlobsAsync()).Count);
 
                 // a create that fails: rolled back, the uploaded disk and its blob removed, the source running again
                 sim.RefuseVmPut = rg => rg == "grid2";
@@ -133,7 +124,7 @@ namespace GridAutomation.Provider.Azure.Tests
                 Assert.Contains("rolled back", g.Message);
                 var op = engine.GetOperations(new OperationFilter()).First(o => o.Kind == MoveOrchestrator.Kind && o.Target == sources[1].W.Id);
                 Assert.Equal(OperationState.RolledBack, op.State);
-                Assert.Equal(3, (await BlobsAsync(az)).Count); // the two sources' and the first move's: nothing orphaned
+                Assert.Equal(3, (await az.ListBlobsAsync()).Count); // the two sources' and the first move's: nothing orphaned
                 Assert.Equal(3, sim.DiskCount);
                 Assert.Equal(WorkloadState.Running, (await engine.GetWorkloadAsync(sources[1].W.Id, Harness.Ct())).State);
                 Assert.DoesNotContain(obs.Messages, m => m.Contains("sig="));

@@ -28,6 +28,16 @@ namespace GridAutomation.Provider.Azure.Tests
         public StorageSharedKeyCredential Credential { get; } = new StorageSharedKeyCredential(Account, Key);
         public BlobServiceClient Service => new BlobServiceClient(BlobEndpoint, Credential);
 
+        /// <summary>Every blob of every container ("container/blob"), listed through Azurite's own API.</summary>
+        public async Task<System.Collections.Generic.List<string>> ListBlobsAsync()
+        {
+            var names = new System.Collections.Generic.List<string>();
+            await foreach (var c in Service.GetBlobContainersAsync())
+                await foreach (var b in Service.GetBlobContainerClient(c.Name).GetBlobsAsync())
+                    names.Add(c.Name + "/" + b.Name);
+            return names;
+        }
+
         private Azurite(Process p, string folder, int port) { _process = p; _folder = folder; Port = port; }
 
         public static string MainScript()

@@ -58,15 +58,6 @@ namespace GridAutomation.Provider.Azure.Tests
             return (raw, new DiskImage { Name = name, Format = DiskFormat.VhdFixed, CapacityBytes = new FileInfo(vhd).Length - 512, Path = vhd, ContentHash = hash, Firmware = firmware });
         }
 
-        private static async Task<List<string>> BlobsAsync(Azurite az)
-        {
-            var names = new List<string>();
-            await foreach (var c in az.Service.GetBlobContainersAsync())
-                await foreach (var b in az.Service.GetBlobContainerClient(c.Name).GetBlobsAsync())
-                    names.Add(c.Name + "/" + b.Name);
-            return names;
-        }
-
         private static string TempDir()
         {
             var d = Path.Combine(Path.GetTempPath(), "gridazmove-" + Guid.NewGuid().ToString("N"));
@@ -148,7 +139,7 @@ namespace GridAutomation.Provider.Azure.Tests
                 // removing the VM with its storage leaves no disk and no blob in Azurite
                 await c.RemoveAsync(w.NativeId, true, new TestScope(), Harness.Ct());
                 Assert.Equal(0, sim.DiskCount);
-                Assert.Empty(await BlobsAsync(az));
+                Assert.Empty(await az.ListBlobsAsync());
             }
             finally { Directory.Delete(dir, true); }
         }
@@ -199,13 +190,13 @@ namespace GridAutomation.Provider.Azure.Tests
                     c.AfterPageWrite = null;
                     other = scope.Checkpoints["azure.importDisk:os"];
                 }
-                Assert.Equal(2, (await BlobsAsync(az)).Count);
+                Assert.Equal(2, (await az.ListBlobsAsync()).Count);
                 await c.DiscardImportAsync(other, new TestScope(), Harness.Ct());
                 await c.DiscardImportAsync(other, new TestScope(), Harness.Ct()); // already gone: a no-op
                 Assert.False(sim.ResourceExists(other));
-                Assert.Equal(new[] { ArmSimulator.DiskContainer + "/" + new global::Azure.Core.ResourceIdentifier(diskId).Name }, await BlobsAsync(az));
+                Assert.Equal(new[] { ArmSimulator.DiskContainer + "/" + new global::Azure.Core.ResourceIdentifier(diskId).Name }, await az.ListBlobsAsync());
                 await c.DiscardImportAsync(diskId, new TestScope(), Harness.Ct());
-                Assert.Empty(await BlobsAsync(az));
+                Assert.Empty(await az.ListBlobsAsync());
             }
             finally { Directory.Delete(dir, true); }
         }
