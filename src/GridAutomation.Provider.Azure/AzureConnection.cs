@@ -493,7 +493,8 @@ namespace GridAutomation.Providers.Azure
                     ?? throw GridException.InvalidRequest("No VM size of this location has that many CPUs and that much memory.", "SizeNotFound");
             }
 
-            var image = ParseImage(request.Image);
+            string? imported = Get(opts, "ImportedDisk");
+            var image = imported == null ? ParseImage(request.Image) : null;
             string network = Get(opts, "Network") ?? Get(opts, "SubnetId") ?? Get(opts, "NetworkInterfaceId")
                 ?? throw GridException.InvalidRequest("Options[\"Network\"] must name an existing subnet id or network interface id.", "AzureNetworkRequired");
             ResourceIdentifier netId;
@@ -539,6 +540,7 @@ namespace GridAutomation.Providers.Azure
                 throw GridException.InvalidRequest($"Options[\"Network\"] must be a subnet or network interface id, not a {netId.ResourceType}.", "AzureInvalidNetwork");
             }
 
+            if (imported != null) return AttachImportedDisk(data, opts, imported, request, keyTag);
             // Admin: an SSH key (Linux) or a credential (password). Secrets never leave this method except to Azure.
             string? sshKey = Get(opts, "SshPublicKey") ?? (request.Secrets.TryGetValue("SshPublicKey", out var sk) ? sk as string : null);
             var adminCred = request.Secrets.TryGetValue("AdminCredential", out var ac) ? ac as NetworkCredential : null;

@@ -141,6 +141,10 @@ namespace GridAutomation.Providers.Libvirt
             }, cancellationToken, nativeId);
         }
 
+        /// <summary>IDiskImportCleanup: a rolled-back move's imported volumes (by the operation's key) that no domain uses.</summary>
+        public Task DiscardImportsAsync(IOperationScope scope, CancellationToken cancellationToken)
+            => RemoveImportedDisksAsync(scope.IdempotencyKey, cancellationToken);
+
         public Task<int> RemoveImportedDisksAsync(string key, CancellationToken cancellationToken)
         {
             ThrowIfDisposed();

@@ -198,5 +198,26 @@ namespace GridAutomation.Core.Tests
             Assert.Null(DiskConverter.Locate(n => n == DiskConverter.PathVariable ? fake + ".missing" : dir.Path));
             Assert.NotNull(DiskConverter.FreeBytes(dir.Path));
         }
+
+        [Fact]
+        public void Into_Azure_a_qcow2_disk_is_converted_to_a_fixed_VHD_and_a_size_without_a_price_stays_null()
+        {
+            // Azure declares (AzureDisks.cs) ImportFormats = VhdFixed, RequiredOptions = Network, sizes without prices
+            var i = Input(dstProvider: "Azure");
+            i.DestinationTransport = new Declared { ImportFormats = new[] { DiskFormat.VhdFixed }, ExportFormats = new[] { DiskFormat.VhdFixed }, RequiredOptions = new[] { "Network" }, MaxDiskBytes = 4096 * GiB };
+            i.DestinationSizes = new[] { new GridSize { Name = "Standard_B2s", CpuCount = 2, MemoryMB = 4096 }, new GridSize { Name = "Standard_B1s", CpuCount = 1, MemoryMB = 1024 } };
+            i.Options = new Dictionary<string, string> { ["Network"] = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v/subnets/default" };
+            var r = MovePlanner.Plan(i);
+            Assert.True(r.CanMove, string.Join("; ", r.Incompatibilities));
+            Assert.Equal(MoveMethod.DiskImport, r.Method);
+            Assert.Equal(new[] { DiskFormat.Qcow2, DiskFormat.VhdFixed }, r.Disks[0].Path);
+            Assert.True(r.Disks[0].NeedsConversion);
+            Assert.Equal("Standard_B2s", r.Size);
+            Assert.Equal(0.05m, r.SourcePricePerHour);
+            Assert.Null(r.DestinationPricePerHour); // never invented
+            // without the network: DestinationOptionMissing
+            i.Options = new Dictionary<string, string>();
+            Assert.Contains("DestinationOptionMissing", Codes(MovePlanner.Plan(i), MoveSeverity.Error));
+        }
     }
 }

@@ -87,5 +87,30 @@ namespace GridAutomation.Core.Tests
             Assert.False(File.Exists(dir.File("out.raw")));
             Assert.False(File.Exists(dir.File("out.raw.partial")));
         }
+
+        [Fact]
+        public async Task A_VHD_for_Azure_is_whole_MiB_plus_the_footer_and_keeps_the_content()
+        {
+            // Azure takes only a fixed VHD whose file is N MiB + 512 bytes: an odd-sized disk is grown to the next MiB
+            // (zeros), and force_size keeps qemu-img from rounding to its CHS geometry.
+            var q = QemuImg.Require();
+            using var dir = new TempDir();
+            long odd = 3L * 1024 * 1024 + 12345 * 512;
+            var raw = MakeDisk(dir.File("odd.raw"), odd);
+            var qcow = dir.File("odd.qcow2");
+            await q.ConvertAsync(raw, DiskFormat.Raw, qcow, DiskFormat.Qcow2, CancellationToken.None);
+            var vhd = dir.File("odd.vhd");
+            await q.ConvertAsync(qcow, DiskFormat.Qcow2, vhd, DiskFormat.VhdFixed, CancellationToken.None);
+            long expected = QemuImg.VhdFixedSize(odd);
+            Assert.Equal(10L * 1024 * 1024, expected);
+            Assert.Equal(expected + 512, new FileInfo(vhd).Length);
+            Assert.Equal(expected, await q.VirtualSizeAsync(vhd, DiskFormat.VhdFixed, CancellationToken.None));
+            Assert.True(await q.CompareAsync(raw, DiskFormat.Raw, vhd, DiskFormat.VhdFixed, CancellationToken.None));
+            Assert.Empty(Directory.GetFiles(dir.Path, "*.resize.raw"));
+            // already whole MiB: no staging, still N MiB + 512
+            var even = MakeDisk(dir.File("even.raw"), 4L * 1024 * 1024);
+            await q.ConvertAsync(even, DiskFormat.Raw, dir.File("even.vhd"), DiskFormat.VhdFixed, CancellationToken.None);
+            Assert.Equal(4L * 1024 * 1024 + 512, new FileInfo(dir.File("even.vhd")).Length);
+        }
     }
 }

@@ -197,7 +197,12 @@ namespace GridAutomation.Core.Moves
                     string staging = DiskFiles.StagingFolder(scope.OperationId);
                     CheckTempSpace(info, (IDiskTransport)dst, staging, rec);
                     var images = new List<DiskImage>();
-                    foreach (var d in info.Disks) images.Add(await srcX.ExportDiskAsync(rec.SourceNativeId, d, staging, scope, ct).ConfigureAwait(false));
+                    foreach (var d in info.Disks)
+                    {
+                        var img = await srcX.ExportDiskAsync(rec.SourceNativeId, d, staging, scope, ct).ConfigureAwait(false);
+                        img.Firmware ??= info.Firmware; // the importer chooses the VM generation from it (Azure: BIOS → Gen1)
+                        images.Add(img);
+                    }
                     return JsonUtil.Serialize(images);
                 }
                 case "convert":
@@ -373,9 +378,10 @@ namespace GridAutomation.Core.Moves
                 try { await dst.RemoveAsync(id, true, scope, ct).ConfigureAwait(false); }
                 catch (GridException g) when (g.Kind == GridErrorKind.NotFound) { }
             }
-            // imported disks no workload took (an import, or a create that never defined its workload)
+            // imported disks no workload took (an import, or a create that never defined its workload): a libvirt
+            // volume, an Azure managed disk
             if (dst is IDiskImportCleanup cleanup && scope.Checkpoints.ContainsKey("step"))
-                await cleanup.RemoveImportedDisksAsync(scope.IdempotencyKey, ct).ConfigureAwait(false);
+                await cleanup.DiscardImportsAsync(scope, ct).ConfigureAwait(false);
             DiskFiles.RemoveStaging(DiskFiles.StagingFolder(op.Id));
             if (rec.WasRunning)
             {

@@ -50,7 +50,7 @@ namespace GridAutomation.Core.Transport
             DiskFormat.Qcow2 => ("qcow2", null),
             DiskFormat.VmdkMonolithicSparse => ("vmdk", "subformat=monolithicSparse"),
             DiskFormat.VmdkStreamOptimized => ("vmdk", "subformat=streamOptimized"),
-            DiskFormat.VhdFixed => ("vpc", "subformat=fixed"),
+            DiskFormat.VhdFixed => ("vpc", "subformat=fixed,force_size"),
             DiskFormat.Vhdx => ("vhdx", null),
             _ => null,
         };

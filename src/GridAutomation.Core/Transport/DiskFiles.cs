@@ -6,18 +6,6 @@ using System.Threading.Tasks;
 
 namespace GridAutomation.Core.Transport
 {
-    /// <summary>
-    /// Optional interface of an <see cref="IDiskTransfer"/> connection whose imports leave storage behind until a
-    /// create adopts it: a roll-back removes what an import with <paramref name="key"/> made (also an import whose
-    /// result was never recorded), so no orphan volume stays in a pool. Kept apart from IDiskTransfer so that
-    /// interface's shape does not change for the providers implementing it.
-    /// </summary>
-    public interface IDiskImportCleanup
-    {
-        /// <summary>Removes every disk an import under <paramref name="key"/> made that no workload uses; returns how many.</summary>
-        Task<int> RemoveImportedDisksAsync(string key, CancellationToken cancellationToken);
-    }
-
     /// <summary>Streaming helpers for staged disk files: hashing 1 MiB at a time (never a whole disk in memory).</summary>
     public static class DiskFiles
     {

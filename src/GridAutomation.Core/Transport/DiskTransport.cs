@@ -80,6 +80,8 @@ namespace GridAutomation.Core.Transport
         public string? Path { get; set; }
         /// <summary>Hash of the disk's content (SHA-256 hex), compared after every step that copies it.</summary>
         public string ContentHash { get; set; } = "";
+        /// <summary>"bios" or "uefi" where the exporter knows the source's firmware (an importer that must choose a VM generation reads it: Azure BIOS → Gen1); null when unknown.</summary>
+        public string? Firmware { get; set; }
     }
 
     /// <summary>
@@ -94,5 +96,18 @@ namespace GridAutomation.Core.Transport
         Task<string> ImportDiskAsync(DiskImage image, string key, Providers.IOperationScope scope, CancellationToken cancellationToken);
         /// <summary>The content hash of a workload's disk (by index), to verify the copy.</summary>
         Task<string> HashDiskAsync(string nativeId, int index, CancellationToken cancellationToken);
+    }
+
+    /// <summary>
+    /// Optional interface of a destination whose imported disk is a resource of its own until a create takes it
+    /// (a libvirt pool volume, Azure's managed disk): on roll-back the core asks it to remove what this operation
+    /// imported and no workload took. The provider finds it by the operation's key or the checkpoints it wrote
+    /// before it made anything, so an import whose result was never recorded is found too. A disk a created workload
+    /// already took goes with that workload (removed first). Kept apart from IDiskTransfer so that interface's shape
+    /// stays the same for providers without such storage.
+    /// </summary>
+    public interface IDiskImportCleanup
+    {
+        Task DiscardImportsAsync(Providers.IOperationScope scope, CancellationToken cancellationToken);
     }
 }

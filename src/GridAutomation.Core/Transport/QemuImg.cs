@@ -31,6 +31,12 @@ namespace GridAutomation.Core.Transport
             var t = DiskConverter.QemuName(to) ?? throw GridException.Unsupported($"{to} disks are not files qemu-img writes.", "UnsupportedDiskFormat");
             string partial = destination + ".partial";
             if (File.Exists(partial)) File.Delete(partial);
+            string? resized = null;
+            if (to == DiskFormat.VhdFixed && from != DiskFormat.VhdFixed)
+            {
+                // Azure: a fixed VHD of whole MiB (+ the 512-byte footer); force_size keeps qemu-img from rounding to CHS geometry
+                (source, f, resized) = await AlignForVhdAsync(source, from, f, destination, ct).ConfigureAwait(false);
+            }
             var args = new List<string> { "convert", "-q", "-f", f.Format, "-O", t.Format };
             if (t.Options != null) { args.Add("-o"); args.Add(t.Options); }
             args.Add(source); args.Add(partial);
@@ -40,8 +46,41 @@ namespace GridAutomation.Core.Transport
                 if (File.Exists(destination)) File.Delete(destination);
                 File.Move(partial, destination);
             }
-            finally { if (File.Exists(partial)) File.Delete(partial); }
+            finally
+            {
+                if (File.Exists(partial)) File.Delete(partial);
+                if (resized != null && File.Exists(resized)) File.Delete(resized);
+            }
         }
+
+        private const long Mib = 1024 * 1024;
+
+        /// <summary>The virtual size a fixed VHD for Azure gets: the capacity rounded up to a whole MiB (the file is that + 512 bytes).</summary>
+        public static long VhdFixedSize(long capacityBytes) => (capacityBytes + Mib - 1) / Mib * Mib;
+
+        /// <summary>The guest-visible size of an image (qemu-img info).</summary>
+        public async Task<long> VirtualSizeAsync(string image, DiskFormat format, CancellationToken ct)
+        {
+            var n = DiskConverter.QemuName(format) ?? throw GridException.Unsupported($"{format} disks are not files qemu-img reads.", "UnsupportedDiskFormat");
+            var (code, output, err) = await ExecAsync(new List<string> { "info", "--output=json", "-f", n.Format, image }, ct).ConfigureAwait(false);
+            if (code != 0) throw new GridException(GridErrorKind.InvalidRequest, "qemu-img info failed: " + err.Trim(), "DiskConversionFailed");
+            using var doc = System.Text.Json.JsonDocument.Parse(output);
+            return doc.RootElement.GetProperty("virtual-size").GetInt64();
+        }
+
+        /// <summary>A source whose size is not a whole MiB is staged as raw beside the destination and grown to the next MiB (zeros).</summary>
+        private async Task<(string Source, (string Format, string? Options) Name, string? Staged)> AlignForVhdAsync(string source, DiskFormat from, (string Format, string? Options) f, string destination, CancellationToken ct)
+        {
+            long size = await VirtualSizeAsync(source, from, ct).ConfigureAwait(false);
+            long aligned = VhdFixedSize(size);
+            if (aligned == size) return (source, f, null);
+            string staged = destination + ".resize.raw";
+            if (File.Exists(staged)) File.Delete(staged);
+            await RunAsync(new List<string> { "convert", "-q", "-f", f.Format, "-O", "raw", source, staged }, ct).ConfigureAwait(false);
+            await RunAsync(new List<string> { "resize", "-q", "-f", "raw", staged, aligned.ToString(System.Globalization.CultureInfo.InvariantCulture) }, ct).ConfigureAwait(false);
+            return (staged, ("raw", null), staged);
+        }
+
 
         /// <summary>True when both images hold the same guest-visible content (qemu-img compare: an area only one image has must be zeros, as a VHD rounded up to its geometry is).</summary>
         public async Task<bool> CompareAsync(string a, DiskFormat fa, string b, DiskFormat fb, CancellationToken ct)

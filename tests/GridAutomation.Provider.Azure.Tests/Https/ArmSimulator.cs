@@ -17,7 +17,7 @@ namespace GridAutomation.Provider.Azure.Tests
     /// long-running operations (Azure-AsyncOperation + Location, Retry-After 0), CloudError bodies, 429 injection,
     /// and the token endpoints of managed identity (App Service style) and Microsoft Entra (client credentials).
     /// </summary>
-    public sealed class ArmSimulator
+    public sealed partial class ArmSimulator
     {
         public const string Subscription = "11111111-2222-3333-4444-555555555555";
         public const string Tenant = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
@@ -59,6 +59,8 @@ namespace GridAutomation.Provider.Azure.Tests
             public string Status = "InProgress";
             public Action? Complete;
             public JsonObject? Error;
+            /// <summary>The final result (e.g. beginGetAccess's accessSAS), returned at the Location URL.</summary>
+            public JsonObject? Result;
         }
 
         public ArmSimulator(TestHttpsServer server)
@@ -88,7 +90,7 @@ namespace GridAutomation.Provider.Azure.Tests
             lock (_gate) { var vm = _vms[id]; vm.Provisioning = provisioning; vm.Power = power; }
         }
 
-        public bool ResourceExists(string id) { lock (_gate) return _resources.Contains(id) || _vms.ContainsKey(id); }
+        public bool ResourceExists(string id) { lock (_gate) return _resources.Contains(id) || _vms.ContainsKey(id) || _disks.ContainsKey(id); }
         public int VmCount { get { lock (_gate) return _vms.Count; } }
         public string? PowerOf(string id) { lock (_gate) return _vms.TryGetValue(id, out var v) ? v.Power : null; }
 
@@ -224,6 +226,7 @@ namespace GridAutomation.Provider.Azure.Tests
                     }
                     if (seg.Length == 9 && method == "POST") { await VmAction(ctx, id, seg[8]); return; }
                 }
+                if (seg.Length >= 8 && Is(seg[5], "Microsoft.Compute") && Is(seg[6], "disks") && await HandleDiskAsync(ctx, req, rg, seg)) return;
                 if (seg.Length == 8 && method == "DELETE" && (Is(seg[6], "disks") || Is(seg[6], "networkInterfaces")))
                 {
                     string rid = "/" + string.Join("/", seg);
@@ -375,9 +378,11 @@ namespace GridAutomation.Provider.Azure.Tests
             if (size == null || !Sizes.Any(x => x.Name.Equals(size, StringComparison.OrdinalIgnoreCase)))
             { await CloudError(ctx, 400, "InvalidParameter", $"The value '{size}' of parameter 'vmSize' is not allowed. Allowed values are: {string.Join(", ", Sizes.Select(x => x.Name))}.", "vmSize"); return; }
             var image = props?["storageProfile"]?["imageReference"] as JsonObject;
-            if (image == null || image["publisher"] == null)
+            if (RefuseVmPut?.Invoke(rg) == true) { await CloudError(ctx, 409, "AllocationFailed", "Allocation failed: no capacity for this size in this region (test injection)."); return; }
+            string? attach = AttachedDiskId(props);
+            if (attach == null && (image == null || image["publisher"] == null))
             { await CloudError(ctx, 400, "InvalidParameter", "Required parameter 'imageReference' is missing (null).", "imageReference"); return; }
-            if (props?["osProfile"]?["adminPassword"] == null && props?["osProfile"]?["linuxConfiguration"]?["ssh"] == null)
+            if (attach == null && props?["osProfile"]?["adminPassword"] == null && props?["osProfile"]?["linuxConfiguration"]?["ssh"] == null)
             { await CloudError(ctx, 400, "InvalidParameter", "Either adminPassword or an SSH public key is required.", "osProfile"); return; }
 
             bool exists;
@@ -387,17 +392,24 @@ namespace GridAutomation.Provider.Azure.Tests
                 if (props?["osProfile"]?["adminPassword"] != null) { await CloudError(ctx, 409, "PropertyChangeNotAllowed", "Changing property 'osProfile.adminPassword' is not allowed.", "osProfile.adminPassword"); return; }
             }
 
-            var model = NewModel(rg, name, req["location"]?.GetValue<string>() ?? Location, size,
-                image["publisher"]!.GetValue<string>(), image["offer"]!.GetValue<string>(), image["sku"]!.GetValue<string>(), image["version"]!.GetValue<string>(), req["zones"]?.DeepClone());
+            if (attach != null && await RefuseAttachAsync(ctx, attach)) return;
+            var model = attach != null
+                ? NewModel(rg, name, req["location"]?.GetValue<string>() ?? Location, size, "", "", "", "", req["zones"]?.DeepClone())
+                : NewModel(rg, name, req["location"]?.GetValue<string>() ?? Location, size,
+                image!["publisher"]!.GetValue<string>(), image["offer"]!.GetValue<string>(), image["sku"]!.GetValue<string>(), image["version"]!.GetValue<string>(), req["zones"]?.DeepClone());
             model["tags"] = req["tags"]?.DeepClone() ?? new JsonObject();
             var mp = model["properties"]!.AsObject();
             var osReq = props!["storageProfile"]?["osDisk"] as JsonObject;
             var os = mp["storageProfile"]!["osDisk"]!.AsObject();
             if (osReq?["name"] != null) { os["name"] = osReq["name"]!.DeepClone(); os["managedDisk"]!["id"] = RgId(rg) + "/providers/Microsoft.Compute/disks/" + osReq["name"]!.GetValue<string>(); }
             os["deleteOption"] = osReq?["deleteOption"]?.DeepClone() ?? "Detach";
-            var osp = (JsonObject)props["osProfile"]!.DeepClone();
-            osp.Remove("adminPassword"); // never returned by Azure
-            mp["osProfile"] = osp;
+            if (attach != null) ApplyAttach(mp, attach, id, osReq!);
+            else
+            {
+                var osp = (JsonObject)props["osProfile"]!.DeepClone();
+                osp.Remove("adminPassword"); // never returned by Azure
+                mp["osProfile"] = osp;
+            }
             var netReq = props["networkProfile"] as JsonObject;
             var nics = new JsonArray();
             if (netReq?["networkInterfaces"] is JsonArray given)
@@ -469,6 +481,7 @@ namespace GridAutomation.Provider.Azure.Tests
                     if (!_vms.TryGetValue(id, out var vm)) return;
                     _vms.Remove(id);
                     var os = vm.Model["properties"]!["storageProfile"]!["osDisk"]!;
+                    ReleaseDisk(os["managedDisk"]!["id"]!.GetValue<string>(), os["deleteOption"]?.GetValue<string>() == "Delete");
                     if (os["deleteOption"]?.GetValue<string>() == "Delete") _resources.Remove(os["managedDisk"]!["id"]!.GetValue<string>());
                     foreach (var n in vm.Model["properties"]!["networkProfile"]!["networkInterfaces"]!.AsArray())
                         if (n!["properties"]?["deleteOption"]?.GetValue<string>() == "Delete") _resources.Remove(n["id"]!.GetValue<string>());
@@ -502,12 +515,14 @@ namespace GridAutomation.Provider.Azure.Tests
 
         // ------------------------------------------------------------------ long-running operations
 
-        private string StartOp(Action complete)
+        private string StartOp(Action complete) => StartOp(complete, null);
+
+        private string StartOp(Action complete, JsonObject? result)
         {
             string id = Guid.NewGuid().ToString();
             (string Code, string Message)? fail;
             lock (_gate) { fail = _failNext; _failNext = null; }
-            _ops[id] = new Op { PollsLeft = PollsPerOperation, Complete = complete, Error = fail == null ? null : new JsonObject { ["code"] = fail.Value.Code, ["message"] = fail.Value.Message } };
+            _ops[id] = new Op { PollsLeft = PollsPerOperation, Complete = complete, Result = result, Error = fail == null ? null : new JsonObject { ["code"] = fail.Value.Code, ["message"] = fail.Value.Message } };
             if (PollsPerOperation <= 0) Finish(_ops[id]);
             return id;
         }
@@ -542,10 +557,12 @@ namespace GridAutomation.Provider.Azure.Tests
             if (monitor)
             {
                 if (op.Status == "InProgress") { ctx.Response.Headers["Retry-After"] = "0"; ctx.Response.StatusCode = 202; return; }
+                if (op.Result != null && op.Status == "Succeeded") { await Json(ctx, 200, op.Result.DeepClone()); return; }
                 ctx.Response.StatusCode = 200;
                 return;
             }
             var body = new JsonObject { ["name"] = opId, ["status"] = op.Status, ["startTime"] = DateTime.UtcNow.ToString("o") };
+            if (op.Result != null && op.Status == "Succeeded") body["properties"] = new JsonObject { ["output"] = op.Result.DeepClone() };
             if (op.Error != null) body["error"] = op.Error.DeepClone();
             if (op.Status == "InProgress") ctx.Response.Headers["Retry-After"] = "0";
             await Json(ctx, 200, body);
