@@ -51,6 +51,12 @@
         'Connect-GridState'
         'Copy-GridState'
         'Test-GridMove'
+        'Update-GridUsage'
+        'Get-GridUsage'
+        'Export-GridUsage'
+        'Set-GridRateCard'
+        'Get-GridRateCard'
+        'Remove-GridRateCard'
     )
     VariablesToExport      = @()
     AliasesToExport        = @()
