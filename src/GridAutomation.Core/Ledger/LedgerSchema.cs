@@ -5,7 +5,8 @@ namespace GridAutomation.Core.Ledger
     /// <summary>
     /// The ledger's tables (component "ledger", its own version numbers), in each backend's dialect.
     /// usage_intervals: one row per workload per state period; at most one open row (end_time NULL) per workload,
-    /// enforced by a unique partial index, so two observers of the same change record it once.
+    /// enforced by a unique partial index, so two observers of the same change record it once. duration_s and billed_s
+    /// are set when the interval closes (billed_s after the rule's rounding and minimum), so reports add closed rows up in SQL.
     /// rate_cards: an owner's prices, each from a time on.
     /// </summary>
     internal static class LedgerSchema
@@ -35,7 +36,9 @@ namespace GridAutomation.Core.Ledger
                 currency TEXT,
                 estimated INTEGER NOT NULL DEFAULT 0,
                 source TEXT NOT NULL,
-                operation_id TEXT)";
+                operation_id TEXT,
+                duration_s DOUBLE PRECISION,
+                billed_s DOUBLE PRECISION)";
 
         private const string Indexes = @"
               CREATE UNIQUE INDEX ux_usage_open ON usage_intervals(workload_id) WHERE end_time IS NULL;

@@ -103,8 +103,11 @@ namespace GridAutomation.Core.Ledger
         private static bool Close(IStateSession s, UsageInterval i, DateTimeOffset time, string t, bool estimated)
         {
             string end = time < i.Start ? StateStore.FormatTime(i.Start) : t;
-            return s.Execute("UPDATE usage_intervals SET end_time = @e, estimated = @est WHERE id = @id AND end_time IS NULL",
-                ("@e", end), ("@est", estimated ? 1 : 0), ("@id", i.Id)) == 1;
+            double duration = Math.Max(0, (time - i.Start).TotalSeconds);
+            var rule = BillingRule.Find(i.BillingRule) ?? BillingRule.RateCard;
+            double billed = i.ComputeBilled ? rule.Round(i.RunBeforeSeconds + duration) - rule.Round(i.RunBeforeSeconds) : 0;
+            return s.Execute("UPDATE usage_intervals SET end_time = @e, estimated = @est, duration_s = @d, billed_s = @b WHERE id = @id AND end_time IS NULL",
+                ("@e", end), ("@est", estimated ? 1 : 0), ("@d", duration), ("@b", billed), ("@id", i.Id)) == 1;
         }
 
         private bool Open(IStateSession s, GridDatacenter dc, BillingRule rule, GridWorkload w, DateTimeOffset time, string t, double runBefore,
@@ -204,14 +207,14 @@ namespace GridAutomation.Core.Ledger
             };
         }
 
-        /// <summary>Every interval overlapping [from, to) (null = unbounded), in workload and start order.</summary>
-        public IReadOnlyList<UsageInterval> GetIntervals(DateTimeOffset? from, DateTimeOffset? to)
+        /// <summary>Every interval overlapping [from, to) (null = unbounded), in workload and start order; <paramref name="except"/> leaves out rows matching that SQL condition.</summary>
+        public IReadOnlyList<UsageInterval> GetIntervals(DateTimeOffset? from, DateTimeOffset? to, string? except = null)
         {
             if (!HasSchema()) return Array.Empty<UsageInterval>();
             return Store.Read(s =>
             {
                 var list = new List<UsageInterval>();
-                using var cmd = s.Command($"SELECT {Columns} FROM usage_intervals WHERE start_time < @to AND (end_time IS NULL OR end_time > @from) ORDER BY workload_id, start_time, id");
+                using var cmd = s.Command($"SELECT {Columns} FROM usage_intervals WHERE start_time < @to AND (end_time IS NULL OR end_time > @from){(except == null ? "" : " AND NOT (" + except + ")")} ORDER BY workload_id, start_time, id");
                 cmd.Bind("@to", to.HasValue ? StateStore.FormatTime(to.Value) : "9999");
                 cmd.Bind("@from", from.HasValue ? StateStore.FormatTime(from.Value) : "");
                 using var r = cmd.ExecuteReader();

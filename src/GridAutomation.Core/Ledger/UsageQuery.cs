@@ -1,7 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Globalization;
 using GridAutomation.Core.Engine;
+using GridAutomation.Core.State;
 
 namespace GridAutomation.Core.Ledger
 {
@@ -44,6 +46,9 @@ namespace GridAutomation.Core.Ledger
         /// so pieces of one run always add up to the run's billed time.
         /// </summary>
         public IReadOnlyList<UsageCharge> GetCharges(UsageQuery q, Func<string, DateTimeOffset> now, bool splitDays)
+            => GetCharges(q, now, splitDays, null);
+
+        private IReadOnlyList<UsageCharge> GetCharges(UsageQuery q, Func<string, DateTimeOffset> now, bool splitDays, string? except)
         {
             if (q == null) throw new ArgumentNullException(nameof(q));
             var owners = Wildcard.CompileAll(q.Owners);
@@ -54,7 +59,7 @@ namespace GridAutomation.Core.Ledger
             var cards = q.Recalculate ? GetRateCards() : Array.Empty<GridRateCard>();
             var clocks = new Dictionary<string, DateTimeOffset>(StringComparer.OrdinalIgnoreCase);
             var charges = new List<UsageCharge>();
-            foreach (var i in GetIntervals(q.From, q.To))
+            foreach (var i in GetIntervals(q.From, q.To, except))
             {
                 if (!Wildcard.MatchesAny(i.Datacenter, dcs) || !Wildcard.MatchesAny(i.DatacenterOwner ?? "", owners) || !Wildcard.MatchesAny(i.WorkloadOwner ?? "", consumers)) continue;
                 var rule = BillingRule.Find(i.BillingRule) ?? BillingRule.RateCard;
@@ -97,57 +102,129 @@ namespace GridAutomation.Core.Ledger
             return charges;
         }
 
-        /// <summary>Usage grouped as asked, then one total row (IsTotal). Without GroupBy the only row is the total.</summary>
+        /// <summary>
+        /// Usage grouped as asked, then one total row (IsTotal). Without GroupBy the only row is the total. Closed intervals
+        /// wholly inside the period (and inside one day, when grouped by day) are added up by the database from their
+        /// stored billed seconds; the others (open, cut by the period or by midnight, or everything under -Recalculate)
+        /// are priced piece by piece — both give the same figures.
+        /// </summary>
         public IReadOnlyList<GridUsage> GetUsage(UsageQuery q, Func<string, DateTimeOffset> now)
         {
-            var charges = GetCharges(q, now, (q.GroupBy & UsageGroupBy.Day) != 0);
-            var from = q.From ?? (charges.Count > 0 ? charges.Min(c => c.Start) : DateTimeOffset.MinValue);
-            var to = q.To ?? (charges.Count > 0 ? charges.Max(c => c.End) : DateTimeOffset.MinValue);
+            if (q == null) throw new ArgumentNullException(nameof(q));
+            bool days = (q.GroupBy & UsageGroupBy.Day) != 0;
+            var acc = new Dictionary<(string?, string?, string?, string?, DateTime?), Acc>();
+            var total = new Acc();
+            string? fast = null;
+            if (!q.Recalculate && HasSchema())
+            {
+                fast = "end_time IS NOT NULL AND billed_s IS NOT NULL AND start_time >= @from AND end_time <= @to" + (days ? " AND substr(start_time, 1, 10) = substr(end_time, 1, 10)" : "");
+                AddAggregates(q, fast, days, acc, total);
+            }
+            foreach (var c in GetCharges(q, now, days, fast))
+            {
+                var i = c.Interval;
+                var key = Key(q.GroupBy, i.DatacenterOwner, i.WorkloadOwner, i.Datacenter, i.WorkloadId, c.Start.UtcDateTime.Date);
+                foreach (var a in new[] { Get(acc, key, q.GroupBy), total })
+                    a.Add(c.Hours * 3600, c.BilledHours * 3600, i.CpuCount * c.BilledHours * 3600, i.MemoryMB * c.BilledHours * 3600, c.Cost,
+                        c.PricePerHour == null ? c.BilledHours * 3600 : 0, c.PricePerHour == null ? null : c.Currency, i.Estimated, c.Start, c.End);
+            }
+            var from = q.From ?? total.Min ?? DateTimeOffset.MinValue;
+            var to = q.To ?? total.Max ?? DateTimeOffset.MinValue;
             var rows = new List<GridUsage>();
             if (q.GroupBy != UsageGroupBy.None)
-            {
-                var g = q.GroupBy;
-                foreach (var grp in charges.GroupBy(c => (
-                    Owner: (g & UsageGroupBy.Owner) != 0 ? c.Interval.DatacenterOwner ?? "" : null,
-                    Consumer: (g & UsageGroupBy.Consumer) != 0 ? c.Interval.WorkloadOwner ?? "" : null,
-                    Datacenter: (g & UsageGroupBy.Datacenter) != 0 ? c.Interval.Datacenter : null,
-                    Workload: (g & UsageGroupBy.Workload) != 0 ? c.Interval.WorkloadId : null,
-                    Day: (g & UsageGroupBy.Day) != 0 ? c.Start.UtcDateTime.Date : (DateTime?)null))
-                    .OrderBy(x => x.Key.Owner, StringComparer.OrdinalIgnoreCase).ThenBy(x => x.Key.Consumer, StringComparer.OrdinalIgnoreCase)
-                    .ThenBy(x => x.Key.Datacenter, StringComparer.OrdinalIgnoreCase).ThenBy(x => x.Key.Workload, StringComparer.Ordinal).ThenBy(x => x.Key.Day))
+                foreach (var kv in acc.OrderBy(x => x.Key.Item1, StringComparer.OrdinalIgnoreCase).ThenBy(x => x.Key.Item2, StringComparer.OrdinalIgnoreCase)
+                    .ThenBy(x => x.Key.Item3, StringComparer.OrdinalIgnoreCase).ThenBy(x => x.Key.Item4, StringComparer.Ordinal).ThenBy(x => x.Key.Item5))
                 {
-                    var row = Sum(grp, from, to);
-                    row.Owner = grp.Key.Owner; row.Consumer = grp.Key.Consumer; row.Datacenter = grp.Key.Datacenter; row.Workload = grp.Key.Workload;
-                    row.Day = grp.Key.Day.HasValue ? DateTime.SpecifyKind(grp.Key.Day.Value, DateTimeKind.Utc) : (DateTime?)null;
+                    var row = kv.Value.ToUsage(from, to);
+                    row.Owner = kv.Key.Item1; row.Consumer = kv.Key.Item2; row.Datacenter = kv.Key.Item3; row.Workload = kv.Key.Item4;
+                    row.Day = kv.Key.Item5.HasValue ? DateTime.SpecifyKind(kv.Key.Item5.Value, DateTimeKind.Utc) : (DateTime?)null;
                     rows.Add(row);
                 }
-            }
-            var total = Sum(charges, from, to);
-            total.IsTotal = true;
-            rows.Add(total);
+            var t = total.ToUsage(from, to);
+            t.IsTotal = true;
+            rows.Add(t);
             return rows;
         }
 
-        private static GridUsage Sum(IEnumerable<UsageCharge> charges, DateTimeOffset from, DateTimeOffset to)
+        private static (string?, string?, string?, string?, DateTime?) Key(UsageGroupBy g, string? owner, string? consumer, string dc, string workload, DateTime day)
+            => ((g & UsageGroupBy.Owner) != 0 ? owner ?? "" : null,
+                (g & UsageGroupBy.Consumer) != 0 ? consumer ?? "" : null,
+                (g & UsageGroupBy.Datacenter) != 0 ? dc : null,
+                (g & UsageGroupBy.Workload) != 0 ? workload : null,
+                (g & UsageGroupBy.Day) != 0 ? day : (DateTime?)null);
+
+        private static Acc Get(Dictionary<(string?, string?, string?, string?, DateTime?), Acc> acc, (string?, string?, string?, string?, DateTime?) key, UsageGroupBy g)
         {
-            var u = new GridUsage { From = from, To = to };
-            var currencies = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var c in charges)
+            if (g == UsageGroupBy.None) return new Acc(); // only the total is kept
+            if (!acc.TryGetValue(key, out var a)) acc[key] = a = new Acc();
+            return a;
+        }
+
+        /// <summary>The closed intervals inside the period, added up by the database per datacenter, owner, consumer (and workload, day), then filtered and grouped here.</summary>
+        private void AddAggregates(UsageQuery q, string fast, bool days, Dictionary<(string?, string?, string?, string?, DateTime?), Acc> acc, Acc total)
+        {
+            var owners = Wildcard.CompileAll(q.Owners);
+            var consumers = Wildcard.CompileAll(q.Consumers);
+            var dcs = Wildcard.CompileAll(q.Datacenters);
+            bool byWorkload = (q.GroupBy & UsageGroupBy.Workload) != 0;
+            string sql = $@"SELECT datacenter, datacenter_owner, workload_owner, {(byWorkload ? "workload_id" : "NULL")}, {(days ? "substr(start_time, 1, 10)" : "NULL")}, currency,
+                    SUM(duration_s), SUM(billed_s), SUM(billed_s * cpu), SUM(billed_s * memory_mb), SUM(billed_s * price_per_hour),
+                    SUM(CASE WHEN price_per_hour IS NULL THEN billed_s ELSE 0 END), MAX(estimated), MIN(start_time), MAX(end_time)
+                FROM usage_intervals WHERE {fast}
+                GROUP BY datacenter, datacenter_owner, workload_owner, {(byWorkload ? "workload_id, " : "")}{(days ? "substr(start_time, 1, 10), " : "")}currency";
+            Store.Read(s =>
             {
-                u.Hours += c.Hours;
-                u.BilledHours += c.BilledHours;
-                u.VCpuHours += c.VCpuHours;
-                u.GBHours += c.GBHours;
-                u.Cost += c.Cost;
-                if (c.PricePerHour == null) u.UnpricedHours += c.BilledHours;
-                else if (c.Currency != null) currencies.Add(c.Currency);
-                if (c.Interval.Estimated) u.Estimated = true;
+                using var cmd = s.Command(sql);
+                cmd.Bind("@from", q.From.HasValue ? StateStore.FormatTime(q.From.Value) : "");
+                cmd.Bind("@to", q.To.HasValue ? StateStore.FormatTime(q.To.Value) : "9999");
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                {
+                    string dc = r.GetString(0);
+                    string? owner = r.IsDBNull(1) ? null : r.GetString(1), consumer = r.IsDBNull(2) ? null : r.GetString(2);
+                    if (!Wildcard.MatchesAny(dc, dcs) || !Wildcard.MatchesAny(owner ?? "", owners) || !Wildcard.MatchesAny(consumer ?? "", consumers)) continue;
+                    string workload = r.IsDBNull(3) ? "" : r.GetString(3);
+                    DateTime day = r.IsDBNull(4) ? default : DateTime.ParseExact(r.GetString(4), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+                    string? currency = r.IsDBNull(5) ? null : r.GetString(5);
+                    double D(int k) => r.IsDBNull(k) ? 0 : Convert.ToDouble(r.GetValue(k), CultureInfo.InvariantCulture);
+                    decimal cost = r.IsDBNull(10) ? 0m : Convert.ToDecimal(r.GetValue(10), CultureInfo.InvariantCulture) / 3600m;
+                    bool estimated = !r.IsDBNull(12) && Convert.ToInt64(r.GetValue(12), CultureInfo.InvariantCulture) != 0;
+                    var min = StateStore.ParseTime(r.GetString(13));
+                    var max = StateStore.ParseTime(r.GetString(14));
+                    var key = Key(q.GroupBy, owner, consumer, dc, workload, day);
+                    foreach (var a in new[] { Get(acc, key, q.GroupBy), total })
+                        a.Add(D(6), D(7), D(8), D(9), cost, D(11), D(7) - D(11) > 0 ? currency : null, estimated, min, max);
+                }
+                return 0;
+            });
+        }
+
+        /// <summary>A running sum of one group (seconds; memory in MB-seconds).</summary>
+        private sealed class Acc
+        {
+            private double _s, _billed, _cpu, _mem, _unpriced;
+            private decimal _cost;
+            private bool _estimated;
+            private readonly HashSet<string> _currencies = new HashSet<string>(StringComparer.Ordinal);
+            public DateTimeOffset? Min, Max;
+
+            public void Add(double seconds, double billed, double cpuSeconds, double memMBSeconds, decimal cost, double unpriced, string? currency, bool estimated, DateTimeOffset start, DateTimeOffset end)
+            {
+                _s += seconds; _billed += billed; _cpu += cpuSeconds; _mem += memMBSeconds; _cost += cost; _unpriced += unpriced;
+                if (currency != null) _currencies.Add(currency);
+                _estimated |= estimated;
+                if (Min == null || start < Min) Min = start;
+                if (Max == null || end > Max) Max = end;
             }
-            u.Cost = Math.Round(u.Cost, 6);
-            u.Currency = currencies.Count == 0 ? null : string.Join("+", currencies.OrderBy(x => x, StringComparer.Ordinal));
-            u.Hours = Math.Round(u.Hours, 6); u.BilledHours = Math.Round(u.BilledHours, 6);
-            u.VCpuHours = Math.Round(u.VCpuHours, 6); u.GBHours = Math.Round(u.GBHours, 6);
-            return u;
+
+            public GridUsage ToUsage(DateTimeOffset from, DateTimeOffset to) => new GridUsage
+            {
+                From = from, To = to,
+                Hours = Math.Round(_s / 3600, 6), BilledHours = Math.Round(_billed / 3600, 6),
+                VCpuHours = Math.Round(_cpu / 3600, 6), GBHours = Math.Round(_mem / 1024 / 3600, 6),
+                Cost = Math.Round(_cost, 6), UnpricedHours = Math.Round(_unpriced / 3600, 6), Estimated = _estimated,
+                Currency = _currencies.Count == 0 ? null : string.Join("+", _currencies.OrderBy(x => x, StringComparer.Ordinal)),
+            };
         }
     }
 }
