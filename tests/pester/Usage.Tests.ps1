@@ -96,28 +96,41 @@ Describe 'Update-GridUsage' {
     }
 
     It 'a killed Update-GridUsage leaves no double-counted interval' {
-        Set-SimClock big 0 -Owner Fabrikam
-        Connect-GridDatacenter -Provider Simulator -Name big -Owner Fabrikam -Workloads 20000 -Clock '2026-11-02T08:00:00Z' -Confirm:$false | Out-Null
+        Connect-GridDatacenter -Provider Simulator -Name big -Owner Fabrikam -Workloads 20000 -Clock '2026-11-02T09:00:00Z' -Confirm:$false | Out-Null
         $n = (Invoke-StateSql "SELECT COUNT(*) AS n FROM sim_workloads WHERE datacenter = 'big'").n
-        $n | Should -BeGreaterThan 19000
-        $p = Start-ChildPwsh "while (`$true) { Update-GridUsage -Datacenter big -Confirm:`$false | Out-Null }"
+        $n | Should -Be 20000
+        # A child flips half of the workloads outside the module and observes, again and again, until it is killed.
+        $p = Start-ChildPwsh @"
+. '$(Join-Path $PSScriptRoot 'TestHelpers.ps1')'
+`$c = Open-SqliteConnection -Path `$env:GRIDAUTOMATION_STATE -NoPooling
+while (`$true) {
+    Invoke-SqliteQuery `$c "UPDATE sim_workloads SET state = CASE WHEN state = 'poweredOn' THEN 'poweredOff' ELSE 'poweredOn' END WHERE datacenter = 'big' AND seq % 2 = 0" | Out-Null
+    Update-GridUsage -Datacenter big -Confirm:`$false | Out-Null
+}
+"@
         try {
-            $deadline = (Get-Date).AddSeconds(90)
-            do { Start-Sleep -Milliseconds 200; $seen = @(Invoke-StateSql "SELECT version FROM schema_version WHERE component = 'ledger'").Count }
-            until ($seen -gt 0 -or (Get-Date) -gt $deadline)
-            Start-Sleep -Milliseconds (Get-Random -Minimum 300 -Maximum 1500)
+            $deadline = (Get-Date).AddSeconds(240)
+            do { Start-Sleep -Milliseconds 250; $rows = (Invoke-StateSql "SELECT COUNT(*) AS n FROM usage_intervals WHERE datacenter = 'big'").n }
+            until ($rows -gt $n -or $p.HasExited -or (Get-Date) -gt $deadline)
+            $rows | Should -BeGreaterThan $n -Because 'the child observed at least twice before it was killed'
+            Start-Sleep -Milliseconds (Get-Random -Minimum 0 -Maximum 1500)   # somewhere in a later round, likely mid-write
         }
-        finally { $p.Kill($true); $p.WaitForExit() }
+        finally { if (-not $p.HasExited) { $p.Kill($true) }; $p.WaitForExit() }
+        $check = {
+            $open = (Invoke-StateSql "SELECT COUNT(*) AS n FROM usage_intervals WHERE datacenter = 'big' AND end_time IS NULL").n
+            $overlaps = (Invoke-StateSql "SELECT COUNT(*) AS n FROM usage_intervals a JOIN usage_intervals b ON a.workload_id = b.workload_id AND a.id < b.id AND a.start_time < COALESCE(b.end_time, '9999') AND b.start_time < COALESCE(a.end_time, '9999') WHERE a.datacenter = 'big'").n
+            $open | Should -Be $n
+            $overlaps | Should -Be 0
+        }
+        & $check
         Reset-GridEngine
-        Connect-GridDatacenter -Provider Simulator -Name big -Owner Fabrikam -Clock '2026-11-02T09:00:00Z' -Confirm:$false | Out-Null
+        Connect-GridDatacenter -Provider Simulator -Name big -Owner Fabrikam -Clock '2026-11-02T10:00:00Z' -Confirm:$false | Out-Null
         Update-GridUsage -Datacenter big -Confirm:$false | Out-Null
-        Update-GridUsage -Datacenter big -Confirm:$false | Out-Null
-        $open = (Invoke-StateSql "SELECT COUNT(*) AS n FROM usage_intervals WHERE datacenter = 'big' AND end_time IS NULL").n
-        $open | Should -Be $n
-        $overlaps = (Invoke-StateSql "SELECT COUNT(*) AS n FROM usage_intervals a JOIN usage_intervals b ON a.workload_id = b.workload_id AND a.id < b.id AND a.start_time < COALESCE(b.end_time, '9999') AND b.start_time < COALESCE(a.end_time, '9999') WHERE a.datacenter = 'big'").n
-        $overlaps | Should -Be 0
-        $u = Get-GridUsage -Datacenter big -From '2026-11-02T08:00:00Z' -To '2026-11-02T10:00:00Z' | Where-Object IsTotal
-        $u.Hours | Should -BeLessOrEqual ($n * 2 + 0.001)
+        & $check
+        # What the ledger holds open is what the simulator says now: nothing lost, nothing counted twice.
+        $mismatch = (Invoke-StateSql "SELECT COUNT(*) AS n FROM usage_intervals u JOIN sim_workloads w ON u.workload_id = 'big/' || w.native_id AND w.datacenter = 'big' WHERE u.end_time IS NULL AND u.state <> CASE w.state WHEN 'poweredOn' THEN 'Running' ELSE 'Stopped' END").n
+        $mismatch | Should -Be 0
+        (Get-GridUsage -Datacenter big -To '2026-11-02T10:00:00Z' | Where-Object IsTotal).Hours | Should -Be $n
     }
 }
 
@@ -162,14 +175,14 @@ Describe 'Export-GridUsage' {
     It 'FOCUS CSV: every mandatory column, totals equal Get-GridUsage' {
         $path = Join-Path $script:dir 'usage.csv'
         $to = $script:T0.AddHours(3)
-        Export-GridUsage -Path $path -To $to | Should -BeOfType System.IO.FileInfo
+        Export-GridUsage -Path $path -To $to -Datacenter ec2, az, obs | Should -BeOfType System.IO.FileInfo
         $rows = @(Import-Csv $path)
         $header = (Get-Content $path -TotalCount 1).Split(',')
         foreach ($m in 'BilledCost', 'BillingAccountId', 'BillingAccountName', 'BillingCurrency', 'BillingPeriodEnd', 'BillingPeriodStart', 'ChargeCategory',
             'ChargeClass', 'ChargeDescription', 'ChargePeriodEnd', 'ChargePeriodStart', 'ConsumedQuantity', 'ConsumedUnit', 'ContractedCost', 'EffectiveCost',
             'InvoiceIssuerName', 'ListCost', 'PricingQuantity', 'PricingUnit', 'ProviderName', 'PublisherName', 'RegionName', 'ResourceId', 'ResourceName',
             'ServiceCategory', 'ServiceName', 'SubAccountId', 'Tags') { $header | Should -Contain $m }
-        $total = Get-GridUsage -To $to | Where-Object IsTotal
+        $total = Get-GridUsage -To $to -Datacenter ec2, az, obs | Where-Object IsTotal
         [Math]::Round(($rows | ForEach-Object { [decimal]::Parse($_.BilledCost, [cultureinfo]::InvariantCulture) } | Measure-Object -Sum).Sum, 6) | Should -Be $total.Cost
         ($rows | Where-Object ResourceName -eq 'web').InvoiceIssuerName | Select-Object -Unique | Should -Be 'Fabrikam'
         ($rows | Where-Object ResourceName -eq 'web').SubAccountId | Select-Object -Unique | Should -Be 'Contoso'
@@ -178,13 +191,13 @@ Describe 'Export-GridUsage' {
     It 'HTML: parses as XML, bars equal the totals, chromium renders it with no console error and a non-blank image' {
         $path = Join-Path $script:dir 'usage.html'
         $to = $script:T0.AddHours(3)
-        Export-GridUsage -Path $path -To $to -Format Html | Out-Null
+        Export-GridUsage -Path $path -To $to -Datacenter ec2, az, obs -Format Html | Out-Null
         [xml] $x = Get-Content $path -Raw
         $ns = [System.Xml.XmlNamespaceManager]::new($x.NameTable)
         $ns.AddNamespace('s', 'http://www.w3.org/2000/svg')
         $bars = @($x.SelectNodes('//s:rect[@class="bar"]', $ns))
         $bars.Count | Should -BeGreaterThan 0
-        $totals = Get-GridUsage -To $to -GroupBy Owner, Consumer
+        $totals = Get-GridUsage -To $to -Datacenter ec2, az, obs -GroupBy Owner, Consumer
         foreach ($t in $totals | Where-Object { -not $_.IsTotal }) {
             $sum = ($bars | Where-Object { $_.GetAttribute('data-owner') -eq $t.Owner -and $_.GetAttribute('data-consumer') -eq $t.Consumer } |
                 ForEach-Object { [decimal]::Parse($_.GetAttribute('data-cost'), [cultureinfo]::InvariantCulture) } | Measure-Object -Sum).Sum
@@ -197,7 +210,7 @@ Describe 'Export-GridUsage' {
             return
         }
         $png = Join-Path $script:dir 'usage.png'
-        $log = & $chromium.Source --headless --no-sandbox --disable-gpu --enable-logging=stderr --v=0 --window-size=900,700 "--screenshot=$png" "file://$path" 2>&1 | Out-String
+        $log = & $chromium.Source --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars --enable-logging=stderr --v=0 --window-size=900,700 "--screenshot=$png" "file://$path" 2>&1 | Out-String
         Test-Path $png | Should -BeTrue
         $log | Should -Not -Match 'CONSOLE\(|Uncaught|console.error'
         # Not blank: inflate the PNG's pixel data (zlib in IDAT chunks); a one-colour image is all 0x00/0xFF bytes
