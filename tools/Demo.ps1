@@ -100,11 +100,11 @@ try {
     Set-DayClock '00:00:00'
     Invoke-Shown 'Set-GridRateCard -Owner Fabrikam -PricePerCpuHour 0.04 -PricePerGBHour 0.005 -EffectiveFrom 2026-11-01 -Confirm:$false'
     Write-Host '00:00  Contoso runs a batch server and Fabrikam its own database in day-1 (owned by Fabrikam)'
-    $batch = New-GridWorkload -Name batch-01 -Datacenter day-1 -Cpu 8 -MemoryGB 32 -Tag @{ Owner = 'Contoso' } -Confirm:$false
-    $null = New-GridWorkload -Name db-01 -Datacenter day-1 -Cpu 4 -MemoryGB 16 -Confirm:$false
+    $batch = New-GridWorkload -Name batch-01 -Datacenter day-1 -Cpu 8 -MemoryGB 24 -Tag @{ Owner = 'Contoso' } -Confirm:$false
+    $null = New-GridWorkload -Name db-01 -Datacenter day-1 -Cpu 4 -MemoryGB 12 -Confirm:$false
     Set-DayClock '08:00:00'
     Write-Host '08:00  Contoso adds two web servers'
-    $webs = foreach ($n in 'web-01', 'web-02') { New-GridWorkload -Name $n -Datacenter day-1 -Cpu 2 -MemoryGB 4 -Tag @{ Owner = 'Contoso' } -Confirm:$false }
+    $webs = foreach ($n in 'web-01', 'web-02') { New-GridWorkload -Name $n -Datacenter day-1 -Cpu 2 -MemoryGB 3 -Tag @{ Owner = 'Contoso' } -Confirm:$false }
     Set-DayClock '12:00:00'
     Write-Host '12:00  the batch is done: batch-01 is stopped'
     $batch | Stop-GridWorkload -Confirm:$false

@@ -31,8 +31,8 @@ Describe 'Scripted timelines on the simulated clock' {
     It 'EC2-style: per second with a 60 s minimum per start, priced by the owner''s rate card' {
         Set-SimClock ec2 0 Ec2
         Set-GridRateCard -Owner Fabrikam -PricePerCpuHour 0.05 -PricePerGBHour 0.01 -EffectiveFrom '2026-10-01' -Confirm:$false | Out-Null
-        $w = New-GridWorkload -Name web -Datacenter ec2 -Cpu 2 -MemoryGB 4 -Image $script:image -Tag @{ Owner = 'Contoso' } -Confirm:$false
-        $w.Properties.PricePerHour | Should -BeNullOrEmpty   # no size: no list price, the rate card prices it
+        $w = New-GridWorkload -Name web -Datacenter ec2 -Cpu 2 -MemoryGB 6 -Image $script:image -Tag @{ Owner = 'Contoso' } -Confirm:$false
+        $w.Properties.PricePerHour | Should -BeNullOrEmpty   # a shape no size has: no list price, the rate card prices it
         $w.ComputeBilled | Should -BeTrue
         Set-SimClock ec2 30 Ec2
         $w | Stop-GridWorkload -TurnOff -Confirm:$false      # 30 s run: billed 60 s
@@ -46,8 +46,8 @@ Describe 'Scripted timelines on the simulated clock' {
         $u[0].IsTotal | Should -BeTrue
         $u[0].BilledHours | Should -Be ([Math]::Round(3661 / 3600, 6))
         $u[0].VCpuHours | Should -Be ([Math]::Round(2 * 3661 / 3600, 6))
-        $u[0].GBHours | Should -Be ([Math]::Round(4 * 3661 / 3600, 6))
-        $u[0].Cost | Should -Be ([Math]::Round([decimal]0.14 * 3661 / 3600, 6))
+        $u[0].GBHours | Should -Be ([Math]::Round(6 * 3661 / 3600, 6))
+        $u[0].Cost | Should -Be ([Math]::Round([decimal]0.16 * 3661 / 3600, 6))   # 2 x 0.05 + 6 x 0.01 per hour
         $u[0].Currency | Should -Be 'USD'
         $by = Get-GridUsage -Datacenter ec2 -To $script:T0.AddHours(3) -GroupBy Owner, Consumer
         ($by | Where-Object { -not $_.IsTotal }).Owner | Should -Be 'Fabrikam'
@@ -96,9 +96,9 @@ Describe 'Update-GridUsage' {
     }
 
     It 'a killed Update-GridUsage leaves no double-counted interval' {
-        Connect-GridDatacenter -Provider Simulator -Name big -Owner Fabrikam -Workloads 20000 -Clock '2026-11-02T09:00:00Z' -Confirm:$false | Out-Null
+        Connect-GridDatacenter -Provider Simulator -Name big -Owner Fabrikam -Workloads 5000 -Clock '2026-11-02T09:00:00Z' -Confirm:$false | Out-Null
         $n = (Invoke-StateSql "SELECT COUNT(*) AS n FROM sim_workloads WHERE datacenter = 'big'").n
-        $n | Should -Be 20000
+        $n | Should -Be 5000
         # A child flips half of the workloads outside the module and observes, again and again, until it is killed.
         $p = Start-ChildPwsh @"
 . '$(Join-Path $PSScriptRoot 'TestHelpers.ps1')'
@@ -159,7 +159,7 @@ Describe 'Rate cards' {
         $before = (Get-GridUsage -Datacenter ec2 -To $script:T0.AddHours(3) | Where-Object IsTotal).Cost
         Set-GridRateCard -Owner Fabrikam -PricePerCpuHour 0.10 -PricePerGBHour 0.01 -EffectiveFrom '2026-10-01' -Confirm:$false | Out-Null
         (Get-GridUsage -Datacenter ec2 -To $script:T0.AddHours(3) | Where-Object IsTotal).Cost | Should -Be $before
-        (Get-GridUsage -Datacenter ec2 -To $script:T0.AddHours(3) -Recalculate | Where-Object IsTotal).Cost | Should -Be ([Math]::Round([decimal]0.24 * 3661 / 3600, 6))
+        (Get-GridUsage -Datacenter ec2 -To $script:T0.AddHours(3) -Recalculate | Where-Object IsTotal).Cost | Should -Be ([Math]::Round([decimal]0.26 * 3661 / 3600, 6))
         $e = $null
         Set-GridRateCard -Owner Fabrikam -PricePerCpuHour -1 -PricePerGBHour 0 -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
         $e[0].FullyQualifiedErrorId | Should -BeLike 'InvalidRateCard*'
