@@ -60,6 +60,12 @@
         'Set-GridPool'
         'Remove-GridPool'
         'Get-GridPlacement'
+        'Update-GridUsage'
+        'Get-GridUsage'
+        'Export-GridUsage'
+        'Set-GridRateCard'
+        'Get-GridRateCard'
+        'Remove-GridRateCard'
     )
     # Class-based DSC resources (GridAutomation.Dsc.psm1; docs/dsc.md).
     DscResourcesToExport   = @('GridDatacenter', 'GridWorkload')

@@ -2,8 +2,8 @@
 .SYNOPSIS
     The main job of GridAutomation, on the embedded simulator: datacenters of two companies, workloads deployed across
     them, the whole grid in one table, a bulk stop/start, a live move between hosts, the two companies' datacenters
-    pooled under an agreement with 30 workloads placed by the pool (and one refused for lack of an agreement), and the
-    operations journal.
+    pooled under an agreement with 30 workloads placed by the pool (and one refused for lack of an agreement), the
+    operations journal, and a day of simulated time ending with the usage table of who owes whom.
 
 .DESCRIPTION
     Run by `dotnet pwsh ./build.ps1 -Task Demo` (which builds first). It always works on its OWN state file: the one
@@ -105,6 +105,30 @@ try {
     Show-Step 'The operations journal: every change, with its state'
     Invoke-Shown 'Get-GridOperation -Last 20 | Format-Table Kind, Datacenter, TargetName, State, Duration -AutoSize'
     Invoke-Shown 'Get-GridOperation -Target web-01'
+    Show-Step 'A day of simulated time, and who owes whom'
+    # The simulator's clock is a setting of its datacenter: connecting it again with -Clock moves it. Every change and
+    # observation in that datacenter is dated by it, so the ledger below holds a whole day played in a few seconds.
+    function Set-DayClock([string] $Time) { $null = Connect-GridDatacenter -Provider Simulator -Name day-1 -Owner Fabrikam -Site Dublin -Clock "2026-11-02T$($Time)Z" }
+    Set-DayClock '00:00:00'
+    Invoke-Shown 'Set-GridRateCard -Owner Fabrikam -PricePerCpuHour 0.04 -PricePerGBHour 0.005 -EffectiveFrom 2026-11-01 -Confirm:$false'
+    # Contoso uses Fabrikam's capacity under an agreement, at the agreed price (the rate card prices Fabrikam's own use).
+    Invoke-Shown "New-GridAgreement -Owner Fabrikam -Consumer Contoso -Datacenter day-1 -PricePerCpuHour 0.03 -PricePerGBHour 0.004 -Start 2026-11-01 -Confirm:`$false | Out-Null"
+    Write-Host '00:00  Contoso runs a batch server and Fabrikam its own database in day-1 (owned by Fabrikam)'
+    $batch = New-GridWorkload -Name batch-01 -Datacenter day-1 -Cpu 8 -MemoryGB 24 -Owner Contoso -Confirm:$false
+    $null = New-GridWorkload -Name db-01 -Datacenter day-1 -Cpu 4 -MemoryGB 12 -Confirm:$false
+    Set-DayClock '08:00:00'
+    Write-Host '08:00  Contoso adds two web servers'
+    $webs = foreach ($n in 'web-01', 'web-02') { New-GridWorkload -Name $n -Datacenter day-1 -Cpu 2 -MemoryGB 3 -Owner Contoso -Confirm:$false }
+    Set-DayClock '12:00:00'
+    Write-Host '12:00  the batch is done: batch-01 is stopped'
+    $batch | Stop-GridWorkload -Confirm:$false
+    Set-DayClock '18:00:00'
+    Write-Host '18:00  the web servers are stopped for the night'
+    $webs | Stop-GridWorkload -Confirm:$false
+    Set-DayClock '23:59:59'
+    Invoke-Shown 'Update-GridUsage -Datacenter day-1 -Confirm:$false | Format-Table'
+    Invoke-Shown "Get-GridUsage -Datacenter day-1 -From 2026-11-02 -To 2026-11-03 -GroupBy Owner, Consumer | Format-Table Owner, Consumer, VCpuHours, GBHours, BilledHours, Cost, Currency"
+
     Write-Host ''
     Write-Host "Demo done. Nothing outside $(Split-Path $env:GRIDAUTOMATION_STATE) was touched." -ForegroundColor Green
 }

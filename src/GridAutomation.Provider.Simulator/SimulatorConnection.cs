@@ -29,6 +29,7 @@ namespace GridAutomation.Providers.Simulator
         private readonly Dictionary<string, SimulatorData.HostRow> _hosts;
         private long _calls;
         private volatile bool _disposed;
+        private readonly GridAutomation.Core.Ledger.BillingRule? _billingRule;
 
         internal SimulatorConnection(GridDatacenter datacenter, SimulatorData data, SimulatorData.DatacenterRow row, SimulatorOptions options, Action<string> verbose)
         {
@@ -39,6 +40,7 @@ namespace GridAutomation.Providers.Simulator
             Seed = row.Seed;
             LatencyMs = options.LatencyMs ?? row.LatencyMs;
             ActionLog = options.ActionLog;
+            _billingRule = options.BillingRule;
             FaultRate = options.FaultRate ?? row.FaultRate;
             FaultSeed = options.FaultSeed ?? row.FaultSeed;
             _hosts = data.Store.Read(c => SimulatorData.ReadHosts(c, _dc)).ToDictionary(h => h.Name, StringComparer.OrdinalIgnoreCase);
@@ -255,7 +257,7 @@ namespace GridAutomation.Providers.Simulator
                 Cluster = host?.Cluster,
                 State = Normalize(w.State),
                 NativeState = w.State,
-                ComputeBilled = consumes,
+                ComputeBilled = _billingRule != null ? _billingRule.IsBilled(Normalize(w.State)) : consumes,
                 CpuCount = w.Cpu,
                 MemoryMB = w.MemoryMB,
                 Size = w.Size,

@@ -13,7 +13,7 @@ namespace GridAutomation.Providers.Simulator
     /// The embedded simulator: a datacenter that lives in the state store (hosts, workloads, an id counter), so it
     /// survives across sessions and processes. Nothing to install, no account.
     /// </summary>
-    public sealed class SimulatorProvider : IGridProvider, IValidatesSettings
+    public sealed class SimulatorProvider : IGridProvider, IValidatesSettings, IUsageMetering
     {
         public const string ProviderName = "Simulator";
 
@@ -38,6 +38,8 @@ namespace GridAutomation.Providers.Simulator
             new ProviderParameter("RequiredMoveOptions", ProviderParameterKind.StringArray, "Destination settings a move into this datacenter must be given (-Option or -MoveDefaults), e.g. Network."),
             new ProviderParameter("MoveDefaults", ProviderParameterKind.StringArray, "Default destination settings for moves into this datacenter, as Key=Value (e.g. Network=lan), used when -Option does not give them."),
             new ProviderParameter("BandwidthMBps", ProviderParameterKind.Int, "Simulated transfer rate of disks moved in or out, in MiB/s (default 1000)."),
+            new ProviderParameter("Clock", ProviderParameterKind.String, "The datacenter's simulated time, UTC ISO 8601 (e.g. 2026-11-01T08:00:00Z): it stands still there until the datacenter is connected again with another -Clock. The usage ledger dates this datacenter's changes and observations by it (scripted timelines for demos and tests). Default: the system clock."),
+            new ProviderParameter("BillingRule", ProviderParameterKind.String, "The billing rule the usage ledger applies to this datacenter: RateCard (default: billed while holding CPU and memory, per second), Ec2 (running and stopping into hibernation, per second, 60 s minimum per start) or Azure (every state but deallocated, per minute). ComputeBilled follows it."),
             new ProviderParameter("ActionLog", ProviderParameterKind.Switch, "Record every changing call the simulated server receives (start and end time, process) in its table sim_actions, to check from the server's side that no two changes of one workload overlapped."),
         };
 
@@ -47,6 +49,14 @@ namespace GridAutomation.Providers.Simulator
         public IReadOnlyList<ProviderParameter> ConnectionParameters => Parameters;
 
         public bool IsAvailable(out string? reason) { reason = null; return true; }
+
+        /// <summary>The simulated clock (setting Clock), else the system clock.</summary>
+        public DateTimeOffset Now(GridDatacenter datacenter)
+            => SimulatorOptions.Clock(datacenter?.Settings) ?? DateTimeOffset.UtcNow;
+
+        /// <summary>The setting BillingRule (RateCard, Ec2, Azure); null = the simulator's own (RateCard).</summary>
+        public string? BillingRuleName(GridDatacenter datacenter)
+            => datacenter != null && datacenter.Settings.TryGetValue("BillingRule", out var r) && !string.IsNullOrEmpty(r) ? r : null;
 
         /// <summary>Ranges and combinations (-Hosts 0, -FaultRate 2, -Clusters above -Hosts): InvalidParameter before anything is journaled.</summary>
         public void ValidateSettings(IReadOnlyDictionary<string, string> settings)
@@ -83,6 +93,17 @@ namespace GridAutomation.Providers.Simulator
         public double? FaultRate { get; set; }
         public int? FaultSeed { get; set; }
         public bool ActionLog { get; set; }
+        /// <summary>The billing rule set for this datacenter (null: the simulator's own, which is RateCard's states).</summary>
+        public GridAutomation.Core.Ledger.BillingRule? BillingRule { get; set; }
+
+        /// <summary>The Clock setting as a time (InvalidParameter when it is not an ISO 8601 UTC time), or null.</summary>
+        public static DateTimeOffset? Clock(IDictionary<string, string>? settings)
+        {
+            if (settings == null || !settings.TryGetValue("Clock", out var c) || string.IsNullOrEmpty(c)) return null;
+            if (!DateTimeOffset.TryParse(c, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t))
+                throw Bad("Clock", c, "must be a time in ISO 8601, e.g. 2026-11-01T08:00:00Z");
+            return t.ToUniversalTime();
+        }
 
         /// <summary>Runtime knobs given explicitly for this connection (they override the stored ones for this session only).</summary>
         public bool HasLatency => LatencyMs.HasValue;
@@ -104,6 +125,11 @@ namespace GridAutomation.Providers.Simulator
                 if (!string.Equals(f.Trim(), "BIOS", StringComparison.OrdinalIgnoreCase) && !string.Equals(f.Trim(), "UEFI", StringComparison.OrdinalIgnoreCase))
                     throw Bad("BootFirmware", f, "must be BIOS or UEFI");
 
+            Clock(request.Datacenter?.Settings);
+            var rule = request.GetSetting("BillingRule");
+            if (!string.IsNullOrEmpty(rule) && GridAutomation.Core.Ledger.BillingRule.Find(rule) == null)
+                throw Bad("BillingRule", rule!, "must be RateCard, Ec2 or Azure");
+            o.BillingRule = GridAutomation.Core.Ledger.BillingRule.Find(rule);
             if (request.GetSetting("LatencyMs") is string l && l.Length > 0) o.LatencyMs = Int(request, "LatencyMs", 0, 0, 600_000);
             if (request.GetSetting("FaultSeed") is string fs && fs.Length > 0) o.FaultSeed = Int(request, "FaultSeed", 0, int.MinValue, int.MaxValue);
             var fr = request.GetSetting("FaultRate");

@@ -382,11 +382,38 @@ namespace GridAutomation.Provider.Simulator.Tests
         [InlineData("Hosts", "0")]
         [InlineData("FaultRate", "2")]
         [InlineData("Clusters", "4")]
+        [InlineData("Clock", "yesterday")]
+        [InlineData("BillingRule", "Gcp")]
         public void BadParameter_IsRefusedByValidateSettings_WithoutConnecting(string name, string value)
         {
             var ex = Assert.Throws<GridException>(() => new SimulatorProvider().ValidateSettings(new Dictionary<string, string> { [name] = value }));
             Assert.Equal("InvalidParameter", ex.ErrorId);
             new SimulatorProvider().ValidateSettings(new Dictionary<string, string> { ["Hosts"] = "4", ["Clusters"] = "4", ["FaultRate"] = "0.5" });
+        }
+
+        [Fact]
+        public async Task Clock_And_BillingRule_AreSettingsOfTheDatacenter()
+        {
+            var p = new SimulatorProvider();
+            var dc = new GridDatacenter { Name = "dc", Provider = "Simulator" };
+            var before = DateTimeOffset.UtcNow;
+            Assert.InRange(p.Now(dc), before, DateTimeOffset.UtcNow);     // no Clock: the system clock
+            Assert.Null(p.BillingRuleName(dc));
+            dc.Settings["Clock"] = "2026-11-02T08:00:00Z";
+            dc.Settings["BillingRule"] = "Ec2";
+            Assert.Equal(new DateTimeOffset(2026, 11, 2, 8, 0, 0, TimeSpan.Zero), p.Now(dc)); // stands still
+            Assert.Equal("Ec2", p.BillingRuleName(dc));
+            // ComputeBilled follows the rule: under EC2's a stopped workload is not billed, under Azure's it is.
+            using var env = new SimEnv();
+            using var ec2 = await env.ConnectAsync("ec2", new Dictionary<string, string> { ["BillingRule"] = "Ec2" });
+            using var az = await env.ConnectAsync("az", new Dictionary<string, string> { ["BillingRule"] = "Azure" });
+            foreach (var (c, billedWhenStopped) in new[] { (ec2, false), (az, true) })
+            {
+                var w = await Create(c, "w1");
+                Assert.True((await c.GetWorkloadAsync(w.NativeId, Ct)).ComputeBilled);
+                await c.StopAsync(w.NativeId, StopMode.TurnOff, new TestScope(), Ct);
+                Assert.Equal(billedWhenStopped, (await c.GetWorkloadAsync(w.NativeId, Ct)).ComputeBilled);
+            }
         }
 
         [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]

@@ -171,6 +171,7 @@ namespace GridAutomation.Core.Engine
                     Complete(result, dc);
                 }
                 Journal.Complete(op.Id, result == null ? null : JsonUtil.Serialize(new { result.Id, State = result.State.ToString(), result.Host }));
+                RecordUsage(dc, result, result == null ? WorkloadId.Format(dc.Name, r.NativeId) : null, op.Id, observer);
                 return result;
             }
             catch (Exception ex) when (ct.IsCancellationRequested && IsCancellation(ex))
@@ -186,6 +187,7 @@ namespace GridAutomation.Core.Engine
                 if (done)
                 {
                     Journal.Complete(op.Id, after == null ? null : JsonUtil.Serialize(new { after.Id, State = after.State.ToString(), after.Host }));
+                    RecordUsage(dc, after, after == null ? WorkloadId.Format(dc.Name, r.NativeId) : null, op.Id, observer);
                     return after;
                 }
                 Journal.Interrupt(op.Id, "Cancelled while the provider call was in flight; the provider reports it unfinished. Resume-GridOperation finishes it.");
@@ -418,6 +420,7 @@ namespace GridAutomation.Core.Engine
                 var w = await _retry.ExecuteAsync(dc.Name, t => { Volatile.Write(ref reached, 1); return conn.CreateWorkloadAsync(request, scope, t); }, conn.HandlesOwnRetries, ct).ConfigureAwait(false);
                 Complete(w, dc);
                 Journal.Complete(op.Id, JsonUtil.Serialize(new Dictionary<string, string> { ["Id"] = w.Id, ["NativeId"] = w.NativeId }));
+                RecordUsage(dc, w, null, op.Id, observer);
                 return w;
             }
             catch (Exception ex) when (ct.IsCancellationRequested && IsCancellation(ex))

@@ -54,6 +54,15 @@ namespace GridAutomation.Core.Grid
         public static void EnsureSchema(IStateStore store)
             => store.EnsureComponentSchema(Component, store.Backend == StateBackend.PostgreSql ? PostgreSqlMigrations : Migrations);
 
+        /// <summary>True when this store already has the grid tables (read in the session; never creates them).</summary>
+        public static bool HasSchema(IStateSession s)
+        {
+            using var cmd = s.Command("SELECT version FROM schema_version WHERE component = @c");
+            cmd.Bind("@c", Component);
+            var v = cmd.ExecuteScalar();
+            return v != null && v != DBNull.Value && Convert.ToInt64(v, CultureInfo.InvariantCulture) > 0;
+        }
+
         // ---- agreements --------------------------------------------------------------------------------------
 
         private const string AgreementColumns = "id, owner, consumer, datacenter, max_cpu, max_memory_mb, max_workloads, price_cpu_hour, price_gb_hour, starts, ends, created";

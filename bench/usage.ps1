@@ -1,0 +1,95 @@
+<#
+.SYNOPSIS
+    The usage ledger at scale. Prints figures; not a test.
+    1. Get-GridUsage over a month of 10,000 workloads with hourly state changes (7.2 million intervals): goal < 2 s,
+       shown with the ratio to its peer, one SQL aggregate over the same table on the same connection type.
+    2. Update-GridUsage over 100,000 simulated workloads against a plain listing of them (@(Get-GridWorkload).Count):
+       goal <= 1.5x. The first observation (opening 100,000 intervals) is shown apart; the steady state (nothing
+       changed) and a run after 1,000 changes made outside the module are compared with the listing.
+
+.DESCRIPTION
+    Works in a temporary state file (never the user's). The month of intervals is written straight into the ledger's
+    table with one SQL statement (as many recorded changes would leave it), after the ledger's schema was made by the
+    module. Each timing is the median of -Runs runs after a warm-up.
+#>
+param([int] $Workloads = 10000, [int] $Hours = 720, [int] $Simulated = 100000, [int] $Runs = 3)
+$ErrorActionPreference = 'Stop'
+$root = Split-Path -Parent $PSScriptRoot
+$temp = Join-Path ([IO.Path]::GetTempPath()) ("ga-bench-usage-" + [guid]::NewGuid().ToString('n').Substring(0, 12))
+$null = New-Item -ItemType Directory -Force $temp
+$env:GRIDAUTOMATION_STATE = Join-Path $temp 'bench.db'
+$env:GRIDAUTOMATION_CONFIG = Join-Path $temp 'config.json'
+
+function Get-Median([double[]] $Values) { $s = @($Values | Sort-Object); $s[[int][math]::Floor($s.Count / 2)] }
+function Open-Sqlite {
+    $asm = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Microsoft.Data.Sqlite' } | Select-Object -First 1
+    $c = [Activator]::CreateInstance($asm.GetType('Microsoft.Data.Sqlite.SqliteConnection', $true), @("Data Source=$($env:GRIDAUTOMATION_STATE);Pooling=False"))
+    $c.Open(); $c
+}
+function Invoke-Sql($c, [string] $Sql) { $cmd = $c.CreateCommand(); $cmd.CommandTimeout = 0; $cmd.CommandText = $Sql; try { $cmd.ExecuteScalar() } finally { $cmd.Dispose() } }
+
+try {
+    Import-Module (Join-Path $root 'GridAutomation.psd1')
+
+    # ---- 1. Get-GridUsage over a month ----------------------------------------------------------------------
+    $null = Set-GridRateCard -Owner Fabrikam -PricePerCpuHour 0.04 -PricePerGBHour 0.005 -Confirm:$false   # makes the ledger's tables
+    [GridAutomation.Core.Engine.GridEngine]::Reset()
+    $c = Open-Sqlite
+    $seed = Measure-Command {
+        Invoke-Sql $c @"
+WITH RECURSIVE w(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM w WHERE i + 1 < $Workloads),
+               h(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM h WHERE j + 1 < $Hours)
+INSERT INTO usage_intervals(workload_id, workload_name, datacenter, provider, state, native_state, start_time, end_time, cpu, memory_mb, size,
+    datacenter_owner, workload_owner, billed, billing_rule, run_before_s, list_price_per_hour, price_per_hour, price_source, currency, estimated, source,
+    operation_id, duration_s, billed_s)
+SELECT 'dc' || (i % 4) || '/vm-' || i, 'vm-' || i, 'dc' || (i % 4), 'Simulator',
+       CASE WHEN (i + j) % 3 = 0 THEN 'Stopped' ELSE 'Running' END, NULL,
+       strftime('%Y-%m-%dT%H:%M:%S.0000000Z', '2026-11-01', '+' || j || ' hours'),
+       strftime('%Y-%m-%dT%H:%M:%S.0000000Z', '2026-11-01', '+' || (j + 1) || ' hours'),
+       2, 4096, NULL, CASE WHEN i % 4 < 2 THEN 'Fabrikam' ELSE 'Contoso' END, CASE i % 3 WHEN 0 THEN 'Contoso' WHEN 1 THEN 'Fabrikam' ELSE 'Northwind' END,
+       CASE WHEN (i + j) % 3 = 0 THEN 0 ELSE 1 END, 'RateCard', 0, NULL, 0.1, 'RateCard', 'USD', 0, 'Journal', NULL,
+       3600, CASE WHEN (i + j) % 3 = 0 THEN 0 ELSE 3600 END
+FROM w, h;
+"@
+    }
+    $rows = Invoke-Sql $c 'SELECT COUNT(*) FROM usage_intervals'
+    Write-Host ("ledger seeded with {0:n0} intervals ({1:n0} workloads x {2} hours) in {3:n1} s" -f $rows, $Workloads, $Hours, $seed.TotalSeconds)
+    $peerSql = "SELECT datacenter_owner, workload_owner, SUM(billed_s), SUM(billed_s * cpu), SUM(billed_s * price_per_hour) FROM usage_intervals WHERE start_time >= '2026-11-01' AND end_time <= '2026-12-01' GROUP BY datacenter_owner, workload_owner"
+    $null = Invoke-Sql $c $peerSql
+    $null = Get-GridUsage -From 2026-11-01 -To 2026-12-01 -GroupBy Owner, Consumer   # warm-up
+    $g = @(); $p = @()
+    for ($i = 0; $i -lt $Runs; $i++) {
+        $g += (Measure-Command { $script:u = Get-GridUsage -From 2026-11-01 -To 2026-12-01 -GroupBy Owner, Consumer }).TotalSeconds
+        $p += (Measure-Command { $null = Invoke-Sql $c $peerSql }).TotalSeconds
+    }
+    $c.Dispose()
+    $gm = Get-Median $g; $pm = Get-Median $p
+    $total = $script:u | Where-Object IsTotal
+    Write-Host ("Get-GridUsage -GroupBy Owner, Consumer over the month: median {0:n3} s (goal < 2 s) {1}; total {2:n0} billed hours, cost {3:n2} {4}" -f $gm, $(if ($gm -lt 2) { 'MET' } else { 'NOT MET' }), $total.BilledHours, $total.Cost, $total.Currency)
+    Write-Host ("peer: one SQL aggregate of the same rows          : median {0:n3} s; ratio {1:n2}" -f $pm, ($gm / $pm))
+
+    # ---- 2. Update-GridUsage over 100,000 workloads -------------------------------------------------------------
+    $setup = Measure-Command { $null = Connect-GridDatacenter -Provider Simulator -Name bench -Owner Fabrikam -Workloads $Simulated -Hosts 100 }
+    Write-Host ("simulator datacenter with {0:n0} workloads made in {1:n1} s" -f $Simulated, $setup.TotalSeconds)
+    $null = @(Get-GridWorkload -Datacenter bench).Count   # warm-up
+    $first = Measure-Command { $script:o = Update-GridUsage -Datacenter bench -Confirm:$false }
+    Write-Host ("first Update-GridUsage (opens {0:n0} intervals)   : {1:n3} s" -f $script:o.Opened, $first.TotalSeconds)
+    $list = @(); $upd = @()
+    for ($i = 0; $i -lt $Runs; $i++) {
+        $list += (Measure-Command { $script:n = @(Get-GridWorkload -Datacenter bench).Count }).TotalSeconds
+        $upd += (Measure-Command { $script:o = Update-GridUsage -Datacenter bench -Confirm:$false }).TotalSeconds
+    }
+    $lm = Get-Median $list; $um = Get-Median $upd
+    Write-Host ("@(Get-GridWorkload -Datacenter bench).Count     : {0:n0} workloads, median {1:n3} s" -f $script:n, $lm)
+    Write-Host ("Update-GridUsage, nothing changed               : median {0:n3} s; ratio {1:n2} (goal <= 1.5) {2}" -f $um, ($um / $lm), $(if ($um / $lm -le 1.5) { 'MET' } else { 'NOT MET' }))
+    [GridAutomation.Core.Engine.GridEngine]::Reset()
+    $c = Open-Sqlite
+    $null = Invoke-Sql $c "UPDATE sim_workloads SET state = 'poweredOff', consumes = 0 WHERE datacenter = 'bench' AND seq % 100 = 0 AND state = 'poweredOn'"
+    $c.Dispose()
+    $changed = Measure-Command { $script:o = Update-GridUsage -Datacenter bench -Confirm:$false }
+    Write-Host ("Update-GridUsage after {0:n0} outside changes      : {1:n3} s; ratio {2:n2} to the listing" -f $script:o.Closed, $changed.TotalSeconds, ($changed.TotalSeconds / $lm))
+}
+finally {
+    Remove-Module GridAutomation -ErrorAction SilentlyContinue
+    Remove-Item $temp -Recurse -Force -ErrorAction SilentlyContinue
+}
