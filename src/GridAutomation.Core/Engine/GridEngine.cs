@@ -92,7 +92,8 @@ namespace GridAutomation.Core.Engine
 
         private ProviderServices Services(IEngineObserver observer) => new ProviderServices(Store, _retry, observer.Verbose, observer.Warning);
 
-        private void EnsureWritable()
+        /// <summary>Refuses a change before anything is journaled: StateStoreNotWritable (a file it cannot write), StateStoreReadOnly (-WhatIf).</summary>
+        internal void EnsureWritable()
         {
             if (Store is StateStore s && s.NotWritableError() is GridException notWritable) throw notWritable;
             if (ReadOnly)

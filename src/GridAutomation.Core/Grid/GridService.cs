@@ -26,14 +26,13 @@ namespace GridAutomation.Core.Grid
         {
             if (_schemaReady) return true;
             try { GridData.EnsureSchema(Store); _schemaReady = true; _schemaAbsent = false; }
-            catch (GridException g) when (g.ErrorId == "StateStoreReadOnly") { _schemaAbsent = true; }
+            catch (GridException g) when (g.ErrorId == "StateStoreReadOnly" || g.ErrorId == "StateStoreNotWritable") { _schemaAbsent = true; }
             return !_schemaAbsent;
         }
 
         private void EnsureWritable()
         {
-            if (_engine.ReadOnly)
-                throw new GridException(GridErrorKind.StateStore, "The state store is open read-only (-WhatIf): no change can be made.", "StateStoreReadOnly");
+            _engine.EnsureWritable();
             Ready();
         }
 

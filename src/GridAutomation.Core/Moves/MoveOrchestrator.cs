@@ -56,7 +56,7 @@ namespace GridAutomation.Core.Moves
         public async Task<GridWorkload> MoveAsync(GridWorkload workload, MoveRequest request, bool removeSource, bool removeStorage, bool noRollback,
             Guid? batchId, IEngineObserver observer, CancellationToken ct)
         {
-            if (_engine.ReadOnly) throw new GridException(GridErrorKind.StateStore, "The state store is open read-only (-WhatIf).", "StateStoreReadOnly");
+            _engine.EnsureWritable();
             var report = await new MoveService(_engine).TestAsync(workload, request, observer, ct).ConfigureAwait(false);
             var errors = report.Incompatibilities.Where(i => i.Severity == MoveSeverity.Error).ToList();
             if (errors.Count > 0)
