@@ -138,7 +138,9 @@ Move-GridWorkload -Id '$($w.Id)' -DestinationDatacenter mv-dst -Force
         New-GridWorkload -Datacenter bulk-a -Name $names -Image debian-12 -NoStart -Confirm:$false | Out-Null
         $job = Move-GridWorkload -Name * -Datacenter bulk-a -DestinationDatacenter bulk-b -AsJob -Force
         $null = $job | Wait-Job -Timeout 900
-        $why = ($job.ChildJobs | Where-Object State -eq 'Failed' | Select-Object -First 3 | ForEach-Object { $_.JobStateInfo.Reason.Message }) -join ' | '
+        $failed = @($job.ChildJobs | Where-Object State -ne 'Completed')
+        $why = "$($failed.Count) child job(s) not Completed: " + (($failed | Select-Object -First 3 | ForEach-Object {
+                    "$($_.Name) $($_.State): $($_.JobStateInfo.Reason.Message) $(@($_.Error | ForEach-Object { $_.FullyQualifiedErrorId + ' ' + $_.Exception.Message }) -join '; ')" }) -join ' | ')
         $job.State | Should -Be 'Completed' -Because $why
         $moved = @(Get-GridWorkload -Datacenter bulk-b)
         $moved.Count | Should -Be 500
