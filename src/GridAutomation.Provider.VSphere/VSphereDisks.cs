@@ -17,7 +17,7 @@ namespace GridAutomation.Providers.VSphere
     /// (VSphereOvfImport.cs) makes a VM from a streamOptimized VMDK; the move's create step adopts that VM.
     /// Content hashes are SHA-256 of the disk's guest-visible (raw) content, so they compare across formats.
     /// </summary>
-    public sealed partial class VSphereConnection : IDiskTransport, IDiskTransfer
+    public sealed partial class VSphereConnection : IDiskTransport, IDiskTransfer, IDiskImportCleanup
     {
         /// <summary>What a datastore download gives: the streamOptimized VMDK an OVF import left, or a flat (raw) extent.</summary>
         private static readonly DiskFormat[] ExportList = { DiskFormat.VmdkStreamOptimized, DiskFormat.Raw, DiskFormat.VmdkMonolithicSparse };

@@ -43,6 +43,8 @@ namespace GridAutomation.Providers.VSphere
             if (string.IsNullOrEmpty(image.Path) || !File.Exists(image.Path))
                 throw GridException.InvalidRequest($"The disk image '{image.Name}' to import is not in the temp folder ({image.Path ?? "no path"}).", "DiskImageMissing", image.Name);
             string vmName = ImportName(key, image.Name);
+            // before anything is made: a roll-back (DiscardImportsAsync) finds the VM by this name even if this run dies
+            scope?.Checkpoint(ImportCheckpoint + image.Name, vmName);
             return WithSessionAsync(async () =>
             {
                 var ct = cancellationToken;
@@ -226,6 +228,32 @@ namespace GridAutomation.Providers.VSphere
                 return r.HasValue && r.Value.Type == "VirtualMachine" ? r : null;
             }
             catch (GridException) { return null; }
+        }
+
+        internal const string ImportCheckpoint = "vsphere.import:";
+
+        /// <summary>
+        /// IDiskImportCleanup: a rolled-back move removes the VMs its imports made that the create step never adopted
+        /// (adopting renames the VM, so a VM still under the import's name is nobody's). Found by the names checkpointed
+        /// before each import began, so an import cut short by a dead process is found too.
+        /// </summary>
+        public Task DiscardImportsAsync(IOperationScope scope, CancellationToken cancellationToken)
+        {
+            var names = scope.Checkpoints.Where(kv => kv.Key.StartsWith(ImportCheckpoint, StringComparison.Ordinal)).Select(kv => kv.Value).Distinct().ToList();
+            if (names.Count == 0) return Task.CompletedTask;
+            return WithSessionAsync(async () =>
+            {
+                foreach (var name in names)
+                {
+                    var vm = await FindChildAsync(_vmFolder, name, cancellationToken).ConfigureAwait(false);
+                    if (vm.HasValue && vm.Value.Type == "VirtualMachine")
+                    {
+                        _verbose($"Roll-back: removing the imported VM '{name}' that no workload took.");
+                        await DestroyQuietlyAsync(vm.Value, name, scope, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                return true;
+            }, cancellationToken);
         }
 
         /// <summary>Powers off and destroys a VM (with its files); one that is already gone is fine.</summary>

@@ -151,6 +151,31 @@ namespace GridAutomation.Provider.VSphere.Tests
         }
 
         [SimulatorFact]
+        public async Task RollbackAfterImport_RemovesTheImportedVm_ButNeverAnAdoptedOne()
+        {
+            var (_, vmdk, hash) = MakeDisk("rolled");
+            using var sim = VcSim.Start("-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
+            using var c = await sim.ConnectAsync();
+            var folders = await DatastoreFoldersAsync(c);
+            int before = (await ListAsync(c)).Count;
+            // imported, then the move rolled back before its create step: the discard removes the VM and its files
+            var scope = new TestScope();
+            await c.ImportDiskAsync(Image(vmdk, hash), scope.IdempotencyKey, scope, Ct());
+            Assert.NotNull(await FindVmAsync(c, VSphereConnection.ImportName(scope.IdempotencyKey, "Hard disk 1")));
+            await c.DiscardImportsAsync(scope, Ct());
+            Assert.Equal(before, (await ListAsync(c)).Count);
+            Assert.Empty(ImportLeftovers(folders));
+            // imported and adopted by the create step: the discard leaves it (removing the created workload is the roll-back's own step)
+            var kept = new TestScope();
+            string id = await c.ImportDiskAsync(Image(vmdk, hash), kept.IdempotencyKey, kept, Ct());
+            var req = new CreateWorkloadRequest { Name = "kept", PowerOn = false, IdempotencyKey = "move:" + kept.IdempotencyKey };
+            req.Options["ImportedDisk"] = id;
+            await c.CreateWorkloadAsync(req, kept, Ct());
+            await c.DiscardImportsAsync(kept, Ct());
+            Assert.Equal(id, (await FindVmAsync(c, "kept"))?.NativeId);
+        }
+
+        [SimulatorFact]
         public async Task Import_ResumedAfterAKilledRun_ReplacesTheUnfinishedVm()
         {
             var (_, vmdk, hash) = MakeDisk("resumed");
