@@ -332,3 +332,138 @@ class GridWorkload {
         return $diff.ToArray()
     }
 }
+
+[DscResource()]
+class GridAgreement {
+    # The datacenter owner that lends capacity.
+    [DscProperty(Key)]
+    [string] $Owner
+
+    # The company that uses it.
+    [DscProperty(Key)]
+    [string] $Consumer
+
+    # The datacenter name or pattern the agreement covers (as New-GridAgreement -Datacenter).
+    [DscProperty(Key)]
+    [string] $Datacenter
+
+    [DscProperty()]
+    [Ensure] $Ensure = [Ensure]::Present
+
+    [DscProperty()]
+    [Nullable[int]] $MaxCpu
+
+    [DscProperty()]
+    [Nullable[double]] $MaxMemoryGB
+
+    [DscProperty()]
+    [Nullable[int]] $MaxWorkloads
+
+    [DscProperty()]
+    [Nullable[decimal]] $PricePerCpuHour
+
+    [DscProperty()]
+    [Nullable[decimal]] $PricePerGBHour
+
+    [DscProperty()]
+    [Nullable[datetime]] $Start
+
+    [DscProperty()]
+    [Nullable[datetime]] $End
+
+    # Read only: the agreement's id when Get ran.
+    [DscProperty(NotConfigurable)]
+    [string] $Id
+
+    [GridAgreement] Get() {
+        $current = [GridAgreement]::new()
+        $current.Owner = $this.Owner; $current.Consumer = $this.Consumer; $current.Datacenter = $this.Datacenter
+        $a = $this.Find()
+        if ($null -eq $a) { $current.Ensure = [Ensure]::Absent; return $current }
+        $current.Ensure = [Ensure]::Present
+        $current.Id = $a.Id
+        $current.MaxCpu = $a.MaxCpu; $current.MaxMemoryGB = $a.MaxMemoryGB; $current.MaxWorkloads = $a.MaxWorkloads
+        $current.PricePerCpuHour = $a.PricePerCpuHour; $current.PricePerGBHour = $a.PricePerGBHour
+        if ($null -ne $a.Start) { $current.Start = $a.Start.UtcDateTime }
+        if ($null -ne $a.End) { $current.End = $a.End.UtcDateTime }
+        return $current
+    }
+
+    [bool] Test() {
+        return $this.Differences().Count -eq 0
+    }
+
+    [void] Set() {
+        $this.Validate()
+        $np = [GridDscHelper]::NoPrompt()
+        $a = $this.Find()
+        if ($this.Ensure -eq [Ensure]::Absent) {
+            if ($null -ne $a) {
+                Write-Verbose "GridAgreement $($this.Owner) -> $($this.Consumer) on '$($this.Datacenter)': removing $($a.Id)."
+                GridAutomation\Remove-GridAgreement -Id $a.Id @np
+            }
+            return
+        }
+        $changes = $this.Changes($a)
+        if ($null -eq $a) {
+            Write-Verbose "GridAgreement $($this.Owner) -> $($this.Consumer) on '$($this.Datacenter)': creating."
+            $null = GridAutomation\New-GridAgreement -Owner $this.Owner -Consumer $this.Consumer -Datacenter $this.Datacenter @changes @np
+        }
+        elseif ($changes.Count -gt 0) {
+            Write-Verbose ("GridAgreement {0}: changing {1}." -f $a.Id, (($changes.Keys | Sort-Object) -join ', '))
+            GridAutomation\Set-GridAgreement -Id $a.Id @changes @np
+        }
+    }
+
+    # The cmdlet parameters whose wanted value differs from the agreement (all given ones for a new agreement).
+    hidden [hashtable] Changes([object] $a) {
+        $c = @{}
+        foreach ($p in 'MaxCpu', 'MaxMemoryGB', 'MaxWorkloads', 'PricePerCpuHour', 'PricePerGBHour') {
+            $want = $this.$p
+            if ($null -eq $want) { continue }
+            if ($null -eq $a -or $null -eq $a.$p -or [double]$a.$p -ne [double]$want) { $c[$p] = $want }
+        }
+        foreach ($p in 'Start', 'End') {
+            $want = $this.$p
+            if ($null -eq $want) { continue }
+            $wantUtc = ([datetimeoffset]$want).UtcDateTime
+            if ($null -eq $a -or $null -eq $a.$p -or $a.$p.UtcDateTime -ne $wantUtc) { $c[$p] = [datetimeoffset]$want }
+        }
+        return $c
+    }
+
+    hidden [object] Find() {
+        $this.Validate()
+        $found = @(GridAutomation\Get-GridAgreement -Owner ([System.Management.Automation.WildcardPattern]::Escape($this.Owner)) -Consumer ([System.Management.Automation.WildcardPattern]::Escape($this.Consumer)) -ErrorAction Stop |
+                Where-Object { $_.Owner -eq $this.Owner -and $_.Consumer -eq $this.Consumer -and $_.Datacenter -eq $this.Datacenter })
+        if ($found.Count -gt 1) {
+            [GridDscHelper]::Fail(("{0} agreements of {1} -> {2} cover '{3}' ({4}): remove all but one with Remove-GridAgreement." -f $found.Count, $this.Owner, $this.Consumer, $this.Datacenter, ($found.Id -join ', ')), 'DscAmbiguousAgreement', 'InvalidArgument', $this)
+        }
+        if ($found.Count -eq 1) { return $found[0] }
+        return $null
+    }
+
+    hidden [void] Validate() {
+        if ([string]::IsNullOrWhiteSpace($this.Owner) -or [string]::IsNullOrWhiteSpace($this.Consumer) -or [string]::IsNullOrWhiteSpace($this.Datacenter)) {
+            [GridDscHelper]::Fail('GridAgreement: Owner, Consumer and Datacenter are required.', 'DscPropertyMissing', 'InvalidArgument', $this)
+        }
+        if ($this.Ensure -eq [Ensure]::Absent -and ($null -ne $this.MaxCpu -or $null -ne $this.MaxMemoryGB -or $null -ne $this.MaxWorkloads -or $null -ne $this.PricePerCpuHour -or $null -ne $this.PricePerGBHour -or $null -ne $this.Start -or $null -ne $this.End)) {
+            [GridDscHelper]::Fail("GridAgreement: Ensure = 'Absent' takes only Owner, Consumer and Datacenter.", 'DscConflictingProperties', 'InvalidArgument', $this)
+        }
+    }
+
+    hidden [string[]] Differences() {
+        $a = $this.Find()
+        $diff = [System.Collections.Generic.List[string]]::new()
+        if ($this.Ensure -eq [Ensure]::Absent) {
+            if ($null -ne $a) { $diff.Add("exists ($($a.Id)), should be absent") }
+        }
+        elseif ($null -eq $a) { $diff.Add('does not exist') }
+        else {
+            $c = $this.Changes($a)
+            foreach ($k in ($c.Keys | Sort-Object)) { $diff.Add("$k is '$($a.$k)', should be '$($c[$k])'") }
+        }
+        foreach ($d in $diff) { Write-Verbose "GridAgreement $($this.Owner) -> $($this.Consumer) on '$($this.Datacenter)': $d" }
+        return $diff.ToArray()
+    }
+}

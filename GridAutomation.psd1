@@ -68,7 +68,7 @@
         'Remove-GridRateCard'
     )
     # Class-based DSC resources (GridAutomation.Dsc.psm1; docs/dsc.md).
-    DscResourcesToExport   = @('GridDatacenter', 'GridWorkload')
+    DscResourcesToExport   = @('GridDatacenter', 'GridWorkload', 'GridAgreement')
     VariablesToExport      = @()
     AliasesToExport        = @()
     PrivateData            = @{

@@ -170,3 +170,46 @@ Describe 'GridWorkload' {
         { Invoke-GridDsc Set GridWorkload @{ Name = 'dsc-w9'; Datacenter = 'nowhere'; Size = 'x' } } | Should -Throw -ErrorId 'DatacenterNotFound*'
     }
 }
+
+Describe 'GridAgreement' {
+    It 'Set creates the agreement, Test is then true, a second Set writes no journal row' {
+        $p = @{ Owner = 'Fabrikam'; Consumer = 'Contoso'; Datacenter = 'dsc-*'; MaxCpu = 16; PricePerCpuHour = [decimal]0.02; Start = [datetime]'2026-11-01T00:00:00Z' }
+        (Invoke-GridDsc Test GridAgreement $p).InDesiredState | Should -BeFalse
+        Invoke-GridDsc Set GridAgreement $p | Out-Null
+        $a = @(Get-GridAgreement -Owner Fabrikam -Consumer Contoso)
+        $a.Count | Should -Be 1
+        $a[0].MaxCpu | Should -Be 16
+        $a[0].Datacenter | Should -Be 'dsc-*'
+        (Invoke-GridDsc Test GridAgreement $p).InDesiredState | Should -BeTrue
+        $before = Get-JournalCount
+        Invoke-GridDsc Set GridAgreement $p | Out-Null
+        Get-JournalCount | Should -Be $before
+        $g = Invoke-GridDsc Get GridAgreement @{ Owner = 'Fabrikam'; Consumer = 'Contoso'; Datacenter = 'dsc-*' }
+        $g.Ensure | Should -Be 'Present'
+        $g.Id | Should -Be $a[0].Id
+        $g.PricePerCpuHour | Should -Be 0.02
+    }
+
+    It 'changes only what differs (Set-GridAgreement on the same agreement)' {
+        $id = (Get-GridAgreement -Owner Fabrikam -Consumer Contoso).Id
+        $out = Invoke-GridDsc Test GridAgreement @{ Owner = 'Fabrikam'; Consumer = 'Contoso'; Datacenter = 'dsc-*'; MaxCpu = 32 } -ShowVerbose 4>&1
+        ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | Out-String) | Should -Match "MaxCpu is '16', should be '32'"
+        Invoke-GridDsc Set GridAgreement @{ Owner = 'Fabrikam'; Consumer = 'Contoso'; Datacenter = 'dsc-*'; MaxCpu = 32 } | Out-Null
+        $a = Get-GridAgreement -Owner Fabrikam -Consumer Contoso
+        $a.Id | Should -Be $id
+        $a.MaxCpu | Should -Be 32
+        $a.PricePerCpuHour | Should -Be 0.02 -Because 'a property left out is not changed'
+    }
+
+    It 'Absent removes it' {
+        Invoke-GridDsc Set GridAgreement @{ Owner = 'Fabrikam'; Consumer = 'Contoso'; Datacenter = 'dsc-*'; Ensure = 'Absent' } | Out-Null
+        @(Get-GridAgreement -Owner Fabrikam -Consumer Contoso).Count | Should -Be 0
+        (Invoke-GridDsc Test GridAgreement @{ Owner = 'Fabrikam'; Consumer = 'Contoso'; Datacenter = 'dsc-*'; Ensure = 'Absent' }).InDesiredState | Should -BeTrue
+    }
+
+    It 'Absent with a quota is the error DscConflictingProperties, and nothing changes' {
+        $before = Get-JournalCount
+        { Invoke-GridDsc Set GridAgreement @{ Owner = 'Fabrikam'; Consumer = 'Contoso'; Datacenter = 'dsc-*'; Ensure = 'Absent'; MaxCpu = 1 } } | Should -Throw -ErrorId 'DscConflictingProperties'
+        Get-JournalCount | Should -Be $before
+    }
+}
