@@ -23,6 +23,9 @@ BeforeAll {
         'Move-GridWorkload' = 'Medium'; 'Set-GridWorkload' = 'Medium'; 'Set-GridConfiguration' = 'Medium'; 'Resume-GridOperation' = 'Medium'
         'New-GridWorkload' = 'Low'; 'Start-GridWorkload' = 'Low'; 'Connect-GridDatacenter' = 'Low'; 'Disconnect-GridDatacenter' = 'Low'
         'Connect-GridState' = 'Low'; 'Copy-GridState' = 'Medium'
+        'New-GridAgreement' = 'Low'; 'Set-GridAgreement' = 'Medium'; 'Remove-GridAgreement' = 'High'
+        'New-GridPool' = 'Low'; 'Set-GridPool' = 'Medium'; 'Remove-GridPool' = 'Medium'
+        'Set-GridRateCard' = 'Medium'; 'Remove-GridRateCard' = 'High'; 'Update-GridUsage' = 'Low'; 'Export-GridUsage' = 'Low'
     }
     function Get-CmdletAttribute([string] $Name) {
         (Get-Command $Name).ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $true) | Select-Object -First 1
@@ -106,7 +109,9 @@ Describe 'Changing cmdlet: <Name>' -ForEach $script:Changing {
 
     It 'returns nothing by default: New- returns the object, the others only with -PassThru' {
         $keys = (Get-Command $Name).Parameters.Keys
-        if ($Name -in 'New-GridWorkload', 'Connect-GridDatacenter', 'Connect-GridState', 'Copy-GridState', 'Remove-GridWorkload', 'Unregister-GridDatacenter', 'Disconnect-GridDatacenter') {
+        # New- returns what it made; Remove-/Unregister-/Disconnect- return nothing; Update-GridUsage's output is its
+        # report of what it recorded (as Test-GridState's is), so none of them has -PassThru.
+        if ($Name -like 'New-*' -or $Name -like 'Remove-*' -or $Name -in 'Connect-GridDatacenter', 'Connect-GridState', 'Copy-GridState', 'Unregister-GridDatacenter', 'Disconnect-GridDatacenter', 'Update-GridUsage') {
             $keys | Should -Not -Contain 'PassThru'
         }
         else { $keys | Should -Contain 'PassThru' }

@@ -30,12 +30,12 @@ Describe 'Set-GridWorkload -Tag merges' {
         Set-GridWorkload -Id $w.Id -Tag @{ env = 'test' } -Confirm:$false
         $stale = Get-GridWorkload -Id $w.Id
         Set-GridWorkload -Id $stale.Id -Tag @{ env = 'prod' } -Confirm:$false
-        $stale | Set-GridWorkload -Tag @{ owner = 'bob' } -Confirm:$false
+        $stale | Set-GridWorkload -Tag @{ team = 'bob' } -Confirm:$false   # (not 'owner': that tag is reserved for -Owner)
         $now = Get-GridWorkload -Id $w.Id
         $now.Tags['env'] | Should -Be 'prod'
-        $now.Tags['owner'] | Should -Be 'bob'
+        $now.Tags['team'] | Should -Be 'bob'
         $op = Get-GridOperation -Kind SetTags | Select-Object -Last 1
-        $op.Request | Should -Match 'owner'
+        $op.Request | Should -Match 'team'
         $op.Request | Should -Not -Match 'env' -Because 'the journal records the change, not the stale object'
     }
 }

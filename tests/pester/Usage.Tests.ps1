@@ -190,7 +190,7 @@ Describe 'Export-GridUsage' {
     It 'FOCUS CSV: every mandatory column, totals equal Get-GridUsage' {
         $path = Join-Path $script:dir 'usage.csv'
         $to = $script:T0.AddHours(3)
-        Export-GridUsage -Path $path -To $to -Datacenter ec2, az, obs | Should -BeOfType System.IO.FileInfo
+        Export-GridUsage -Path $path -To $to -Datacenter ec2, az, obs -PassThru | Should -BeOfType System.IO.FileInfo
         $rows = @(Import-Csv $path)
         $header = (Get-Content $path -TotalCount 1).Split(',')
         foreach ($m in 'BilledCost', 'BillingAccountId', 'BillingAccountName', 'BillingCurrency', 'BillingPeriodEnd', 'BillingPeriodStart', 'ChargeCategory',

@@ -72,6 +72,14 @@ namespace GridAutomation.Commands
         [Parameter]
         public SwitchParameter NoClobber { get; set; }
 
+        /// <summary>Do not ask for confirmation (-WhatIf still only shows what would be written).</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        /// <summary>Write the file written (a FileInfo) to the pipeline.</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
         protected override void ProcessRecord()
         {
             string path = GetUnresolvedProviderPathFromPSPath(Path);
@@ -79,7 +87,12 @@ namespace GridAutomation.Commands
             {
                 if (NoClobber && File.Exists(path))
                     throw GridException.Conflict($"'{path}' exists and -NoClobber was given.", "FileExists", path);
-                if (!ShouldProcess(path, $"Write usage as {(Format == UsageExportFormat.Csv ? "FOCUS 1.2 CSV" : "an HTML report")}")) return;
+                string action = $"Write usage as {(Format == UsageExportFormat.Csv ? "FOCUS 1.2 CSV" : "an HTML report")}";
+                bool whatIf = MyInvocation.BoundParameters.ContainsKey("WhatIf") && ((SwitchParameter)MyInvocation.BoundParameters["WhatIf"]).IsPresent;
+                if (whatIf || !Force.IsPresent || MyInvocation.BoundParameters.ContainsKey("Confirm"))
+                {
+                    if (!ShouldProcess(path, action)) return;
+                }
                 var charges = Run(ct => System.Threading.Tasks.Task.FromResult(Engine.GetUsageCharges(Query(UsageGroupBy.Day))));
                 using (var w = new StreamWriter(path, false, new UTF8Encoding(false)))
                 {
@@ -90,7 +103,7 @@ namespace GridAutomation.Commands
                         HtmlUsageReport.Write(w, charges, totals, "Grid usage: who owes whom", DateTimeOffset.UtcNow);
                     }
                 }
-                WriteObject(new FileInfo(path));
+                if (PassThru) WriteObject(new FileInfo(path));
             }
             catch (PipelineStoppedException) { throw; }
             catch (IOException ex) { ThrowGridError(new GridException(GridErrorKind.InvalidRequest, $"Cannot write '{path}': {ex.Message}", "ExportFileError", ex) { Target = path }, path); }
@@ -125,6 +138,10 @@ namespace GridAutomation.Commands
         [Parameter(ValueFromPipelineByPropertyName = true)]
         public DateTime? EffectiveFrom { get; set; }
 
+        /// <summary>Write the rate card to the pipeline.</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
         protected override void ProcessRecord()
         {
             var card = new GridRateCard
@@ -135,7 +152,7 @@ namespace GridAutomation.Commands
             try { UsageLedger.ValidateCard(card); }
             catch (GridException ex) { WriteGridError(ex, Owner); return; }
             if (!Approve(Owner, $"Set rate card: {PricePerCpuHour} {Currency} per CPU-hour, {PricePerGBHour} {Currency} per GB-hour from {card.EffectiveFrom:u}")) return;
-            if (TryRun(ct => System.Threading.Tasks.Task.FromResult(Engine.SetRateCard(card)), Owner, out var r)) WriteObject(r);
+            if (TryRun(ct => System.Threading.Tasks.Task.FromResult(Engine.SetRateCard(card)), Owner, out var r) && PassThru) WriteObject(r);
         }
     }
 
