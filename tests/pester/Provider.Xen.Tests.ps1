@@ -87,7 +87,7 @@ Describe 'Xen provider' -Skip:$script:skipXen {
         $ops = Get-GridOperation -Datacenter xen
         foreach ($k in 'Create', 'Stop', 'Start', 'Move', 'Remove') { ($ops | Where-Object { $_.Kind -eq $k -and $_.State -eq 'Succeeded' }) | Should -Not -BeNullOrEmpty }
     }
-    It 'Test-GridMove from Xen shows each disk''s format path: Raw into libvirt, refused by the simulator''s virtual disks' {
+    It 'Test-GridMove from Xen shows each disk''s format path: Raw into libvirt (a move it can make), refused by the simulator''s virtual disks' {
         $w = New-GridWorkload -Datacenter xen -Name pester-xmove -Image 'Debian Squeeze 6.0 (64-bit)' -Size small -Confirm:$false
         Connect-GridDatacenter -Provider Simulator -Name xen-sim -Confirm:$false | Out-Null
         $toSim = $w | Test-GridMove -DestinationDatacenter xen-sim
@@ -113,7 +113,8 @@ Describe 'Xen provider' -Skip:$script:skipXen {
         $toKvm = $w | Test-GridMove -DestinationDatacenter xen-kvm
         ($toKvm.Disks | ForEach-Object { $_.Path -join '>' }) | Should -Be @('Raw') -Because 'libvirt takes raw as it is'
         $toKvm.Disks[0].NeedsConversion | Should -BeFalse
-        $toKvm.Incompatibilities.Code | Should -Contain 'MoveNotImplemented' -Because 'Xen exports, but libvirt cannot import disks yet'
+        $toKvm.Incompatibilities.Code | Should -Not -Contain 'MoveNotImplemented' -Because 'Xen exports raw and libvirt imports it (its disk transfer of issue 13)'
+        $toKvm.CanMove | Should -BeTrue
         $toKvm.Incompatibilities.Code | Should -Not -Contain 'UnsupportedDiskFormat'
         # Back: libvirt's raw disk goes to Xen as Raw; Xen needs a template for the new VM (-Option Image).
         $kw = New-GridWorkload -Datacenter xen-kvm -Name kvm-x1 -Image base.img -Size small -Confirm:$false
