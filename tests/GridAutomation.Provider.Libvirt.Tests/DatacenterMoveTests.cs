@@ -113,6 +113,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
         public async Task Move_ToOtherDatacenter_GuestBootsThere_ThenBack_ReplacesStoppedSource()
         {
             var engine = await Lab();
+            var volsABefore = Volumes(_pair.UriA); var volsBBefore = Volumes(_pair.UriB); // other tests of the collection may have left volumes
             var w = await Counter(engine, "dcm1");
             string serialA = Path.Combine(_pair.SerialDir, "dcm1.a.log");
             await EmbedLab.WaitForCounts(serialA, x => x.Count >= 3, Wait);
@@ -167,8 +168,10 @@ namespace GridAutomation.Provider.Libvirt.Tests
             // No orphan: every imported volume in either pool belongs to a defined workload.
             var volsA = Volumes(_pair.UriA); var volsB = Volumes(_pair.UriB);
             _out.WriteLine("pool A: " + string.Join(", ", volsA) + " | pool B: " + string.Join(", ", volsB));
-            Assert.Equal(new[] { Path.GetFileName(DiskOf(back)), DaemonPair.ImageName }.OrderBy(x => x), volsA.Where(v => v.Contains("dcm1") || v.StartsWith(LibvirtProviderPrefix) || v == DaemonPair.ImageName));
-            Assert.Equal(new[] { Path.GetFileName(diskB) }, volsB.Where(v => v.StartsWith(LibvirtProviderPrefix)));
+            Assert.Equal(new[] { Path.GetFileName(DiskOf(back)) }, volsA.Except(volsABefore).Where(v => v.Contains("dcm1") || v.StartsWith(LibvirtProviderPrefix)));
+            Assert.DoesNotContain(Path.GetFileName(diskA), volsA);
+            Assert.Contains(DaemonPair.ImageName, volsA);
+            Assert.Equal(new[] { Path.GetFileName(diskB) }, volsB.Except(volsBBefore).Where(v => v.StartsWith(LibvirtProviderPrefix)));
 
             await engine.InvokeAsync(back, new WorkloadActionRequest { Action = WorkloadAction.Stop, StopMode = StopMode.TurnOff }, null, NullObserver.Instance, Ct());
             foreach (var x in new[] { back.Id, moved.Id })
@@ -271,21 +274,25 @@ namespace GridAutomation.Provider.Libvirt.Tests
             var volsBBefore = Volumes(_pair.UriB);
 
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { typeof(DcMoveAgent).Assembly.Location, "dc-move", StatePath, w.Id, "lv-b", serialB }) psi.ArgumentList.Add(a);
+            foreach (var a in new[] { typeof(DcMoveAgent).Assembly.Location, "dc-move", StatePath, w.Id, "lv-b", serialB, step }) psi.ArgumentList.Add(a);
             GridOperation? op = null;
             string seen = "";
-            using (var child = Process.Start(psi)!)
+            var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            using (var child = new Process { StartInfo = psi })
             {
-                var stdout = child.StandardOutput.ReadToEndAsync();
-                var stderr = child.StandardError.ReadToEndAsync();
+                child.OutputDataReceived += (_, e) => { if (e.Data != null) lines.Enqueue(e.Data); };
+                child.ErrorDataReceived += (_, e) => { if (e.Data != null) lines.Enqueue(e.Data); };
+                child.Start();
+                child.BeginOutputReadLine();
+                child.BeginErrorReadLine();
+                // The child holds inside the step (its observer blocks on the step's first progress report after the
+                // journal recorded it), so the kill lands in the step however fast this machine runs it.
                 var deadline = DateTime.UtcNow.AddSeconds(180);
-                while (DateTime.UtcNow < deadline && !child.HasExited)
-                {
-                    op = engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }).FirstOrDefault(o => o.Target == w.Id);
-                    if (op != null && op.Checkpoints.TryGetValue("step", out var s) && s == step) { seen = string.Join(",", op.Checkpoints.Keys); break; }
-                    await Task.Delay(10);
-                }
-                if (child.HasExited) Assert.Fail($"the child ended before step {step}: " + await stdout + await stderr);
+                while (DateTime.UtcNow < deadline && !child.HasExited && !lines.Contains("HOLD " + step)) await Task.Delay(20);
+                if (child.HasExited || !lines.Contains("HOLD " + step)) Assert.Fail($"the child did not reach step {step}: " + string.Join(" | ", lines));
+                op = engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }).First(o => o.Target == w.Id);
+                Assert.Equal(step, op.Checkpoints["step"]);
+                seen = string.Join(",", op.Checkpoints.Keys);
                 child.Kill(true);
                 child.WaitForExit();
             }
@@ -328,17 +335,38 @@ namespace GridAutomation.Provider.Libvirt.Tests
         }
     }
 
-    /// <summary>Child process "dc-move STATE WORKLOAD_ID DEST SERIAL": a move between datacenters with the engine and its journal; the test kills it mid-step.</summary>
+    /// <summary>Child process "dc-move STATE WORKLOAD_ID DEST SERIAL HOLD_STEP": a move between datacenters with the engine and its journal; it holds inside HOLD_STEP until the test kills it.</summary>
     internal static class DcMoveAgent
     {
-        public static int Run(string statePath, string id, string dest, string serial)
+        /// <summary>
+        /// Blocks the move inside one step: the orchestrator reports "&lt;step&gt; (k of n steps)" once the journal has
+        /// recorded the step, before it acts. For export and import it holds at the step's next report (the first
+        /// MiB-progress of the transfer: some bytes moved, the rest not); for the other steps at the step's start.
+        /// </summary>
+        private sealed class HoldIn : IEngineObserver
+        {
+            private readonly string _step;
+            private bool _inStep;
+            public HoldIn(string step) => _step = step;
+            public void Progress(string target, GridProgress progress)
+            {
+                if (progress.Status.StartsWith(_step + " (", StringComparison.Ordinal)) { _inStep = true; if (_step is "export" or "import") return; }
+                if (!_inStep) return;
+                Console.WriteLine("HOLD " + _step);
+                Thread.Sleep(Timeout.Infinite);
+            }
+            public void Verbose(string message) { }
+            public void Warning(string message) { }
+        }
+
+        public static int Run(string statePath, string id, string dest, string serial, string holdStep)
         {
             try
             {
                 var engine = DatacenterMoveTests.Engine(statePath);
                 var w = engine.GetWorkloadAsync(id, CancellationToken.None).GetAwaiter().GetResult();
                 Console.WriteLine("STARTED");
-                new MoveOrchestrator(engine).MoveAsync(w, DatacenterMoveTests.To(dest, serial), false, false, false, null, NullObserver.Instance, CancellationToken.None).GetAwaiter().GetResult();
+                new MoveOrchestrator(engine).MoveAsync(w, DatacenterMoveTests.To(dest, serial), false, false, false, null, new HoldIn(holdStep), CancellationToken.None).GetAwaiter().GetResult();
                 Console.WriteLine("OK");
                 return 0;
             }

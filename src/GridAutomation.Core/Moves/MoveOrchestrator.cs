@@ -141,12 +141,13 @@ namespace GridAutomation.Core.Moves
                 {
                     if (scope.Checkpoints.ContainsKey("done:" + step)) continue;
                     scope.Checkpoint("step", step); // write-ahead: the step is recorded before it acts
+                    ReportStep(scope, rec, step, done: false);
                     // each step runs in its datacenter's concurrency slot and is retried on transient errors (steps are idempotent)
                     var on = step is "import" or "create" or "verify-destination" or "start" ? dst : src;
                     string result = await _engine.Retry.ExecuteAsync(on.Datacenter.Name, t => ActAsync(step, rec, src, dst, srcX, dstX, scope, t), on.HandlesOwnRetries, ct).ConfigureAwait(false);
                     if (step == "stop") sourceStopped = true;
                     scope.Checkpoint("done:" + step, result);
-                    ReportStep(scope, rec, step);
+                    ReportStep(scope, rec, step, done: true);
                 }
                 DiskFiles.RemoveStaging(DiskFiles.StagingFolder(op.Id));
                 var moved = await dst.GetWorkloadAsync(scope.Checkpoints["done:create"], ct).ConfigureAwait(false);
@@ -277,11 +278,12 @@ namespace GridAutomation.Core.Moves
         private static List<DiskImage> Images(IReadOnlyDictionary<string, string> cp)
             => cp.TryGetValue("done:export", out var j) ? JsonUtil.Deserialize<List<DiskImage>>(j) ?? new List<DiskImage>() : new List<DiskImage>();
 
-        /// <summary>Progress per workload: which step is done, out of how many.</summary>
-        private static void ReportStep(JournalScope scope, MoveRecord rec, string step)
+        /// <summary>Progress per workload: which step runs (reported once it is recorded, before it acts) or is done, out of how many.</summary>
+        private static void ReportStep(JournalScope scope, MoveRecord rec, string step, bool done)
         {
             int k = Array.IndexOf(Steps, step) + 1;
-            scope.Report(new GridProgress("Move " + rec.Name + " to " + rec.DestinationDatacenter, $"{step} done ({k} of {Steps.Length} steps)", 100 * k / Steps.Length));
+            string status = done ? $"{step} done ({k} of {Steps.Length} steps)" : $"{step} ({k} of {Steps.Length} steps)";
+            scope.Report(new GridProgress("Move " + rec.Name + " to " + rec.DestinationDatacenter, status, 100 * (done ? k : k - 1) / Steps.Length));
         }
 
         /// <summary>Before anything is staged: the staging folder's file system must hold every file disk (twice when converted).</summary>
