@@ -32,6 +32,36 @@ namespace GridAutomation.Core.Tests
             Assert.Contains("99", ex.Message);
         }
 
+        /// <summary>The core tables and their columns, as the database itself reports them.</summary>
+        private static string[] CoreColumns(IStateStore s, string backend) => s.Read(c =>
+        {
+            using var cmd = c.Command(backend == "Sqlite"
+                ? "SELECT m.name || '.' || p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name IN ('datacenters', 'operations', 'operation_checkpoints', 'workload_locks')"
+                : "SELECT table_name || '.' || column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name IN ('datacenters', 'operations', 'operation_checkpoints', 'workload_locks')");
+            using var r = cmd.ExecuteReader();
+            var names = new System.Collections.Generic.List<string>();
+            while (r.Read()) names.Add(r.GetString(0));
+            return names.OrderBy(x => x, StringComparer.Ordinal).ToArray();
+        });
+
+        /// <summary>
+        /// The PostgreSQL core schema is derived from SQLite's (one list of migrations): both backends end with the
+        /// same tables and columns, the key column an identity, and names compared case-insensitively.
+        /// </summary>
+        [PostgreSqlFact]
+        public void CoreSchema_DerivedForPostgreSql_HasTheSameTablesAndColumns()
+        {
+            using var tmp = new TempDir();
+            using var lite = Backends.Open("Sqlite", tmp);
+            using var pg = Backends.Open("PostgreSql", tmp, "pg");
+            var a = CoreColumns(lite, "Sqlite");
+            Assert.Equal(a, CoreColumns(pg, "PostgreSql"));
+            Assert.Contains("operations.lease_client", a);
+            Assert.Equal("YES", pg.Read(c => c.Scalar("SELECT is_identity FROM information_schema.columns WHERE table_name = 'operations' AND column_name = 'seq'")));
+            pg.Write(c => c.Execute("INSERT INTO datacenters(name, provider, registered_at) VALUES ('Lab-1', 'Simulator', 'x')"));
+            Assert.Equal(1L, pg.Read(c => c.ScalarInt64("SELECT COUNT(*) FROM datacenters WHERE name = 'LAB-1'")));
+        }
+
         [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
         public void ComponentSchema_IsMigratedOnce_AndNewerRefused(string backend)
         {

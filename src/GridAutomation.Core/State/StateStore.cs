@@ -21,7 +21,13 @@ namespace GridAutomation.Core.State
         public const string CoreComponent = "core";
         public static readonly TimeSpan DefaultBusyTimeout = TimeSpan.FromSeconds(5);
 
-        /// <summary>The core schema's migrations: index i brings version i to i+1.</summary>
+        /// <summary>
+        /// The core schema's migrations in SQLite's dialect: index i brings version i to i+1. The PostgreSQL backend
+        /// derives its list from this one (<see cref="SqlDialect.SqliteToPostgreSql"/>), so version i means the same
+        /// tables and columns on both and there is one schema to change.
+        /// </summary>
+        public static IReadOnlyList<string> CoreMigrationsSqlite => CoreMigrations;
+
         internal static readonly string[] CoreMigrations =
         {
             // v1
