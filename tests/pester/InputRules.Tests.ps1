@@ -96,6 +96,18 @@ Describe 'Bad input is refused before anything is journaled' {
     }
 }
 
+Describe 'A refused change under -ErrorAction Stop' {
+    It 'says only its error: no "was stopped: ... cancelled" line and no batch to resume' {
+        $before = Get-StateDump
+        $script:seen = @(); $err = $null
+        try { New-GridWorkload -Name r01, r02 -Datacenter rules-1 -Size small -Confirm:$false -ErrorAction Stop 3>&1 | ForEach-Object { $script:seen += "$_" } }
+        catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'SizeNotFound,*'
+        @($script:seen | Where-Object { $_ -like '*was stopped:*' }) | Should -BeNullOrEmpty -Because 'nothing was cancelled: the input was refused'
+        Get-StateDump | Should -BeExactly $before
+    }
+}
+
 Describe 'Wildcards' {
     It "a name without wildcards that exists is found without a WorkloadNotFound beside it: 'web``*' names 'web*' only" {
         $ev = $null

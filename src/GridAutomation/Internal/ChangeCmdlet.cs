@@ -69,13 +69,16 @@ namespace GridAutomation.Internal
             RunBulk(_approved, activity, maxParallel);
         }
 
-        internal override string? StoppedSummary(int approved) => Summarize(Engine, BatchId, approved, MyInvocation.MyCommand.Name);
+        internal override string? StoppedSummary(int approved, int errored) => Summarize(Engine, BatchId, approved, MyInvocation.MyCommand.Name, errored);
 
         /// <summary>
         /// What a stopped bulk change left behind, from the journal: done (Succeeded), cancelled (journaled Cancelled,
-        /// or never begun), interrupted (Resume-GridOperation -BatchId finishes them).
+        /// or never begun), interrupted (Resume-GridOperation -BatchId finishes them). An item that ended in an error
+        /// of its own without a journal row (refused before anything was journaled, e.g. -ErrorAction Stop on an
+        /// unknown size) is "refused", not cancelled; when every item was refused there is nothing to summarise
+        /// (the errors say it) and no batch to resume: null.
         /// </summary>
-        internal static string? Summarize(GridAutomation.Core.Engine.GridEngine engine, Guid batch, int approved, string command)
+        internal static string? Summarize(GridAutomation.Core.Engine.GridEngine engine, Guid batch, int approved, string command, int errored = 0)
         {
             try
             {
@@ -93,9 +96,11 @@ namespace GridAutomation.Internal
                     }
                 }
                 int targets = ops.Select(o => o.Target).Distinct(StringComparer.OrdinalIgnoreCase).Count();
-                cancelled += Math.Max(0, approved - targets); // never begun: nothing journaled, nothing changed
+                int refused = Math.Min(Math.Max(0, errored - failed), Math.Max(0, approved - targets)); // errors with no journal row
+                cancelled += Math.Max(0, approved - targets - refused); // never begun: nothing journaled, nothing changed
+                if (ops.Count == 0 && cancelled == 0) return null;
                 return $"{command} was stopped: {done} done, {cancelled} cancelled, {interrupted} interrupted"
-                       + (failed > 0 ? $", {failed} failed" : "") + (running > 0 ? $", {running} still running" : "")
+                       + (failed > 0 ? $", {failed} failed" : "") + (refused > 0 ? $", {refused} refused" : "") + (running > 0 ? $", {running} still running" : "")
                        + $" — Resume-GridOperation -BatchId {batch}";
             }
             catch (Exception) { return null; }

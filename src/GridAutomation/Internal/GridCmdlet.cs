@@ -340,7 +340,7 @@ namespace GridAutomation.Internal
         internal void RunBulk(IReadOnlyList<WorkItem> items, string activity, int maxParallel = WorkItem.MaxParallel)
         {
             if (items.Count == 0) return;
-            int total = items.Count, done = 0, failed = 0;
+            int total = items.Count, done = 0, failed = 0, errored = 0;
             Exception? fatal = null;
             var showProgress = ShowProgress && total > 1;
             const int activityId = 1;
@@ -369,6 +369,7 @@ namespace GridAutomation.Internal
                         {
                             Interlocked.Increment(ref failed);
                             failedIds.AddOrUpdate(ErrorMapping.Unwrap(ex) is GridException g ? g.ErrorId : ErrorMapping.Unwrap(ex).GetType().Name, 1, (_, n) => n + 1);
+                            if (!(ct.IsCancellationRequested && IsCancellation(ex))) Interlocked.Increment(ref errored);
                             if (ErrorMapping.IsFatal(ex)) Interlocked.CompareExchange(ref fatal, ex, null);
                             else if (!(ct.IsCancellationRequested && IsCancellation(ex)))
                                 Post(() => WriteError(ErrorMapping.ToErrorRecord(ex, it.Target)));
@@ -393,7 +394,7 @@ namespace GridAutomation.Internal
                 // Ctrl+C, or a downstream Select-Object -First: let the work in flight journal its end, then say what happened.
                 try { _cts.Cancel(); } catch (ObjectDisposedException) { }
                 WaitForStoppedWork();
-                var summary = StoppedSummary(items.Count);
+                var summary = StoppedSummary(items.Count, Volatile.Read(ref errored));
                 if (summary != null) TellStopped(summary);
                 throw;
             }
@@ -412,8 +413,11 @@ namespace GridAutomation.Internal
             return $"{activity}: {finished - failed} done, {failed} failed ({ids})" + (notRun > 0 ? $", {notRun} not started" : "") + $" of {total}.";
         }
 
-        /// <summary>The "N done, M cancelled, K interrupted" line of a stopped bulk change (null for cmdlets without a journal batch).</summary>
-        internal virtual string? StoppedSummary(int approved) => null;
+        /// <summary>
+        /// The "N done, M cancelled, K interrupted" line of a stopped bulk change (null for cmdlets without a journal
+        /// batch); <paramref name="errored"/> items ended in an error of their own (refused or failed), not by the stop.
+        /// </summary>
+        internal virtual string? StoppedSummary(int approved, int errored) => null;
 
         // ---- helpers -----------------------------------------------------------------------------------------------
 
