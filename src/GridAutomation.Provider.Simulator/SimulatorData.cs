@@ -95,6 +95,10 @@ namespace GridAutomation.Providers.Simulator
         /// </summary>
         public static readonly string[] PostgreSqlMigrations = Array.ConvertAll(Migrations, SqlDialect.SqliteToPostgreSql);
 
+        /// <summary>What Copy-GridState needs to know of the simulator's tables (after the migrations, which it uses).</summary>
+        public static readonly StateComponent StateComponent = new StateComponent(Component, Migrations, PostgreSqlMigrations,
+            ("sim_datacenters", "name"), ("sim_hosts", "datacenter, name"), ("sim_workloads", "datacenter, seq"), ("sim_detached_disks", "datacenter, disk_id"), ("sim_actions", "id"));
+
         // ---- datacenter ------------------------------------------------------------------------------------------
 
         internal sealed class DatacenterRow

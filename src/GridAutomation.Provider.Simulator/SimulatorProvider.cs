@@ -13,8 +13,11 @@ namespace GridAutomation.Providers.Simulator
     /// The embedded simulator: a datacenter that lives in the state store (hosts, workloads, an id counter), so it
     /// survives across sessions and processes. Nothing to install, no account.
     /// </summary>
-    public sealed class SimulatorProvider : IGridProvider, IValidatesSettings, IUsageMetering
+    public sealed class SimulatorProvider : IGridProvider, IValidatesSettings, IUsageMetering, GridAutomation.Core.State.IStateComponentOwner
     {
+        /// <summary>The simulator's own tables, so Copy-GridState can carry simulated datacenters to another store.</summary>
+        public GridAutomation.Core.State.StateComponent StateComponent => SimulatorData.StateComponent;
+
         public const string ProviderName = "Simulator";
 
         public const GridCapabilities SimulatorCapabilities =

@@ -94,6 +94,15 @@ Describe 'Copy-GridState' {
         New-SimDatacenter -Name mine-sim -Parameters @{ Hosts = 2 } | Out-Null
         $create = Get-SimCreateArgs -Datacenter mine-sim
         1..3 | ForEach-Object { New-GridWorkload -Name "mine-0$_" @create -Confirm:$false | Out-Null }
+        # the grid services' and the ledger's own tables travel too (issues 15 and 16)
+        New-GridAgreement -Owner Contoso -Consumer Fabrikam -Datacenter 'mine-*' -MaxWorkloads 5 -Confirm:$false | Out-Null
+        New-GridPool -Name mine-pool -Datacenter 'mine-*' -Confirm:$false | Out-Null
+        Set-GridRateCard -Owner Contoso -PricePerCpuHour 0.02 -PricePerGBHour 0.004 -Confirm:$false
+        Stop-GridWorkload -Name mine-01 -Confirm:$false | Out-Null
+        Update-GridUsage -Confirm:$false
+        $until = (Get-Date).ToUniversalTime()
+        $usage = (Get-GridUsage -From $until.AddDays(-1) -To $until | Where-Object IsTotal).Hours
+        $usage | Should -BeGreaterThan 0
         $ops = @(Get-GridOperation).Count
         Reset-GridEngine
         $env:PGPASSWORD = $script:password
@@ -103,12 +112,26 @@ Describe 'Copy-GridState' {
         $to = "Host=127.0.0.1;Port=$script:port;Database=copytarget"
         $r = Copy-GridState -From (Join-Path $script:dir 'mine.db') -To $to -StateCredential $cred -Confirm:$false
         $r.Verified | Should -BeTrue
+        $r.NotCopied | Should -BeNullOrEmpty
         $r.Copied['datacenters'] | Should -Be 1
         $r.Copied['operations'] | Should -Be $ops
+        $r.Copied['sim_workloads'] | Should -Be 3
+        $r.Copied['grid_agreements'] | Should -Be 1
+        $r.Copied['usage_intervals'] | Should -BeGreaterThan 0
         # the copy is what a session on the shared store sees
         Connect-GridState -ConnectionString $to -StateCredential $cred -Confirm:$false | Out-Null
         (Get-GridDatacenter).Name | Should -Be 'mine-sim'
         @(Get-GridOperation).Count | Should -Be $ops
+        @(Get-GridWorkload -Datacenter mine-sim).Count | Should -Be 3
+        (Get-GridAgreement).Consumer | Should -Be 'Fabrikam'
+        (Get-GridPool).Name | Should -Be 'mine-pool'
+        (Get-GridRateCard).Owner | Should -Be 'Contoso'
+        (Get-GridUsage -From $until.AddDays(-1) -To $until | Where-Object IsTotal).Hours | Should -Be $usage
+        # rows came with their keys: the next rows the shared store makes (a simulator action, a usage interval) do not collide
+        New-GridWorkload -Name mine-04 @create -Confirm:$false | Out-Null
+        Start-GridWorkload -Name mine-01 -Confirm:$false | Out-Null
+        Update-GridUsage -Confirm:$false
+        @(Get-GridWorkload -Datacenter mine-sim).Count | Should -Be 4
         # a second copy into the same (no longer empty) database is refused
         $err = $null
         try { Copy-GridState -From (Join-Path $script:dir 'mine.db') -To $to -StateCredential $cred -Confirm:$false } catch { $err = $_ }

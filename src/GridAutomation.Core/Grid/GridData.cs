@@ -51,8 +51,11 @@ namespace GridAutomation.Core.Grid
         /// <summary>The same versions in PostgreSQL's dialect.</summary>
         public static readonly string[] PostgreSqlMigrations = Array.ConvertAll(Migrations, SqlDialect.SqliteToPostgreSql);
 
-        public static void EnsureSchema(IStateStore store)
-            => store.EnsureComponentSchema(Component, store.Backend == StateBackend.PostgreSql ? PostgreSqlMigrations : Migrations);
+        /// <summary>What Copy-GridState needs to know of this component.</summary>
+        public static readonly StateComponent StateComponent = new StateComponent(Component, Migrations, PostgreSqlMigrations,
+            ("grid_agreements", "id"), ("grid_pools", "name"), ("grid_reservations", "res_key"));
+
+        public static void EnsureSchema(IStateStore store) => StateComponent.Ensure(store);
 
         /// <summary>True when this store already has the grid tables (read in the session; never creates them).</summary>
         public static bool HasSchema(IStateSession s)

@@ -20,7 +20,8 @@ namespace GridAutomation.Core.State
     /// <summary>
     /// Copies the core tables (registrations, journal, checkpoints, workload locks) from one store to another, in one
     /// write transaction on the target, then verifies the counts. The target must hold no registrations or operations
-    /// (no merge). Components with their own tables are copied when the target has the same schema version for them.
+    /// (no merge). Components with their own tables (<see cref="StateComponents"/>) are created on the target when it
+    /// lacks them and copied when both sides then have the same schema version; any other is named in NotCopied.
     /// </summary>
     public static class StateCopy
     {
@@ -30,12 +31,6 @@ namespace GridAutomation.Core.State
             ("operations", "id, kind, datacenter, target, state, started, finished, error, error_id, idempotency_key, batch_id, request, result, lease_pid, lease_machine, lease_process_start, heartbeat, target_name, lock_key, fencing_token, parent_id, destination_datacenter, coordinator, lease_client", "seq"),
             ("operation_checkpoints", "operation_id, seq, key, value", "operation_id, seq"),
             ("workload_locks", "lock_key, operation_id, fencing_token, acquired", "lock_key"),
-        };
-
-        /// <summary>Component tables known to be copyable by name (the simulator's), with their order column.</summary>
-        private static readonly Dictionary<string, (string table, string order)[]> ComponentTables = new Dictionary<string, (string, string)[]>(StringComparer.OrdinalIgnoreCase)
-        {
-            ["simulator"] = new[] { ("sim_datacenters", "name"), ("sim_hosts", "datacenter, name"), ("sim_workloads", "datacenter, seq"), ("sim_detached_disks", "datacenter, disk_id"), ("sim_actions", "id") },
         };
 
         public static GridStateCopyReport Copy(IStateStore from, IStateStore to)
@@ -52,9 +47,18 @@ namespace GridAutomation.Core.State
             foreach (var kv in src)
             {
                 if (string.Equals(kv.Key, StateStore.CoreComponent, StringComparison.OrdinalIgnoreCase)) continue;
-                if (ComponentTables.TryGetValue(kv.Key, out var ct) && dst.TryGetValue(kv.Key, out var v) && v == kv.Value)
-                    foreach (var (table, order) in ct) tables.Add((table, Columns(from, table), order));
-                else report.NotCopied.Add($"{kv.Key} (schema version {kv.Value} here, {(dst.TryGetValue(kv.Key, out var d) ? d.ToString(CultureInfo.InvariantCulture) : "none")} in the target)");
+                var component = StateComponents.Find(kv.Key);
+                // A component the target lacks is created there first, when this module's migrations bring it to the
+                // source's version (the grid, the ledger, the simulator): its rows then travel with the rest.
+                if (component != null && !dst.ContainsKey(kv.Key) && component.Version == kv.Value)
+                {
+                    component.Ensure(to);
+                    dst[kv.Key] = component.Version;
+                }
+                if (component != null && dst.TryGetValue(kv.Key, out var v) && v == kv.Value)
+                    foreach (var (table, order) in component.Tables) tables.Add((table, Columns(from, table), order));
+                else report.NotCopied.Add($"{kv.Key} (schema version {kv.Value} here, {(dst.TryGetValue(kv.Key, out var d) ? d.ToString(CultureInfo.InvariantCulture) : "none")} in the target"
+                    + (component == null ? "; no loaded component of this module knows it" : component.Version != kv.Value ? $"; this module's is version {component.Version}: open the file with this module once to migrate it" : "") + ")");
             }
             to.Write(w =>
             {
@@ -75,6 +79,12 @@ namespace GridAutomation.Core.State
                         return 0;
                     });
                 }
+                // Rows came with their keys: a PostgreSQL identity column's sequence must go past them, or the next
+                // row the target makes (an interval, a simulator action) would collide with a copied one.
+                if (to.Backend == StateBackend.PostgreSql)
+                    foreach (var (table, _, _) in tables)
+                        foreach (var column in IdentityColumns(w, table))
+                            w.Scalar($"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), (SELECT COALESCE(MAX({column}), 0) + 1 FROM {table}), false)");
                 return 0;
             });
             bool ok = true;
@@ -89,6 +99,16 @@ namespace GridAutomation.Core.State
             if (!ok)
                 throw new GridException(GridErrorKind.StateStore, $"Copy to '{to.Path}' did not verify: the row counts differ ({string.Join(", ", report.Copied.Select(k => k.Key + "=" + k.Value))}).", "StateStoreCopyMismatch") { Target = to.Path };
             return report;
+        }
+
+        private static List<string> IdentityColumns(IStateSession s, string table)
+        {
+            using var cmd = s.Command("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = @t AND is_identity = 'YES'");
+            cmd.Bind("t", table);
+            using var r = cmd.ExecuteReader();
+            var names = new List<string>();
+            while (r.Read()) names.Add(r.GetString(0));
+            return names;
         }
 
         private static Dictionary<string, int> Versions(IStateStore store)
