@@ -149,8 +149,9 @@ namespace GridAutomation.Providers.Libvirt
             string staged = Path.Combine(tempFolder, DiskFiles.SafeName(disk.Name) + DiskFiles.Extension(disk.Format));
             string partial = staged + ".partial";
             string hash;
-            using (var sha = SHA256.Create())
+            try
             {
+                using var sha = SHA256.Create();
                 using (var fs = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, DiskFiles.Chunk))
                 using (var cs = new CryptoStream(fs, sha, CryptoStreamMode.Write))
                 {
@@ -164,6 +165,11 @@ namespace GridAutomation.Providers.Libvirt
                     }
                 }
                 hash = DiskFiles.Hex(sha.Hash!);
+            }
+            catch
+            {
+                try { File.Delete(partial); } catch (IOException) { } // a partial copy is no point (a killed process leaves it for the next call to overwrite)
+                throw;
             }
             File.Move(partial, staged, overwrite: true);
             return new DiskImage { Name = disk.Name, Format = disk.Format, CapacityBytes = disk.CapacityBytes, Path = staged, ContentHash = hash };

@@ -280,6 +280,40 @@ namespace GridAutomation.Provider.Libvirt.Tests
         }
 
         [DaemonFact]
+        public async Task PointCancelledWhileItRuns_AbortsTheJob_LeavesNothing_StoppedDomainIsRefused()
+        {
+            using var a = DisasterLab.ConnectOne(_pair, "rp-a", "kvm-a");
+            BigImage("rpbig.img");
+            var w = await DisasterLab.StartCounter(_pair, a, "rp4", "rpbig.img");
+            string folder = Path.Combine(_dir, "cancelled");
+            try
+            {
+                var disks = (await ((IDiskTransport)a).DescribeAsync(w.NativeId, DisasterLab.Ct())).Disks.ToList();
+                using var cts = new CancellationTokenSource();
+                string target = Path.Combine(_pair.ImagesA, LibvirtConnection.PointPrefix + "rp4-point-hda.img");
+                var point = ((IRunningDiskExport)a).ExportRunningDisksAsync(w.NativeId, disks, folder, new TestScope("rp4-point"), cts.Token);
+                var deadline = DateTime.UtcNow.AddSeconds(120);
+                while (!File.Exists(target) && !point.IsCompleted && DateTime.UtcNow < deadline) await Task.Delay(5);
+                Assert.True(File.Exists(target), "the backup job never wrote its target: " + (point.IsFaulted ? point.Exception!.InnerException!.Message : "still waiting"));
+                cts.Cancel();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => point);
+                var (vols, job, blk) = DisasterLab.Leftovers(_pair.UriA, "rp4");
+                Assert.Empty(vols);
+                Assert.Matches("Job type: +None", job);
+                Assert.Single(blk);
+                Assert.False(Directory.Exists(folder) && Directory.GetFiles(folder).Length > 0, "a cancelled point left a staged (or partial) copy");
+                DisasterLab.AssertCountsFromZero(EmbedLab.Counts(DisasterLab.SerialLog(_pair, "rp4", "a")));
+
+                // a stopped domain has no running disks to copy: refused clearly (its disks are exported as they are)
+                await a.StopAsync(w.NativeId, StopMode.TurnOff, new TestScope(), DisasterLab.Ct());
+                var ex = await Assert.ThrowsAsync<GridException>(() => ((IRunningDiskExport)a).ExportRunningDisksAsync(w.NativeId, disks, folder, new TestScope("rp4-stopped"), DisasterLab.Ct()));
+                Assert.Equal("WorkloadNotRunning", ex.ErrorId);
+                Assert.Equal(GridErrorKind.Conflict, ex.Kind);
+            }
+            finally { await DisasterLab.RemoveQuietly(a, w.NativeId); }
+        }
+
+        [DaemonFact]
         public async Task Disaster_QemuKilled_DaemonAStopped_PointOnBBootsAndCounts_ThenAComesBack()
         {
             var a = DisasterLab.ConnectOne(_pair, "rp-a", "kvm-a");
