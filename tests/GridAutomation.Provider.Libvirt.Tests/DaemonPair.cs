@@ -35,7 +35,11 @@ namespace GridAutomation.Provider.Libvirt.Tests
             Prereqs.Require(Prereqs.DaemonMissing());
             lock (_gate)
             {
-                if (_started) return this;
+                if (_started)
+                {
+                    foreach (var h in _down.ToList()) StartDaemon(h); // a failed disaster test left a daemon stopped: the next test gets the pair whole
+                    return this;
+                }
                 Directory.CreateDirectory(Dir);
                 // The counting boot disk is an image of kvm-a's pool (the pool scans its folder when it starts).
                 Directory.CreateDirectory(ImagesA);
@@ -57,6 +61,44 @@ namespace GridAutomation.Provider.Libvirt.Tests
             dc.Settings["Uri"] = UriA + "\n" + UriB;
             if (sharedStorage.Length > 0) dc.Settings["SharedStorage"] = string.Join("\n", sharedStorage);
             return new LibvirtProvider().ConnectAsync(new ProviderConnectRequest { Datacenter = dc }, CancellationToken.None).GetAwaiter().GetResult();
+        }
+
+        private readonly HashSet<string> _down = new HashSet<string>(StringComparer.Ordinal);
+
+        /// <summary>Stops one daemon ("kvm-a"/"kvm-b") as a host loss; its QEMU processes are not touched (see <see cref="KillQemu"/>).</summary>
+        public void StopDaemon(string host)
+        {
+            lock (_gate)
+            {
+                var (code, stdout, stderr) = RunScript("stop-one", Dir, host);
+                if (code != 0) throw new InvalidOperationException($"daemon-pair.sh stop-one {host} failed ({code}): {stderr} {stdout}");
+                _down.Add(host);
+            }
+        }
+
+        /// <summary>Starts a stopped daemon again with its own configuration (its pool re-activated); the pair is then whole for the other tests.</summary>
+        public void StartDaemon(string host)
+        {
+            lock (_gate)
+            {
+                var (code, stdout, stderr) = RunScript("start-one", Dir, host);
+                if (code != 0) throw new InvalidOperationException($"daemon-pair.sh start-one {host} failed ({code}): {stderr} {stdout}");
+                _down.Remove(host);
+            }
+        }
+
+        /// <summary>The pid of the QEMU process of a running domain of a daemon (from the daemon's own /run, bind-mounted under DIR).</summary>
+        public int QemuPid(string host, string domainName)
+            => int.Parse(File.ReadAllText(Path.Combine(Dir, host, "run", "libvirt", "qemu", domainName + ".pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+        /// <summary>kill -9 of a domain's QEMU process (a crash of the guest's host process), waiting until it is gone.</summary>
+        public void KillQemu(string host, string domainName)
+        {
+            int pid = QemuPid(host, domainName);
+            using var p = Process.GetProcessById(pid);
+            if (!p.ProcessName.StartsWith("qemu", StringComparison.Ordinal)) throw new InvalidOperationException($"pid {pid} of {domainName} is {p.ProcessName}, not QEMU");
+            p.Kill();
+            if (!p.WaitForExit(30_000)) throw new InvalidOperationException($"QEMU {pid} of {domainName} did not die");
         }
 
         private static (int Code, string Stdout, string Stderr) RunScript(params string[] args)

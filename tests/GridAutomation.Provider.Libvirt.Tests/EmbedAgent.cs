@@ -24,6 +24,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
             if (args.Length == 1 && args[0] == "missing-library") return EmbedAgent.MissingLibrary();
             if (args.Length == 1 && args[0] == "boot-sector-hex") { Console.WriteLine(BootSector.CodeHex()); return 0; }
             if (args.Length == 6 && args[0] == "dc-move") return DcMoveAgent.Run(args[1], args[2], args[3], args[4], args[5]);
+            if (args.Length == 5 && args[0] == "rp-point") return RecoveryPointAgent.Run(args[1], args[2], args[3], args[4]);
             if (args.Length == 6 && args[0] == "live-move") return LiveMoveAgent.Run(args[1], args[2], args[3], args[4], args[5]);
             Console.Error.WriteLine("usage: embed-agent ROOT probe|define|restore|start|resume|suspend|undefine|destroy-all ARGS");
             return 2;

@@ -2,6 +2,8 @@
 # Two independent root libvirt daemons on one machine, for live-migration tests and bench/libvirt-live-move.ps1.
 #
 #   daemon-pair.sh start DIR [BASEPORT]   starts kvm-a and kvm-b under DIR; prints their URIs, one a line
+#   daemon-pair.sh stop-one DIR HOST      stops one daemon (SIGTERM, by pid; its QEMU processes keep running), as a host loss
+#   daemon-pair.sh start-one DIR HOST     starts that daemon again with its own configuration and re-activates its pool
 #   daemon-pair.sh stop DIR               kills what start started (the two daemons by pid, QEMU processes whose
 #                                         command line names DIR) and deletes DIR
 #
@@ -40,10 +42,15 @@ cgroup_controllers = [ ]
 migration_port_min = $ports
 migration_port_max = $((ports + 19))
 EOF
+  launch_one "$name"
+}
+
+launch_one() {
+  local d=$dir/$1
   # $! is the daemon's pid: setsid, unshare and sh each exec the next program.
   setsid unshare -m --propagation private sh -c \
     "mount --bind '$d/etc' /etc/libvirt && mount --bind '$d/run' /run && mount --bind '$d/var' /var && exec /usr/sbin/libvirtd -f /etc/libvirt/libvirtd.conf" \
-    > "$d/daemon.out" 2>&1 < /dev/null &
+    >> "$d/daemon.out" 2>&1 < /dev/null &
   echo $! > "$d/libvirtd.pid"
 }
 
@@ -74,6 +81,24 @@ case "$cmd" in
       echo "$uri"
     done
     ;;
+  stop-one)
+    h=${3:?HOST}; f=$dir/$h/libvirtd.pid
+    pid=$(cat "$f")
+    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q libvirtd; then kill "$pid" 2>/dev/null || true; fi
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$dir/$h/libvirt-sock" "$dir/$h/libvirt-sock-ro" "$dir/$h/libvirt-admin-sock"
+    ;;
+  start-one)
+    h=${3:?HOST}
+    rm -f "$dir/$h/libvirt-sock" "$dir/$h/libvirt-sock-ro" "$dir/$h/libvirt-admin-sock"
+    launch_one "$h"
+    wait_one "$h"
+    uri="qemu+unix:///system?socket=$dir/$h/libvirt-sock"
+    virsh -q -c "$uri" pool-start default >/dev/null 2>&1 || true
+    virsh -q -c "$uri" pool-info default | grep -q 'State:.*running' || { echo "daemon-pair.sh: pool of $h is not running after restart" >&2; exit 1; }
+    echo "$uri"
+    ;;
   stop)
     for h in "${hosts[@]}"; do
       f=$dir/$h/libvirtd.pid
@@ -94,5 +119,5 @@ case "$cmd" in
     done
     rm -rf "$dir"
     ;;
-  *) echo "usage: daemon-pair.sh start|stop DIR [BASEPORT]" >&2; exit 2 ;;
+  *) echo "usage: daemon-pair.sh start|stop DIR [BASEPORT] | stop-one|start-one DIR HOST" >&2; exit 2 ;;
 esac
