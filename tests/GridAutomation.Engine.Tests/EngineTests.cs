@@ -389,11 +389,16 @@ namespace GridAutomation.Engine.Tests
         {
             var (a, fa) = await ConnectAsync();
             var ws = Enumerable.Range(0, 5).Select(i => fa.Add(a, "w" + i)).ToArray();
-            fa.ActionDelay = TimeSpan.FromSeconds(2);
+            fa.ActionDelay = TimeSpan.FromSeconds(5);
             using var slow = new CancellationTokenSource();
             // Four calls fill the datacenter's concurrency (MaxConcurrencyPerDatacenter 4); the fifth waits for a slot.
+            int before = Volatile.Read(ref fa.Calls);
             var busy = ws.Take(4).Select(w => Task.Run(() => _engine.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Stop }, null, NullObserver.Instance, slow.Token))).ToArray();
-            await Task.Delay(300);
+            // Wait until all four are inside the provider (a fixed delay was too short on a loaded machine: the fifth
+            // then got a slot, began its call and was interrupted in it instead of cancelled before it).
+            var until = DateTime.UtcNow.AddSeconds(60);
+            while (Volatile.Read(ref fa.Calls) - before < 4 && DateTime.UtcNow < until) await Task.Delay(10);
+            Assert.Equal(4, Volatile.Read(ref fa.Calls) - before);
             using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
             var ex = await Assert.ThrowsAsync<GridException>(() => _engine.InvokeAsync(ws[4], new WorkloadActionRequest { Action = WorkloadAction.Stop }, null, NullObserver.Instance, cts.Token));
             Assert.Equal(GridErrorKind.Cancelled, ex.Kind);
