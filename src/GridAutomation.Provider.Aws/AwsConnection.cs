@@ -59,10 +59,11 @@ namespace GridAutomation.Providers.Aws
         /// <summary>The SDK client (read-only use: tests inspect its configuration).</summary>
         internal AmazonEC2Client Client => _client;
 
-        private AwsConnection(GridDatacenter datacenter, AmazonEC2Client client, string region, string endpoint, string credentialSource, IReadOnlyList<string> scrub, Action<string> verbose, IRetryPolicy? retry)
+        private AwsConnection(GridDatacenter datacenter, AmazonEC2Client client, string region, string endpoint, string credentialSource, IReadOnlyList<string> scrub, Action<string> verbose, IRetryPolicy? retry, AWSCredentials credentials, string? s3Endpoint)
         {
             Datacenter = datacenter; _client = client; _region = region; Endpoint = endpoint;
             CredentialSource = credentialSource; _scrub = scrub; _verbose = verbose; _retry = retry;
+            _credentials = credentials; _s3Endpoint = s3Endpoint;
         }
 
         public GridDatacenter Datacenter { get; }
@@ -149,6 +150,7 @@ namespace GridAutomation.Providers.Aws
                         resolved = await resolver.ResolveIdentityAsync(config, ct).ConfigureAwait(false);
                     if (resolved == null) throw new AmazonClientException("The SDK default chain found no credentials.");
                     client = new AmazonEC2Client(resolved, config);
+                    credentials = resolved;
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
@@ -162,7 +164,10 @@ namespace GridAutomation.Providers.Aws
                 }
             }
             verbose($"Aws datacenter '{dc.Name}': region {region}, endpoint {endpointText}, credentials from {source}.");
-            return new AwsConnection(dc, client, region!, endpointText, source, scrub, verbose, request.Services?.Retry);
+            string? s3Endpoint = request.GetSetting("S3Endpoint")?.Trim();
+            if (!string.IsNullOrEmpty(s3Endpoint) && (!Uri.TryCreate(s3Endpoint, UriKind.Absolute, out var s3u) || (s3u.Scheme != "https" && s3u.Scheme != "http")))
+                throw GridException.InvalidRequest($"-S3Endpoint '{s3Endpoint}' is not an http(s) URL.", "AwsEndpointInvalid", dc.Name);
+            return new AwsConnection(dc, client, region!, endpointText, source, scrub, verbose, request.Services?.Retry, credentials!, string.IsNullOrEmpty(s3Endpoint) ? null : s3Endpoint);
         }
 
         /// <summary>Checks the endpoint and credentials with one cheap read (DescribeAvailabilityZones).</summary>
@@ -182,6 +187,7 @@ namespace GridAutomation.Providers.Aws
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
             _client.Dispose();
+            _s3?.Dispose();
             _catalogueGate.Dispose();
         }
     }

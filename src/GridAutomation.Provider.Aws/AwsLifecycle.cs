@@ -40,13 +40,16 @@ namespace GridAutomation.Providers.Aws
             return sb.ToString();
         }
 
-        private static readonly string[] KnownOptions = { "SubnetId", "SecurityGroupIds", "KeyName", "IamInstanceProfile", "UserData", "Hibernate", "EbsOptimized", "PrivateIpAddress", "PlacementGroup", "Architecture" };
+        private static readonly string[] KnownOptions = { "SubnetId", "SecurityGroupIds", "KeyName", "IamInstanceProfile", "UserData", "Hibernate", "EbsOptimized", "PrivateIpAddress", "PlacementGroup", "Architecture", "ImportedDisk", "ImportBucket" };
 
         public async Task<GridWorkload> CreateWorkloadAsync(CreateWorkloadRequest request, IOperationScope scope, CancellationToken cancellationToken)
         {
             if (request == null) throw GridException.InvalidRequest("No create request was given.", AwsErrors.InvalidRequest);
             if (string.IsNullOrWhiteSpace(request.Name)) throw GridException.InvalidRequest("A workload name is required.", "NameRequired");
-            if (string.IsNullOrWhiteSpace(request.Image))
+            // a move's create: the AMI its import registered (Options["ImportedDisk"]) is the image
+            string? image = !string.IsNullOrWhiteSpace(request.Image) ? request.Image
+                : request.Options != null && request.Options.TryGetValue("ImportedDisk", out var imported) ? imported : null;
+            if (string.IsNullOrWhiteSpace(image))
                 throw GridException.InvalidRequest("EC2 needs an image (AMI id, e.g. -Image ami-0123456789abcdef0) to launch an instance.", "ImageRequired", request.Name);
             var options = new Dictionary<string, string>(request.Options ?? new Dictionary<string, string>(), StringComparer.OrdinalIgnoreCase);
             var unknown = options.Keys.Where(k => !KnownOptions.Contains(k, StringComparer.OrdinalIgnoreCase)).ToList();
@@ -70,7 +73,7 @@ namespace GridAutomation.Providers.Aws
             }
             var run = new RunInstancesRequest
             {
-                ImageId = request.Image!.Trim(),
+                ImageId = image!.Trim(),
                 InstanceType = InstanceType.FindValue(size),
                 MinCount = 1,
                 MaxCount = 1,
