@@ -102,7 +102,26 @@ namespace GridAutomation.Providers.Aws
                 info.Disks.Add(new MoveDisk { Name = "disk" + n, NativeId = m.Ebs?.VolumeId, Format = DiskFormat.Raw, CapacityBytes = bytes, TransferBytes = bytes, IsOsDisk = m.DeviceName == inst.RootDeviceName });
                 n++;
             }
+            info.ExportRefusal = await ExportRefusalAsync(inst, cancellationToken).ConfigureAwait(false);
             return info;
+        }
+
+        /// <summary>
+        /// AWS lets an instance's disks out only through VM Import/Export (CreateInstanceExportTask/ExportImage), and
+        /// only for instances that were imported; this module does not export yet, so every instance is refused with
+        /// the reason that applies to it.
+        /// </summary>
+        private async Task<string> ExportRefusalAsync(Instance inst, CancellationToken ct)
+        {
+            bool imported = false;
+            if (!string.IsNullOrEmpty(inst.ImageId))
+            {
+                var resp = await CallAsync("DescribeImages", inst.ImageId, c => _client.DescribeImagesAsync(new DescribeImagesRequest { ImageIds = new List<string> { inst.ImageId } }, c), ct).ConfigureAwait(false);
+                imported = resp.Images?.Any(i => i.Tags?.Any(t => t.Key == ImportTag) == true) == true;
+            }
+            return imported
+                ? $"{inst.InstanceId} was imported (its image {inst.ImageId} came from a move), but exporting out of AWS (ExportImage to S3) is not implemented by this module yet."
+                : $"AWS exports only instances that were imported with VM Import/Export; {inst.InstanceId} was launched from image {inst.ImageId}, so AWS does not let its disks out (see https://docs.aws.amazon.com/vm-import/latest/userguide/vmexport.html).";
         }
 
         // ---------------------------------------------------------------- names
@@ -323,18 +342,33 @@ namespace GridAutomation.Providers.Aws
                 try { await CallAsync("DeregisterImage", kv.Value, c => _client.DeregisterImageAsync(new DeregisterImageRequest { ImageId = kv.Value }, c), cancellationToken).ConfigureAwait(false); }
                 catch (GridException ex) when (ex.Kind == GridErrorKind.NotFound) { }
             }
-            // an import task still running when the move was interrupted: cancel it, then find its snapshot (if any)
-            foreach (var kv in cp.Where(k => k.Key.StartsWith(TaskCheckpoint, StringComparison.Ordinal)).ToList())
+            // An import task whose snapshot was not checkpointed: cancel it if it still runs, else delete the snapshot it
+            // made. A task whose id was never checkpointed (interrupted while ImportSnapshot was answering) is found
+            // by the S3 object it reads, which is named after the move.
+            var tasks = new List<ImportSnapshotTask>();
+            foreach (var kv in cp.Where(k => k.Key.StartsWith(ObjectCheckpoint, StringComparison.Ordinal)).ToList())
             {
-                string disk = kv.Key.Substring(TaskCheckpoint.Length);
+                string disk = kv.Key.Substring(ObjectCheckpoint.Length);
                 if (cp.ContainsKey(SnapshotCheckpoint + disk)) continue;
-                var resp = await CallAsync("DescribeImportSnapshotTasks", disk, c => _client.DescribeImportSnapshotTasksAsync(
-                    new DescribeImportSnapshotTasksRequest { ImportTaskIds = new List<string> { kv.Value } }, c), cancellationToken).ConfigureAwait(false);
-                var d = resp.ImportSnapshotTasks?.FirstOrDefault()?.SnapshotTaskDetail;
-                if (d?.SnapshotId is string sid && !string.IsNullOrEmpty(sid)) await DeleteSnapshotAsync(sid, cancellationToken).ConfigureAwait(false);
-                else if (d != null && d.Status != "deleted")
+                var req = new DescribeImportSnapshotTasksRequest();
+                if (cp.TryGetValue(TaskCheckpoint + disk, out var id)) req.ImportTaskIds = new List<string> { id };
+                string? next = null;
+                do
                 {
-                    try { await CallAsync("CancelImportTask", disk, c => _client.CancelImportTaskAsync(new CancelImportTaskRequest { ImportTaskId = kv.Value }, c), cancellationToken).ConfigureAwait(false); }
+                    req.NextToken = next;
+                    var resp = await CallAsync("DescribeImportSnapshotTasks", disk, c => _client.DescribeImportSnapshotTasksAsync(req, c), cancellationToken).ConfigureAwait(false);
+                    tasks.AddRange((resp.ImportSnapshotTasks ?? new List<ImportSnapshotTask>())
+                        .Where(t => t.ImportTaskId == id || kv.Value == t.SnapshotTaskDetail?.UserBucket?.S3Bucket + "/" + t.SnapshotTaskDetail?.UserBucket?.S3Key));
+                    next = resp.NextToken;
+                } while (!string.IsNullOrEmpty(next));
+            }
+            foreach (var t in tasks)
+            {
+                var d = t.SnapshotTaskDetail;
+                if (d?.SnapshotId is string sid && !string.IsNullOrEmpty(sid)) await DeleteSnapshotAsync(sid, cancellationToken).ConfigureAwait(false);
+                else if (d != null && d.Status != "deleted" && d.Status != "deleting")
+                {
+                    try { await CallAsync("CancelImportTask", t.ImportTaskId, c => _client.CancelImportTaskAsync(new CancelImportTaskRequest { ImportTaskId = t.ImportTaskId }, c), cancellationToken).ConfigureAwait(false); }
                     catch (GridException ex) when (ex.Kind == GridErrorKind.NotFound || ex.Kind == GridErrorKind.Conflict) { }
                 }
             }

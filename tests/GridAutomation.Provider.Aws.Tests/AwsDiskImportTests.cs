@@ -174,15 +174,13 @@ namespace GridAutomation.Providers.Aws.Tests
         public async Task InterruptedImportTask_Resumed_UsesTheSameTask_ThenRolledBackLeavesNothing()
         {
             using var c = await ConnectAsync();
-            _ec2.ImportTime = TimeSpan.FromSeconds(3);
+            _ec2.ImportTime = TimeSpan.FromMinutes(5);
             var image = RawImage(2 * Mib);
-            var scope = new TestScope("move-int-task");
-            using (var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(800)))
-                await Assert.ThrowsAnyAsync<Exception>(() => c.ImportDiskAsync(image, scope.IdempotencyKey, scope, cts.Token));
+            var scope = new CancellingScope("move-int-task", AwsConnection.TaskCheckpoint);
+            await Assert.ThrowsAnyAsync<Exception>(() => c.ImportDiskAsync(image, scope.IdempotencyKey, scope, scope.Token));
             Assert.Single(_ec2.ImportTasks);
             Assert.Single(await _s3.KeysAsync()); // uploaded, the task still reading it
             _ec2.ImportTime = TimeSpan.Zero;
-            scope.IsResume = true;
             string ami = await c.ImportDiskAsync(image, scope.IdempotencyKey, scope, Ct());
             Assert.Single(_ec2.ImportTasks);      // the resumed import polled the task it had started
             Assert.Single(_ec2.Snapshots);
@@ -195,11 +193,11 @@ namespace GridAutomation.Providers.Aws.Tests
         public async Task InterruptedImportTask_RolledBack_CancelsTheTaskAndLeavesNothing()
         {
             using var c = await ConnectAsync();
-            _ec2.ImportTime = TimeSpan.FromSeconds(30);
+            _ec2.ImportTime = TimeSpan.FromMinutes(5);
             var image = RawImage(2 * Mib);
-            var scope = new TestScope("move-int-task-rb");
-            using (var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(800)))
-                await Assert.ThrowsAnyAsync<Exception>(() => c.ImportDiskAsync(image, scope.IdempotencyKey, scope, cts.Token));
+            var scope = new CancellingScope("move-int-task-rb", AwsConnection.TaskCheckpoint);
+            await Assert.ThrowsAnyAsync<Exception>(() => c.ImportDiskAsync(image, scope.IdempotencyKey, scope, scope.Token));
+            Assert.Equal("active", Assert.Single(_ec2.ImportTasks.Values).Status);
             await c.DiscardImportsAsync(scope, Ct());
             Assert.Equal("deleted", Assert.Single(_ec2.ImportTasks.Values).Status);
             await AssertNothingLeftAsync();
@@ -217,6 +215,38 @@ namespace GridAutomation.Providers.Aws.Tests
             Assert.False(_ec2.Amis.ContainsKey(ami));
             await AssertNothingLeftAsync();
             await c.DiscardImportsAsync(scope, Ct()); // twice is harmless
+        }
+
+        [Fact]
+        public async Task TaskWhoseIdWasNeverCheckpointed_IsFoundByItsObject_OnRollback()
+        {
+            using var c = await ConnectAsync();
+            _ec2.ImportTime = TimeSpan.FromMinutes(5);
+            var image = RawImage(2 * Mib);
+            var full = new CancellingScope("move-lost-task", AwsConnection.TaskCheckpoint);
+            await Assert.ThrowsAnyAsync<Exception>(() => c.ImportDiskAsync(image, full.IdempotencyKey, full, full.Token));
+            // the same interruption, but the answer to ImportSnapshot never reached the journal
+            var lost = new TestScope("move-lost-task");
+            foreach (var kv in full.Checkpoints.Where(k => !k.Key.StartsWith(AwsConnection.TaskCheckpoint, StringComparison.Ordinal))) lost.Checkpoint(kv.Key, kv.Value);
+            await c.DiscardImportsAsync(lost, Ct());
+            Assert.Equal("deleted", Assert.Single(_ec2.ImportTasks.Values).Status);
+            await AssertNothingLeftAsync();
+        }
+
+        /// <summary>A scope that cancels the operation the moment a checkpoint with the given prefix is written (a crash right after it).</summary>
+        private sealed class CancellingScope : IOperationScope
+        {
+            private readonly TestScope _inner;
+            private readonly string _prefix;
+            private readonly CancellationTokenSource _cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            public CancellingScope(string key, string prefix) { _inner = new TestScope(key); _prefix = prefix; }
+            public CancellationToken Token => _cts.Token;
+            public Guid OperationId => _inner.OperationId;
+            public string IdempotencyKey => _inner.IdempotencyKey;
+            public bool IsResume => _inner.IsResume;
+            public IReadOnlyDictionary<string, string> Checkpoints => _inner.Checkpoints;
+            public void Checkpoint(string key, string value) { _inner.Checkpoint(key, value); if (key.StartsWith(_prefix, StringComparison.Ordinal)) _cts.Cancel(); }
+            public void Report(GridProgress progress) => _inner.Report(progress);
         }
 
         private async Task AssertNothingLeftAsync()

@@ -156,7 +156,8 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
                   .Append("</name><rootDeviceType>ebs</rootDeviceType><rootDeviceName>").Append(a.RootDevice).Append("</rootDeviceName><bootMode>").Append(a.BootMode)
                   .Append("</bootMode><enaSupport>").Append(a.Ena ? "true" : "false").Append("</enaSupport><blockDeviceMapping><item><deviceName>").Append(a.RootDevice)
                   .Append("</deviceName><ebs><snapshotId>").Append(a.SnapshotId).Append("</snapshotId><volumeSize>").Append(Math.Max(1, (Snapshots.TryGetValue(a.SnapshotId, out var s) ? s.Data.LongLength : 0) >> 30))
-                  .Append("</volumeSize><deleteOnTermination>true</deleteOnTermination><volumeType>gp3</volumeType></ebs></item></blockDeviceMapping><virtualizationType>hvm</virtualizationType><hypervisor>xen</hypervisor></item>");
+                  .Append("</volumeSize><deleteOnTermination>true</deleteOnTermination><volumeType>gp3</volumeType></ebs></item></blockDeviceMapping><virtualizationType>hvm</virtualizationType><hypervisor>xen</hypervisor><tagSet>")
+                  .Append(string.Concat(a.Tags.Select(t => "<item><key>" + t.Key + "</key><value>" + t.Value + "</value></item>"))).Append("</tagSet></item>");
         }
 
         public static string Sha256(byte[] data)
