@@ -40,6 +40,7 @@ namespace GridAutomation.Providers.Aws
             new ProviderParameter("ProfileName", ProviderParameterKind.String, "Profile of the shared AWS credentials/config files (static keys, assume-role, SSO, credential_process). Used when -Credential is not given."),
             new ProviderParameter("ProfileLocation", ProviderParameterKind.String, "Path of the shared credentials file to read -ProfileName from (default: AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials), as in AWS.Tools."),
             new ProviderParameter("Endpoint", ProviderParameterKind.String, "EC2 service URL override (GovCloud, China, VPC endpoint, local emulator). The request is still signed for -Region."),
+            new ProviderParameter("S3Endpoint", ProviderParameterKind.String, "S3 service URL override for disk moves (the image is uploaded to S3 before ImportSnapshot): VPC endpoint or a local S3 emulator; path-style addressing."),
         };
 
         public string Name => ProviderName;

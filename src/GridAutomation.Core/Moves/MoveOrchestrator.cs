@@ -222,7 +222,11 @@ namespace GridAutomation.Core.Moves
                 case "import":
                 {
                     var refs = new List<string>();
-                    foreach (var img in Converted(cp)) refs.Add(await dstX.ImportDiskAsync(img, scope.IdempotencyKey, scope, ct).ConfigureAwait(false));
+                    foreach (var img in Converted(cp))
+                    {
+                        img.Options = rec.Options;
+                        refs.Add(await dstX.ImportDiskAsync(img, scope.IdempotencyKey, scope, ct).ConfigureAwait(false));
+                    }
                     return string.Join("\n", refs);
                 }
                 case "create":

@@ -78,6 +78,7 @@ namespace GridAutomation.Core.Moves
             bool converts = false, files = false, formatsKnown = true;
             if (src == null) { Error("UnsupportedDiskFormat", $"The {i.Source.Provider} provider cannot export disks yet, so '{w.Name}' cannot leave datacenter '{i.Source.Name}'."); formatsKnown = false; }
             if (dst == null) { Error("UnsupportedDiskFormat", $"The {i.Destination.Provider} provider cannot import disks yet, so datacenter '{i.Destination.Name}' cannot receive workloads from another datacenter."); formatsKnown = false; }
+            if (i.SourceInfo?.ExportRefusal is string refusal) { Error("ExportNotAllowed", refusal); formatsKnown = false; }
             foreach (var d in disks)
             {
                 var plan = new MoveDiskPlan { Name = d.Name, NativeId = d.NativeId, CapacityBytes = d.CapacityBytes, TransferBytes = d.TransferBytes };

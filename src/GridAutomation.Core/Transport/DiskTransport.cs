@@ -39,6 +39,8 @@ namespace GridAutomation.Core.Transport
     public sealed class MoveSourceInfo
     {
         public IList<MoveDisk> Disks { get; set; } = new List<MoveDisk>();
+        /// <summary>Why the source's platform does not let this workload's disks out (AWS exports only imported instances); null when it does. Test-GridMove reports it as ExportNotAllowed.</summary>
+        public string? ExportRefusal { get; set; }
         /// <summary>"bios" or "uefi" (lower case); null when unknown.</summary>
         public string? Firmware { get; set; }
     }
@@ -82,6 +84,9 @@ namespace GridAutomation.Core.Transport
         public string ContentHash { get; set; } = "";
         /// <summary>"bios" or "uefi" where the exporter knows the source's firmware (an importer that must choose a VM generation reads it: Azure BIOS → Gen1); null when unknown.</summary>
         public string? Firmware { get; set; }
+        /// <summary>The move's destination options (-Option over the destination's MoveDefaults), set by the orchestrator just before an import: an importer that needs a place of its own (AWS: ImportBucket) reads it here. Not part of the checkpointed image.</summary>
+        [System.Text.Json.Serialization.JsonIgnore]
+        public IDictionary<string, string>? Options { get; set; }
     }
 
     /// <summary>

@@ -16,7 +16,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
     /// provider must respect (MaxResults 5..1000 and never with InstanceId; stop only when running...) and can
     /// inject RequestLimitExceeded.
     /// </summary>
-    public sealed class FakeEc2 : IDisposable
+    public sealed partial class FakeEc2 : IDisposable
     {
         public const string Ns = "http://ec2.amazonaws.com/doc/2016-11-15/";
         public const string ImageId = "ami-0fa1e2d3c4b5a6978";
@@ -145,6 +145,8 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
                 if (r.Authorization == null || !r.Authorization.StartsWith("AWS4-HMAC-SHA256 Credential=", StringComparison.Ordinal))
                     return Ec2Response.Error(401, "AuthFailure", "AWS was not able to validate the provided access credentials");
                 foreach (var i in Instances.Values) Advance(i);
+                var imports = HandleImports(r);
+                if (imports != null) return imports;
                 switch (r.Action)
                 {
                     case "DescribeAvailabilityZones": return Zones();
@@ -219,6 +221,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
                   .Append(OwnerId).Append("</imageOwnerId><isPublic>false</isPublic><architecture>x86_64</architecture><imageType>machine</imageType><name>").Append(name)
                   .Append("</name><rootDeviceType>ebs</rootDeviceType><rootDeviceName>/dev/xvda</rootDeviceName><blockDeviceMapping><item><deviceName>/dev/xvda</deviceName><ebs><snapshotId>snap-0123456789abcdef0</snapshotId><volumeSize>")
                   .Append(size).Append("</volumeSize><deleteOnTermination>true</deleteOnTermination><volumeType>gp3</volumeType></ebs></item></blockDeviceMapping><virtualizationType>hvm</virtualizationType><hypervisor>xen</hypervisor><platformDetails>Linux/UNIX</platformDetails></item>");
+            AppendAmis(sb, ids);
             return Ec2Response.Ok(sb.Append("</imagesSet>").Append(End("DescribeImagesResponse")).ToString());
         }
 
@@ -307,7 +310,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
             string image = r.Get("ImageId") ?? "";
             string type = r.Get("InstanceType") ?? "";
             if (r.Get("MinCount") != "1" || r.Get("MaxCount") != "1") return Ec2Response.Error(400, "InvalidParameterValue", "MinCount/MaxCount");
-            if (image != ImageId && image != ImageWithDataVolume) return Ec2Response.Error(400, "InvalidAMIID.NotFound", $"The image id '[{image}]' does not exist");
+            if (image != ImageId && image != ImageWithDataVolume && !Amis.ContainsKey(image)) return Ec2Response.Error(400, "InvalidAMIID.NotFound", $"The image id '[{image}]' does not exist");
             if (!Types.Any(t => t.Name == type)) return Ec2Response.Error(400, "InvalidParameterValue", $"Invalid value '{type}' for InstanceType.");
             string? token = r.Get("ClientToken");
             if (token != null && _tokens.TryGetValue(token, out var existing))

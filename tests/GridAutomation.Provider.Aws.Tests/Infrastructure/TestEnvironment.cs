@@ -79,14 +79,14 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
         public static string Fixture(string relative) => Path.Combine(FixturesDir, relative);
 
         public static async Task<AwsConnection> ConnectAsync(string url, string datacenter = "aws-test", string region = "us-east-1",
-            IRetryPolicy? retry = null, IDictionary<string, string>? settings = null, bool credentials = true, List<string>? verbose = null)
+            IRetryPolicy? retry = null, IDictionary<string, string>? settings = null, bool credentials = true, List<string>? verbose = null, NetworkCredential? credential = null)
         {
             var dc = new GridDatacenter { Name = datacenter, Provider = "Aws" };
             dc.Settings["Region"] = region;
             if (url != null) dc.Settings["Endpoint"] = url;
             if (settings != null) foreach (var kv in settings) dc.Settings[kv.Key] = kv.Value;
             var secrets = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
-            if (credentials) secrets["Credential"] = new NetworkCredential(AccessKey, SecretKey);
+            if (credentials) secrets["Credential"] = credential ?? new NetworkCredential(AccessKey, SecretKey);
             var req = new ProviderConnectRequest
             {
                 Datacenter = dc,
