@@ -91,41 +91,41 @@ namespace GridAutomation.Core.State
 
         private GridOperation NewOperation(OperationIntent intent, long? token, DateTimeOffset now)
             => new GridOperation
-                {
-                    Id = Guid.NewGuid(), Kind = intent.Kind, Datacenter = intent.Datacenter ?? "", Target = intent.Target ?? "", TargetName = intent.TargetName,
-                    State = OperationState.Running, Started = now, IdempotencyKey = intent.IdempotencyKey, BatchId = intent.BatchId, Request = intent.RequestJson,
-                    LeaseProcessId = _self.ProcessId, LeaseMachine = _self.Machine, LeaseClientId = ClientId, LeaseHeartbeat = now,
-                    LockKey = intent.LockKey, FencingToken = token, ParentId = intent.ParentId, DestinationDatacenter = intent.DestinationDatacenter,
-                    Coordinator = intent.Coordinator,
-                };
+            {
+                Id = Guid.NewGuid(), Kind = intent.Kind, Datacenter = intent.Datacenter ?? "", Target = intent.Target ?? "", TargetName = intent.TargetName,
+                State = OperationState.Running, Started = now, IdempotencyKey = intent.IdempotencyKey, BatchId = intent.BatchId, Request = intent.RequestJson,
+                LeaseProcessId = _self.ProcessId, LeaseMachine = _self.Machine, LeaseClientId = ClientId, LeaseHeartbeat = now,
+                LockKey = intent.LockKey, FencingToken = token, ParentId = intent.ParentId, DestinationDatacenter = intent.DestinationDatacenter,
+                Coordinator = intent.Coordinator,
+            };
 
         private void Insert(IStateSession c, GridOperation op)
         {
-                using (var cmd = c.Command(""))
-                {
-                    cmd.CommandText = "INSERT INTO operations(" + Columns + ") VALUES(@id,@kind,@dc,@target,@state,@started,NULL,NULL,NULL,@key,@batch,@req,NULL,@pid,@machine,@pstart,@hb,@tname,@lock,@token,@parent,@dest,@coord,@client)";
-                    cmd.Bind("@id", op.Id.ToString("D"));
-                    cmd.Bind("@kind", op.Kind);
-                    cmd.Bind("@dc", op.Datacenter);
-                    cmd.Bind("@target", op.Target);
-                    cmd.Bind("@state", op.State.ToString());
-                    cmd.Bind("@started", StateStore.FormatTime(op.Started));
-                    cmd.Bind("@key", (object?)op.IdempotencyKey ?? DBNull.Value);
-                    cmd.Bind("@batch", op.BatchId.HasValue ? op.BatchId.Value.ToString("D") : (object)DBNull.Value);
-                    cmd.Bind("@req", (object?)op.Request ?? DBNull.Value);
-                    cmd.Bind("@pid", _self.ProcessId);
-                    cmd.Bind("@machine", _self.Machine);
-                    cmd.Bind("@pstart", _self.StartToken);
-                    cmd.Bind("@hb", StateStore.FormatTime(op.Started));
-                    cmd.Bind("@tname", (object?)op.TargetName ?? DBNull.Value);
-                    cmd.Bind("@lock", (object?)op.LockKey ?? DBNull.Value);
-                    cmd.Bind("@token", op.FencingToken.HasValue ? op.FencingToken.Value : (object)DBNull.Value);
-                    cmd.Bind("@parent", op.ParentId.HasValue ? op.ParentId.Value.ToString("D") : (object)DBNull.Value);
-                    cmd.Bind("@dest", (object?)op.DestinationDatacenter ?? DBNull.Value);
-                    cmd.Bind("@coord", (object?)op.Coordinator ?? DBNull.Value);
-                    cmd.Bind("@client", (object?)ClientId ?? DBNull.Value);
-                    cmd.ExecuteNonQuery();
-                }
+            using (var cmd = c.Command(""))
+            {
+                cmd.CommandText = "INSERT INTO operations(" + Columns + ") VALUES(@id,@kind,@dc,@target,@state,@started,NULL,NULL,NULL,@key,@batch,@req,NULL,@pid,@machine,@pstart,@hb,@tname,@lock,@token,@parent,@dest,@coord,@client)";
+                cmd.Bind("@id", op.Id.ToString("D"));
+                cmd.Bind("@kind", op.Kind);
+                cmd.Bind("@dc", op.Datacenter);
+                cmd.Bind("@target", op.Target);
+                cmd.Bind("@state", op.State.ToString());
+                cmd.Bind("@started", StateStore.FormatTime(op.Started));
+                cmd.Bind("@key", (object?)op.IdempotencyKey ?? DBNull.Value);
+                cmd.Bind("@batch", op.BatchId.HasValue ? op.BatchId.Value.ToString("D") : (object)DBNull.Value);
+                cmd.Bind("@req", (object?)op.Request ?? DBNull.Value);
+                cmd.Bind("@pid", _self.ProcessId);
+                cmd.Bind("@machine", _self.Machine);
+                cmd.Bind("@pstart", _self.StartToken);
+                cmd.Bind("@hb", StateStore.FormatTime(op.Started));
+                cmd.Bind("@tname", (object?)op.TargetName ?? DBNull.Value);
+                cmd.Bind("@lock", (object?)op.LockKey ?? DBNull.Value);
+                cmd.Bind("@token", op.FencingToken.HasValue ? op.FencingToken.Value : (object)DBNull.Value);
+                cmd.Bind("@parent", op.ParentId.HasValue ? op.ParentId.Value.ToString("D") : (object)DBNull.Value);
+                cmd.Bind("@dest", (object?)op.DestinationDatacenter ?? DBNull.Value);
+                cmd.Bind("@coord", (object?)op.Coordinator ?? DBNull.Value);
+                cmd.Bind("@client", (object?)ClientId ?? DBNull.Value);
+                cmd.ExecuteNonQuery();
+            }
         }
 
         /// <summary>The live holder of a lock (null when free, released, or its holder is finished or dead) and the lock's last fencing token (0 if never taken).</summary>
@@ -237,16 +237,16 @@ namespace GridAutomation.Core.State
 
         private void WriteCheckpoint(IStateSession c, Guid id, string key, string value)
         {
-                CheckFence(c, id, release: false);
-                using var cmd = c.Command("");
-                cmd.CommandText = @"INSERT INTO operation_checkpoints(operation_id, seq, key, value)
-                    VALUES(@id, (SELECT coalesce(max(seq), 0) + 1 FROM operation_checkpoints WHERE operation_id = @id), @k, @v)
-                    ON CONFLICT(operation_id, key) DO UPDATE SET value = excluded.value, seq = excluded.seq";
-                cmd.Bind("@id", id.ToString("D"));
-                cmd.Bind("@k", key);
-                cmd.Bind("@v", value ?? "");
-                cmd.ExecuteNonQuery();
-                Touch(c, id);
+            CheckFence(c, id, release: false);
+            using var cmd = c.Command("");
+            cmd.CommandText = @"INSERT INTO operation_checkpoints(operation_id, seq, key, value)
+                VALUES(@id, (SELECT coalesce(max(seq), 0) + 1 FROM operation_checkpoints WHERE operation_id = @id), @k, @v)
+                ON CONFLICT(operation_id, key) DO UPDATE SET value = excluded.value, seq = excluded.seq";
+            cmd.Bind("@id", id.ToString("D"));
+            cmd.Bind("@k", key);
+            cmd.Bind("@v", value ?? "");
+            cmd.ExecuteNonQuery();
+            Touch(c, id);
         }
 
         public void Heartbeat(Guid id)
@@ -265,20 +265,18 @@ namespace GridAutomation.Core.State
 
         private void FinishRow(IStateSession c, Guid id, OperationState state, string? result, string? errorId, string? error, bool finished)
         {
-            {
-                CheckFence(c, id, release: true);
-                using var cmd = c.Command("");
-                cmd.CommandText = @"UPDATE operations SET state = @s, finished = " + (finished ? "@f" : "NULL") + @", result = coalesce(@r, result), error_id = @eid, error = @e, heartbeat = @f
-                                    WHERE id = @id";
-                cmd.Bind("@id", id.ToString("D"));
-                cmd.Bind("@s", state.ToString());
-                cmd.Bind("@f", StateStore.FormatTime(DateTimeOffset.UtcNow));
-                cmd.Bind("@r", (object?)result ?? DBNull.Value);
-                cmd.Bind("@eid", (object?)errorId ?? DBNull.Value);
-                cmd.Bind("@e", (object?)error ?? DBNull.Value);
-                if (cmd.ExecuteNonQuery() == 0) throw NotFound(id);
-                if (finished || state == OperationState.Interrupted) _held.TryRemove(id, out _);
-            }
+            CheckFence(c, id, release: true);
+            using var cmd = c.Command("");
+            cmd.CommandText = @"UPDATE operations SET state = @s, finished = " + (finished ? "@f" : "NULL") + @", result = coalesce(@r, result), error_id = @eid, error = @e, heartbeat = @f
+                                WHERE id = @id";
+            cmd.Bind("@id", id.ToString("D"));
+            cmd.Bind("@s", state.ToString());
+            cmd.Bind("@f", StateStore.FormatTime(DateTimeOffset.UtcNow));
+            cmd.Bind("@r", (object?)result ?? DBNull.Value);
+            cmd.Bind("@eid", (object?)errorId ?? DBNull.Value);
+            cmd.Bind("@e", (object?)error ?? DBNull.Value);
+            if (cmd.ExecuteNonQuery() == 0) throw NotFound(id);
+            if (finished || state == OperationState.Interrupted) _held.TryRemove(id, out _);
         }
 
         public GridOperation? Get(Guid id)
