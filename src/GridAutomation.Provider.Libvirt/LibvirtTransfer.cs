@@ -248,7 +248,7 @@ namespace GridAutomation.Providers.Libvirt
                 if (now - last < 500 && done < total) return;
                 last = now;
                 scope.Report(new GridProgress(activity, $"{done / (1024 * 1024)} of {Math.Max(total, done) / (1024 * 1024)} MiB",
-                    total > 0 ? (int)Math.Min(100, 100 * done / total) : -1));
+                    total > 0 ? (int)Math.Min(100, 100 * done / total) : -1) { BytesDone = done, BytesTotal = Math.Max(total, done) });
             };
         }
     }

@@ -24,7 +24,7 @@ namespace GridAutomation.Providers.Simulator
             => LoggedAsync("Start", nativeId, null, () => CoreStartAsync(nativeId, scope, cancellationToken));
 
         public Task StopAsync(string nativeId, StopMode mode, IOperationScope scope, CancellationToken cancellationToken)
-            => LoggedAsync("Stop", nativeId, null, () => CoreStopAsync(nativeId, mode, scope, cancellationToken));
+            => LoggedAsync("Stop", nativeId, ActionLog ? mode.ToString() : null, () => CoreStopAsync(nativeId, mode, scope, cancellationToken));
 
         public Task RestartAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
             => LoggedAsync("Restart", nativeId, null, () => CoreRestartAsync(nativeId, scope, cancellationToken));

@@ -124,7 +124,7 @@ namespace GridAutomation.Providers.Simulator
             {
                 var done = DateTime.UtcNow - start;
                 long moved = done >= total ? bytes : (long)(bytes * (done.TotalMilliseconds / total.TotalMilliseconds));
-                scope.Report(new GridProgress(what, $"{moved / (1024 * 1024)} of {bytes / (1024 * 1024)} MiB", bytes == 0 ? 100 : (int)(100 * moved / bytes)));
+                scope.Report(new GridProgress(what, $"{moved / (1024 * 1024)} of {bytes / (1024 * 1024)} MiB", bytes == 0 ? 100 : (int)(100 * moved / bytes)) { BytesDone = moved, BytesTotal = bytes });
                 if (done >= total) return;
                 var left = total - done;
                 await Task.Delay(left < TimeSpan.FromMilliseconds(250) ? left : TimeSpan.FromMilliseconds(250), ct).ConfigureAwait(false);

@@ -53,6 +53,39 @@ Describe 'Move-GridWorkload -DestinationDatacenter (simulator)' {
         $op.State | Should -Be 'Succeeded'
         $op.Target | Should -Be $w.Id
         foreach ($s in 'stop', 'export', 'verify', 'import', 'create', 'verify-destination', 'start', 'cutover') { $op.Checkpoints.Keys | Should -Contain "done:$s" }
+        # one child operation per step, in order, each finished with the step's result; listed only with -Parent
+        $children = @(Get-GridOperation -Parent $op.Id)
+        $children.Kind | Should -Be @('MoveStop', 'MoveExport', 'MoveConvert', 'MoveVerify', 'MoveImport', 'MoveCreate', 'MoveVerifyDestination', 'MoveStart', 'MoveCutover')
+        $children | ForEach-Object { $_.State | Should -Be 'Succeeded'; $_.ParentId | Should -Be $op.Id; $_.Target | Should -Be $w.Id; $_.TargetName | Should -Be 'app1' }
+        ($children | Where-Object Kind -eq 'MoveCutover').Result | Should -BeLike "*$($moved.Id)*"
+        ($children | Where-Object Kind -in 'MoveImport', 'MoveCreate', 'MoveStart').Datacenter | Should -Be @('mv-dst', 'mv-dst', 'mv-dst')
+        ($children | Where-Object Kind -eq 'MoveExport').Datacenter | Should -Be 'mv-src'
+        @(Get-GridOperation | Where-Object ParentId).Count | Should -Be 0
+        (Get-GridOperation -Id $children[1].Id).ParentId | Should -Be $op.Id
+    }
+
+    It '-TurnOff powers the running source off (hard) instead of shutting it down; -WhatIf says so' {
+        New-SimDatacenter -Name mv-log -Parameters @{ BandwidthMBps = 65536; ActionLog = $true } | Out-Null
+        $w = New-GridWorkload -Datacenter mv-log -Name hard1 -Image debian-12 -Confirm:$false
+        $g = New-GridWorkload -Datacenter mv-log -Name soft1 -Image debian-12 -Confirm:$false
+        # What if lines go to the host: read them from a child pwsh's output
+        $child = Invoke-ChildPwsh -Script @"
+Move-GridWorkload -Id '$($w.Id)' -DestinationDatacenter mv-dst -TurnOff -WhatIf
+Move-GridWorkload -Id '$($g.Id)' -DestinationDatacenter mv-dst -WhatIf
+"@
+        $child.Output | Should -Match 'What if: .*turning the running source off \(hard power-off\) first.*hard1'
+        $child.Output | Should -Match 'What if: .*stopping the running source \(shut down\) first.*soft1'
+        (Move-GridWorkload -Id $w.Id -DestinationDatacenter mv-dst -TurnOff -Force -PassThru).State | Should -Be 'Running'
+        (Move-GridWorkload -Id $g.Id -DestinationDatacenter mv-dst -Force -PassThru).State | Should -Be 'Running'
+        # the simulated server's own log of the stop calls it received, with their mode
+        $c = Open-SqliteConnection -Path $env:GRIDAUTOMATION_STATE
+        try { $stops = @(Invoke-SqliteQuery $c "SELECT native_id, detail FROM sim_actions WHERE datacenter = 'mv-log' AND action = 'Stop'") }
+        finally { $c.Dispose() }
+        $stops.Count | Should -Be 2
+        ($stops | Where-Object native_id -eq ($w.Id -split '/', 2)[1]).detail | Should -Be 'TurnOff'
+        ($stops | Where-Object native_id -eq ($g.Id -split '/', 2)[1]).detail | Should -Be 'Graceful'
+        (Get-GridOperation -Kind MoveDatacenter -Target hard1).Request | Should -Match '"TurnOff":\s*true'
+        { Move-GridWorkload -Id $w.Id -DestinationHost host-01 -TurnOff -Force } | Should -Throw -ErrorId 'ParameterNeedsDestinationDatacenter*'
     }
 
     It '-RemoveSource removes the source after the destination runs (its disk kept as a detached disk)' {
@@ -105,28 +138,45 @@ Connect-GridDatacenter -Provider Simulator -Name mv-dst -LatencyMs 1200 -Confirm
 Move-GridWorkload -Id '$($w.Id)' -DestinationDatacenter mv-dst -Force
 "@
         try {
+            # the step's child operation is journaled right after the parent's checkpoint: kill once it is there
+            $stepKind = 'Move' + ((($Step -split '-') | ForEach-Object { $_.Substring(0, 1).ToUpper() + $_.Substring(1) }) -join '')
             Wait-Until -TimeoutSeconds 90 -IntervalMs 50 -Because "the child to reach step $Step" -Condition {
                 $o = Get-GridOperation -Kind MoveDatacenter -Target $name | Select-Object -Last 1
-                $o -and $o.Checkpoints['step'] -eq $Step
+                $o -and $o.Checkpoints['step'] -eq $Step -and @(Get-GridOperation -Parent $o.Id -Kind $stepKind).Count -eq 1
             }
         }
         finally { if (-not $p.HasExited) { $p.Kill($true) }; $p.WaitForExit() }
         $op = Get-GridOperation -Kind MoveDatacenter -Target $name | Select-Object -Last 1
         $op.State | Should -Be 'Interrupted'
         $copies = { @(Get-GridWorkload -Datacenter mv-dst -Name $name -ErrorAction SilentlyContinue) }
+        # a fast step may finish between the check and the kill: the child of the step the parent was in is the interrupted one
+        $at = $op.Checkpoints['step']
+        $atKind = 'Move' + ((($at -split '-') | ForEach-Object { $_.Substring(0, 1).ToUpper() + $_.Substring(1) }) -join '')
+        (Get-GridOperation -Parent $op.Id -Kind $atKind).State | Should -Be 'Interrupted'
         if ($Mode -eq 'finishes') {
-            $r = Resume-GridOperation -Id $op.Id -PassThru -Confirm:$false
+            # Resume-GridOperation given the interrupted child resumes its parent (here for the start step)
+            $resumeId = if ($Step -eq 'start') { (Get-GridOperation -Parent $op.Id -Kind $atKind).Id } else { $op.Id }
+            $r = Resume-GridOperation -Id $resumeId -PassThru -Confirm:$false
+            $r.Id | Should -Be $op.Id
             $r.State | Should -Be 'Succeeded'
             (& $copies).Count | Should -Be 1
             (& $copies)[0].State | Should -Be 'Running'
             (& $copies)[0].Tags['GridMovedFrom'] | Should -Be $w.Id
             (Get-GridWorkload -Id $w.Id).State | Should -Be 'Stopped'
+            # one child per step: the interrupted one was taken over, not begun twice
+            $children = @(Get-GridOperation -Parent $op.Id)
+            $children.Kind | Should -Be @('MoveStop', 'MoveExport', 'MoveConvert', 'MoveVerify', 'MoveImport', 'MoveCreate', 'MoveVerifyDestination', 'MoveStart', 'MoveCutover')
+            @($children | Where-Object State -ne 'Succeeded').Count | Should -Be 0
         }
         else {
             $r = Resume-GridOperation -Id $op.Id -Rollback -PassThru -Confirm:$false
             $r.State | Should -Be 'RolledBack'
             (& $copies).Count | Should -Be 0
             (Get-GridWorkload -Id $w.Id).State | Should -Be 'Running'
+            $children = @(Get-GridOperation -Parent $op.Id)
+            ($children | Where-Object Kind -eq $atKind).State | Should -Be 'RolledBack'
+            ($children | Where-Object Kind -eq 'MoveRollback').State | Should -Be 'Succeeded'
+            @($children | Where-Object State -in 'Running', 'Interrupted').Count | Should -Be 0
         }
         Get-DetachedDiskCount mv-dst | Should -Be 0
     }
@@ -150,5 +200,19 @@ Move-GridWorkload -Id '$($w.Id)' -DestinationDatacenter mv-dst -Force
         $ops.Count | Should -Be 500
         @($ops | Where-Object State -ne 'Succeeded').Count | Should -Be 0
         @($ops.Target | Sort-Object -Unique).Count | Should -Be 500
+        # ... each with its children: one per step, all succeeded, on the same workload
+        $c = Open-SqliteConnection -Path $env:GRIDAUTOMATION_STATE
+        try {
+            $rows = @(Invoke-SqliteQuery $c @"
+SELECT p.id AS id, count(c.id) AS n, count(DISTINCT c.kind) AS kinds, sum(CASE WHEN c.state = 'Succeeded' THEN 1 ELSE 0 END) AS ok,
+       sum(CASE WHEN c.target = p.target THEN 1 ELSE 0 END) AS same
+FROM operations p LEFT JOIN operations c ON c.parent_id = p.id
+WHERE p.kind = 'MoveDatacenter' AND p.datacenter = 'bulk-a' GROUP BY p.id
+"@)
+        }
+        finally { $c.Dispose() }
+        $rows.Count | Should -Be 500
+        @($rows | Where-Object { $_.n -ne 9 -or $_.kinds -ne 9 -or $_.ok -ne 9 -or $_.same -ne 9 }).Count | Should -Be 0
+        @(Get-GridOperation -Parent $ops[0].Id).Count | Should -Be 9
     }
 }

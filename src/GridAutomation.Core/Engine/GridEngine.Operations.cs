@@ -452,6 +452,13 @@ namespace GridAutomation.Core.Engine
             EnsureWritable();
             CallObserver.Value = observer;
             var op = Journal.Get(id) ?? throw GridException.NotFound($"No operation with id {id} is in the journal.", "OperationNotFound", id);
+            // A child (a step of a move) is never resumed alone: its parent is, which takes the child over.
+            if (op.ParentId is Guid parent && Journal.Get(parent) is GridOperation p && p.Coordinator == "core")
+            {
+                if (p.State != OperationState.Interrupted)
+                    throw GridException.Conflict($"Operation {id} is a step ({op.Kind}) of operation {parent}, which is {p.State}; only an interrupted parent is resumed.", "OperationNotInterrupted", id);
+                return await ResumeOperationAsync(parent, rollback, observer, ct).ConfigureAwait(false);
+            }
             if (op.State == OperationState.Running)
                 throw GridException.Conflict($"Operation {id} is still running ({op.DescribeLeaseHolder()}, last heartbeat {op.LeaseHeartbeat:u}).", "OperationStillRunning", id);
             if (op.State != OperationState.Interrupted)

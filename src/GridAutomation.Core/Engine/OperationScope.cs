@@ -34,6 +34,21 @@ namespace GridAutomation.Core.Engine
             lock (_checkpoints) _checkpoints[key] = value;
         }
 
+        /// <summary>A checkpoint and, in the same write, a child operation begun (a step of a move).</summary>
+        internal GridOperation CheckpointAndBeginChild(string key, string value, OperationIntent child)
+        {
+            var op = _journal.CheckpointAndBeginChild(OperationId, key, value, child);
+            lock (_checkpoints) _checkpoints[key] = value;
+            return op;
+        }
+
+        /// <summary>A checkpoint and, in the same write, a child operation completed.</summary>
+        internal void CheckpointAndCompleteChild(string key, string value, Guid childId, string? childResult)
+        {
+            _journal.CheckpointAndCompleteChild(OperationId, key, value, childId, childResult);
+            lock (_checkpoints) _checkpoints[key] = value;
+        }
+
         public void Report(GridProgress progress) => _observer.Progress(_target, progress);
     }
 }

@@ -29,6 +29,8 @@ namespace GridAutomation.Core.Moves
         public bool RemoveStorage { get; set; }
         public bool NoRollback { get; set; }
         public bool TurnOff { get; set; }
+        /// <summary>The report's bytes to transfer (one pass over the disks), the base of the move's byte progress.</summary>
+        public long BytesToTransfer { get; set; }
         /// <summary>A move back: the id of the destination's own stopped source this workload was moved from (its GridMovedFrom tag), replaced at create.</summary>
         public string? MovedBackOver { get; set; }
     }
@@ -72,7 +74,7 @@ namespace GridAutomation.Core.Moves
                 SourceId = workload.Id, SourceNativeId = workload.NativeId, Name = current.Name, DestinationDatacenter = report.DestinationDatacenter,
                 DestinationHost = request.DestinationHost, Size = report.Size, CpuCount = report.Size == null ? report.CpuCount : null,
                 MemoryMB = report.Size == null ? report.MemoryMB : null, Options = new Dictionary<string, string>(report.Options, StringComparer.OrdinalIgnoreCase),
-                WasRunning = report.WasRunning, TurnOff = request.TurnOff, RemoveSource = removeSource, RemoveStorage = removeStorage, NoRollback = noRollback,
+                WasRunning = report.WasRunning, TurnOff = request.TurnOff, BytesToTransfer = report.BytesToTransfer, RemoveSource = removeSource, RemoveStorage = removeStorage, NoRollback = noRollback,
             };
             foreach (System.Collections.DictionaryEntry e in current.Tags)
                 if (!string.Equals((string)e.Key, MovedToTag, StringComparison.OrdinalIgnoreCase) && !string.Equals((string)e.Key, MovedFromTag, StringComparison.OrdinalIgnoreCase))
@@ -119,8 +121,20 @@ namespace GridAutomation.Core.Moves
             catch (GridException g) { _engine.Journal.Fail(op.Id, g.ErrorId, "Resume could not connect: " + g.Message); throw; }
             if (rollback)
             {
-                using (_engine.StartHeartbeat(op.Id))
-                    await RollbackAsync(op, rec, src, dst, new JournalScope(_engine.Journal, op, op.Id.ToString("N"), true, observer), ct).ConfigureAwait(false);
+                var rbScope = new JournalScope(_engine.Journal, op, op.Id.ToString("N"), true, observer);
+                var children = new MoveStepJournal(_engine.Journal, op, rec, rbScope, isResume: true);
+                children.RollBackOpen("Rolled back on request (Resume-GridOperation -Rollback of the parent operation).");
+                try
+                {
+                    using (_engine.StartHeartbeat(op.Id))
+                        await RollbackAsync(op, rec, src, dst, rbScope, children, ct).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    var g = GridEngine.Normalize(ex, op.Target);
+                    children.FailOpen(g.ErrorId, "The roll-back failed: " + g.Message);
+                    throw;
+                }
                 _engine.Journal.MarkRolledBack(op.Id, "Rolled back on request: the destination's copy was removed and the source restored.");
                 return _engine.Journal.Get(op.Id)!;
             }
@@ -135,19 +149,30 @@ namespace GridAutomation.Core.Moves
             var srcX = (IDiskTransfer)src;
             var dstX = (IDiskTransfer)dst;
             bool sourceStopped = scope.Checkpoints.ContainsKey("step");
+            // one child operation per step (Get-GridOperation -Parent); a resume takes over the child of the step it repeats
+            var children = new MoveStepJournal(_engine.Journal, op, rec, scope, scope.IsResume);
+            children.CompleteDone(scope.Checkpoints, Steps);
+            // bytes done of this workload (export + import of each disk), carried by every report for the overall bar of a bulk move
+            var bytes = new MoveByteProgress(rec.BytesToTransfer);
+            if (scope.Checkpoints.ContainsKey("done:export")) bytes.PhaseDone(1);
+            if (scope.Checkpoints.ContainsKey("done:import")) bytes.PhaseDone(2);
             try
             {
                 foreach (var step in Steps)
                 {
                     if (scope.Checkpoints.ContainsKey("done:" + step)) continue;
-                    scope.Checkpoint("step", step); // write-ahead: the step is recorded before it acts
-                    ReportStep(scope, rec, step, done: false);
-                    // each step runs in its datacenter's concurrency slot and is retried on transient errors (steps are idempotent)
                     var on = step is "import" or "create" or "verify-destination" or "start" ? dst : src;
-                    string result = await _engine.Retry.ExecuteAsync(on.Datacenter.Name, t => ActAsync(step, rec, src, dst, srcX, dstX, scope, t), on.HandlesOwnRetries, ct).ConfigureAwait(false);
+                    // write-ahead: the step is recorded before it acts, with its child operation in the same write
+                    children.Begin(step, on.Datacenter.Name, "step", step);
+                    int k = Array.IndexOf(Steps, step) + 1;
+                    scope.Report(new GridProgress("Move " + rec.Name + " to " + rec.DestinationDatacenter, $"{step} ({k} of {Steps.Length} steps)", 100 * (k - 1) / Steps.Length));
+                    // each step runs in its datacenter's concurrency slot and is retried on transient errors (steps are idempotent)
+                    string result = await _engine.Retry.ExecuteAsync(on.Datacenter.Name, t => ActAsync(step, rec, src, dst, srcX, dstX, scope, bytes, t), on.HandlesOwnRetries, ct).ConfigureAwait(false);
                     if (step == "stop") sourceStopped = true;
-                    scope.Checkpoint("done:" + step, result);
-                    ReportStep(scope, rec, step, done: true);
+                    children.Complete(step, "done:" + step, result);
+                    if (step == "export") bytes.PhaseDone(1);
+                    if (step == "import") bytes.PhaseDone(2);
+                    ReportStep(scope, rec, step, bytes);
                 }
                 DiskFiles.RemoveStaging(DiskFiles.StagingFolder(op.Id));
                 var moved = await dst.GetWorkloadAsync(scope.Checkpoints["done:create"], ct).ConfigureAwait(false);
@@ -158,24 +183,28 @@ namespace GridAutomation.Core.Moves
             }
             catch (Exception ex) when (ct.IsCancellationRequested && GridEngine.IsCancellation(ex))
             {
-                _engine.Journal.Interrupt(op.Id, "Cancelled during step '" + (scope.Checkpoints.TryGetValue("step", out var s) ? s : "?") + "'. Resume-GridOperation finishes it (or -Rollback).");
+                string message = "Cancelled during step '" + (scope.Checkpoints.TryGetValue("step", out var s) ? s : "?") + "'. Resume-GridOperation finishes it (or -Rollback).";
+                _engine.Journal.Interrupt(op.Id, message);
+                children.InterruptOpen(message + " Resume the parent operation " + op.Id + ".");
                 throw GridEngine.Normalize(ex, op.Target);
             }
             catch (Exception ex)
             {
                 var g = GridEngine.Normalize(ex, op.Target);
                 string at = scope.Checkpoints.TryGetValue("step", out var s) ? s : "?";
+                children.FailOpen(g.ErrorId, $"Step '{at}' failed: {g.Message}");
                 if (sourceStopped && !rec.NoRollback)
                 {
                     try
                     {
                         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-                        await RollbackAsync(op, rec, src, dst, scope, cts.Token).ConfigureAwait(false);
+                        await RollbackAsync(op, rec, src, dst, scope, children, cts.Token).ConfigureAwait(false);
                         _engine.Journal.MarkRolledBack(op.Id, $"Step '{at}' failed ({g.ErrorId}: {g.Message}); rolled back: the destination's copy was removed and the source restored.");
                     }
                     catch (Exception rb)
                     {
                         var rg = GridEngine.Normalize(rb, op.Target);
+                        children.FailOpen(rg.ErrorId, "The roll-back failed: " + rg.Message);
                         _engine.Journal.Fail(op.Id, g.ErrorId, $"Step '{at}' failed: {g.Message} The roll-back failed too ({rg.ErrorId}: {rg.Message}); Resume-GridOperation -Rollback retries it.");
                     }
                 }
@@ -184,7 +213,7 @@ namespace GridAutomation.Core.Moves
             }
         }
 
-        private async Task<string> ActAsync(string step, MoveRecord rec, IGridConnection src, IGridConnection dst, IDiskTransfer srcX, IDiskTransfer dstX, JournalScope scope, CancellationToken ct)
+        private async Task<string> ActAsync(string step, MoveRecord rec, IGridConnection src, IGridConnection dst, IDiskTransfer srcX, IDiskTransfer dstX, JournalScope scope, MoveByteProgress bytes, CancellationToken ct)
         {
             var cp = scope.Checkpoints;
             switch (step)
@@ -198,9 +227,11 @@ namespace GridAutomation.Core.Moves
                     string staging = DiskFiles.StagingFolder(scope.OperationId);
                     CheckTempSpace(info, (IDiskTransport)dst, staging, rec);
                     var images = new List<DiskImage>();
+                    bytes.Plan(info.Disks.Sum(d => d.TransferBytes > 0 ? d.TransferBytes : d.CapacityBytes));
                     foreach (var d in info.Disks)
                     {
-                        var img = await srcX.ExportDiskAsync(rec.SourceNativeId, d, staging, scope, ct).ConfigureAwait(false);
+                        var img = await srcX.ExportDiskAsync(rec.SourceNativeId, d, staging, bytes.For(scope), ct).ConfigureAwait(false);
+                        bytes.Finished();
                         img.Firmware ??= info.Firmware; // the importer chooses the VM generation from it (Azure: BIOS → Gen1)
                         images.Add(img);
                     }
@@ -224,8 +255,9 @@ namespace GridAutomation.Core.Moves
                     var refs = new List<string>();
                     foreach (var img in Converted(cp))
                     {
-                        img.Options = rec.Options;
-                        refs.Add(await dstX.ImportDiskAsync(img, scope.IdempotencyKey, scope, ct).ConfigureAwait(false));
+                        img.Options = rec.Options; // the destination reads -Option (an AWS bucket) from the image
+                        refs.Add(await dstX.ImportDiskAsync(img, scope.IdempotencyKey, bytes.For(scope), ct).ConfigureAwait(false));
+                        bytes.Finished();
                     }
                     return string.Join("\n", refs);
                 }
@@ -282,12 +314,11 @@ namespace GridAutomation.Core.Moves
         private static List<DiskImage> Images(IReadOnlyDictionary<string, string> cp)
             => cp.TryGetValue("done:export", out var j) ? JsonUtil.Deserialize<List<DiskImage>>(j) ?? new List<DiskImage>() : new List<DiskImage>();
 
-        /// <summary>Progress per workload: which step runs (reported once it is recorded, before it acts) or is done, out of how many.</summary>
-        private static void ReportStep(JournalScope scope, MoveRecord rec, string step, bool done)
+        /// <summary>Progress per workload: which step is done, out of how many.</summary>
+        private static void ReportStep(JournalScope scope, MoveRecord rec, string step, MoveByteProgress bytes)
         {
             int k = Array.IndexOf(Steps, step) + 1;
-            string status = done ? $"{step} done ({k} of {Steps.Length} steps)" : $"{step} ({k} of {Steps.Length} steps)";
-            scope.Report(new GridProgress("Move " + rec.Name + " to " + rec.DestinationDatacenter, status, 100 * (done ? k : k - 1) / Steps.Length));
+            scope.Report(bytes.Stamp(new GridProgress("Move " + rec.Name + " to " + rec.DestinationDatacenter, $"{step} done ({k} of {Steps.Length} steps)", 100 * k / Steps.Length)));
         }
 
         /// <summary>Before anything is staged: the staging folder's file system must hold every file disk (twice when converted).</summary>
@@ -364,9 +395,9 @@ namespace GridAutomation.Core.Moves
             => cp.TryGetValue("done:convert", out var j) ? JsonUtil.Deserialize<List<DiskImage>>(j) ?? new List<DiskImage>() : Images(cp);
 
         /// <summary>Removes what the move made at the destination (found by its create key, so also a create whose result was never checkpointed) and restarts the source if it ran.</summary>
-        private async Task RollbackAsync(GridOperation op, MoveRecord rec, IGridConnection src, IGridConnection dst, JournalScope scope, CancellationToken ct)
+        private async Task RollbackAsync(GridOperation op, MoveRecord rec, IGridConnection src, IGridConnection dst, JournalScope scope, MoveStepJournal children, CancellationToken ct)
         {
-            scope.Checkpoint("rollback", "started");
+            children.Begin("rollback", dst.Datacenter.Name, "rollback", "started"); // the roll-back is a child of its own (MoveRollback)
             var made = new List<string>();
             if (scope.Checkpoints.TryGetValue("done:create", out var nid)) made.Add(nid);
             if (scope.Checkpoints.TryGetValue("step", out var st) && Array.IndexOf(Steps, st) >= Array.IndexOf(Steps, "create"))
@@ -398,7 +429,7 @@ namespace GridAutomation.Core.Moves
                 }
                 catch (GridException g) when (g.Kind == GridErrorKind.NotFound) { }
             }
-            scope.Checkpoint("rollback", "done");
+            children.Complete("rollback", "rollback", "done");
         }
     }
 }

@@ -83,6 +83,10 @@ namespace GridAutomation.Core.Providers
         public string Status { get; }
         /// <summary>0..100, or -1 when unknown.</summary>
         public int PercentComplete { get; }
+        /// <summary>Bytes done of a transfer (a disk export or import; for a move between datacenters: of the whole workload), or -1 when none.</summary>
+        public long BytesDone { get; set; } = -1;
+        /// <summary>The transfer's total bytes, or -1 when unknown.</summary>
+        public long BytesTotal { get; set; } = -1;
     }
 
     /// <summary>

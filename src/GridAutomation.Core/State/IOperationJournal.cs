@@ -15,6 +15,13 @@ namespace GridAutomation.Core.State
         /// <summary>Wildcard patterns matched against the target's name (as it was when the operation began) and its id.</summary>
         public IReadOnlyList<string>? Targets { get; set; }
         public Guid? BatchId { get; set; }
+        /// <summary>Only the children of this operation (e.g. the steps of a move between datacenters).</summary>
+        public Guid? ParentId { get; set; }
+        /// <summary>
+        /// Children (operations with a parent) are listed only with <see cref="ParentId"/>, <see cref="Id"/> or this set:
+        /// a listing shows each move once, as its parent.
+        /// </summary>
+        public bool IncludeChildren { get; set; }
         public int? Last { get; set; }
     }
 
@@ -73,6 +80,13 @@ namespace GridAutomation.Core.State
         /// <summary>Records an operation whose provider call was cut off as Interrupted (Resume-GridOperation finishes it) and releases its lock.</summary>
         void Interrupt(Guid id, string message);
         void Checkpoint(Guid id, string key, string value);
+        /// <summary>
+        /// In one transaction: records a checkpoint of the parent (fenced like <see cref="Checkpoint"/>) and begins a child
+        /// operation of it (Running, this process's lease, no lock of its own). A step of a move costs no extra write.
+        /// </summary>
+        GridOperation CheckpointAndBeginChild(Guid parentId, string key, string value, OperationIntent child);
+        /// <summary>In one transaction: records a checkpoint of the parent and completes one of its children with its result.</summary>
+        void CheckpointAndCompleteChild(Guid parentId, string key, string value, Guid childId, string? childResult);
         /// <summary>Refreshes the lease heartbeat (the engine calls it periodically while an operation runs).</summary>
         void Heartbeat(Guid id);
         void Complete(Guid id, string? resultJson);

@@ -81,43 +81,51 @@ namespace GridAutomation.Core.State
                     if (holder != null) return new BeginOutcome { LockHolder = holder };
                     token = last + 1;
                 }
-                var op = new GridOperation
-                {
-                    Id = Guid.NewGuid(), Kind = intent.Kind, Datacenter = intent.Datacenter ?? "", Target = intent.Target ?? "", TargetName = intent.TargetName,
-                    State = OperationState.Running, Started = now, IdempotencyKey = intent.IdempotencyKey, BatchId = intent.BatchId, Request = intent.RequestJson,
-                    LeaseProcessId = _self.ProcessId, LeaseMachine = _self.Machine, LeaseClientId = ClientId, LeaseHeartbeat = now,
-                    LockKey = intent.LockKey, FencingToken = token, ParentId = intent.ParentId, DestinationDatacenter = intent.DestinationDatacenter,
-                    Coordinator = intent.Coordinator,
-                };
-                using (var cmd = c.Command(""))
-                {
-                    cmd.CommandText = "INSERT INTO operations(" + Columns + ") VALUES(@id,@kind,@dc,@target,@state,@started,NULL,NULL,NULL,@key,@batch,@req,NULL,@pid,@machine,@pstart,@hb,@tname,@lock,@token,@parent,@dest,@coord,@client)";
-                    cmd.Bind("@id", op.Id.ToString("D"));
-                    cmd.Bind("@kind", op.Kind);
-                    cmd.Bind("@dc", op.Datacenter);
-                    cmd.Bind("@target", op.Target);
-                    cmd.Bind("@state", op.State.ToString());
-                    cmd.Bind("@started", StateStore.FormatTime(now));
-                    cmd.Bind("@key", (object?)op.IdempotencyKey ?? DBNull.Value);
-                    cmd.Bind("@batch", op.BatchId.HasValue ? op.BatchId.Value.ToString("D") : (object)DBNull.Value);
-                    cmd.Bind("@req", (object?)op.Request ?? DBNull.Value);
-                    cmd.Bind("@pid", _self.ProcessId);
-                    cmd.Bind("@machine", _self.Machine);
-                    cmd.Bind("@pstart", _self.StartToken);
-                    cmd.Bind("@hb", StateStore.FormatTime(now));
-                    cmd.Bind("@tname", (object?)op.TargetName ?? DBNull.Value);
-                    cmd.Bind("@lock", (object?)op.LockKey ?? DBNull.Value);
-                    cmd.Bind("@token", token.HasValue ? token.Value : (object)DBNull.Value);
-                    cmd.Bind("@parent", op.ParentId.HasValue ? op.ParentId.Value.ToString("D") : (object)DBNull.Value);
-                    cmd.Bind("@dest", (object?)op.DestinationDatacenter ?? DBNull.Value);
-                    cmd.Bind("@coord", (object?)op.Coordinator ?? DBNull.Value);
-                    cmd.Bind("@client", (object?)ClientId ?? DBNull.Value);
-                    cmd.ExecuteNonQuery();
-                }
+                var op = NewOperation(intent, token, now);
+                Insert(c, op);
                 if (token.HasValue) TakeLock(c, op.LockKey!, op.Id, token.Value, now);
                 if (token.HasValue) _held[op.Id] = token.Value;
                 return new BeginOutcome { Operation = op };
             });
+        }
+
+        private GridOperation NewOperation(OperationIntent intent, long? token, DateTimeOffset now)
+            => new GridOperation
+            {
+                Id = Guid.NewGuid(), Kind = intent.Kind, Datacenter = intent.Datacenter ?? "", Target = intent.Target ?? "", TargetName = intent.TargetName,
+                State = OperationState.Running, Started = now, IdempotencyKey = intent.IdempotencyKey, BatchId = intent.BatchId, Request = intent.RequestJson,
+                LeaseProcessId = _self.ProcessId, LeaseMachine = _self.Machine, LeaseClientId = ClientId, LeaseHeartbeat = now,
+                LockKey = intent.LockKey, FencingToken = token, ParentId = intent.ParentId, DestinationDatacenter = intent.DestinationDatacenter,
+                Coordinator = intent.Coordinator,
+            };
+
+        private void Insert(IStateSession c, GridOperation op)
+        {
+            using (var cmd = c.Command(""))
+            {
+                cmd.CommandText = "INSERT INTO operations(" + Columns + ") VALUES(@id,@kind,@dc,@target,@state,@started,NULL,NULL,NULL,@key,@batch,@req,NULL,@pid,@machine,@pstart,@hb,@tname,@lock,@token,@parent,@dest,@coord,@client)";
+                cmd.Bind("@id", op.Id.ToString("D"));
+                cmd.Bind("@kind", op.Kind);
+                cmd.Bind("@dc", op.Datacenter);
+                cmd.Bind("@target", op.Target);
+                cmd.Bind("@state", op.State.ToString());
+                cmd.Bind("@started", StateStore.FormatTime(op.Started));
+                cmd.Bind("@key", (object?)op.IdempotencyKey ?? DBNull.Value);
+                cmd.Bind("@batch", op.BatchId.HasValue ? op.BatchId.Value.ToString("D") : (object)DBNull.Value);
+                cmd.Bind("@req", (object?)op.Request ?? DBNull.Value);
+                cmd.Bind("@pid", _self.ProcessId);
+                cmd.Bind("@machine", _self.Machine);
+                cmd.Bind("@pstart", _self.StartToken);
+                cmd.Bind("@hb", StateStore.FormatTime(op.Started));
+                cmd.Bind("@tname", (object?)op.TargetName ?? DBNull.Value);
+                cmd.Bind("@lock", (object?)op.LockKey ?? DBNull.Value);
+                cmd.Bind("@token", op.FencingToken.HasValue ? op.FencingToken.Value : (object)DBNull.Value);
+                cmd.Bind("@parent", op.ParentId.HasValue ? op.ParentId.Value.ToString("D") : (object)DBNull.Value);
+                cmd.Bind("@dest", (object?)op.DestinationDatacenter ?? DBNull.Value);
+                cmd.Bind("@coord", (object?)op.Coordinator ?? DBNull.Value);
+                cmd.Bind("@client", (object?)ClientId ?? DBNull.Value);
+                cmd.ExecuteNonQuery();
+            }
         }
 
         /// <summary>The live holder of a lock (null when free, released, or its holder is finished or dead) and the lock's last fencing token (0 if never taken).</summary>
@@ -199,20 +207,46 @@ namespace GridAutomation.Core.State
         public void Checkpoint(Guid id, string key, string value)
         {
             if (key == null) throw new ArgumentNullException(nameof(key));
+            _store.Write(c => { WriteCheckpoint(c, id, key, value); return 0; });
+        }
+
+        public GridOperation CheckpointAndBeginChild(Guid parentId, string key, string value, OperationIntent child)
+        {
+            if (key == null) throw new ArgumentNullException(nameof(key));
+            if (child == null || !string.IsNullOrEmpty(child.LockKey)) throw new ArgumentException("a child takes no lock of its own", nameof(child));
+            child.ParentId = parentId;
+            return _store.Write(c =>
+            {
+                WriteCheckpoint(c, parentId, key, value); // fenced: a parent whose lease was taken over begins no child
+                var op = NewOperation(child, null, DateTimeOffset.UtcNow);
+                Insert(c, op);
+                return op;
+            });
+        }
+
+        public void CheckpointAndCompleteChild(Guid parentId, string key, string value, Guid childId, string? childResult)
+        {
+            if (key == null) throw new ArgumentNullException(nameof(key));
             _store.Write(c =>
             {
-                CheckFence(c, id, release: false);
-                using var cmd = c.Command("");
-                cmd.CommandText = @"INSERT INTO operation_checkpoints(operation_id, seq, key, value)
-                    VALUES(@id, (SELECT coalesce(max(seq), 0) + 1 FROM operation_checkpoints WHERE operation_id = @id), @k, @v)
-                    ON CONFLICT(operation_id, key) DO UPDATE SET value = excluded.value, seq = excluded.seq";
-                cmd.Bind("@id", id.ToString("D"));
-                cmd.Bind("@k", key);
-                cmd.Bind("@v", value ?? "");
-                cmd.ExecuteNonQuery();
-                Touch(c, id);
+                WriteCheckpoint(c, parentId, key, value);
+                FinishRow(c, childId, OperationState.Succeeded, childResult, null, null, finished: true);
                 return 0;
             });
+        }
+
+        private void WriteCheckpoint(IStateSession c, Guid id, string key, string value)
+        {
+            CheckFence(c, id, release: false);
+            using var cmd = c.Command("");
+            cmd.CommandText = @"INSERT INTO operation_checkpoints(operation_id, seq, key, value)
+                VALUES(@id, (SELECT coalesce(max(seq), 0) + 1 FROM operation_checkpoints WHERE operation_id = @id), @k, @v)
+                ON CONFLICT(operation_id, key) DO UPDATE SET value = excluded.value, seq = excluded.seq";
+            cmd.Bind("@id", id.ToString("D"));
+            cmd.Bind("@k", key);
+            cmd.Bind("@v", value ?? "");
+            cmd.ExecuteNonQuery();
+            Touch(c, id);
         }
 
         public void Heartbeat(Guid id)
@@ -226,22 +260,23 @@ namespace GridAutomation.Core.State
 
         private void Finish(Guid id, OperationState state, string? result, string? errorId, string? error, bool finished = true)
         {
-            _store.Write(c =>
-            {
-                CheckFence(c, id, release: true);
-                using var cmd = c.Command("");
-                cmd.CommandText = @"UPDATE operations SET state = @s, finished = " + (finished ? "@f" : "NULL") + @", result = coalesce(@r, result), error_id = @eid, error = @e, heartbeat = @f
-                                    WHERE id = @id";
-                cmd.Bind("@id", id.ToString("D"));
-                cmd.Bind("@s", state.ToString());
-                cmd.Bind("@f", StateStore.FormatTime(DateTimeOffset.UtcNow));
-                cmd.Bind("@r", (object?)result ?? DBNull.Value);
-                cmd.Bind("@eid", (object?)errorId ?? DBNull.Value);
-                cmd.Bind("@e", (object?)error ?? DBNull.Value);
-                if (cmd.ExecuteNonQuery() == 0) throw NotFound(id);
-                if (finished || state == OperationState.Interrupted) _held.TryRemove(id, out _);
-                return 0;
-            });
+            _store.Write(c => { FinishRow(c, id, state, result, errorId, error, finished); return 0; });
+        }
+
+        private void FinishRow(IStateSession c, Guid id, OperationState state, string? result, string? errorId, string? error, bool finished)
+        {
+            CheckFence(c, id, release: true);
+            using var cmd = c.Command("");
+            cmd.CommandText = @"UPDATE operations SET state = @s, finished = " + (finished ? "@f" : "NULL") + @", result = coalesce(@r, result), error_id = @eid, error = @e, heartbeat = @f
+                                WHERE id = @id";
+            cmd.Bind("@id", id.ToString("D"));
+            cmd.Bind("@s", state.ToString());
+            cmd.Bind("@f", StateStore.FormatTime(DateTimeOffset.UtcNow));
+            cmd.Bind("@r", (object?)result ?? DBNull.Value);
+            cmd.Bind("@eid", (object?)errorId ?? DBNull.Value);
+            cmd.Bind("@e", (object?)error ?? DBNull.Value);
+            if (cmd.ExecuteNonQuery() == 0) throw NotFound(id);
+            if (finished || state == OperationState.Interrupted) _held.TryRemove(id, out _);
         }
 
         public GridOperation? Get(Guid id)
@@ -269,6 +304,8 @@ namespace GridAutomation.Core.State
                 var where = new List<string>();
                 var binds = new List<Action<DbCommand>>();
                 if (filter.Id.HasValue) { where.Add("id = @id"); binds.Add(p => p.Bind("@id", filter.Id.Value.ToString("D"))); }
+                if (filter.ParentId.HasValue) { where.Add("parent_id = @parent"); binds.Add(p => p.Bind("@parent", filter.ParentId.Value.ToString("D"))); }
+                else if (!filter.Id.HasValue && !filter.IncludeChildren) where.Add("parent_id IS NULL");
                 if (filter.BatchId.HasValue) { where.Add("batch_id = @batch"); binds.Add(p => p.Bind("@batch", filter.BatchId.Value.ToString("D"))); }
                 if (!string.IsNullOrEmpty(filter.Kind)) { where.Add("kind = @kind COLLATE NOCASE"); binds.Add(p => p.Bind("@kind", filter.Kind)); }
                 if (filter.Kinds != null && filter.Kinds.Count > 0)
@@ -362,7 +399,8 @@ namespace GridAutomation.Core.State
         private static void Touch(IStateSession c, Guid id)
         {
             using var cmd = c.Command("");
-            cmd.CommandText = "UPDATE operations SET heartbeat = @hb WHERE id = @id AND state IN ('Running','Pending')";
+            // a parent's heartbeat is its running children's too (a move's step children have no heartbeat of their own)
+            cmd.CommandText = "UPDATE operations SET heartbeat = @hb WHERE (id = @id OR parent_id = @id) AND state IN ('Running','Pending')";
             cmd.Bind("@id", id.ToString("D"));
             cmd.Bind("@hb", StateStore.FormatTime(DateTimeOffset.UtcNow));
             cmd.ExecuteNonQuery();

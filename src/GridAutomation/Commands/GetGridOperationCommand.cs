@@ -49,6 +49,14 @@ namespace GridAutomation.Commands
         [Parameter(ParameterSetName = Filter)]
         public Guid? BatchId { get; set; }
 
+        /// <summary>
+        /// Only the children of this operation: the steps of a move between datacenters (MoveStop, MoveExport, MoveConvert,
+        /// MoveVerify, MoveImport, MoveCreate, MoveVerifyDestination, MoveStart, MoveCutover, MoveRollback). Without it,
+        /// children are not listed (each move shows once, as its parent); -Id finds a child too.
+        /// </summary>
+        [Parameter(ParameterSetName = Filter, ValueFromPipelineByPropertyName = false)]
+        public Guid? Parent { get; set; }
+
         /// <summary>Only the newest N operations.</summary>
         [Parameter(ParameterSetName = Filter)]
         [ValidateRange(1, int.MaxValue)]
@@ -71,7 +79,7 @@ namespace GridAutomation.Commands
                 }
                 Wildcard.Validate(Datacenter); // InvalidWildcardPattern, not a raw exception mid-listing
                 Wildcard.Validate(Target);
-                var filter = new OperationFilter { Datacenters = Datacenter, States = State, Kinds = Kind, Targets = Target, BatchId = BatchId, Last = Last };
+                var filter = new OperationFilter { Datacenters = Datacenter, States = State, Kinds = Kind, Targets = Target, BatchId = BatchId, ParentId = Parent, Last = Last };
                 foreach (var o in Engine.GetOperations(filter)) WriteObject(o);
             }
             catch (PipelineStoppedException) { throw; }

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using System.Collections;
 using System.Threading;
@@ -72,6 +73,13 @@ namespace GridAutomation.Commands
         [Parameter]
         public SwitchParameter NoRollback { get; set; }
 
+        /// <summary>
+        /// With -DestinationDatacenter: a running source is turned off (a hard power-off, as Stop-GridWorkload -TurnOff)
+        /// instead of asked to shut down, e.g. a guest that does not answer ACPI. Unsaved guest state is lost.
+        /// </summary>
+        [Parameter]
+        public SwitchParameter TurnOff { get; set; }
+
         /// <summary>Write the moved workload when done.</summary>
         [Parameter]
         public SwitchParameter PassThru { get; set; }
@@ -91,9 +99,9 @@ namespace GridAutomation.Commands
 
         protected override void ValidateParameters()
         {
-            if (!CrossDatacenter && (Size != null || Option != null || RemoveSource || RemoveStorage || NoRollback))
+            if (!CrossDatacenter && (Size != null || Option != null || RemoveSource || RemoveStorage || NoRollback || TurnOff))
                 ThrowTerminatingError(ErrorMapping.Create("ParameterNeedsDestinationDatacenter", ErrorCategory.InvalidArgument,
-                    "-Size, -Option, -RemoveSource, -RemoveStorage and -NoRollback apply only with -DestinationDatacenter.", null, GridErrorKind.InvalidRequest));
+                    "-Size, -Option, -RemoveSource, -RemoveStorage, -NoRollback and -TurnOff apply only with -DestinationDatacenter.", null, GridErrorKind.InvalidRequest));
             if (RemoveStorage && !RemoveSource)
                 ThrowTerminatingError(ErrorMapping.Create("ParameterNeedsRemoveSource", ErrorCategory.InvalidArgument,
                     "-RemoveStorage applies only with -RemoveSource.", null, GridErrorKind.InvalidRequest));
@@ -102,6 +110,7 @@ namespace GridAutomation.Commands
         protected override string DescribeAction(GridWorkload target)
             => CrossDatacenter
                 ? "Move from datacenter '" + target.Datacenter + "' to datacenter '" + DestinationDatacenter + "'" + (string.IsNullOrEmpty(DestinationHost) ? "" : " (host '" + DestinationHost + "')")
+                  + (target.State == WorkloadState.Running ? (TurnOff ? ", turning the running source off (hard power-off) first" : ", stopping the running source (shut down) first") : "")
                   + (RemoveSource ? ", then remove the source" + (RemoveStorage ? " and its disks" : "") : ", keeping the source stopped")
                 : "Move from host '" + (target.Host ?? "?") + "' to host '" + DestinationHost + "'";
 
@@ -111,10 +120,12 @@ namespace GridAutomation.Commands
         protected override Func<IEngineObserver, CancellationToken, Task<GridWorkload?>>? CustomWork(GridWorkload target)
         {
             if (!CrossDatacenter) return null;
-            var request = new MoveRequest { DestinationDatacenter = DestinationDatacenter!, DestinationHost = DestinationHost, Size = Size };
+            var request = new MoveRequest { DestinationDatacenter = DestinationDatacenter!, DestinationHost = DestinationHost, Size = Size, TurnOff = TurnOff };
             if (Option != null)
                 foreach (DictionaryEntry e in Option)
                     request.Options[e.Key?.ToString() ?? ""] = e.Value is PSObject p ? p.BaseObject?.ToString() ?? "" : e.Value?.ToString() ?? "";
+            // the overall bar starts from the disks' sizes (export + import), replaced by each move's own bytes as it reports them
+            Bytes.Plan(target.Id, 2 * (long)(target.Disks.Sum(d => d.SizeGB ?? 0) * 1024 * 1024 * 1024));
             var engine = Engine;
             var batch = BatchId;
             bool removeSource = RemoveSource, removeStorage = RemoveStorage, noRollback = NoRollback;
@@ -127,7 +138,7 @@ namespace GridAutomation.Commands
             if (!CrossDatacenter || Force.IsPresent || target.State != WorkloadState.Running) return true;
             if (MyInvocation.BoundParameters.TryGetValue("Confirm", out var c) && c is SwitchParameter sp && !sp.IsPresent) return true;
             if (SessionState.PSVariable.GetValue("ConfirmPreference") is ConfirmImpact pref && pref == ConfirmImpact.None) return true;
-            return ShouldContinue($"'{target.Name}' is running and has no live path to datacenter '{DestinationDatacenter}': it is stopped while its disks are copied (Test-GridMove shows the estimated downtime). Move it?",
+            return ShouldContinue($"'{target.Name}' is running and has no live path to datacenter '{DestinationDatacenter}': it is " + (TurnOff ? "turned off (hard power-off, unsaved guest state is lost)" : "stopped (shut down)") + " while its disks are copied (Test-GridMove shows the estimated downtime). Move it?",
                 "Move with downtime");
         }
     }

@@ -197,7 +197,7 @@ namespace GridAutomation.Internal
     /// <summary>The operation kinds the engine journals.</summary>
     public sealed class OperationKindCompleter : GridCompleter
     {
-        private static readonly string[] Kinds = Enum.GetNames(typeof(WorkloadAction)).Concat(new[] { "Create", "Register", "Unregister" }).ToArray();
+        private static readonly string[] Kinds = Enum.GetNames(typeof(WorkloadAction)).Concat(new[] { "Create", "Register", "Unregister", "MoveDatacenter" }).ToArray();
         protected override IEnumerable<string> GetValues(string parameterName, string word, IDictionary bound, CancellationToken ct) => Kinds;
     }
 

@@ -26,6 +26,11 @@ namespace GridAutomation.Internal
         private int _pipelineThread;
         private PipelineObserver? _observer;
         private bool? _showProgress;
+        /// <summary>Overall bytes of a bulk transfer (moves between datacenters), for the parent progress bar.</summary>
+        internal BulkBytes Bytes { get; } = new BulkBytes();
+        /// <summary>The bulk run's activity and counts, for the parent bar a byte report redraws.</summary>
+        private string _bulkActivity = "GridAutomation";
+        private int _bulkTotal, _bulkDone, _bulkFailed;
 
         /// <summary>How long, after Ctrl+C, the cmdlet waits for the engine to record the cancellation in the journal.</summary>
         private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
@@ -101,6 +106,10 @@ namespace GridAutomation.Internal
             {
                 if (_showProgress.HasValue) return _showProgress.Value;
                 bool show;
+                // GRIDAUTOMATION_PROGRESS=Always (or 1) writes progress anyway (a host that reads the progress stream, a test); Never (or 0) never
+                string? forced = Environment.GetEnvironmentVariable("GRIDAUTOMATION_PROGRESS");
+                if (string.Equals(forced, "Always", StringComparison.OrdinalIgnoreCase) || forced == "1") return (_showProgress = true).Value;
+                if (string.Equals(forced, "Never", StringComparison.OrdinalIgnoreCase) || forced == "0") return (_showProgress = false).Value;
                 try
                 {
                     show = Environment.UserInteractive
@@ -344,6 +353,7 @@ namespace GridAutomation.Internal
             Exception? fatal = null;
             var showProgress = ShowProgress && total > 1;
             const int activityId = 1;
+            _bulkActivity = activity; _bulkTotal = total;
             var throttle = new SemaphoreSlim(Math.Max(1, maxParallel));
             var observer = Observer;
             var failedIds = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
@@ -378,10 +388,9 @@ namespace GridAutomation.Internal
                         {
                             throttle.Release();
                             int n = Interlocked.Increment(ref done);
+                            _bulkDone = n; _bulkFailed = failed;
                             if (showProgress)
-                                Post(() => WriteProgress(new ProgressRecord(activityId, activity,
-                                    $"{n} of {total} done" + (failed > 0 ? $", {failed} failed" : "") + ", last: " + it.ShortLabel)
-                                { PercentComplete = Math.Min(100, n * 100 / total) }));
+                                Post(() => WriteProgress(BulkRecord(", last: " + it.ShortLabel)));
                         }
                     }, CancellationToken.None));
                 }
@@ -403,6 +412,24 @@ namespace GridAutomation.Internal
             // After a run of errors, one line says how the whole batch went (the errors alone do not add up).
             if (failed > 0 && total > 1)
                 WriteWarning(BulkSummary(activity, total, done, failed, failedIds));
+        }
+
+        /// <summary>
+        /// The parent bar of a bulk run: "3 of 10 done", with the overall bytes (done of total) and a percentage by bytes
+        /// when the work transfers bytes (a move between datacenters), else by items.
+        /// </summary>
+        internal ProgressRecord BulkRecord(string tail)
+        {
+            int n = _bulkDone, total = Math.Max(1, _bulkTotal), failed = _bulkFailed;
+            string status = $"{n} of {_bulkTotal} done" + (failed > 0 ? $", {failed} failed" : "");
+            int percent = Math.Min(100, n * 100 / total);
+            if (Bytes.Any)
+            {
+                var (bd, bt) = Bytes.Sum();
+                status = BulkBytes.Format(bd, bt) + " copied, " + status;
+                if (bt > 0) percent = (int)Math.Min(100, bd * 100 / bt);
+            }
+            return new ProgressRecord(1, _bulkActivity, status + tail) { PercentComplete = percent };
         }
 
         /// <summary>"Stop workloads: 702 done, 297 failed (InsufficientCapacity 297) of 999."</summary>
@@ -513,12 +540,21 @@ namespace GridAutomation.Internal
         {
             if (!_cmdlet.ShowProgressInternal) return;
             int id = _activityIds.GetOrAdd(target ?? "", _ => Interlocked.Increment(ref _nextActivity));
-            var rec = new ProgressRecord(id, string.IsNullOrEmpty(progress.Activity) ? "GridAutomation" : progress.Activity,
-                string.IsNullOrEmpty(progress.Status) ? (target ?? "") : target + ": " + progress.Status)
+            string status = string.IsNullOrEmpty(progress.Status) ? (target ?? "") : target + ": " + progress.Status;
+            bool bytes = progress.BytesTotal > 0 && progress.BytesDone >= 0;
+            if (bytes)
+            {
+                // a workload's bytes (a move: export and import of its disks) also feed the overall bar
+                _cmdlet.Bytes.Update(target ?? "", progress.BytesDone, progress.BytesTotal);
+                status += " (" + BulkBytes.Format(progress.BytesDone, progress.BytesTotal) + ")";
+            }
+            var rec = new ProgressRecord(id, string.IsNullOrEmpty(progress.Activity) ? "GridAutomation" : progress.Activity, status)
             { ParentActivityId = 1 };
             if (progress.PercentComplete >= 0) rec.PercentComplete = Math.Min(100, progress.PercentComplete);
             if (progress.PercentComplete >= 100) rec.RecordType = ProgressRecordType.Completed;
-            _cmdlet.Post(() => _cmdlet.WriteProgress(rec));
+            bool parent = bytes && _cmdlet.Bytes.Due(progress.BytesDone >= progress.BytesTotal);
+            // the parent's sum is taken on the pipeline thread, in the order the bars are drawn
+            _cmdlet.Post(() => { if (parent) _cmdlet.WriteProgress(_cmdlet.BulkRecord("")); _cmdlet.WriteProgress(rec); });
         }
     }
 }
