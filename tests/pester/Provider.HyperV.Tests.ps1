@@ -124,6 +124,24 @@ Describe 'Hyper-V provider over PowerShell remoting (SSH)' -Skip:$script:skip {
         $calls | Should -Contain 'hv-a Restart-VM Confirm,Force,VM'
     }
 
+    It 'pauses with Suspend-GridWorkload -Pause (Suspend-VM: Paused) and Start runs Resume-VM' {
+        Start-GridWorkload -Id $script:web1 -Confirm:$false
+        $p = Suspend-GridWorkload -Id $script:web1 -Pause -Confirm:$false -PassThru
+        $p.State | Should -Be 'Paused'
+        $p.NativeState | Should -Be 'Paused'
+        Get-HyperVCalls $script:lab | Should -Contain 'hv-a Suspend-VM VM'
+        (Get-GridOperation -Kind Pause -Last 1).State | Should -Be 'Succeeded'
+        $ev = $null
+        Stop-GridWorkload -Id $script:web1 -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'WorkloadPaused,*'
+        (Start-GridWorkload -Id $script:web1 -Confirm:$false -PassThru).State | Should -Be 'Running'
+        Stop-GridWorkload -Id $script:web1 -TurnOff -Confirm:$false
+        $ev = $null
+        Suspend-GridWorkload -Id $script:web1 -Pause -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'WorkloadNotRunning,*'
+        $ev[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
+    }
+
     It 'shows Paused and every *Critical state (as Failed, with the native state kept)' {
         $w = Get-GridWorkload -Datacenter hvlab -Name db1
         Set-HyperVStandInVM $script:lab hv-b $w.NativeId @{ State = 'Paused' }

@@ -87,6 +87,20 @@ Describe 'Xen provider' -Skip:$script:skipXen {
         $ops = Get-GridOperation -Datacenter xen
         foreach ($k in 'Create', 'Stop', 'Start', 'Move', 'Remove') { ($ops | Where-Object { $_.Kind -eq $k -and $_.State -eq 'Succeeded' }) | Should -Not -BeNullOrEmpty }
     }
+    It 'pauses with Suspend-GridWorkload -Pause (VM.pause, Paused) and Start unpauses; -Pause of a halted VM is refused' {
+        $w = New-GridWorkload -Datacenter xen -Name pester-pause -Image 'Debian Squeeze 6.0 (64-bit)' -Size small -Confirm:$false
+        $p = Suspend-GridWorkload -Id $w.Id -Pause -Confirm:$false -PassThru
+        $p.State | Should -Be 'Paused'
+        $p.NativeState | Should -Be 'Paused'
+        (Get-GridOperation -Datacenter xen -Kind Pause -Last 1).State | Should -Be 'Succeeded'
+        (Suspend-GridWorkload -Id $w.Id -Pause -Confirm:$false -PassThru).State | Should -Be 'Paused'   # already paused: no-op
+        (Start-GridWorkload -Id $w.Id -Confirm:$false -PassThru).State | Should -Be 'Running'             # VM.unpause
+        Stop-GridWorkload -Id $w.Id -TurnOff -Confirm:$false
+        $ev = $null
+        Suspend-GridWorkload -Id $w.Id -Pause -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'WorkloadNotRunning,*'
+        Remove-GridWorkload -Id $w.Id -RemoveStorage -Confirm:$false
+    }
     It 'Test-GridMove from Xen shows each disk''s format path: Raw into libvirt (a move it can make), refused by the simulator''s virtual disks' {
         $w = New-GridWorkload -Datacenter xen -Name pester-xmove -Image 'Debian Squeeze 6.0 (64-bit)' -Size small -Confirm:$false
         Connect-GridDatacenter -Provider Simulator -Name xen-sim -Confirm:$false | Out-Null
