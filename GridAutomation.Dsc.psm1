@@ -178,9 +178,19 @@ class GridWorkload {
     [DscProperty()]
     [Ensure] $Ensure = [Ensure]::Present
 
-    # Where the workload is (needed to create it).
+    # Where the workload is (needed to create it, unless Pool is given).
     [DscProperty()]
     [string] $Datacenter
+
+    # Only used to create: the pool whose placement chooses the datacenter (New-GridWorkload -Pool). An existing
+    # workload is found by Name in any datacenter and never moved to satisfy it.
+    [DscProperty()]
+    [string] $Pool
+
+    # The company that owns the workload (New-GridWorkload -Owner / Set-GridWorkload -Owner, under an agreement when
+    # the datacenter's owner is another company).
+    [DscProperty()]
+    [string] $Owner
 
     [DscProperty()]
     [string] $Size
@@ -214,6 +224,7 @@ class GridWorkload {
         if ($null -eq $w) {
             $current.Ensure = [Ensure]::Absent
             $current.Datacenter = $this.Datacenter
+            $current.Pool = $this.Pool
             return $current
         }
         $current.Ensure = [Ensure]::Present
@@ -223,6 +234,8 @@ class GridWorkload {
         $current.Cpu = $w.CpuCount
         if ($null -ne $w.MemoryMB) { $current.MemoryGB = [double]$w.MemoryMB / 1024 }
         $current.Image = $w.Image
+        $current.Pool = $this.Pool
+        $current.Owner = $w.Owner
         $current.State = [string]$w.State
         $t = @{}
         foreach ($k in $w.Tags.Keys) { $t[$k] = $w.Tags[$k] }
@@ -246,10 +259,12 @@ class GridWorkload {
             return
         }
         if ($null -eq $w) {
-            if (-not $this.Datacenter) {
-                [GridDscHelper]::Fail("GridWorkload '$($this.Name)' does not exist: give Datacenter to create it.", 'DscPropertyMissing', 'InvalidArgument', $this)
+            if (-not $this.Datacenter -and -not $this.Pool) {
+                [GridDscHelper]::Fail("GridWorkload '$($this.Name)' does not exist: give Datacenter or Pool to create it.", 'DscPropertyMissing', 'InvalidArgument', $this)
             }
-            $new = @{ Name = $this.Name; Datacenter = $this.Datacenter }
+            $new = @{ Name = $this.Name }
+            if ($this.Pool) { $new.Pool = $this.Pool } else { $new.Datacenter = $this.Datacenter }
+            if ($this.Owner) { $new.Owner = $this.Owner }
             if ($this.Size) { $new.Size = $this.Size }
             if ($null -ne $this.Cpu) { $new.Cpu = $this.Cpu }
             if ($null -ne $this.MemoryGB) { $new.MemoryGB = $this.MemoryGB }
@@ -257,7 +272,7 @@ class GridWorkload {
             if ($null -ne $this.Tags -and $this.Tags.Count -gt 0) { $new.Tag = $this.Tags }
             # Created stopped when a stopped or deallocated state is wanted, so nothing runs that should not.
             if ($this.State -and $this.State -ne 'Running') { $new.NoStart = $true }
-            Write-Verbose "GridWorkload '$($this.Name)': creating in '$($this.Datacenter)'."
+            Write-Verbose ("GridWorkload '{0}': creating in {1}." -f $this.Name, $(if ($this.Pool) { "pool '$($this.Pool)'" } else { "'$($this.Datacenter)'" }))
             $w = GridAutomation\New-GridWorkload @new @np
             if ($this.State -eq 'Deallocated') { $w = GridAutomation\Stop-GridWorkload -Id $w.Id -Deallocate -PassThru @np }
             return
@@ -268,6 +283,7 @@ class GridWorkload {
         if ($null -ne $this.MemoryGB -and ($null -eq $w.MemoryMB -or [math]::Abs([double]$w.MemoryMB / 1024 - $this.MemoryGB) -gt 0.001)) { $change.MemoryGB = $this.MemoryGB }
         $tagDelta = [GridDscHelper]::TagDelta($this.Tags, $w.Tags)
         if ($tagDelta.Count -gt 0) { $change.Tag = $tagDelta }
+        if ($this.Owner -and $w.Owner -ne $this.Owner) { $change.Owner = $this.Owner }
         if ($change.Count -gt 0) {
             Write-Verbose ("GridWorkload '{0}': changing {1}." -f $this.Name, (($change.Keys | Sort-Object) -join ', '))
             # A resize of a running workload restarts it only when the wanted state is Running.
@@ -303,10 +319,13 @@ class GridWorkload {
         if ($this.State -and $this.State -notin 'Running', 'Stopped', 'Deallocated') {
             [GridDscHelper]::Fail("GridWorkload '$($this.Name)': State '$($this.State)' is not one of Running, Stopped, Deallocated.", 'DscInvalidProperty', 'InvalidArgument', $this)
         }
+        if ($this.Datacenter -and $this.Pool) {
+            [GridDscHelper]::Fail("GridWorkload '$($this.Name)': give Datacenter or Pool, not both.", 'DscConflictingProperties', 'InvalidArgument', $this)
+        }
         if ($this.Size -and ($null -ne $this.Cpu -or $null -ne $this.MemoryGB)) {
             [GridDscHelper]::Fail("GridWorkload '$($this.Name)': give Size or Cpu/MemoryGB, not both.", 'DscConflictingProperties', 'InvalidArgument', $this)
         }
-        if ($this.Ensure -eq [Ensure]::Absent -and ($this.Size -or $null -ne $this.Cpu -or $null -ne $this.MemoryGB -or $this.Image -or $this.State -or $this.Tags)) {
+        if ($this.Ensure -eq [Ensure]::Absent -and ($this.Size -or $null -ne $this.Cpu -or $null -ne $this.MemoryGB -or $this.Image -or $this.State -or $this.Tags -or $this.Pool -or $this.Owner)) {
             [GridDscHelper]::Fail("GridWorkload '$($this.Name)': Ensure = 'Absent' takes only Name and Datacenter.", 'DscConflictingProperties', 'InvalidArgument', $this)
         }
     }
@@ -325,6 +344,7 @@ class GridWorkload {
             if ($null -ne $this.Cpu -and $w.CpuCount -ne $this.Cpu) { $diff.Add("Cpu is $($w.CpuCount), should be $($this.Cpu)") }
             if ($null -ne $this.MemoryGB -and ($null -eq $w.MemoryMB -or [math]::Abs([double]$w.MemoryMB / 1024 - $this.MemoryGB) -gt 0.001)) { $diff.Add("MemoryGB is $([double]$w.MemoryMB / 1024), should be $($this.MemoryGB)") }
             if ($this.State -and [string]$w.State -ne $this.State) { $diff.Add("State is $($w.State), should be $($this.State)") }
+            if ($this.Owner -and $w.Owner -ne $this.Owner) { $diff.Add("Owner is '$($w.Owner)', should be '$($this.Owner)'") }
             $delta = [GridDscHelper]::TagDelta($this.Tags, $w.Tags)
             foreach ($k in $delta.Keys) { $diff.Add("tag $k should be '$($delta[$k])'") }
         }

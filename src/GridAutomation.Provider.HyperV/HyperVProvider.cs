@@ -20,7 +20,8 @@ namespace GridAutomation.Providers.HyperV
         internal const GridCapabilities All =
             GridCapabilities.Create | GridCapabilities.Start | GridCapabilities.Stop | GridCapabilities.TurnOff |
             GridCapabilities.Restart | GridCapabilities.Suspend | GridCapabilities.Remove | GridCapabilities.RemoveStorage |
-            GridCapabilities.Resize | GridCapabilities.Move | GridCapabilities.LiveMove | GridCapabilities.Tags;
+            GridCapabilities.Resize | GridCapabilities.Move | GridCapabilities.LiveMove | GridCapabilities.Tags |
+            GridCapabilities.Pause;
 
         public string Name => ProviderName;
         public string Description => "Microsoft Hyper-V hosts over PowerShell remoting (SSH -HostName, or WinRM -ComputerName on Windows).";

@@ -95,6 +95,21 @@ namespace GridAutomation.Providers.HyperV
             "if ($state -eq 'Off') { Write-Error -Message 'The VM is off; only a running or paused VM can be saved.' -ErrorId 'Grid.WorkloadNotRunning' -Category InvalidOperation }\n" +
             "Hyper-V\\Save-VM -VM $vm";
 
+        /// <summary>Suspend-GridWorkload -Pause: Hyper-V's Suspend-VM (memory held in the host); Start runs Resume-VM.</summary>
+        public const string Pause = "param([string] $Id)\n" + Prologue + FindVm +
+            "if ($state -eq 'Paused') { return }\n" +
+            "if ($state -ne 'Running') { Write-Error -Message \"The VM is $state; only a running VM can be paused.\" -ErrorId 'Grid.WorkloadNotRunning' -Category InvalidOperation }\n" +
+            "Hyper-V\\Suspend-VM -VM $vm";
+
+        /// <summary>The VM's disks for a move between datacenters: one Get-VHD per attached disk (format, type, virtual and file size) and its generation.</summary>
+        public const string DescribeDisks = "param([string] $Id)\n" + Prologue + FindVm +
+            "foreach ($d in @($vm.HardDrives)) {\n" +
+            "  if (-not $d.Path) { continue }\n" +
+            "  $v = Hyper-V\\Get-VHD -Path $d.Path\n" +
+            "  [pscustomobject]@{ Path = $v.Path; VhdFormat = $v.VhdFormat.ToString(); VhdType = $v.VhdType.ToString(); Size = [long]$v.Size; FileSize = [long]$v.FileSize;" +
+            " ControllerType = $d.ControllerType.ToString(); ControllerNumber = $d.ControllerNumber; ControllerLocation = $d.ControllerLocation; Generation = $vm.Generation }\n" +
+            "}";
+
         public const string Remove = "param([string] $Id, [bool] $RemoveStorage)\n" + Prologue + FindVm +
             "$disks = @($vm.HardDrives | ForEach-Object Path)\n" +
             "if ($state -eq 'Saved') { Hyper-V\\Remove-VMSavedState -VM $vm }\n" +

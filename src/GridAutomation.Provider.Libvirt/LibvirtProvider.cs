@@ -18,7 +18,8 @@ namespace GridAutomation.Providers.Libvirt
         internal const GridCapabilities All =
             GridCapabilities.Create | GridCapabilities.Start | GridCapabilities.Stop | GridCapabilities.TurnOff |
             GridCapabilities.Restart | GridCapabilities.Suspend | GridCapabilities.Remove | GridCapabilities.RemoveStorage |
-            GridCapabilities.Resize | GridCapabilities.Move | GridCapabilities.LiveMove | GridCapabilities.Tags;
+            GridCapabilities.Resize | GridCapabilities.Move | GridCapabilities.LiveMove | GridCapabilities.Tags |
+            GridCapabilities.Pause;
 
         public string Name => ProviderName;
         public string Description => "KVM/QEMU hosts through libvirt (qemu+ssh://, qemu+tls://, qemu:///system, qemu:///embed, test:///).";

@@ -61,6 +61,8 @@ namespace GridAutomation.Providers.Simulator
         public const string Resuming = "resuming";
         public const string Restarting = "restarting";
         public const string Deleting = "deleting";
+        /// <summary>Suspend-GridWorkload -Pause: vCPUs stopped, memory (and host capacity) still held.</summary>
+        public const string Paused = "paused";
 
         /// <summary>Native state → normalized state. See docs/states-simulator.md.</summary>
         public static WorkloadState Normalize(string native)
@@ -77,18 +79,19 @@ namespace GridAutomation.Providers.Simulator
                 case Suspending: return WorkloadState.Suspending;
                 case Suspended: return WorkloadState.Suspended;
                 case Deleting: return WorkloadState.Deleting;
+                case Paused: return WorkloadState.Paused;
                 default: return WorkloadState.Unknown;
             }
         }
 
         /// <summary>States in which the workload holds CPU and memory on its host (and is billed).</summary>
         public static bool Consumes(string native)
-            => native == Starting || native == PoweredOn || native == Stopping || native == Suspending || native == Resuming || native == Restarting;
+            => native == Starting || native == PoweredOn || native == Stopping || native == Suspending || native == Resuming || native == Restarting || native == Paused;
 
         /// <summary>Native states that normalize to one of <paramref name="states"/>.</summary>
         public static IReadOnlyList<string> NativeStatesFor(IEnumerable<WorkloadState> states)
         {
-            var all = new[] { Provisioning, Starting, PoweredOn, Stopping, PoweredOff, Suspending, Suspended, Resuming, Restarting, Deleting };
+            var all = new[] { Provisioning, Starting, PoweredOn, Stopping, PoweredOff, Suspending, Suspended, Resuming, Restarting, Deleting, Paused };
             var wanted = new HashSet<WorkloadState>(states);
             return all.Where(s => wanted.Contains(Normalize(s))).ToArray();
         }

@@ -32,6 +32,9 @@ namespace GridAutomation.Providers.Simulator
         public Task SuspendAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
             => LoggedAsync("Suspend", nativeId, null, () => CoreSuspendAsync(nativeId, scope, cancellationToken));
 
+        public Task PauseAsync(string nativeId, IOperationScope scope, CancellationToken cancellationToken)
+            => LoggedAsync("Pause", nativeId, null, () => CorePauseAsync(nativeId, scope, cancellationToken));
+
         public Task RemoveAsync(string nativeId, bool removeStorage, IOperationScope scope, CancellationToken cancellationToken)
             => LoggedAsync("Remove", nativeId, null, () => CoreRemoveAsync(nativeId, removeStorage, scope, cancellationToken));
 

@@ -464,6 +464,9 @@ namespace GridAutomation.Providers.Simulator
                         PlaceOrThrow(c, w.Cpu, w.MemoryMB, true, w.Host, w);
                         SetState(c, w, Resuming);
                         return (Resuming, PoweredOn);
+                    case Paused:
+                        SetState(c, w, Resuming); // unpause: the memory and host capacity were never released
+                        return (Resuming, PoweredOn);
                     case Starting: case Resuming: case Restarting: case Stopping: case Suspending:
                         // finish a transition left by another (possibly interrupted) call; resources are already held
                         SetState(c, w, Starting);
@@ -491,6 +494,9 @@ namespace GridAutomation.Providers.Simulator
                     case Suspended: case Provisioning:
                         SetState(c, w, PoweredOff); // powering off a suspended workload discards its saved memory
                         return null;
+                    case Paused:
+                        if (hard) { SetState(c, w, PoweredOff); return null; }
+                        throw GridException.Conflict($"Workload '{w.Name}' is paused: a paused guest cannot shut down gracefully. Start (resume) it first, or use -TurnOff.", "WorkloadPaused", WorkloadId.Format(Datacenter.Name, w.NativeId));
                     case PoweredOn: case Starting: case Resuming: case Restarting: case Suspending: case Stopping:
                         if (hard) { SetState(c, w, PoweredOff); return null; }
                         SetState(c, w, Stopping);
@@ -525,7 +531,7 @@ namespace GridAutomation.Providers.Simulator
                 switch (w.State)
                 {
                     case Suspended: return false;
-                    case PoweredOn: case Starting: case Resuming: case Restarting: case Suspending:
+                    case PoweredOn: case Starting: case Resuming: case Restarting: case Suspending: case Paused:
                         SetState(c, w, Suspending);
                         return true;
                     case PoweredOff: case Provisioning: throw Conflict(w, "suspend", "WorkloadNotRunning");
@@ -628,7 +634,7 @@ namespace GridAutomation.Providers.Simulator
             // validate first (nothing written), then record the intent, then act
             var w0 = Read(c => SimulatorData.FindByNativeId(c, _dc, nativeId)) ?? throw WorkloadNotFound(nativeId);
             if (string.Equals(w0.Host, dest.Name, StringComparison.OrdinalIgnoreCase)) return;
-            if (w0.State != PoweredOn && w0.State != PoweredOff && w0.State != Suspended) throw Conflict(w0, "move", "WorkloadBusy");
+            if (w0.State != PoweredOn && w0.State != PoweredOff && w0.State != Suspended && w0.State != Paused) throw Conflict(w0, "move", "WorkloadBusy");
             scope?.Checkpoint("Move.Source", w0.Host);
             scope?.Checkpoint("Move.Destination", dest.Name);
             Write(c =>
@@ -643,7 +649,7 @@ namespace GridAutomation.Providers.Simulator
             {
                 var w = Load(c, nativeId);
                 if (string.Equals(w.Host, dest.Name, StringComparison.OrdinalIgnoreCase)) return 0;
-                if (w.State != PoweredOn && w.State != PoweredOff && w.State != Suspended) throw Conflict(w, "move", "WorkloadBusy");
+                if (w.State != PoweredOn && w.State != PoweredOff && w.State != Suspended && w.State != Paused) throw Conflict(w, "move", "WorkloadBusy");
                 PlaceOrThrow(c, w.Cpu, w.MemoryMB, Consumes(w.State), dest.Name, null);
                 SimulatorData.Exec(c, "UPDATE sim_workloads SET host = @h, updated_ms = @t WHERE datacenter = @dc AND seq = @seq",
                     ("@h", dest.Name), ("@t", NowMs()), ("@dc", _dc), ("@seq", w.Seq));

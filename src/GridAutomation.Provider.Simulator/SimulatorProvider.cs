@@ -23,7 +23,8 @@ namespace GridAutomation.Providers.Simulator
         public const GridCapabilities SimulatorCapabilities =
             GridCapabilities.Create | GridCapabilities.Start | GridCapabilities.Stop | GridCapabilities.TurnOff |
             GridCapabilities.Restart | GridCapabilities.Suspend | GridCapabilities.Remove | GridCapabilities.RemoveStorage |
-            GridCapabilities.Resize | GridCapabilities.Move | GridCapabilities.LiveMove | GridCapabilities.Tags | GridCapabilities.DuplicateNames;
+            GridCapabilities.Resize | GridCapabilities.Move | GridCapabilities.LiveMove | GridCapabilities.Tags | GridCapabilities.DuplicateNames |
+            GridCapabilities.Pause;
 
         private static readonly IReadOnlyList<ProviderParameter> Parameters = new[]
         {

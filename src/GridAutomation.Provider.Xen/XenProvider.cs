@@ -19,7 +19,8 @@ namespace GridAutomation.Providers.Xen
         internal const GridCapabilities All =
             GridCapabilities.Create | GridCapabilities.Start | GridCapabilities.Stop | GridCapabilities.TurnOff |
             GridCapabilities.Restart | GridCapabilities.Suspend | GridCapabilities.Remove | GridCapabilities.RemoveStorage |
-            GridCapabilities.Resize | GridCapabilities.Move | GridCapabilities.LiveMove | GridCapabilities.Tags;
+            GridCapabilities.Resize | GridCapabilities.Move | GridCapabilities.LiveMove | GridCapabilities.Tags |
+            GridCapabilities.Pause;
 
         private static readonly IReadOnlyList<ProviderParameter> Parameters = new[]
         {

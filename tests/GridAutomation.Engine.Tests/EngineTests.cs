@@ -166,6 +166,20 @@ namespace GridAutomation.Engine.Tests
         }
 
         [Fact]
+        public async Task Pause_OnAProviderWithoutIt_IsRefusedWithPauseNotSupported_BeforeAnythingIsJournaled()
+        {
+            var (a, fa) = await ConnectAsync(); // the fake datacenter declares no Pause, as vSphere, EC2 and Azure
+            var w = fa.Add(a, "app");
+            var before = _engine.GetOperations(new OperationFilter()).Count;
+            var ex = await Assert.ThrowsAsync<GridException>(() => _engine.InvokeAsync(w, new WorkloadActionRequest { Action = WorkloadAction.Pause }, null, NullObserver.Instance, default));
+            Assert.Equal("PauseNotSupported", ex.ErrorId);
+            Assert.Equal(GridErrorKind.Unsupported, ex.Kind);
+            Assert.Contains("cannot pause", ex.Message);
+            Assert.Equal(before, _engine.GetOperations(new OperationFilter()).Count);
+            Assert.Equal(0, fa.Calls);
+        }
+
+        [Fact]
         public async Task Create_WithUserKey_IsIdempotent_AndANameIsUniquePerDatacenter()
         {
             var (a, fa) = await ConnectAsync();

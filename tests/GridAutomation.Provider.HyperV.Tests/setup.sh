@@ -5,10 +5,11 @@
 #                    that runs this repository's pwsh (the local dotnet tool) with -sshs.
 #                    NOTE: on a developer machine with a service manager, installing the package may also start
 #                    the system sshd on port 22 (containers with a policy-rc.d that returns 101 do not).
+#   qemu-utils       qemu-img: the stand-in's Get-VHD reads a disk's format and size with it.
 # and creates /run/sshd, the privilege-separation directory sshd refuses to start without.
 set -euo pipefail
 
-pkgs=(openssh-server)
+pkgs=(openssh-server qemu-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then missing+=("$p"); fi

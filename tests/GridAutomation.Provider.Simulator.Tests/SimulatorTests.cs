@@ -50,7 +50,7 @@ namespace GridAutomation.Provider.Simulator.Tests
             Assert.True(p.Capabilities.HasFlag(GridCapabilities.LiveMove));
             Assert.False(p.Capabilities.HasFlag(GridCapabilities.Deallocate));
             Assert.False(p.Capabilities.HasFlag(GridCapabilities.ResizeRunning));
-            Assert.False(p.Capabilities.HasFlag(GridCapabilities.Pause));
+            Assert.True(p.Capabilities.HasFlag(GridCapabilities.Pause)); // Suspend-GridWorkload -Pause (issue 19)
             Assert.DoesNotContain(p.ConnectionParameters, x => x.IsSecret);
             using var env = new SimEnv(backend);
             using var c = await env.ConnectAsync("dc");

@@ -155,11 +155,50 @@ Describe 'GridWorkload' {
         (Invoke-GridDsc Test GridWorkload @{ Name = 'dsc-w2'; Ensure = 'Absent' }).InDesiredState | Should -BeTrue
     }
 
+    It 'Pool places the create (New-GridWorkload -Pool) and Owner becomes its owner; Test is then true, a second Set writes no journal row' {
+        New-SimDatacenter -Name dsc-p1 -Owner Contoso -Parameters @{ Hosts = 1 } | Out-Null
+        New-SimDatacenter -Name dsc-p2 -Owner Contoso -Parameters @{ Hosts = 1 } | Out-Null
+        New-GridPool -Name dsc-pool -Datacenter 'dsc-p*' -Confirm:$false | Out-Null
+        $p = @{ Name = 'dsc-pw'; Pool = 'dsc-pool'; Owner = 'Contoso'; Cpu = 1; MemoryGB = 2; State = 'Running' }
+        (Invoke-GridDsc Test GridWorkload $p).InDesiredState | Should -BeFalse
+        $out = Invoke-GridDsc Set GridWorkload $p -ShowVerbose 4>&1
+        ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | Out-String) | Should -Match "creating in pool 'dsc-pool'"
+        $w = Get-GridWorkload -Name dsc-pw
+        $w.Datacenter | Should -BeIn @('dsc-p1', 'dsc-p2')
+        $w.Owner | Should -Be 'Contoso'
+        $w.State | Should -Be 'Running'
+        (Get-GridOperation -Target dsc-pw -Kind Create).State | Should -Be 'Succeeded'
+        (Invoke-GridDsc Test GridWorkload $p).InDesiredState | Should -BeTrue
+        $before = Get-JournalCount
+        Invoke-GridDsc Set GridWorkload $p | Out-Null
+        Get-JournalCount | Should -Be $before
+        $g = Invoke-GridDsc Get GridWorkload @{ Name = 'dsc-pw' }
+        $g.Owner | Should -Be 'Contoso'
+        $g.Datacenter | Should -Be $w.Datacenter
+    }
+
+    It 'an Owner change goes through Set-GridWorkload -Owner: refused without an agreement (NoAgreement), made under one' {
+        $p = @{ Name = 'dsc-pw'; Owner = 'Fabrikam' }
+        $out = Invoke-GridDsc Test GridWorkload $p -ShowVerbose 4>&1
+        ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | Out-String) | Should -Match "Owner is 'Contoso', should be 'Fabrikam'"
+        { Invoke-GridDsc Set GridWorkload $p } | Should -Throw -ErrorId 'NoAgreement*'
+        (Get-GridWorkload -Name dsc-pw).Owner | Should -Be 'Contoso'
+        New-GridAgreement -Owner Contoso -Consumer Fabrikam -Datacenter 'dsc-p*' -MaxCpu 8 -Confirm:$false | Out-Null
+        Invoke-GridDsc Set GridWorkload $p | Out-Null
+        (Get-GridWorkload -Name dsc-pw).Owner | Should -Be 'Fabrikam'
+        (Get-GridOperation -Target (Get-GridWorkload -Name dsc-pw).Id -Last 1).State | Should -Be 'Succeeded'
+        (Invoke-GridDsc Test GridWorkload $p).InDesiredState | Should -BeTrue
+        Invoke-GridDsc Set GridWorkload @{ Name = 'dsc-pw'; Ensure = 'Absent' } | Out-Null
+        Get-GridAgreement -Owner Contoso -Consumer Fabrikam | Remove-GridAgreement -Confirm:$false
+    }
+
     It 'bad property combination <Case> is the error <Id>, and nothing changes' -ForEach @(
         @{ Case = 'Size with Cpu'; Id = 'DscConflictingProperties'; P = @{ Name = 'dsc-w1'; Size = 'x'; Cpu = 2 } }
         @{ Case = 'unknown State'; Id = 'DscInvalidProperty'; P = @{ Name = 'dsc-w1'; State = 'Paused' } }
         @{ Case = 'Absent with a size'; Id = 'DscConflictingProperties'; P = @{ Name = 'dsc-w1'; Ensure = 'Absent'; Size = 'x' } }
         @{ Case = 'create without Datacenter'; Id = 'DscPropertyMissing'; P = @{ Name = 'dsc-new'; State = 'Running' } }
+        @{ Case = 'Datacenter with Pool'; Id = 'DscConflictingProperties'; P = @{ Name = 'dsc-new'; Datacenter = 'dsc-1'; Pool = 'dsc-pool' } }
+        @{ Case = 'Absent with an Owner'; Id = 'DscConflictingProperties'; P = @{ Name = 'dsc-w1'; Ensure = 'Absent'; Owner = 'Contoso' } }
     ) {
         $before = Get-JournalCount
         { Invoke-GridDsc Set GridWorkload $P } | Should -Throw -ErrorId $Id

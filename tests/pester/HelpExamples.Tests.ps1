@@ -52,7 +52,7 @@ function Reset-Sandbox {
     Ensure web01 @{ TargetHost = 'host-01' }; Ensure web02; Ensure db01; Ensure scratch01; Ensure build01; Ensure test-01
     Ensure ci-01 @{ Tag = @{ CostCenter = 'R&D'; project = 'demo' } }; Ensure run-42 @{ Tag = @{ run = '42' } }
     Get-GridWorkload -Datacenter ams-1 -Name web01 | Where-Object Host -ne 'host-01' | Move-GridWorkload -DestinationHost host-01
-    Get-GridWorkload -Datacenter ams-1 -Name test-01, build01 -State Stopped, Suspended | Start-GridWorkload
+    Get-GridWorkload -Datacenter ams-1 -Name test-01, build01 -State Stopped, Suspended, Paused | Start-GridWorkload
 }
 foreach (`$e in (Get-Content '$jsonFile' -Raw | ConvertFrom-Json)) {
     try {

@@ -124,6 +124,24 @@ Describe 'Hyper-V provider over PowerShell remoting (SSH)' -Skip:$script:skip {
         $calls | Should -Contain 'hv-a Restart-VM Confirm,Force,VM'
     }
 
+    It 'pauses with Suspend-GridWorkload -Pause (Suspend-VM: Paused) and Start runs Resume-VM' {
+        Start-GridWorkload -Id $script:web1 -Confirm:$false
+        $p = Suspend-GridWorkload -Id $script:web1 -Pause -Confirm:$false -PassThru
+        $p.State | Should -Be 'Paused'
+        $p.NativeState | Should -Be 'Paused'
+        Get-HyperVCalls $script:lab | Should -Contain 'hv-a Suspend-VM VM'
+        (Get-GridOperation -Kind Pause -Last 1).State | Should -Be 'Succeeded'
+        $ev = $null
+        Stop-GridWorkload -Id $script:web1 -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'WorkloadPaused,*'
+        (Start-GridWorkload -Id $script:web1 -Confirm:$false -PassThru).State | Should -Be 'Running'
+        Stop-GridWorkload -Id $script:web1 -TurnOff -Confirm:$false
+        $ev = $null
+        Suspend-GridWorkload -Id $script:web1 -Pause -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'WorkloadNotRunning,*'
+        $ev[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
+    }
+
     It 'shows Paused and every *Critical state (as Failed, with the native state kept)' {
         $w = Get-GridWorkload -Datacenter hvlab -Name db1
         Set-HyperVStandInVM $script:lab hv-b $w.NativeId @{ State = 'Paused' }
@@ -257,6 +275,25 @@ Describe 'Hyper-V provider over PowerShell remoting (SSH)' -Skip:$script:skip {
             $err.CategoryInfo.Category | Should -Be $case.Category
         }
         & $dump | Should -BeExactly $before -Because 'a refusal from the catalog writes no journal row'
+    }
+
+    It 'Test-GridMove to libvirt shows each disk''s path (Get-VHD: vhdx > qcow2/raw) and says the copy is not built yet' {
+        # A real (empty, 64 MiB) VHDX, so the stand-in's Get-VHD reads its format and virtual size from the file.
+        & qemu-img create -q -f vhdx (Join-Path $script:images 'real.vhdx') 64M
+        $LASTEXITCODE | Should -Be 0
+        $w = New-GridWorkload -Datacenter hvlab -Name mv1 -Image real.vhdx -Size hv.small -TargetHost hv-a -NoStart -Confirm:$false
+        $uri = New-LibvirtTestHostXml -Path (Join-Path $script:dir 'hv-kvm.xml') -PoolPath /var/lib/grid-test/hv-kvm -Number 202
+        Connect-GridDatacenter -Provider Libvirt -Name hv-kvm -Uri $uri -Confirm:$false | Out-Null
+        $r = $w | Test-GridMove -DestinationDatacenter hv-kvm
+        $r.Disks.Count | Should -Be 1
+        ($r.Disks[0].Path -join '>') | Should -BeIn @('Vhdx>Qcow2', 'Vhdx>Raw')
+        $r.Disks[0].NeedsConversion | Should -BeTrue
+        $r.Disks[0].CapacityBytes | Should -Be 64MB
+        $r.Incompatibilities.Code | Should -Contain 'MoveNotImplemented'
+        $r.CanMove | Should -BeFalse
+        Get-HyperVCalls $script:lab | Should -Contain 'hv-a Get-VHD Path'
+        Remove-GridWorkload -Id $w.Id -RemoveStorage -Confirm:$false
+        Unregister-GridDatacenter -Name hv-kvm -Confirm:$false
     }
 
     It 'removes a VM and, with -RemoveStorage, its virtual hard disk' {

@@ -69,6 +69,23 @@ Describe 'Libvirt provider through the cmdlets' -Skip:$script:skip {
         @(Get-GridWorkload -Datacenter kvmlab).Count | Should -Be 0
     }
 
+    It 'pauses with Suspend-GridWorkload -Pause (virDomainSuspend: paused) and Start resumes it' {
+        $w = New-GridWorkload -Datacenter kvmlab -Name web3 -Image base.img -Size micro -Confirm:$false
+        $p = Suspend-GridWorkload -Id $w.Id -Pause -Confirm:$false -PassThru
+        $p.State | Should -Be 'Paused'
+        $p.NativeState | Should -Be 'paused'
+        (Get-GridOperation -Kind Pause -Last 1).State | Should -Be 'Succeeded'
+        $ev = $null
+        Stop-GridWorkload -Id $w.Id -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'WorkloadPaused,*'
+        (Start-GridWorkload -Id $w.Id -Confirm:$false -PassThru).NativeState | Should -Be 'running'
+        Stop-GridWorkload -Id $w.Id -TurnOff -Confirm:$false
+        $ev = $null
+        Suspend-GridWorkload -Id $w.Id -Pause -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'WorkloadNotRunning,*'
+        Remove-GridWorkload -Id $w.Id -RemoveStorage -Confirm:$false
+    }
+
     It 'refuses -Deallocate with CapabilityNotSupported' {
         $w = New-GridWorkload -Datacenter kvmlab -Name web2 -Image base.img -Size micro -Confirm:$false
         $ev = $null

@@ -46,6 +46,16 @@ Describe 'VSphere provider' -Skip:$script:skipSim {
         @(Get-GridWorkload -Datacenter vs).Count | Should -Be 3
         (Get-GridImage -Datacenter vs).Name | Should -Be 'template-0'
     }
+    It 'refuses Suspend-GridWorkload -Pause with PauseNotSupported before anything is journaled (vSphere has no pause)' {
+        $w = Get-GridWorkload -Datacenter vs | Select-Object -First 1
+        $before = @(Get-GridOperation).Count
+        $ev = $null
+        Suspend-GridWorkload -Id $w.Id -Pause -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'PauseNotSupported,*'
+        $ev[0].CategoryInfo.Category | Should -Be 'NotImplemented'
+        @(Get-GridOperation).Count | Should -Be $before
+        (Get-GridWorkload -Id $w.Id).State | Should -Be $w.State
+    }
     It 'clones, stops, moves and removes a workload' {
         $w = New-GridWorkload -Datacenter vs -Name pester-1 -Image template-0 -Size 2x2 -Tag @{ env = 'dev' } -Confirm:$false
         $w.State | Should -Be 'Running'

@@ -87,6 +87,20 @@ Describe 'Xen provider' -Skip:$script:skipXen {
         $ops = Get-GridOperation -Datacenter xen
         foreach ($k in 'Create', 'Stop', 'Start', 'Move', 'Remove') { ($ops | Where-Object { $_.Kind -eq $k -and $_.State -eq 'Succeeded' }) | Should -Not -BeNullOrEmpty }
     }
+    It 'pauses with Suspend-GridWorkload -Pause (VM.pause, Paused) and Start unpauses; -Pause of a halted VM is refused' {
+        $w = New-GridWorkload -Datacenter xen -Name pester-pause -Image 'Debian Squeeze 6.0 (64-bit)' -Size small -Confirm:$false
+        $p = Suspend-GridWorkload -Id $w.Id -Pause -Confirm:$false -PassThru
+        $p.State | Should -Be 'Paused'
+        $p.NativeState | Should -Be 'Paused'
+        (Get-GridOperation -Datacenter xen -Kind Pause -Last 1).State | Should -Be 'Succeeded'
+        (Suspend-GridWorkload -Id $w.Id -Pause -Confirm:$false -PassThru).State | Should -Be 'Paused'   # already paused: no-op
+        (Start-GridWorkload -Id $w.Id -Confirm:$false -PassThru).State | Should -Be 'Running'             # VM.unpause
+        Stop-GridWorkload -Id $w.Id -TurnOff -Confirm:$false
+        $ev = $null
+        Suspend-GridWorkload -Id $w.Id -Pause -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'WorkloadNotRunning,*'
+        Remove-GridWorkload -Id $w.Id -RemoveStorage -Confirm:$false
+    }
     It 'Test-GridMove from Xen shows each disk''s format path: Raw into libvirt (a move it can make), refused by the simulator''s virtual disks' {
         $w = New-GridWorkload -Datacenter xen -Name pester-xmove -Image 'Debian Squeeze 6.0 (64-bit)' -Size small -Confirm:$false
         Connect-GridDatacenter -Provider Simulator -Name xen-sim -Confirm:$false | Out-Null
@@ -96,20 +110,8 @@ Describe 'Xen provider' -Skip:$script:skipXen {
         $toSim.CanMove | Should -BeFalse
         $noLibvirt = -not ((Test-Path '/usr/lib/x86_64-linux-gnu/libvirt.so.0') -or (Test-Path '/usr/lib64/libvirt.so.0') -or (Test-Path '/usr/lib/aarch64-linux-gnu/libvirt.so.0'))
         if ($noLibvirt -and $env:GRIDAUTOMATION_REQUIRE_ALL -ne '1') { Set-ItResult -Skipped -Because 'libvirt0 is not installed (tests/GridAutomation.Provider.Libvirt.Tests/setup.sh)'; return }
-        $xml = Join-Path $script:dir 'kvm-x.xml'
-        @"
-<node>
-  <cpu><mhz>2400</mhz><model>x86_64</model><active>8</active><nodes>1</nodes><sockets>1</sockets><cores>8</cores><threads>1</threads></cpu>
-  <memory>33554432</memory>
-  <pool type='dir'>
-    <name>default</name><uuid>6b9a9c2e-0000-4000-8000-000000000191</uuid>
-    <capacity unit='GiB'>100</capacity><allocation>0</allocation><available unit='GiB'>100</available>
-    <source/><target><path>/var/lib/grid-test/kvm-x</path></target>
-    <volume type='file'><name>base.img</name><capacity unit='MiB'>64</capacity><target><format type='raw'/></target></volume>
-  </pool>
-</node>
-"@ | Set-Content -Path $xml
-        Connect-GridDatacenter -Provider Libvirt -Name xen-kvm -Uri "test://$xml" -Confirm:$false | Out-Null
+        $uri = New-LibvirtTestHostXml -Path (Join-Path $script:dir 'kvm-x.xml') -PoolPath /var/lib/grid-test/kvm-x -Number 191 -Volume base.img
+        Connect-GridDatacenter -Provider Libvirt -Name xen-kvm -Uri $uri -Confirm:$false | Out-Null
         $toKvm = $w | Test-GridMove -DestinationDatacenter xen-kvm
         ($toKvm.Disks | ForEach-Object { $_.Path -join '>' }) | Should -Be @('Raw') -Because 'libvirt takes raw as it is'
         $toKvm.Disks[0].NeedsConversion | Should -BeFalse

@@ -102,3 +102,48 @@ Describe 'Stop-GridDevWorkloads.ps1 (nightly)' {
         $r.Error | Should -Match "(?m)$Id`:"
     }
 }
+
+Describe 'Send-GridShowback.ps1 (monthly)' {
+    BeforeAll {
+        $script:Out = Join-Path $script:dir 'showback'
+        New-Item -ItemType Directory -Path $script:Out -Force | Out-Null
+        $script:ThisMonth = [datetime]::UtcNow.ToString('yyyy-MM', [Globalization.CultureInfo]::InvariantCulture)
+    }
+
+    It 'observes, then writes the month as FOCUS CSV and HTML and the totals per owner and consumer, without a prompt' {
+        $r = Invoke-Runbook -File 'Send-GridShowback.ps1' -Arguments @('-Month', $script:ThisMonth, '-OutputDirectory', $script:Out, '-DetailedLog')
+        $r.ExitCode | Should -Be 0 -Because $r.Error
+        $r.Error | Should -BeNullOrEmpty
+        $r.Output | Should -Match "VERBOSE: Observed 'rb-1': \d+ workload\(s\)"
+        $r.Output | Should -Match "VERBOSE: Showback for $($script:ThisMonth)"
+        $csv = Join-Path $script:Out "showback-$($script:ThisMonth).csv"
+        $html = Join-Path $script:Out "showback-$($script:ThisMonth).html"
+        $csv | Should -Exist
+        $html | Should -Exist
+        $rows = @(Import-Csv $csv)
+        $rows.Count | Should -BeGreaterThan 0
+        $rows[0].PSObject.Properties.Name | Should -Contain 'BilledCost'
+        ($rows.SubAccountId | Sort-Object -Unique) | Should -Contain 'Contoso'
+        (Get-Content -Raw $html) | Should -Match '<svg'
+        $r.Output | Should -Match ([regex]::Escape($csv))
+        $r.Output | Should -Match '(?m)^Kind\s*:\s*Total'
+        $r.Output | Should -Match '(?m)^Owner\s*:\s*Fabrikam'
+        # the file's BilledCost adds up to Get-GridUsage's cost of the month (read a few seconds later: open intervals grew a little)
+        Reset-GridEngine
+        $from = [datetime]::ParseExact($script:ThisMonth, 'yyyy-MM', [Globalization.CultureInfo]::InvariantCulture, [Globalization.DateTimeStyles]::AssumeUniversal -bor [Globalization.DateTimeStyles]::AdjustToUniversal)
+        $sum = ($rows | Measure-Object -Property BilledCost -Sum).Sum
+        $total = (Get-GridUsage -From $from -To $from.AddMonths(1) -GroupBy Owner | Where-Object { -not $_.IsTotal } | Measure-Object -Property Cost -Sum).Sum
+        $total | Should -BeGreaterThan 0
+        [math]::Abs([double]$total - [double]$sum) | Should -BeLessThan 0.01
+    }
+
+    It 'fails with a non-zero exit code and the error id <Id> for <Case>' -ForEach @(
+        @{ Case = 'a malformed month'; Id = 'RunbookInvalidMonth'; Arguments = @('-Month', 'November') }
+        @{ Case = 'a missing output folder'; Id = 'RunbookOutputDirectoryNotFound'; Arguments = @('-OutputDirectory', '/nonexistent/showback') }
+        @{ Case = 'an unknown datacenter'; Id = 'DatacenterNotFound'; Arguments = @('-Datacenter', 'nowhere', '-OutputDirectory', '.') }
+    ) {
+        $r = Invoke-Runbook -File 'Send-GridShowback.ps1' -Arguments $Arguments
+        $r.ExitCode | Should -Not -Be 0
+        $r.Error | Should -Match "(?m)$Id`:"
+    }
+}

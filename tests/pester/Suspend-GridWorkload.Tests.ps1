@@ -30,4 +30,35 @@ Describe 'Suspend-GridWorkload' {
     It '-State Suspended selects it' {
         (Get-GridWorkload -State Suspended).Name | Should -Be 'u02'
     }
+
+    It '-Pause pauses: state Paused, capacity still held, journaled as Pause; Start resumes' {
+        New-GridWorkload -Name p01 @script:create -Confirm:$false | Out-Null
+        $p = Suspend-GridWorkload -Name p01 -Pause -Confirm:$false -PassThru
+        $p.State | Should -Be 'Paused'
+        $p.NativeState | Should -Be 'paused'
+        (Get-GridOperation -Kind Pause -Last 1).State | Should -Be 'Succeeded'
+        (Get-GridWorkload -State Paused).Name | Should -Be 'p01'
+        (Start-GridWorkload -Name p01 -PassThru).State | Should -Be 'Running'
+    }
+
+    It '-Pause refuses a stopped workload (WorkloadNotRunning) and a paused one refuses a graceful stop (WorkloadPaused)' {
+        Suspend-GridWorkload -Name p01 -Pause -Confirm:$false
+        $ev = $null
+        Stop-GridWorkload -Name p01 -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'WorkloadPaused,*'
+        Stop-GridWorkload -Name p01 -TurnOff -Confirm:$false
+        (Get-GridWorkload -Name p01).State | Should -Be 'Stopped'
+        $ev = $null
+        Suspend-GridWorkload -Name p01 -Pause -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'WorkloadNotRunning,*'
+        $ev[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
+    }
+
+    It '-Pause -WhatIf changes and journals nothing' {
+        Start-GridWorkload -Name p01
+        $before = @(Get-GridOperation).Count
+        Suspend-GridWorkload -Name p01 -Pause -WhatIf
+        (Get-GridWorkload -Name p01).State | Should -Be 'Running'
+        @(Get-GridOperation).Count | Should -Be $before
+    }
 }

@@ -223,3 +223,22 @@ function Wait-Until {
 # True when GRIDAUTOMATION_REQUIRE_ALL=1: a missing prerequisite must fail instead of skipping.
 function Test-RequireAll { $env:GRIDAUTOMATION_REQUIRE_ALL -eq '1' }
 
+
+# A libvirt test:/// host (one 8-core, 32 GiB node with a 'default' dir pool of 100 GiB) written to $Path, for the
+# tests that need a libvirt destination datacenter; -Volume adds a raw volume of 64 MiB of that name.
+function New-LibvirtTestHostXml {
+    param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [string] $PoolPath, [Parameter(Mandatory)] [int] $Number, [string] $Volume)
+    $vol = if ($Volume) { "`n    <volume type='file'><name>$Volume</name><capacity unit='MiB'>64</capacity><target><format type='raw'/></target></volume>" } else { '' }
+    @"
+<node>
+  <cpu><mhz>2400</mhz><model>x86_64</model><active>8</active><nodes>1</nodes><sockets>1</sockets><cores>8</cores><threads>1</threads></cpu>
+  <memory>33554432</memory>
+  <pool type='dir'>
+    <name>default</name><uuid>6b9a9c2e-0000-4000-8000-$($Number.ToString('D12'))</uuid>
+    <capacity unit='GiB'>100</capacity><allocation>0</allocation><available unit='GiB'>100</available>
+    <source/><target><path>$PoolPath</path></target>$vol
+  </pool>
+</node>
+"@ | Set-Content -Path $Path
+    "test://$Path"
+}

@@ -35,8 +35,8 @@ namespace GridAutomation.Core.Engine
         public IReadOnlyList<string>? Sites { get; set; }
     }
 
-    /// <summary>A change to one workload (Start/Stop/Restart/Suspend/Remove/Resize/SetTags/Move).</summary>
-    public enum WorkloadAction { Start, Stop, Restart, Suspend, Remove, Resize, SetTags, Move }
+    /// <summary>A change to one workload (Start/Stop/Restart/Suspend/Remove/Resize/SetTags/Move; Pause = Suspend-GridWorkload -Pause).</summary>
+    public enum WorkloadAction { Start, Stop, Restart, Suspend, Remove, Resize, SetTags, Move, Pause }
 
     public sealed class WorkloadActionRequest
     {

@@ -51,6 +51,7 @@ namespace GridAutomation.Core.Engine
                          : GridCapabilities.Stop;
                 case WorkloadAction.Restart: return GridCapabilities.Restart;
                 case WorkloadAction.Suspend: return GridCapabilities.Suspend;
+                case WorkloadAction.Pause: return GridCapabilities.Pause;
                 case WorkloadAction.Remove: return r.RemoveStorage ? GridCapabilities.Remove | GridCapabilities.RemoveStorage : GridCapabilities.Remove;
                 case WorkloadAction.Resize: return GridCapabilities.Resize;
                 case WorkloadAction.SetTags: return GridCapabilities.Tags;
@@ -66,6 +67,8 @@ namespace GridAutomation.Core.Engine
             var needed = Needed(request);
             var have = dc.Capabilities;
             if (request.Action == WorkloadAction.Move && (have & (GridCapabilities.Move | GridCapabilities.LiveMove)) != 0) return;
+            if (request.Action == WorkloadAction.Pause && (have & GridCapabilities.Pause) == 0)
+                throw GridException.Unsupported($"Datacenter '{dc.Name}' ({dc.Provider}) cannot pause a workload (keep its memory in the host with its vCPUs stopped); Suspend-GridWorkload without -Pause saves its memory to disk where the provider can (docs/states.md).", "PauseNotSupported", target.Id);
             if ((have & needed) != needed)
             {
                 string what = request.Action == WorkloadAction.Stop && request.StopMode != StopMode.Graceful ? $"Stop -{request.StopMode}" : request.Action == WorkloadAction.Remove && request.RemoveStorage ? "Remove -RemoveStorage" : request.Action.ToString();
@@ -230,6 +233,7 @@ namespace GridAutomation.Core.Engine
                 case WorkloadAction.Start: done = w.State == WorkloadState.Running; break;
                 case WorkloadAction.Stop: done = w.State == WorkloadState.Stopped || w.State == WorkloadState.Deallocated; break;
                 case WorkloadAction.Suspend: done = w.State == WorkloadState.Suspended || w.State == WorkloadState.Paused; break;
+                case WorkloadAction.Pause: done = w.State == WorkloadState.Paused; break;
                 case WorkloadAction.Remove: done = w.State == WorkloadState.Deleted; break;
                 case WorkloadAction.Move: done = string.Equals(w.Host, r.DestinationHost, StringComparison.OrdinalIgnoreCase) && w.State != WorkloadState.Unknown; break;
                 case WorkloadAction.SetTags:
@@ -250,6 +254,11 @@ namespace GridAutomation.Core.Engine
                 case WorkloadAction.Stop: await conn.StopAsync(r.NativeId, r.StopMode, scope, ct).ConfigureAwait(false); break;
                 case WorkloadAction.Restart: await conn.RestartAsync(r.NativeId, scope, ct).ConfigureAwait(false); break;
                 case WorkloadAction.Suspend: await conn.SuspendAsync(r.NativeId, scope, ct).ConfigureAwait(false); break;
+                case WorkloadAction.Pause:
+                    if (!(conn is IPausesWorkloads pauses))
+                        throw GridException.Unsupported($"Datacenter '{conn.Datacenter.Name}' cannot pause a workload.", "PauseNotSupported", WorkloadId.Format(conn.Datacenter.Name, r.NativeId));
+                    await pauses.PauseAsync(r.NativeId, scope, ct).ConfigureAwait(false);
+                    break;
                 case WorkloadAction.Remove: await conn.RemoveAsync(r.NativeId, r.RemoveStorage, scope, ct).ConfigureAwait(false); break;
                 case WorkloadAction.Resize: await conn.ResizeAsync(r.NativeId, r.Resize ?? new ResizeRequest(), scope, ct).ConfigureAwait(false); break;
                 case WorkloadAction.SetTags: await conn.SetTagsAsync(r.NativeId, r.Tags ?? new Dictionary<string, string?>(), scope, ct).ConfigureAwait(false); break;

@@ -8,7 +8,7 @@
     Description       = 'Test stand-in for the Hyper-V module: VM state in a JSON file per host, objects shaped like Hyper-V''s.'
     PowerShellVersion = '7.4'
     FunctionsToExport = @('Get-VM', 'Get-VMHost', 'New-VM', 'Start-VM', 'Stop-VM', 'Restart-VM', 'Save-VM', 'Suspend-VM',
-        'Resume-VM', 'Remove-VM', 'Remove-VMSavedState', 'Set-VM', 'Set-VMProcessor', 'Set-VMMemory', 'Compare-VM', 'Move-VM')
+        'Resume-VM', 'Remove-VM', 'Remove-VMSavedState', 'Set-VM', 'Set-VMProcessor', 'Set-VMMemory', 'Compare-VM', 'Move-VM', 'Get-VHD')
     CmdletsToExport   = @()
     AliasesToExport   = @()
     VariablesToExport = @()

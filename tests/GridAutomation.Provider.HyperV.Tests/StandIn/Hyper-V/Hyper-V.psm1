@@ -10,6 +10,8 @@
 #                 https://learn.microsoft.com/en-us/powershell/module/hyper-v/<cmdlet>
 #   Set-VM (-Notes) / Set-VMProcessor (-Count) / Set-VMMemory (-StartupBytes)
 #   Compare-VM    https://learn.microsoft.com/en-us/powershell/module/hyper-v/compare-vm     (VMCompatibilityReport)
+#   Get-VHD       https://learn.microsoft.com/en-us/powershell/module/hyper-v/get-vhd        (-Path; VirtualHardDisk). The
+#                 stand-in reads the file with qemu-img info (format, virtual size), as Hyper-V reads the VHD(X) header.
 #   Move-VM       https://learn.microsoft.com/en-us/powershell/module/hyper-v/move-vm        (-DestinationHost, -IncludeStorage, -DestinationStoragePath)
 # Errors use Hyper-V's categories (ObjectNotFound for an unknown VM, InvalidOperation for a VM in the wrong state).
 #
@@ -472,5 +474,29 @@ function Move-VM {
     if ($Passthru) { ConvertTo-VMObject $moved $DestinationHost }
 }
 
+function Get-VHD {
+    [CmdletBinding()]
+    param([Parameter(Mandatory, ValueFromPipelineByPropertyName)] [Alias('FullName')] [string[]] $Path)
+    process {
+        Write-StandInCall 'Get-VHD' $PSBoundParameters
+        foreach ($p in $Path) {
+            if (-not (Test-Path -LiteralPath $p -PathType Leaf)) { Stop-WithError $PSCmdlet "Getting the virtual hard disk '$p' failed: the system cannot find the file specified." 'ObjectNotFound' ObjectNotFound $p }
+            $qemu = Get-Command qemu-img -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+            if (-not $qemu) { Stop-WithError $PSCmdlet "The Hyper-V stand-in reads disks with qemu-img (apt-get install qemu-utils)." 'NotInstalled' NotInstalled $p }
+            $info = & $qemu.Source info --output=json -- $p | ConvertFrom-Json
+            $format = switch ($info.format) { 'vhdx' { 'VHDX' } 'vpc' { 'VHD' } default { $null } }
+            if (-not $format) { Stop-WithError $PSCmdlet "'$p' is not a virtual hard disk: its format is $($info.format)." 'InvalidVhd' InvalidArgument $p }
+            $file = (Get-Item -LiteralPath $p).Length
+            # A fixed VHD is its data plus a 512-byte footer; every VHDX here counts as dynamic (qemu-img's default).
+            $type = if ($format -eq 'VHD' -and $file -eq [long]$info.'virtual-size' + 512) { 'Fixed' } else { 'Dynamic' }
+            [Microsoft.Vhd.PowerShell.VirtualHardDisk]@{
+                ComputerName = $script:HostName; Path = (Resolve-Path -LiteralPath $p).ProviderPath; VhdFormat = $format; VhdType = $type
+                FileSize = [ulong]$file; Size = [ulong]$info.'virtual-size'; MinimumSize = [ulong]$info.'virtual-size'
+                LogicalSectorSize = 512; PhysicalSectorSize = 4096; BlockSize = $(if ($format -eq 'VHDX') { 33554432 } else { 2097152 }); Attached = $false
+            }
+        }
+    }
+}
+
 Export-ModuleMember -Function Get-VM, Get-VMHost, New-VM, Start-VM, Stop-VM, Restart-VM, Save-VM, Suspend-VM, Resume-VM, Remove-VM,
-    Remove-VMSavedState, Set-VM, Set-VMProcessor, Set-VMMemory, Compare-VM, Move-VM
+    Remove-VMSavedState, Set-VM, Set-VMProcessor, Set-VMMemory, Compare-VM, Move-VM, Get-VHD

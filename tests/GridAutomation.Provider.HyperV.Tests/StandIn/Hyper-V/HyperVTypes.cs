@@ -9,6 +9,10 @@
 //  - Get-VMHost (Microsoft.HyperV.PowerShell.VMHost): https://learn.microsoft.com/en-us/powershell/module/hyper-v/get-vmhost
 //  - Compare-VM (Microsoft.HyperV.PowerShell.VMCompatibilityReport, .Incompatibilities of VMCompatibilityError with
 //    Message / MessageId / Source): https://learn.microsoft.com/en-us/powershell/module/hyper-v/compare-vm
+//  - Get-VHD (Microsoft.Vhd.PowerShell.VirtualHardDisk; VhdFormat VHD 2 / VHDX 3 / VHDSet 4, VhdType Fixed 2 /
+//    Dynamic 3 / Differencing 4, as Msvm_VirtualHardDiskSettingData's Format and Type):
+//    https://learn.microsoft.com/en-us/powershell/module/hyper-v/get-vhd and
+//    https://learn.microsoft.com/en-us/windows/win32/hyperv_v2/msvm-virtualharddisksettingdata
 // Only the members the provider (and an admin reading the objects) uses are modelled. Nothing here ever ran against
 // a real Hyper-V host; see docs/providers/hyperv.md.
 using System;
@@ -108,5 +112,30 @@ namespace Microsoft.HyperV.PowerShell
         public string Path { get; set; }
         public string VhdDestinationPath { get; set; }
         public VMCompatibilityError[] Incompatibilities { get; set; }
+    }
+}
+
+namespace Microsoft.Vhd.PowerShell
+{
+    public enum VhdFormat { Unknown = 0, VHD = 2, VHDX = 3, VHDSet = 4 }
+
+    public enum VhdType { Unknown = 0, Fixed = 2, Dynamic = 3, Differencing = 4 }
+
+    public class VirtualHardDisk
+    {
+        public string ComputerName { get; set; }
+        public string Path { get; set; }
+        public VhdFormat VhdFormat { get; set; }
+        public VhdType VhdType { get; set; }
+        public ulong FileSize { get; set; }
+        public ulong Size { get; set; }
+        public ulong MinimumSize { get; set; }
+        public uint LogicalSectorSize { get; set; }
+        public uint PhysicalSectorSize { get; set; }
+        public uint BlockSize { get; set; }
+        public string ParentPath { get; set; }
+        public string DiskIdentifier { get; set; }
+        public bool Attached { get; set; }
+        public override string ToString() => "Microsoft.Vhd.PowerShell.VirtualHardDisk";
     }
 }
