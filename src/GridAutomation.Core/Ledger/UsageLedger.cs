@@ -27,7 +27,18 @@ namespace GridAutomation.Core.Ledger
         public IStateStore Store { get; }
         public IAgreementPrices Agreements { get; }
 
-        public void EnsureSchema() => LedgerSchema.Ensure(Store);
+        private bool _rollupsReady;
+
+        /// <summary>Makes the ledger's tables (and, once after the upgrade to schema version 2, the roll-ups of intervals closed before it).</summary>
+        public void EnsureSchema()
+        {
+            EnsureSchemaOnly();
+            if (_rollupsReady) return;
+            if (!Store.Read(RollupsBuilt)) RebuildRollups();
+            _rollupsReady = true;
+        }
+
+        private void EnsureSchemaOnly() => LedgerSchema.Ensure(Store);
 
         /// <summary>Whether the ledger's tables exist (read only; never creates them).</summary>
         public bool HasSchema()
@@ -107,8 +118,10 @@ namespace GridAutomation.Core.Ledger
             double duration = Math.Max(0, (time - i.Start).TotalSeconds);
             var rule = BillingRule.Find(i.BillingRule) ?? BillingRule.RateCard;
             double billed = i.ComputeBilled ? rule.Round(i.RunBeforeSeconds + duration) - rule.Round(i.RunBeforeSeconds) : 0;
-            return s.Execute("UPDATE usage_intervals SET end_time = @e, estimated = @est, duration_s = @d, billed_s = @b WHERE id = @id AND end_time IS NULL",
-                ("@e", end), ("@est", estimated ? 1 : 0), ("@d", duration), ("@b", billed), ("@id", i.Id)) == 1;
+            if (s.Execute("UPDATE usage_intervals SET end_time = @e, estimated = @est, duration_s = @d, billed_s = @b WHERE id = @id AND end_time IS NULL",
+                ("@e", end), ("@est", estimated ? 1 : 0), ("@d", duration), ("@b", billed), ("@id", i.Id)) != 1) return false;
+            AddToRollup(s, i, time < i.Start ? i.Start : time, estimated); // same transaction: the day's roll-up never misses a closed interval
+            return true;
         }
 
         private bool Open(IStateSession s, GridDatacenter dc, BillingRule rule, GridWorkload w, DateTimeOffset time, string t, double runBefore,
@@ -208,16 +221,18 @@ namespace GridAutomation.Core.Ledger
             };
         }
 
-        /// <summary>Every interval overlapping [from, to) (null = unbounded), in workload and start order; <paramref name="except"/> leaves out rows matching that SQL condition.</summary>
-        public IReadOnlyList<UsageInterval> GetIntervals(DateTimeOffset? from, DateTimeOffset? to, string? except = null)
+        /// <summary>Every interval overlapping [from, to) (null = unbounded), in workload and start order; with <paramref name="openOnly"/> only the open ones (read by the open-interval index).</summary>
+        public IReadOnlyList<UsageInterval> GetIntervals(DateTimeOffset? from, DateTimeOffset? to, bool openOnly = false)
         {
             if (!HasSchema()) return Array.Empty<UsageInterval>();
             return Store.Read(s =>
             {
                 var list = new List<UsageInterval>();
-                using var cmd = s.Command($"SELECT {Columns} FROM usage_intervals WHERE start_time < @to AND (end_time IS NULL OR end_time > @from){(except == null ? "" : " AND NOT (" + except + ")")} ORDER BY workload_id, start_time, id");
+                using var cmd = s.Command(openOnly
+                    ? $"SELECT {Columns} FROM usage_intervals WHERE end_time IS NULL AND start_time < @to ORDER BY workload_id, start_time, id"
+                    : $"SELECT {Columns} FROM usage_intervals WHERE start_time < @to AND (end_time IS NULL OR end_time > @from) ORDER BY workload_id, start_time, id");
                 cmd.Bind("@to", to.HasValue ? StateStore.FormatTime(to.Value) : "9999");
-                cmd.Bind("@from", from.HasValue ? StateStore.FormatTime(from.Value) : "");
+                if (!openOnly) cmd.Bind("@from", from.HasValue ? StateStore.FormatTime(from.Value) : "");
                 using var r = cmd.ExecuteReader();
                 while (r.Read()) list.Add(ReadInterval(r));
                 return list;
