@@ -7,6 +7,13 @@
        goal <= 1.5x. The first observation (opening 100,000 intervals) is shown apart; the steady state (nothing
        changed) and a run after 1,000 changes made outside the module are compared with the listing.
 
+.NOTES
+    2026-12-07 (issue-1516, daily roll-ups + light Update compare), 2 cores shared with other runs (load ~50), -Runs 1:
+      Get-GridUsage over the month: 2.15 s (was 63 s), 0.03x the one-SQL-aggregate-over-intervals peer (66.9 s
+      in the same run) - the goal < 2 s missed by 0.15 s under that load.
+      Update-GridUsage, nothing changed: 3.80 s vs listing 2.31 s = 1.64x (was 2.25x) - NOT MET (goal <= 1.5x);
+      after outside changes 1.97x.
+
 .DESCRIPTION
     Works in a temporary state file (never the user's). The month of intervals is written straight into the ledger's
     table with one SQL statement (as many recorded changes would leave it), after the ledger's schema was made by the
