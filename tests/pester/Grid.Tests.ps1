@@ -188,6 +188,36 @@ Describe 'Placement' {
         $bulkHosts | Should -Be 2     # 5+3 and 5+3
         $singleHosts | Should -Be 3   # 3+3, 5, 5
     }
+    It 'New-GridWorkload -Pool hands -Network, -SshPublicKey and -Option to the chosen datacenter''s create' {
+        $w = New-GridWorkload -Pool pa -Name opt-1 -Cpu 1 -MemoryGB 1 -Owner Contoso -Network lan-7 -SshPublicKey 'ssh-ed25519 AAAApool' -Option @{ Datastore = 'ds9' } -Confirm:$false
+        $w.Datacenter | Should -BeIn @('pa-own', 'pa-fab')
+        $op = Get-GridOperation -Kind Create -Last 1
+        $op.Datacenter | Should -Be $w.Datacenter
+        $op.Request | Should -Match '"Network":\s*"lan-7"'
+        $op.Request | Should -Match '"SshPublicKey":\s*"ssh-ed25519 AAAApool"'
+        $op.Request | Should -Match '"Datastore":\s*"ds9"'
+        $e = Catch-Error { New-GridWorkload -Pool pa -Name opt-2 -Cpu 1 -MemoryGB 1 -Owner Contoso -Option @{ Bad = $null } -Confirm:$false }
+        $e | Should -Not -BeNullOrEmpty
+        @(Get-GridWorkload -Name opt-2 -ErrorAction SilentlyContinue).Count | Should -Be 0
+        Remove-GridWorkload -Name opt-1 -Datacenter $w.Datacenter -Confirm:$false
+    }
+    It 'New-GridWorkload -Pool -AsJob plans and confirms first, then returns a job whose children create the workloads' {
+        $job = New-GridWorkload -Pool pa -Name aj-1, aj-2 -Cpu 1 -MemoryGB 1 -Owner Contoso -AsJob -Confirm:$false
+        @($job).Count | Should -Be 1
+        $job | Should -BeOfType System.Management.Automation.Job
+        $job.ChildJobs.Count | Should -Be 2
+        Wait-Job $job -Timeout 120 | Out-Null
+        $job.State | Should -Be 'Completed'
+        $made = @(Receive-Job $job)
+        $made.Name | Sort-Object | Should -Be @('aj-1', 'aj-2')
+        $made | ForEach-Object { $_.Datacenter | Should -BeIn @('pa-own', 'pa-fab'); $_.Owner | Should -Be 'Contoso' }
+        Remove-Job $job
+        $n = @(Get-Job).Count
+        New-GridWorkload -Pool pa -Name aj-3 -Cpu 1 -MemoryGB 1 -Owner Contoso -AsJob -WhatIf | Should -BeNullOrEmpty
+        @(Get-Job).Count | Should -Be $n
+        @(Get-GridWorkload -Name aj-3 -ErrorAction SilentlyContinue).Count | Should -Be 0
+        Get-GridWorkload -Name aj-* | Remove-GridWorkload -Confirm:$false
+    }
 }
 
 Describe 'Parallel placements into one quota' {

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
@@ -79,6 +80,8 @@ namespace GridAutomation.Core.Grid
                 Image = spec.Image, TargetHost = p.Host, PowerOn = spec.PowerOn, Owner = spec.Owner,
             };
             foreach (var kv in spec.Tags) r.Tags[kv.Key] = kv.Value;
+            foreach (var kv in spec.Options) r.Options[kv.Key] = kv.Value;
+            if (spec.Secrets.Count > 0) r.Secrets = new Dictionary<string, object>(spec.Secrets, StringComparer.OrdinalIgnoreCase);
             return r;
         }
     }

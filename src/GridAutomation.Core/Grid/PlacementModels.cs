@@ -14,6 +14,10 @@ namespace GridAutomation.Core.Grid
         public string? Owner { get; set; }
         public IDictionary<string, string> Tags { get; set; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         public bool PowerOn { get; set; } = true;
+        /// <summary>Provider options of the create (-Network, -SshPublicKey, -Option), handed to the chosen datacenter's provider, which validates them.</summary>
+        public IDictionary<string, string> Options { get; set; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        /// <summary>Secrets of the create (-AdminCredential): handed to the provider for this create only, never journaled or stored.</summary>
+        public IDictionary<string, object> Secrets { get; set; } = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
     }
 
     /// <summary>A placement request: where (a pool or datacenter patterns), what, and the rules.</summary>

@@ -27,7 +27,18 @@ namespace GridAutomation.Core.Ledger
         public IStateStore Store { get; }
         public IAgreementPrices Agreements { get; }
 
-        public void EnsureSchema() => LedgerSchema.Ensure(Store);
+        private bool _rollupsReady;
+
+        /// <summary>Makes the ledger's tables (and, once after the upgrade to schema version 2, the roll-ups of intervals closed before it).</summary>
+        public void EnsureSchema()
+        {
+            EnsureSchemaOnly();
+            if (_rollupsReady) return;
+            if (!Store.Read(RollupsBuilt)) RebuildRollups();
+            _rollupsReady = true;
+        }
+
+        private void EnsureSchemaOnly() => LedgerSchema.Ensure(Store);
 
         /// <summary>Whether the ledger's tables exist (read only; never creates them).</summary>
         public bool HasSchema()
@@ -53,24 +64,27 @@ namespace GridAutomation.Core.Ledger
             string t = StateStore.FormatTime(time);
             return Store.Write(s =>
             {
-                var cards = LoadRateCards(s);
-                var agreements = Agreements.In(s);
-                Dictionary<string, UsageInterval> open;
-                if (completeListing) open = ReadOpen(s, "datacenter = @dc", ("@dc", datacenter.Name));
+                // Rate cards and agreements are read only when an interval opens (a steady-state observation opens none).
+                IReadOnlyList<GridRateCard>? cards = null;
+                IAgreementPrices? agreements = null;
+                // What is compared is read light (six columns, no parsing); the full row only of what changed.
+                Dictionary<string, OpenKey> open;
+                if (completeListing) open = ReadOpenKeys(s, "datacenter = @dc", ("@dc", datacenter.Name));
                 else
                 {
-                    open = new Dictionary<string, UsageInterval>(StringComparer.Ordinal);
+                    open = new Dictionary<string, OpenKey>(StringComparer.Ordinal);
                     foreach (var id in workloads.Select(w => w.Id).Concat(goneIds ?? Array.Empty<string>()))
-                        foreach (var kv in ReadOpen(s, "workload_id = @w", ("@w", id))) open[kv.Key] = kv.Value;
+                        foreach (var kv in ReadOpenKeys(s, "workload_id = @w", ("@w", id))) open[kv.Key] = kv.Value;
                 }
                 var seen = new HashSet<string>(StringComparer.Ordinal);
                 foreach (var w in workloads)
                 {
                     if (!seen.Add(w.Id)) continue;
-                    open.TryGetValue(w.Id, out var current);
+                    open.TryGetValue(w.Id, out var key);
                     bool gone = w.State == WorkloadState.Deleted;
-                    if (current != null && !gone && Same(current, w)) continue;
+                    if (key != null && !gone && key.Same(w)) continue;
                     double runBefore = 0;
+                    var current = key == null ? null : ReadOpenById(s, key.Id);
                     if (current != null)
                     {
                         if (!Close(s, current, time, t, estimated)) continue; // another observer recorded this change first
@@ -80,14 +94,17 @@ namespace GridAutomation.Core.Ledger
                             runBefore = current.RunBeforeSeconds + Math.Max(0, (time - current.Start).TotalSeconds);
                     }
                     if (gone) continue;
+                    cards ??= LoadRateCards(s);
+                    agreements ??= Agreements.In(s);
                     if (Open(s, datacenter, rule, w, time, t, runBefore, source, operationId, cards, agreements)) result.Opened++;
                 }
-                IEnumerable<UsageInterval> vanished = completeListing
+                IEnumerable<OpenKey> vanished = completeListing
                     ? open.Values.Where(o => !seen.Contains(o.WorkloadId))
                     : open.Values.Where(o => goneIds != null && goneIds.Contains(o.WorkloadId));
-                foreach (var o in vanished.ToList())
+                foreach (var k in vanished.ToList())
                 {
-                    if (!Close(s, o, time, t, estimated)) continue;
+                    var o = ReadOpenById(s, k.Id);
+                    if (o == null || !Close(s, o, time, t, estimated)) continue;
                     result.Closed++;
                     if (estimated) result.Estimated++;
                 }
@@ -95,11 +112,46 @@ namespace GridAutomation.Core.Ledger
             });
         }
 
-        private static bool Same(UsageInterval i, GridWorkload w)
-            => string.Equals(i.State, w.State.ToString(), StringComparison.Ordinal)
-               && i.CpuCount == (w.CpuCount ?? 0) && i.MemoryMB == (w.MemoryMB ?? 0)
-               && string.Equals(i.Size ?? "", w.Size ?? "", StringComparison.OrdinalIgnoreCase)
-               && string.Equals(i.WorkloadOwner ?? "", w.Owner ?? "", StringComparison.OrdinalIgnoreCase);
+        /// <summary>What an observation compares of an open interval: a change of any of these closes it.</summary>
+        private sealed class OpenKey
+        {
+            public long Id;
+            public string WorkloadId = "", State = "";
+            public int Cpu;
+            public long MemoryMB;
+            public string? Size, Owner;
+
+            public bool Same(GridWorkload w)
+                => string.Equals(State, w.State.ToString(), StringComparison.Ordinal)
+                   && Cpu == (w.CpuCount ?? 0) && MemoryMB == (w.MemoryMB ?? 0)
+                   && string.Equals(Size ?? "", w.Size ?? "", StringComparison.OrdinalIgnoreCase)
+                   && string.Equals(Owner ?? "", w.Owner ?? "", StringComparison.OrdinalIgnoreCase);
+        }
+
+        private static Dictionary<string, OpenKey> ReadOpenKeys(IStateSession s, string where, params (string, object?)[] args)
+        {
+            var d = new Dictionary<string, OpenKey>(StringComparer.Ordinal);
+            using var cmd = s.Command($"SELECT id, workload_id, state, cpu, memory_mb, size, workload_owner FROM usage_intervals WHERE end_time IS NULL AND {where}");
+            foreach (var (n, v) in args) cmd.Bind(n, v);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var k = new OpenKey
+                {
+                    Id = r.GetInt64(0), WorkloadId = r.GetString(1), State = r.GetString(2),
+                    Cpu = Convert.ToInt32(r.GetValue(3), CultureInfo.InvariantCulture), MemoryMB = Convert.ToInt64(r.GetValue(4), CultureInfo.InvariantCulture),
+                    Size = r.IsDBNull(5) ? null : r.GetString(5), Owner = r.IsDBNull(6) ? null : r.GetString(6),
+                };
+                d[k.WorkloadId] = k;
+            }
+            return d;
+        }
+
+        private static UsageInterval? ReadOpenById(IStateSession s, long id)
+        {
+            foreach (var i in ReadOpen(s, "id = @id", ("@id", id)).Values) return i;
+            return null;
+        }
 
         private static bool Close(IStateSession s, UsageInterval i, DateTimeOffset time, string t, bool estimated)
         {
@@ -107,8 +159,10 @@ namespace GridAutomation.Core.Ledger
             double duration = Math.Max(0, (time - i.Start).TotalSeconds);
             var rule = BillingRule.Find(i.BillingRule) ?? BillingRule.RateCard;
             double billed = i.ComputeBilled ? rule.Round(i.RunBeforeSeconds + duration) - rule.Round(i.RunBeforeSeconds) : 0;
-            return s.Execute("UPDATE usage_intervals SET end_time = @e, estimated = @est, duration_s = @d, billed_s = @b WHERE id = @id AND end_time IS NULL",
-                ("@e", end), ("@est", estimated ? 1 : 0), ("@d", duration), ("@b", billed), ("@id", i.Id)) == 1;
+            if (s.Execute("UPDATE usage_intervals SET end_time = @e, estimated = @est, duration_s = @d, billed_s = @b WHERE id = @id AND end_time IS NULL",
+                ("@e", end), ("@est", estimated ? 1 : 0), ("@d", duration), ("@b", billed), ("@id", i.Id)) != 1) return false;
+            AddToRollup(s, i, time < i.Start ? i.Start : time, estimated); // same transaction: the day's roll-up never misses a closed interval
+            return true;
         }
 
         private bool Open(IStateSession s, GridDatacenter dc, BillingRule rule, GridWorkload w, DateTimeOffset time, string t, double runBefore,
@@ -208,16 +262,18 @@ namespace GridAutomation.Core.Ledger
             };
         }
 
-        /// <summary>Every interval overlapping [from, to) (null = unbounded), in workload and start order; <paramref name="except"/> leaves out rows matching that SQL condition.</summary>
-        public IReadOnlyList<UsageInterval> GetIntervals(DateTimeOffset? from, DateTimeOffset? to, string? except = null)
+        /// <summary>Every interval overlapping [from, to) (null = unbounded), in workload and start order; with <paramref name="openOnly"/> only the open ones (read by the open-interval index).</summary>
+        public IReadOnlyList<UsageInterval> GetIntervals(DateTimeOffset? from, DateTimeOffset? to, bool openOnly = false)
         {
             if (!HasSchema()) return Array.Empty<UsageInterval>();
             return Store.Read(s =>
             {
                 var list = new List<UsageInterval>();
-                using var cmd = s.Command($"SELECT {Columns} FROM usage_intervals WHERE start_time < @to AND (end_time IS NULL OR end_time > @from){(except == null ? "" : " AND NOT (" + except + ")")} ORDER BY workload_id, start_time, id");
+                using var cmd = s.Command(openOnly
+                    ? $"SELECT {Columns} FROM usage_intervals WHERE end_time IS NULL AND start_time < @to ORDER BY workload_id, start_time, id"
+                    : $"SELECT {Columns} FROM usage_intervals WHERE start_time < @to AND (end_time IS NULL OR end_time > @from) ORDER BY workload_id, start_time, id");
                 cmd.Bind("@to", to.HasValue ? StateStore.FormatTime(to.Value) : "9999");
-                cmd.Bind("@from", from.HasValue ? StateStore.FormatTime(from.Value) : "");
+                if (!openOnly) cmd.Bind("@from", from.HasValue ? StateStore.FormatTime(from.Value) : "");
                 using var r = cmd.ExecuteReader();
                 while (r.Read()) list.Add(ReadInterval(r));
                 return list;

@@ -46,9 +46,9 @@ namespace GridAutomation.Core.Ledger
         /// so pieces of one run always add up to the run's billed time.
         /// </summary>
         public IReadOnlyList<UsageCharge> GetCharges(UsageQuery q, Func<string, DateTimeOffset> now, bool splitDays)
-            => GetCharges(q, now, splitDays, null);
+            => GetCharges(q, now, splitDays, false);
 
-        private IReadOnlyList<UsageCharge> GetCharges(UsageQuery q, Func<string, DateTimeOffset> now, bool splitDays, string? except)
+        private IReadOnlyList<UsageCharge> GetCharges(UsageQuery q, Func<string, DateTimeOffset> now, bool splitDays, bool openOnly)
         {
             if (q == null) throw new ArgumentNullException(nameof(q));
             var owners = Wildcard.CompileAll(q.Owners);
@@ -60,7 +60,7 @@ namespace GridAutomation.Core.Ledger
             var agreements = q.Recalculate ? Store.Read(s => Agreements.In(s)) : Agreements;
             var clocks = new Dictionary<string, DateTimeOffset>(StringComparer.OrdinalIgnoreCase);
             var charges = new List<UsageCharge>();
-            foreach (var i in GetIntervals(q.From, q.To, except))
+            foreach (var i in GetIntervals(q.From, q.To, openOnly))
             {
                 if (!Wildcard.MatchesAny(i.Datacenter, dcs) || !Wildcard.MatchesAny(i.DatacenterOwner ?? "", owners) || !Wildcard.MatchesAny(i.WorkloadOwner ?? "", consumers)) continue;
                 var rule = BillingRule.Find(i.BillingRule) ?? BillingRule.RateCard;
@@ -104,30 +104,42 @@ namespace GridAutomation.Core.Ledger
         }
 
         /// <summary>
-        /// Usage grouped as asked, then one total row (IsTotal). Without GroupBy the only row is the total. Closed intervals
-        /// wholly inside the period (and inside one day, when grouped by day) are added up by the database from their
-        /// stored billed seconds; the others (open, cut by the period or by midnight, or everything under -Recalculate)
-        /// are priced piece by piece — both give the same figures.
+        /// Usage grouped as asked, then one total row (IsTotal). Without GroupBy the only row is the total. The whole UTC
+        /// days of the period are added up from the daily roll-ups (closed intervals, cut at midnight); the partial days at
+        /// its edges and the open intervals are priced piece by piece from the intervals, as is everything under -Recalculate
+        /// or before the roll-ups were built. Both give the same figures (UsageRollupTests).
         /// </summary>
         public IReadOnlyList<GridUsage> GetUsage(UsageQuery q, Func<string, DateTimeOffset> now)
         {
             if (q == null) throw new ArgumentNullException(nameof(q));
+            if (q.From.HasValue && q.To.HasValue && q.To <= q.From)
+                throw Model.GridException.InvalidRequest($"-To ({q.To:u}) must be later than -From ({q.From:u}).", "InvalidUsagePeriod");
             bool days = (q.GroupBy & UsageGroupBy.Day) != 0;
             var acc = new Dictionary<(string?, string?, string?, string?, DateTime?), Acc>();
             var total = new Acc();
-            string? fast = null;
-            if (!q.Recalculate && HasSchema())
+            void AddCharges(IEnumerable<UsageCharge> charges)
             {
-                fast = "end_time IS NOT NULL AND billed_s IS NOT NULL AND start_time >= @from AND end_time <= @to" + (days ? " AND substr(start_time, 1, 10) = substr(end_time, 1, 10)" : "");
-                AddAggregates(q, fast, days, acc, total);
+                foreach (var c in charges)
+                {
+                    var i = c.Interval;
+                    var key = Key(q.GroupBy, i.DatacenterOwner, i.WorkloadOwner, i.Datacenter, i.WorkloadId, c.Start.UtcDateTime.Date);
+                    foreach (var a in new[] { Get(acc, key, q.GroupBy), total })
+                        a.Add(c.Hours * 3600, c.BilledHours * 3600, i.CpuCount * c.BilledHours * 3600, i.MemoryMB * c.BilledHours * 3600, c.Cost,
+                            c.PricePerHour == null ? c.BilledHours * 3600 : 0, c.PricePerHour == null ? null : c.Currency, i.Estimated, c.Start, c.End);
+                }
             }
-            foreach (var c in GetCharges(q, now, days, fast))
+            // Whole days inside the period: [fromDay, toDay), null = unbounded.
+            DateTimeOffset? fromDay = q.From.HasValue ? CeilingDay(q.From.Value) : (DateTimeOffset?)null;
+            DateTimeOffset? toDay = q.To.HasValue ? new DateTimeOffset(q.To.Value.UtcDateTime.Date, TimeSpan.Zero) : (DateTimeOffset?)null;
+            bool rollups = !q.Recalculate && (!fromDay.HasValue || !toDay.HasValue || fromDay < toDay) && HasSchema() && Store.Read(RollupsBuilt);
+            if (!rollups) AddCharges(GetCharges(q, now, days, false));
+            else
             {
-                var i = c.Interval;
-                var key = Key(q.GroupBy, i.DatacenterOwner, i.WorkloadOwner, i.Datacenter, i.WorkloadId, c.Start.UtcDateTime.Date);
-                foreach (var a in new[] { Get(acc, key, q.GroupBy), total })
-                    a.Add(c.Hours * 3600, c.BilledHours * 3600, i.CpuCount * c.BilledHours * 3600, i.MemoryMB * c.BilledHours * 3600, c.Cost,
-                        c.PricePerHour == null ? c.BilledHours * 3600 : 0, c.PricePerHour == null ? null : c.Currency, i.Estimated, c.Start, c.End);
+                AddRollups(q, fromDay, toDay, acc, total);
+                UsageQuery Part(DateTimeOffset? f, DateTimeOffset? t) => new UsageQuery { From = f, To = t, Owners = q.Owners, Consumers = q.Consumers, Datacenters = q.Datacenters, GroupBy = q.GroupBy };
+                if (fromDay.HasValue && q.From < fromDay) AddCharges(GetCharges(Part(q.From, fromDay), now, days, false));
+                if (toDay.HasValue && q.To > toDay) AddCharges(GetCharges(Part(toDay, q.To), now, days, false));
+                AddCharges(GetCharges(Part(fromDay, toDay), now, days, openOnly: true)); // open intervals have no roll-ups yet
             }
             var from = q.From ?? total.Min ?? DateTimeOffset.MinValue;
             var to = q.To ?? total.Max ?? DateTimeOffset.MinValue;
@@ -161,43 +173,10 @@ namespace GridAutomation.Core.Ledger
             return a;
         }
 
-        /// <summary>The closed intervals inside the period, added up by the database per datacenter, owner, consumer (and workload, day), then filtered and grouped here.</summary>
-        private void AddAggregates(UsageQuery q, string fast, bool days, Dictionary<(string?, string?, string?, string?, DateTime?), Acc> acc, Acc total)
+        private static DateTimeOffset CeilingDay(DateTimeOffset t)
         {
-            var owners = Wildcard.CompileAll(q.Owners);
-            var consumers = Wildcard.CompileAll(q.Consumers);
-            var dcs = Wildcard.CompileAll(q.Datacenters);
-            bool byWorkload = (q.GroupBy & UsageGroupBy.Workload) != 0;
-            string sql = $@"SELECT datacenter, datacenter_owner, workload_owner, {(byWorkload ? "workload_id" : "NULL")}, {(days ? "substr(start_time, 1, 10)" : "NULL")}, currency,
-                    SUM(duration_s), SUM(billed_s), SUM(billed_s * cpu), SUM(billed_s * memory_mb), SUM(billed_s * price_per_hour),
-                    SUM(CASE WHEN price_per_hour IS NULL THEN billed_s ELSE 0 END), MAX(estimated), MIN(start_time), MAX(end_time)
-                FROM usage_intervals WHERE {fast}
-                GROUP BY datacenter, datacenter_owner, workload_owner, {(byWorkload ? "workload_id, " : "")}{(days ? "substr(start_time, 1, 10), " : "")}currency";
-            Store.Read(s =>
-            {
-                using var cmd = s.Command(sql);
-                cmd.Bind("@from", q.From.HasValue ? StateStore.FormatTime(q.From.Value) : "");
-                cmd.Bind("@to", q.To.HasValue ? StateStore.FormatTime(q.To.Value) : "9999");
-                using var r = cmd.ExecuteReader();
-                while (r.Read())
-                {
-                    string dc = r.GetString(0);
-                    string? owner = r.IsDBNull(1) ? null : r.GetString(1), consumer = r.IsDBNull(2) ? null : r.GetString(2);
-                    if (!Wildcard.MatchesAny(dc, dcs) || !Wildcard.MatchesAny(owner ?? "", owners) || !Wildcard.MatchesAny(consumer ?? "", consumers)) continue;
-                    string workload = r.IsDBNull(3) ? "" : r.GetString(3);
-                    DateTime day = r.IsDBNull(4) ? default : DateTime.ParseExact(r.GetString(4), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
-                    string? currency = r.IsDBNull(5) ? null : r.GetString(5);
-                    double D(int k) => r.IsDBNull(k) ? 0 : Convert.ToDouble(r.GetValue(k), CultureInfo.InvariantCulture);
-                    decimal cost = r.IsDBNull(10) ? 0m : Convert.ToDecimal(r.GetValue(10), CultureInfo.InvariantCulture) / 3600m;
-                    bool estimated = !r.IsDBNull(12) && Convert.ToInt64(r.GetValue(12), CultureInfo.InvariantCulture) != 0;
-                    var min = StateStore.ParseTime(r.GetString(13));
-                    var max = StateStore.ParseTime(r.GetString(14));
-                    var key = Key(q.GroupBy, owner, consumer, dc, workload, day);
-                    foreach (var a in new[] { Get(acc, key, q.GroupBy), total })
-                        a.Add(D(6), D(7), D(8), D(9), cost, D(11), D(7) - D(11) > 0 ? currency : null, estimated, min, max);
-                }
-                return 0;
-            });
+            var d = new DateTimeOffset(t.UtcDateTime.Date, TimeSpan.Zero);
+            return d < t ? d.AddDays(1) : d;
         }
 
         /// <summary>A running sum of one group (seconds; memory in MB-seconds).</summary>

@@ -46,16 +46,20 @@ namespace GridAutomation.Commands
 
         private void CollectForPool()
         {
-            foreach (var name in new[] { "Network", "AdminCredential", "SshPublicKey", "Option", "AsJob" })
-                if (MyInvocation.BoundParameters.ContainsKey(name))
-                {
-                    ThrowTerminatingError(ErrorMapping.Create("ParameterNotWithPool", ErrorCategory.InvalidArgument,
-                        $"-{name} is not taken with -Pool yet: the datacenter is not known before placement. Use Get-GridPlacement, then New-GridWorkload -Datacenter.", name));
-                }
             try
             {
                 var tags = ConvertTags(Tag, allowNullValues: false);
-                _poolSpecs.AddRange(PlacementSpecs.Build(MyInvocation.BoundParameters.ContainsKey("Name") ? Name : null, Count, NamePrefix, Cpu, MemoryGB, Size, Image, tags, Owner, !NoStart.IsPresent));
+                var options = ConvertTags(Option, allowNullValues: false, parameterName: "Option");
+                var specs = PlacementSpecs.Build(MyInvocation.BoundParameters.ContainsKey("Name") ? Name : null, Count, NamePrefix, Cpu, MemoryGB, Size, Image, tags, Owner, !NoStart.IsPresent);
+                // Options and secrets ride with each spec to the chosen datacenter's create (its provider validates them there, before journaling).
+                foreach (var spec in specs)
+                {
+                    foreach (var kv in options) spec.Options[kv.Key] = kv.Value!;
+                    if (!string.IsNullOrEmpty(Network)) spec.Options["Network"] = Network!;
+                    if (!string.IsNullOrEmpty(SshPublicKey)) spec.Options["SshPublicKey"] = SshPublicKey!;
+                    if (AdminCredential != null) spec.Secrets["AdminCredential"] = AdminCredential.GetNetworkCredential();
+                }
+                _poolSpecs.AddRange(specs);
             }
             catch (GridException ex) { WriteGridError(ex, Name); _poolInputFailed = true; }
         }

@@ -1,0 +1,116 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using GridAutomation.Core.Engine;
+using GridAutomation.Core.State;
+
+namespace GridAutomation.Core.Ledger
+{
+    /// <summary>
+    /// The ledger's daily roll-ups (table usage_daily, ledger schema version 2): every closed interval is cut at UTC
+    /// midnights exactly as Get-GridUsage -GroupBy Day cuts it, and each piece is added to the row of its day, workload,
+    /// datacenter, owner, consumer and currency in the same transaction that closes the interval. A report over whole
+    /// days then adds up roll-up rows; only the partial days at its edges and the open intervals are read as intervals.
+    /// </summary>
+    public sealed partial class UsageLedger
+    {
+        private const string Upsert = @"INSERT INTO usage_daily(day, workload_id, datacenter, datacenter_owner, workload_owner, currency,
+                duration_s, billed_s, cpu_s, mem_s, cost_s, unpriced_s, priced_n, estimated, min_start, max_end)
+            VALUES(@day, @w, @dc, @dco, @wo, @cur, @d, @b, @cpu, @mem, @cost, @up, @pn, @est, @s, @e)
+            ON CONFLICT (day, workload_id, datacenter, datacenter_owner, workload_owner, currency) DO UPDATE SET
+                duration_s = usage_daily.duration_s + excluded.duration_s, billed_s = usage_daily.billed_s + excluded.billed_s,
+                cpu_s = usage_daily.cpu_s + excluded.cpu_s, mem_s = usage_daily.mem_s + excluded.mem_s,
+                cost_s = usage_daily.cost_s + excluded.cost_s, unpriced_s = usage_daily.unpriced_s + excluded.unpriced_s,
+                priced_n = usage_daily.priced_n + excluded.priced_n,
+                estimated = CASE WHEN excluded.estimated > usage_daily.estimated THEN excluded.estimated ELSE usage_daily.estimated END,
+                min_start = CASE WHEN excluded.min_start < usage_daily.min_start THEN excluded.min_start ELSE usage_daily.min_start END,
+                max_end = CASE WHEN excluded.max_end > usage_daily.max_end THEN excluded.max_end ELSE usage_daily.max_end END";
+
+        /// <summary>Adds the pieces of interval <paramref name="i"/>, closed at <paramref name="end"/>, to the roll-ups of their days.</summary>
+        private static void AddToRollup(IStateSession s, UsageInterval i, DateTimeOffset end, bool estimated)
+        {
+            var rule = BillingRule.Find(i.BillingRule) ?? BillingRule.RateCard;
+            var pieceStart = i.Start;
+            while (pieceStart < end)
+            {
+                var nextDay = new DateTimeOffset(pieceStart.UtcDateTime.Date.AddDays(1), TimeSpan.Zero);
+                var pieceEnd = nextDay < end ? nextDay : end;
+                double billed = 0;
+                if (i.ComputeBilled)
+                    billed = rule.Round(i.RunBeforeSeconds + (pieceEnd - i.Start).TotalSeconds) - rule.Round(i.RunBeforeSeconds + (pieceStart - i.Start).TotalSeconds);
+                bool priced = i.PricePerHour.HasValue;
+                s.Execute(Upsert,
+                    ("@day", pieceStart.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)), ("@w", i.WorkloadId), ("@dc", i.Datacenter),
+                    ("@dco", i.DatacenterOwner ?? ""), ("@wo", i.WorkloadOwner ?? ""), ("@cur", priced ? i.Currency ?? "" : ""),
+                    ("@d", (pieceEnd - pieceStart).TotalSeconds), ("@b", billed), ("@cpu", i.CpuCount * billed), ("@mem", i.MemoryMB * billed),
+                    ("@cost", priced ? (double)i.PricePerHour!.Value * billed : 0.0), ("@up", priced ? 0.0 : billed), ("@pn", priced ? 1 : 0),
+                    ("@est", estimated ? 1 : 0), ("@s", StateStore.FormatTime(pieceStart)), ("@e", StateStore.FormatTime(pieceEnd)));
+                pieceStart = pieceEnd;
+            }
+        }
+
+        private static bool RollupsBuilt(IStateSession s)
+        {
+            var v = s.Scalar("SELECT version FROM schema_version WHERE component = @c", ("@c", LedgerSchema.Component));
+            if (v == null || v is DBNull || Convert.ToInt32(v, CultureInfo.InvariantCulture) < 2) return false;
+            var b = s.Scalar("SELECT built FROM usage_rollup_state WHERE id = 1");
+            return b != null && !(b is DBNull) && Convert.ToInt64(b, CultureInfo.InvariantCulture) == 1;
+        }
+
+        /// <summary>
+        /// Recomputes every roll-up row from the closed intervals, in one transaction (returns how many intervals were added).
+        /// Run by the first write after the ledger's schema reaches version 2 (intervals closed before it have no roll-ups
+        /// yet); until then reports read the intervals. Safe to run again at any time.
+        /// </summary>
+        public int RebuildRollups()
+        {
+            EnsureSchemaOnly();
+            return Store.Write(s =>
+            {
+                s.Execute("DELETE FROM usage_daily");
+                var closed = new List<UsageInterval>();
+                using (var cmd = s.Command($"SELECT {Columns} FROM usage_intervals WHERE end_time IS NOT NULL"))
+                using (var r = cmd.ExecuteReader())
+                    while (r.Read()) closed.Add(ReadInterval(r));
+                foreach (var i in closed) AddToRollup(s, i, i.End!.Value, i.Estimated);
+                s.Execute("UPDATE usage_rollup_state SET built = 1 WHERE id = 1");
+                return closed.Count;
+            });
+        }
+
+        /// <summary>The roll-ups of the whole UTC days [<paramref name="fromDay"/>, <paramref name="toDay"/>) (null = unbounded), filtered and grouped as asked.</summary>
+        private void AddRollups(UsageQuery q, DateTimeOffset? fromDay, DateTimeOffset? toDay, Dictionary<(string?, string?, string?, string?, DateTime?), Acc> acc, Acc total)
+        {
+            var owners = Wildcard.CompileAll(q.Owners);
+            var consumers = Wildcard.CompileAll(q.Consumers);
+            var dcs = Wildcard.CompileAll(q.Datacenters);
+            bool byWorkload = (q.GroupBy & UsageGroupBy.Workload) != 0, days = (q.GroupBy & UsageGroupBy.Day) != 0;
+            string sql = $@"SELECT datacenter, datacenter_owner, workload_owner, {(byWorkload ? "workload_id" : "NULL")}, {(days ? "day" : "NULL")}, currency,
+                    SUM(duration_s), SUM(billed_s), SUM(cpu_s), SUM(mem_s), SUM(cost_s), SUM(unpriced_s), SUM(priced_n), MAX(estimated), MIN(min_start), MAX(max_end)
+                FROM usage_daily WHERE day >= @fd AND day < @td
+                GROUP BY datacenter, datacenter_owner, workload_owner, {(byWorkload ? "workload_id, " : "")}{(days ? "day, " : "")}currency";
+            Store.Read(s =>
+            {
+                using var cmd = s.Command(sql);
+                cmd.Bind("@fd", fromDay.HasValue ? fromDay.Value.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : "");
+                cmd.Bind("@td", toDay.HasValue ? toDay.Value.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : "9999");
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                {
+                    string dc = r.GetString(0), owner = r.GetString(1), consumer = r.GetString(2), currency = r.GetString(5);
+                    if (!Wildcard.MatchesAny(dc, dcs) || !Wildcard.MatchesAny(owner, owners) || !Wildcard.MatchesAny(consumer, consumers)) continue;
+                    string workload = r.IsDBNull(3) ? "" : r.GetString(3);
+                    DateTime day = r.IsDBNull(4) ? default : DateTime.ParseExact(r.GetString(4), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+                    double D(int k) => r.IsDBNull(k) ? 0 : Convert.ToDouble(r.GetValue(k), CultureInfo.InvariantCulture);
+                    decimal cost = (decimal)D(10) / 3600m;
+                    bool priced = D(12) > 0, estimated = D(13) > 0;
+                    var key = Key(q.GroupBy, owner.Length == 0 ? null : owner, consumer.Length == 0 ? null : consumer, dc, workload, day);
+                    foreach (var a in new[] { Get(acc, key, q.GroupBy), total })
+                        a.Add(D(6), D(7), D(8), D(9), cost, D(11), priced && currency.Length > 0 ? currency : null, estimated,
+                            StateStore.ParseTime(r.GetString(14)), StateStore.ParseTime(r.GetString(15)));
+                }
+                return 0;
+            });
+        }
+    }
+}
