@@ -97,7 +97,11 @@ namespace GridAutomation.Core.Ledger
             Daily.Replace("INTEGER", "BIGINT"),
         };
 
-        /// <summary>What Copy-GridState needs to know of this component.</summary>
+        /// <summary>
+        /// What Copy-GridState needs to know of this component. The roll-ups (usage_daily, usage_rollup_state) are not
+        /// copied: the target's schema starts with built = 0, so its reports read intervals until its next ledger write
+        /// rebuilds the roll-ups from the copied intervals (RebuildRollups clears them first).
+        /// </summary>
         public static readonly StateComponent StateComponent = new StateComponent(Component, Sqlite, PostgreSql,
             ("usage_intervals", "id"), ("rate_cards", "owner_key, effective_from"));
 
