@@ -66,6 +66,11 @@
         'Set-GridRateCard'
         'Get-GridRateCard'
         'Remove-GridRateCard'
+        'Enable-GridReplication'
+        'Sync-GridReplication'
+        'Get-GridReplication'
+        'Get-GridRecoveryPoint'
+        'Disable-GridReplication'
     )
     # Class-based DSC resources (GridAutomation.Dsc.psm1; docs/dsc.md).
     DscResourcesToExport   = @('GridDatacenter', 'GridWorkload', 'GridAgreement')

@@ -26,6 +26,7 @@ BeforeAll {
         'New-GridAgreement' = 'Low'; 'Set-GridAgreement' = 'Medium'; 'Remove-GridAgreement' = 'High'
         'New-GridPool' = 'Low'; 'Set-GridPool' = 'Medium'; 'Remove-GridPool' = 'Medium'
         'Set-GridRateCard' = 'Medium'; 'Remove-GridRateCard' = 'High'; 'Update-GridUsage' = 'Low'; 'Export-GridUsage' = 'Low'
+        'Enable-GridReplication' = 'Low'; 'Sync-GridReplication' = 'Low'; 'Disable-GridReplication' = 'High'
     }
     function Get-CmdletAttribute([string] $Name) {
         (Get-Command $Name).ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $true) | Select-Object -First 1

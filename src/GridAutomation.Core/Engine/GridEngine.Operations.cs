@@ -90,6 +90,7 @@ namespace GridAutomation.Core.Engine
             var dc = GetDatacenter(target.Datacenter);
             var conn = await GetConnectionAsync(dc.Name, observer, ct).ConfigureAwait(false);
             PrepareOwnerChange(request, target.Id); // OwnerTagReserved; -Owner becomes the Owner tag
+            if (request.Action == WorkloadAction.Start) Replication.RefuseFenced(target.Id); // an old primary after failover (issue 17)
             if (request.Tags != null)
             {
                 NameRules.ValidateTags(request.Tags, target.Id, allowNullValues: true);
