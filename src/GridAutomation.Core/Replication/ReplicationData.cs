@@ -54,7 +54,11 @@ namespace GridAutomation.Core.Replication
         public static readonly string[] PostgreSqlMigrations = Array.ConvertAll(Migrations, SqlDialect.SqliteToPostgreSql);
 
         public static void EnsureSchema(IStateStore store)
-            => store.EnsureComponentSchema(Component, store.Backend == StateBackend.PostgreSql ? PostgreSqlMigrations : Migrations);
+            => StateComponent.Ensure(store);
+
+        /// <summary>What Copy-GridState needs to know of this component (protected items, their recovery points, plans).</summary>
+        public static readonly StateComponent StateComponent = new StateComponent(Component, Migrations, PostgreSqlMigrations,
+            ("rep_items", "id"), ("rep_points", "item_id, seq"), ("rep_plans", "name"));
 
         private const string ItemColumns = "id, source_id, name, source_dc, dest_dc, dest_host, size, rpo_minutes, point_count, state, last_error, fenced, failover_id, test_ids, options, created";
 

@@ -78,6 +78,7 @@ namespace GridAutomation.Core.State
                 if (Core.Any(c => c.Name == Grid.GridData.Component)) return;
                 Core.Add(Grid.GridData.StateComponent);
                 Core.Add(Ledger.LedgerSchema.StateComponent);
+                Core.Add(Replication.ReplicationData.StateComponent);
             }
         }
     }
