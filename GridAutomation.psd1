@@ -71,6 +71,9 @@
         'Get-GridReplication'
         'Get-GridRecoveryPoint'
         'Disable-GridReplication'
+        'Start-GridFailover'
+        'Stop-GridFailover'
+        'Complete-GridFailover'
     )
     # Class-based DSC resources (GridAutomation.Dsc.psm1; docs/dsc.md).
     DscResourcesToExport   = @('GridDatacenter', 'GridWorkload', 'GridAgreement')

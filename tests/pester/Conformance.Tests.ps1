@@ -27,6 +27,7 @@ BeforeAll {
         'New-GridPool' = 'Low'; 'Set-GridPool' = 'Medium'; 'Remove-GridPool' = 'Medium'
         'Set-GridRateCard' = 'Medium'; 'Remove-GridRateCard' = 'High'; 'Update-GridUsage' = 'Low'; 'Export-GridUsage' = 'Low'
         'Enable-GridReplication' = 'Low'; 'Sync-GridReplication' = 'Low'; 'Disable-GridReplication' = 'High'
+        'Start-GridFailover' = 'High'; 'Stop-GridFailover' = 'Medium'; 'Complete-GridFailover' = 'Medium'
     }
     function Get-CmdletAttribute([string] $Name) {
         (Get-Command $Name).ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $true) | Select-Object -First 1
@@ -111,8 +112,9 @@ Describe 'Changing cmdlet: <Name>' -ForEach $script:Changing {
     It 'returns nothing by default: New- returns the object, the others only with -PassThru' {
         $keys = (Get-Command $Name).Parameters.Keys
         # New- returns what it made; Remove-/Unregister-/Disconnect- return nothing; Update-GridUsage's output is its
-        # report of what it recorded (as Test-GridState's is), so none of them has -PassThru.
-        if ($Name -like 'New-*' -or $Name -like 'Remove-*' -or $Name -in 'Connect-GridDatacenter', 'Connect-GridState', 'Copy-GridState', 'Unregister-GridDatacenter', 'Disconnect-GridDatacenter', 'Update-GridUsage') {
+        # report of what it recorded (as Test-GridState's is), Start-GridFailover's its report (RTO, data loss per
+        # workload), so none of them has -PassThru.
+        if ($Name -like 'New-*' -or $Name -like 'Remove-*' -or $Name -in 'Connect-GridDatacenter', 'Connect-GridState', 'Copy-GridState', 'Unregister-GridDatacenter', 'Disconnect-GridDatacenter', 'Update-GridUsage', 'Start-GridFailover') {
             $keys | Should -Not -Contain 'PassThru'
         }
         else { $keys | Should -Contain 'PassThru' }

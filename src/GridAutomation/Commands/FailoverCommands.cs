@@ -1,0 +1,141 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading.Tasks;
+using GridAutomation.Core.Model;
+using GridAutomation.Core.Replication;
+using GridAutomation.Internal;
+
+namespace GridAutomation.Commands
+{
+    /// <summary>
+    /// Fails protected workloads over to their replicas' datacenter: Test (copies boot beside the running primaries),
+    /// Planned (sources stopped, a last point, started at the destination) or Unplanned (the source is not asked).
+    /// All given workloads are one journaled parent operation with a child per workload; the output is the report
+    /// (RTO and data loss per workload).
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Start, "GridFailover", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByName)]
+    [OutputType(typeof(GridFailoverResult))]
+    public sealed class StartGridFailoverCommand : ReplicationTargetCmdlet
+    {
+        private const string ByName = "ByName";
+        private readonly List<GridWorkload> _targets = new List<GridWorkload>();
+
+        /// <summary>Names of protected workloads (wildcards), as Get-GridReplication lists them.</summary>
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByName, ValueFromPipelineByPropertyName = true)]
+        [SupportsWildcards] [ValidateNotNullOrEmpty]
+        public string[] Name { get; set; } = null!;
+
+        /// <summary>Test, Planned or Unplanned.</summary>
+        [Parameter(Mandatory = true)]
+        public FailoverMode Mode { get; set; }
+
+        /// <summary>"Latest" (default) or a time: the newest recovery point taken at or before it.</summary>
+        [Parameter] [ValidateNotNullOrEmpty]
+        public string RecoveryPoint { get; set; } = "Latest";
+
+        protected override void ProcessRecord()
+        {
+            if (ParameterSetName != ByName) { _targets.AddRange(Targets()); return; }
+            if (!TryRun(ct => Task.FromResult(Engine.Replication.Get(Name)), Name, out var items)) return;
+            foreach (var n in Name)
+                if (!WildcardPattern.ContainsWildcardCharacters(n) && !items.Any(i => string.Equals(i.Name, n, StringComparison.OrdinalIgnoreCase)))
+                    WriteError(ErrorMapping.Create("NotProtected", ErrorCategory.ObjectNotFound, $"No protected workload named '{n}' (Get-GridReplication lists them).", n, GridErrorKind.NotFound));
+            foreach (var i in items)
+            {
+                // An unplanned failover must not depend on the source answering: the item says enough.
+                if (Mode == FailoverMode.Unplanned)
+                {
+                    try { _targets.Add(Engine.GetWorkloadAsync(i.SourceId, default).GetAwaiter().GetResult()); }
+                    catch (Exception) { _targets.Add(new GridWorkload { Id = i.SourceId, Name = i.Name, Datacenter = i.SourceDatacenter }); }
+                }
+                else if (TryRun(ct => Engine.GetWorkloadAsync(i.SourceId, ct), i.SourceId, out var w)) _targets.Add(w);
+            }
+        }
+
+        protected override void EndProcessing()
+        {
+            if (_targets.Count == 0) return;
+            DateTimeOffset? at = null;
+            if (!string.Equals(RecoveryPoint, "Latest", StringComparison.OrdinalIgnoreCase))
+            {
+                if (!DateTimeOffset.TryParse(RecoveryPoint, CultureInfo.CurrentCulture, DateTimeStyles.AssumeLocal, out var t))
+                {
+                    WriteError(ErrorMapping.Create("InvalidRecoveryPoint", ErrorCategory.InvalidArgument, $"-RecoveryPoint '{RecoveryPoint}' is neither 'Latest' nor a time.", RecoveryPoint));
+                    return;
+                }
+                at = t;
+            }
+            string what = Mode switch
+            {
+                FailoverMode.Test => "Test failover (copies start beside the running primaries)",
+                FailoverMode.Planned => "Planned failover (the sources are stopped, then started at the destination)",
+                _ => "Unplanned failover (the sources are not asked; the old primaries are fenced)",
+            };
+            var approved = _targets.Where(w => Approve($"{w.Name} ({w.Id})", what)).ToList();
+            if (approved.Count == 0) return;
+            if (!TryRun(ct => Engine.Replication.FailoverAsync(approved, Mode, at, Observer, ct), null, out var results)) return;
+            foreach (var r in results)
+            {
+                if (r.ErrorId != null)
+                    WriteError(ErrorMapping.Create(r.ErrorId, ErrorCategory.OperationStopped, $"Failover of '{r.Name}': {r.Error}", r.SourceId, GridErrorKind.Conflict));
+                WriteObject(r);
+            }
+        }
+    }
+
+    /// <summary>Ends a test failover: removes every test copy (with its storage); the workloads stay protected.</summary>
+    [Cmdlet(VerbsLifecycle.Stop, "GridFailover", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [OutputType(typeof(GridReplication))]
+    public sealed class StopGridFailoverCommand : ChangeCmdlet
+    {
+        /// <summary>Names of protected workloads (wildcards); default all with a test failover running.</summary>
+        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)] [SupportsWildcards] public string[]? Name { get; set; }
+        /// <summary>End a test failover (the only kind that is stopped: a planned or unplanned one is completed, or reversed).</summary>
+        [Parameter(Mandatory = true)] public SwitchParameter Test { get; set; }
+        /// <summary>Write the items.</summary>
+        [Parameter] public SwitchParameter PassThru { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            if (!TryRun(ct => Task.FromResult(Engine.Replication.Get(Name)), Name, out var items)) return;
+            var running = items.Where(i => i.TestWorkloadIds.Count > 0).ToList();
+            if (Name != null)
+                foreach (var n in Name.Where(x => !WildcardPattern.ContainsWildcardCharacters(x)))
+                    if (!running.Any(i => string.Equals(i.Name, n, StringComparison.OrdinalIgnoreCase)))
+                        WriteError(ErrorMapping.Create("NoTestFailover", ErrorCategory.ObjectNotFound, $"'{n}' has no test failover running.", n, GridErrorKind.NotFound));
+            foreach (var i in running)
+            {
+                if (!Approve($"{i.Name} ({i.SourceId})", $"Remove {i.TestWorkloadIds.Count} test copy(ies) at {i.DestinationDatacenter}")) continue;
+                if (TryRun(async ct => { await Engine.Replication.StopTestAsync(new[] { i }, Observer, ct).ConfigureAwait(false); return Engine.Replication.Find(i.SourceId)!; }, i.SourceId, out var done) && PassThru.IsPresent)
+                    WriteObject(done);
+            }
+        }
+    }
+
+    /// <summary>Commits a failover: the item reads Committed and the old primary stays fenced until Enable-GridReplication -Reverse.</summary>
+    [Cmdlet(VerbsLifecycle.Complete, "GridFailover", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [OutputType(typeof(GridReplication))]
+    public sealed class CompleteGridFailoverCommand : ChangeCmdlet
+    {
+        /// <summary>Names of failed-over workloads (wildcards).</summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)] [SupportsWildcards] [ValidateNotNullOrEmpty] public string[] Name { get; set; } = null!;
+        /// <summary>Write the items.</summary>
+        [Parameter] public SwitchParameter PassThru { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            if (!TryRun(ct => Task.FromResult(Engine.Replication.Get(Name)), Name, out var items)) return;
+            foreach (var n in Name.Where(x => !WildcardPattern.ContainsWildcardCharacters(x)))
+                if (!items.Any(i => string.Equals(i.Name, n, StringComparison.OrdinalIgnoreCase)))
+                    WriteError(ErrorMapping.Create("NotProtected", ErrorCategory.ObjectNotFound, $"No protected workload named '{n}'.", n, GridErrorKind.NotFound));
+            foreach (var i in items)
+            {
+                if (!Approve($"{i.Name} ({i.SourceId})", "Commit the failover")) continue;
+                if (TryRun(ct => Task.FromResult(Engine.Replication.Complete(i)), i.SourceId, out var done) && PassThru.IsPresent) WriteObject(done);
+            }
+        }
+    }
+}
