@@ -82,7 +82,7 @@ namespace GridAutomation.Provider.Simulator.Tests
                 Assert.Equal(WorkloadState.Stopped, (await e.GetWorkloadAsync(ws[0].Id, ct)).State);
                 var parent = e.GetOperations(new OperationFilter { Kind = ReplicationService.FailoverKind }).OrderBy(o => o.Started).Last();
                 Assert.Equal(OperationState.Succeeded, parent.State);
-                Assert.Contains(e.GetOperations(new OperationFilter { Kind = ReplicationService.FailoverChildKind }), o => o.ParentId == parent.Id && o.State == OperationState.Succeeded);
+                Assert.Contains(e.GetOperations(new OperationFilter { Kind = ReplicationService.FailoverChildKind, ParentId = parent.Id }), o => o.ParentId == parent.Id && o.State == OperationState.Succeeded); // children are listed under their parent (issue 13)
 
                 // Complete commits; -Reverse protects the new primary back to 'prim' and lifts the fence
                 Assert.Equal(ReplicationState.Committed, e.Replication.Complete(item).State);
@@ -124,7 +124,7 @@ namespace GridAutomation.Provider.Simulator.Tests
                 foreach (var w in running.Take(2))
                     await e.Replication.EnableAsync(w, new ReplicationRequest { DestinationDatacenter = "rec" }, NullObserver.Instance, ct);
 
-                string Snapshot() => e.Replication.DumpTables() + "\nops:" + e.GetOperations(new OperationFilter()).Count
+                string Snapshot() => e.Replication.DumpTables() + "\nops:" + e.GetOperations(new OperationFilter { IncludeChildren = true }).Count
                     + "\nsim:" + e.Store.Read(s => s.ScalarInt64("SELECT COUNT(*) FROM sim_workloads WHERE datacenter = 'rec'"))
                     + "\nrunning:" + e.Store.Read(s => s.ScalarInt64("SELECT COUNT(*) FROM sim_workloads WHERE datacenter = 'prim' AND state = 'poweredOn'"));
                 var before = Snapshot();

@@ -103,7 +103,7 @@ namespace GridAutomation.Provider.Simulator.Tests
                 }
                 var seqs = e.Replication.GetPoints(e.Replication.Find(running[0].Id)).Select(p => p.Sequence).ToArray();
                 Assert.Equal(new long[] { 2, 3, 4 }, seqs); // 1 was discarded: never the same number twice
-                Assert.Equal(9 * 4, e.GetOperations(new OperationFilter { Kind = ReplicationService.SyncKind }).Count(o => o.State == OperationState.Succeeded));
+                Assert.Equal(9 * 4, e.GetOperations(new OperationFilter { Kind = ReplicationService.SyncKind, IncludeChildren = true }).Count(o => o.State == OperationState.Succeeded)); // the first point is a child of its EnableReplication
 
                 // health: older than the RPO = Lagging; a failed sync = Stalled with its error
                 Backdate(e, TimeSpan.FromMinutes(20));
