@@ -188,6 +188,7 @@ namespace GridAutomation.Providers.Aws
             if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
             _client.Dispose();
             _s3?.Dispose();
+            _iamHttp?.Dispose();
             _catalogueGate.Dispose();
         }
     }

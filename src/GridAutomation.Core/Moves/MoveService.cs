@@ -72,7 +72,15 @@ namespace GridAutomation.Core.Moves
                 TempFolder = DiskConverter.TempFolder(),
             };
             input.TempFreeBytes = DiskConverter.FreeBytes(input.TempFolder);
-            return MovePlanner.Plan(input);
+            var report = MovePlanner.Plan(input);
+            // Account-side prerequisites of the destination, read-only, with the options the plan settled on.
+            if (dstConn is IImportPreflight preflight && dstConn is IDiskTransfer && report.Disks.Count > 0)
+            {
+                var options = new Dictionary<string, string>(report.Options, StringComparer.OrdinalIgnoreCase);
+                var found = await Call(() => preflight.CheckImportAsync(options, ct), dstDc.Name).ConfigureAwait(false);
+                foreach (var issue in found) report.Incompatibilities.Add(issue);
+            }
+            return report;
         }
 
         private static async Task<T> Call<T>(Func<Task<T>> f, object target)

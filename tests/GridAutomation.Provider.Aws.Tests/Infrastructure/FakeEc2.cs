@@ -141,6 +141,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
                     _throttle[r.Action] = left - 1;
                     return Ec2Response.Error(ThrottleStatus, "RequestLimitExceeded", "Request limit exceeded.");
                 }
+                if (r.Version == IamApiVersion) return HandleIam(r);
                 if (r.Version != "2016-11-15") return Ec2Response.Error(400, "InvalidParameterValue", "Unexpected API version " + r.Version);
                 if (r.Authorization == null || !r.Authorization.StartsWith("AWS4-HMAC-SHA256 Credential=", StringComparison.Ordinal))
                     return Ec2Response.Error(401, "AuthFailure", "AWS was not able to validate the provided access credentials");
