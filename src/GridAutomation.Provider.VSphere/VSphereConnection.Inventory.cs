@@ -1,14 +1,12 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using System.Net;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
 using GridAutomation.Providers.VSphere.Vim25;
-using GridAutomation.Core.State;
 
 namespace GridAutomation.Providers.VSphere
 {
