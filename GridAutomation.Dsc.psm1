@@ -33,6 +33,18 @@ class GridDscHelper {
         return [System.Convert]::ToString($value, [System.Globalization.CultureInfo]::InvariantCulture)
     }
 
+    # The workload named exactly $name (in $datacenter when given), or $null; a name in several datacenters is an error.
+    static [object] FindWorkload([string] $resource, [string] $name, [string] $datacenter, [object] $target) {
+        $get = @{ Name = [System.Management.Automation.WildcardPattern]::Escape($name); ErrorAction = 'SilentlyContinue' }
+        if ($datacenter) { $get.Datacenter = $datacenter }
+        $found = @(GridAutomation\Get-GridWorkload @get | Where-Object { $_.Name -eq $name })
+        if ($found.Count -gt 1) {
+            [GridDscHelper]::Fail(("{0} '{1}' exists in {2} datacenters ({3}): give Datacenter." -f $resource, $name, $found.Count, (($found.Datacenter | Sort-Object -Unique) -join ', ')), 'DscAmbiguousWorkload', 'InvalidArgument', $target)
+        }
+        if ($found.Count -eq 1) { return $found[0] }
+        return $null
+    }
+
     # Differences of the wanted tags against the current ones (only the keys wanted are compared).
     static [hashtable] TagDelta([hashtable] $wanted, [System.Collections.IDictionary] $current) {
         $delta = @{}
@@ -302,14 +314,7 @@ class GridWorkload {
 
     hidden [object] Find() {
         $this.Validate()
-        $get = @{ Name = [System.Management.Automation.WildcardPattern]::Escape($this.Name); ErrorAction = 'SilentlyContinue' }
-        if ($this.Datacenter) { $get.Datacenter = $this.Datacenter }
-        $found = @(GridAutomation\Get-GridWorkload @get | Where-Object { $_.Name -eq $this.Name })
-        if ($found.Count -gt 1) {
-            [GridDscHelper]::Fail(("GridWorkload '{0}' exists in {1} datacenters ({2}): give Datacenter." -f $this.Name, $found.Count, (($found.Datacenter | Sort-Object -Unique) -join ', ')), 'DscAmbiguousWorkload', 'InvalidArgument', $this)
-        }
-        if ($found.Count -eq 1) { return $found[0] }
-        return $null
+        return [GridDscHelper]::FindWorkload('GridWorkload', $this.Name, $this.Datacenter, $this)
     }
 
     hidden [void] Validate() {
@@ -484,6 +489,161 @@ class GridAgreement {
             foreach ($k in ($c.Keys | Sort-Object)) { $diff.Add("$k is '$($a.$k)', should be '$($c[$k])'") }
         }
         foreach ($d in $diff) { Write-Verbose "GridAgreement $($this.Owner) -> $($this.Consumer) on '$($this.Datacenter)': $d" }
+        return $diff.ToArray()
+    }
+}
+
+[DscResource()]
+class GridReplication {
+    # The protected workload's name.
+    [DscProperty(Key)]
+    [string] $Name
+
+    [DscProperty()]
+    [Ensure] $Ensure = [Ensure]::Present
+
+    # The source: the datacenter the workload is in (needed when the name exists in more than one).
+    [DscProperty()]
+    [string] $Datacenter
+
+    # Where the replica is kept (needed to protect).
+    [DscProperty()]
+    [string] $DestinationDatacenter
+
+    [DscProperty()]
+    [string] $DestinationHost
+
+    [DscProperty()]
+    [string] $Size
+
+    [DscProperty()]
+    [Nullable[int]] $RpoMinutes
+
+    [DscProperty()]
+    [Nullable[int]] $RecoveryPointCount
+
+    # Read only: the item's state (Protected, FailedOver, ...) and health when Get ran.
+    [DscProperty(NotConfigurable)]
+    [string] $State
+
+    [DscProperty(NotConfigurable)]
+    [string] $Health
+
+    [GridReplication] Get() {
+        $current = [GridReplication]::new()
+        $current.Name = $this.Name
+        $current.Datacenter = $this.Datacenter
+        $i = $this.Find()
+        if ($null -eq $i) { $current.Ensure = [Ensure]::Absent; return $current }
+        $current.Ensure = [Ensure]::Present
+        $current.Datacenter = $i.SourceDatacenter
+        $current.DestinationDatacenter = $i.DestinationDatacenter; $current.DestinationHost = $i.DestinationHost; $current.Size = $i.Size
+        $current.RpoMinutes = $i.RpoMinutes; $current.RecoveryPointCount = $i.RecoveryPointCount
+        $current.State = [string]$i.State; $current.Health = [string]$i.Health
+        return $current
+    }
+
+    [bool] Test() {
+        return $this.Differences().Count -eq 0
+    }
+
+    # Absent: Disable-GridReplication (the replica's points are removed). Not protected: Enable-GridReplication. Protected
+    # with other settings: the core changes none of them in place (Enable refuses AlreadyProtected), so Set re-protects:
+    # Disable-GridReplication, then Enable-GridReplication with the wanted settings (unset ones keep the item's), which
+    # makes a new full first copy. Only a Protected (or InitialSync) item without a test failover is changed: others are refused.
+    [void] Set() {
+        $np = [GridDscHelper]::NoPrompt()
+        $differences = $this.Differences()
+        if ($differences.Count -eq 0) { return }
+        $i = $this.Find()
+        $label = "GridReplication '$($this.Name)'"
+        if ($null -ne $i) {
+            if ([string]$i.State -notin 'Protected', 'InitialSync' -or $i.TestWorkloadIds.Count -gt 0) {
+                $why = if ($i.TestWorkloadIds.Count -gt 0) { 'runs a test failover (Stop-GridFailover -Test ends it)' } else { "is $($i.State) (Complete-GridFailover, then Enable-GridReplication -Reverse)" }
+                [GridDscHelper]::Fail("$label $why`: Set changes or disables only a Protected item.", 'DscReplicationBusy', 'ResourceBusy', $this)
+            }
+            $sameName = @(GridAutomation\Get-GridReplication -Name ([System.Management.Automation.WildcardPattern]::Escape($this.Name)) -ErrorAction Stop | Where-Object { $_.Name -eq $this.Name -and [string]$_.State -ne 'Disabled' })
+            if ($sameName.Count -gt 1) {
+                [GridDscHelper]::Fail("$label`: $($sameName.Count) protected workloads share the name, and Disable-GridReplication names items by name only: change them by hand.", 'DscAmbiguousReplication', 'InvalidArgument', $this)
+            }
+            Write-Verbose ("{0}: disabling {1}." -f $label, $(if ($this.Ensure -eq [Ensure]::Absent) { 'protection' } else { 'to re-protect with the new settings (no in-place change: a new full copy follows)' }))
+            GridAutomation\Disable-GridReplication -Name ([System.Management.Automation.WildcardPattern]::Escape($i.Name)) @np
+            if ($this.Ensure -eq [Ensure]::Absent) { return }
+        }
+        $w = $this.FindWorkload()
+        $enable = @{ Id = $w.Id; DestinationDatacenter = $this.DestinationDatacenter }
+        if ($null -ne $i) {
+            # unset properties keep what the item had
+            if (-not $this.DestinationDatacenter) { $enable.DestinationDatacenter = $i.DestinationDatacenter }
+            if ($i.DestinationHost) { $enable.DestinationHost = $i.DestinationHost }
+            if ($i.Size) { $enable.Size = $i.Size }
+            $enable.RpoMinutes = $i.RpoMinutes; $enable.RecoveryPointCount = $i.RecoveryPointCount
+        }
+        foreach ($p in 'DestinationHost', 'Size', 'RpoMinutes', 'RecoveryPointCount') { if ($null -ne $this.$p -and '' -ne $this.$p) { $enable[$p] = $this.$p } }
+        Write-Verbose ("{0}: protecting {1} into '{2}'." -f $label, $w.Id, $enable.DestinationDatacenter)
+        GridAutomation\Enable-GridReplication @enable @np
+    }
+
+    # The item protecting the workload (not Disabled), or $null.
+    hidden [object] Find() {
+        $this.Validate()
+        $found = @(GridAutomation\Get-GridReplication -Name ([System.Management.Automation.WildcardPattern]::Escape($this.Name)) -ErrorAction Stop |
+                Where-Object { $_.Name -eq $this.Name -and [string]$_.State -ne 'Disabled' -and (-not $this.Datacenter -or $_.SourceDatacenter -eq $this.Datacenter) })
+        if ($found.Count -gt 1) {
+            [GridDscHelper]::Fail(("GridReplication '{0}': {1} protected workloads have this name (from {2}): give Datacenter." -f $this.Name, $found.Count, (($found.SourceDatacenter | Sort-Object -Unique) -join ', ')), 'DscAmbiguousReplication', 'InvalidArgument', $this)
+        }
+        if ($found.Count -eq 1) { return $found[0] }
+        return $null
+    }
+
+    hidden [object] FindWorkload() {
+        $w = [GridDscHelper]::FindWorkload('GridReplication', $this.Name, $this.Datacenter, $this)
+        if ($null -eq $w) {
+            [GridDscHelper]::Fail(("GridReplication '{0}': no workload named '{0}'{1} to protect." -f $this.Name, $(if ($this.Datacenter) { " in '$($this.Datacenter)'" } else { '' })), 'DscWorkloadNotFound', 'ObjectNotFound', $this)
+        }
+        return $w
+    }
+
+    hidden [void] Validate() {
+        $label = "GridReplication '$($this.Name)'"
+        if ([string]::IsNullOrWhiteSpace($this.Name)) {
+            [GridDscHelper]::Fail('GridReplication: Name is required.', 'DscPropertyMissing', 'InvalidArgument', $this)
+        }
+        if ($this.Ensure -eq [Ensure]::Absent -and ($this.DestinationDatacenter -or $this.DestinationHost -or $this.Size -or $null -ne $this.RpoMinutes -or $null -ne $this.RecoveryPointCount)) {
+            [GridDscHelper]::Fail("$label`: Ensure = 'Absent' takes only Name and Datacenter.", 'DscConflictingProperties', 'InvalidArgument', $this)
+        }
+        if ($this.Datacenter -and $this.DestinationDatacenter -and $this.Datacenter -eq $this.DestinationDatacenter) {
+            [GridDscHelper]::Fail("$label`: Datacenter (the source) and DestinationDatacenter are both '$($this.Datacenter)': replicate to another datacenter.", 'DscConflictingProperties', 'InvalidArgument', $this)
+        }
+        if ($null -ne $this.RpoMinutes -and ($this.RpoMinutes -lt 1 -or $this.RpoMinutes -gt 10080)) {
+            [GridDscHelper]::Fail("$label`: RpoMinutes must be 1 to 10080 (a week), not $($this.RpoMinutes).", 'DscInvalidProperty', 'InvalidArgument', $this)
+        }
+        if ($null -ne $this.RecoveryPointCount -and ($this.RecoveryPointCount -lt 1 -or $this.RecoveryPointCount -gt 1000)) {
+            [GridDscHelper]::Fail("$label`: RecoveryPointCount must be 1 to 1000, not $($this.RecoveryPointCount).", 'DscInvalidProperty', 'InvalidArgument', $this)
+        }
+    }
+
+    hidden [string[]] Differences() {
+        $i = $this.Find()
+        $diff = [System.Collections.Generic.List[string]]::new()
+        if ($this.Ensure -eq [Ensure]::Absent) {
+            if ($null -ne $i) { $diff.Add("protected into '$($i.DestinationDatacenter)' ($($i.State)), should not be") }
+        }
+        elseif ($null -eq $i) {
+            if (-not $this.DestinationDatacenter) {
+                [GridDscHelper]::Fail("GridReplication '$($this.Name)' is not protected: give DestinationDatacenter to protect it.", 'DscPropertyMissing', 'InvalidArgument', $this)
+            }
+            $diff.Add('not protected')
+        }
+        else {
+            foreach ($p in 'DestinationDatacenter', 'DestinationHost', 'Size', 'RpoMinutes', 'RecoveryPointCount') {
+                $want = [GridDscHelper]::AsText($this.$p)
+                if ([string]::IsNullOrEmpty($want)) { continue }
+                $have = [GridDscHelper]::AsText($i.$p)
+                if ($want -ne $have) { $diff.Add("$p is '$have', should be '$want'") }
+            }
+        }
+        foreach ($d in $diff) { Write-Verbose "GridReplication '$($this.Name)': $d" }
         return $diff.ToArray()
     }
 }

@@ -76,7 +76,7 @@
         'Complete-GridFailover'
     )
     # Class-based DSC resources (GridAutomation.Dsc.psm1; docs/dsc.md).
-    DscResourcesToExport   = @('GridDatacenter', 'GridWorkload', 'GridAgreement')
+    DscResourcesToExport   = @('GridDatacenter', 'GridWorkload', 'GridAgreement', 'GridReplication')
     VariablesToExport      = @()
     AliasesToExport        = @()
     PrivateData            = @{

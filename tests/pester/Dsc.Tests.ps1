@@ -27,7 +27,16 @@ switch ($Method) {
         try { & $sb $Name $Property $Method } finally { $global:VerbosePreference = $saved }
     }
 
-    function Get-JournalCount { @(Get-GridOperation).Count }
+    function Get-JournalCount { @(Get-GridOperation -Last 100000).Count }
+
+    # Set makes the change, Test is then true, and a second Set writes no journal row.
+    function Assert-DscConverges([string] $Name, [hashtable] $Property) {
+        (Invoke-GridDsc Set $Name $Property).RebootRequired | Should -BeFalse
+        (Invoke-GridDsc Test $Name $Property).InDesiredState | Should -BeTrue
+        $before = Get-JournalCount
+        Invoke-GridDsc Set $Name $Property | Out-Null
+        Get-JournalCount | Should -Be $before -Because 'a second Set with nothing to change writes no journal row'
+    }
 
     New-SimDatacenter -Name dsc-1 -Parameters @{ Hosts = 2 } | Out-Null
     $script:create = Get-SimCreateArgs -Datacenter dsc-1
@@ -58,11 +67,7 @@ Describe 'GridDatacenter' {
     It 'Set registers, Test is then true, a second Set changes nothing' {
         $p = @{ Name = 'dsc-dc'; Provider = 'Simulator'; Owner = 'Contoso'; Settings = @{ Hosts = 2 } }
         (Invoke-GridDsc Test GridDatacenter $p).InDesiredState | Should -BeFalse
-        (Invoke-GridDsc Set GridDatacenter $p).RebootRequired | Should -BeFalse
-        (Invoke-GridDsc Test GridDatacenter $p).InDesiredState | Should -BeTrue
-        $before = Get-JournalCount
-        Invoke-GridDsc Set GridDatacenter $p | Out-Null
-        Get-JournalCount | Should -Be $before -Because 'a second Set with nothing to change writes no journal row'
+        Assert-DscConverges GridDatacenter $p
         $g = Invoke-GridDsc Get GridDatacenter @{ Name = 'dsc-dc' }
         $g.Ensure | Should -Be 'Present'
         $g.Provider | Should -Be 'Simulator'
@@ -250,5 +255,95 @@ Describe 'GridAgreement' {
         $before = Get-JournalCount
         { Invoke-GridDsc Set GridAgreement @{ Owner = 'Fabrikam'; Consumer = 'Contoso'; Datacenter = 'dsc-*'; Ensure = 'Absent'; MaxCpu = 1 } } | Should -Throw -ErrorId 'DscConflictingProperties'
         Get-JournalCount | Should -Be $before
+    }
+}
+
+Describe 'GridReplication' {
+    BeforeAll {
+        New-SimDatacenter -Name dsc-dr -Parameters @{ Hosts = 2 } | Out-Null
+        New-GridWorkload -Name dsc-rep, dsc-rep2 @script:create -Confirm:$false | Out-Null
+        function Get-VerboseText($out) { $out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | Out-String }
+    }
+
+    It 'Set protects, Test is then true, a second Set writes no journal row; Get has the documented shape' {
+        $p = @{ Name = 'dsc-rep'; Datacenter = 'dsc-1'; DestinationDatacenter = 'dsc-dr'; RpoMinutes = 30 }
+        $out = Invoke-GridDsc Test GridReplication $p -ShowVerbose 4>&1
+        (Get-VerboseText $out) | Should -Match "GridReplication 'dsc-rep': not protected"
+        ($out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }).InDesiredState | Should -BeFalse
+        Assert-DscConverges GridReplication $p
+        $g = Invoke-GridDsc Get GridReplication @{ Name = 'dsc-rep' }
+        $g.Ensure | Should -Be 'Present'
+        $g.Datacenter | Should -Be 'dsc-1'
+        $g.DestinationDatacenter | Should -Be 'dsc-dr'
+        $g.RpoMinutes | Should -Be 30
+        $g.RecoveryPointCount | Should -Be 24 -Because 'unset: the cmdlet''s default'
+        $g.State | Should -Be 'Protected'
+        $g.Health | Should -Be 'Healthy'
+        (Get-GridReplication -Name dsc-rep).State | Should -Be 'Protected'
+    }
+
+    It 'unset properties are "don''t care": only the name is in the desired state, and its Set changes nothing' {
+        (Invoke-GridDsc Test GridReplication @{ Name = 'dsc-rep' }).InDesiredState | Should -BeTrue
+        $before = Get-JournalCount
+        Invoke-GridDsc Set GridReplication @{ Name = 'dsc-rep'; DestinationDatacenter = 'dsc-dr' } | Out-Null
+        Get-JournalCount | Should -Be $before
+    }
+
+    It 'another RPO and point count: Test says what differs; Set re-protects (Disable + Enable), keeping what was not given' {
+        $p = @{ Name = 'dsc-rep'; RpoMinutes = 60; RecoveryPointCount = 4 }
+        $out = Invoke-GridDsc Test GridReplication $p -ShowVerbose 4>&1
+        $text = Get-VerboseText $out
+        $text | Should -Match "RpoMinutes is '30', should be '60'"
+        $text | Should -Match "RecoveryPointCount is '24', should be '4'"
+        $text | Should -Not -Match 'DestinationDatacenter'
+        $since = [datetimeoffset]::UtcNow
+        Invoke-GridDsc Set GridReplication $p -ShowVerbose 4>&1 | Out-Null
+        $i = Get-GridReplication -Name dsc-rep
+        $i.RpoMinutes | Should -Be 60
+        $i.RecoveryPointCount | Should -Be 4
+        $i.DestinationDatacenter | Should -Be 'dsc-dr' -Because 'a property left out keeps the item''s value'
+        $i.State | Should -Be 'Protected'
+        $kinds = @(Get-GridOperation -Last 100000 | Where-Object { $_.Started -ge $since } | ForEach-Object Kind)
+        $kinds | Should -Contain 'DisableReplication'
+        $kinds | Should -Contain 'EnableReplication'
+        (Invoke-GridDsc Test GridReplication $p).InDesiredState | Should -BeTrue
+    }
+
+    It 'Absent disables; Test is then true and a second Absent Set writes no journal row' {
+        $p = @{ Name = 'dsc-rep'; Ensure = 'Absent' }
+        (Get-VerboseText (Invoke-GridDsc Test GridReplication $p -ShowVerbose 4>&1)) | Should -Match "protected into 'dsc-dr' \(Protected\), should not be"
+        Invoke-GridDsc Set GridReplication $p | Out-Null
+        @(Get-GridReplication -Name dsc-rep | Where-Object State -ne 'Disabled').Count | Should -Be 0
+        (Invoke-GridDsc Get GridReplication @{ Name = 'dsc-rep' }).Ensure | Should -Be 'Absent'
+        (Invoke-GridDsc Test GridReplication $p).InDesiredState | Should -BeTrue
+        $before = Get-JournalCount
+        Invoke-GridDsc Set GridReplication $p | Out-Null
+        Get-JournalCount | Should -Be $before
+    }
+
+    It 'a failed-over item is not re-protected behind the operator''s back: DscReplicationBusy, nothing changes' {
+        Invoke-GridDsc Set GridReplication @{ Name = 'dsc-rep2'; DestinationDatacenter = 'dsc-dr' } | Out-Null
+        Start-GridFailover -Name dsc-rep2 -Mode Unplanned -Force | Out-Null
+        $before = Get-JournalCount
+        { Invoke-GridDsc Set GridReplication @{ Name = 'dsc-rep2'; RpoMinutes = 5 } } | Should -Throw -ErrorId 'DscReplicationBusy'
+        Get-JournalCount | Should -Be $before
+        (Get-GridReplication -Name dsc-rep2).State | Should -Be 'FailedOver'
+    }
+
+    It '<Case> is the error <Id>, and nothing is journaled' -ForEach @(
+        @{ Case = 'Absent with an RPO'; Id = 'DscConflictingProperties'; P = @{ Name = 'dsc-rep'; Ensure = 'Absent'; RpoMinutes = 15 } }
+        @{ Case = 'the source as destination'; Id = 'DscConflictingProperties'; P = @{ Name = 'dsc-rep'; Datacenter = 'dsc-1'; DestinationDatacenter = 'dsc-1' } }
+        @{ Case = 'an RPO of 0'; Id = 'DscInvalidProperty'; P = @{ Name = 'dsc-rep'; DestinationDatacenter = 'dsc-dr'; RpoMinutes = 0 } }
+        @{ Case = 'a point count over 1000'; Id = 'DscInvalidProperty'; P = @{ Name = 'dsc-rep'; DestinationDatacenter = 'dsc-dr'; RecoveryPointCount = 1001 } }
+        @{ Case = 'an unprotected workload without a destination'; Id = 'DscPropertyMissing'; P = @{ Name = 'dsc-rep'; RpoMinutes = 15 } }
+        @{ Case = 'a workload that does not exist'; Id = 'DscWorkloadNotFound'; P = @{ Name = 'dsc-none'; DestinationDatacenter = 'dsc-dr' } }
+    ) {
+        $before = Get-JournalCount
+        { Invoke-GridDsc Set GridReplication $P } | Should -Throw -ErrorId $Id
+        Get-JournalCount | Should -Be $before
+    }
+
+    It 'an error of the cmdlet underneath (unknown destination) reaches DSC with its own id' {
+        { Invoke-GridDsc Set GridReplication @{ Name = 'dsc-rep'; DestinationDatacenter = 'nowhere' } } | Should -Throw -ErrorId 'DatacenterNotFound*'
     }
 }

@@ -147,3 +147,65 @@ Describe 'Send-GridShowback.ps1 (monthly)' {
         $r.Error | Should -Match "(?m)$Id`:"
     }
 }
+
+Describe 'Invoke-GridDrDrill.ps1 (weekly)' {
+    BeforeAll {
+        New-SimDatacenter -Name rb-dr -Parameters @{ Hosts = 2 } | Out-Null
+        $a1 = Get-SimCreateArgs -Datacenter rb-1
+        New-GridWorkload -Name drill-a, drill-b @a1 -Tag @{ DrDrill = 'weekly' } -Confirm:$false | Out-Null
+        New-GridWorkload -Name drill-bare @a1 -Confirm:$false | Out-Null
+        Enable-GridReplication -Name drill-a, drill-b -Datacenter rb-1 -DestinationDatacenter rb-dr -Force
+        Reset-GridEngine
+        # What a drill must leave as it found it: every workload with its state, every protected item with its test copies.
+        function Get-GridPicture {
+            Reset-GridEngine
+            (@(Get-GridWorkload | Sort-Object Id | ForEach-Object { "$($_.Id) $($_.State)" }) +
+             @(Get-GridReplication | Sort-Object Name | ForEach-Object { "$($_.Name) $($_.State) $($_.TestWorkloadIds.Count)" })) -join "`n"
+        }
+    }
+
+    It 'test-fails the tagged workloads over, checks the copies run, removes them, and reports RTO and data loss' {
+        $before = Get-GridPicture
+        $opsBefore = @(Get-GridOperation -Last 100000).Count
+        $r = Invoke-Runbook -File 'Invoke-GridDrDrill.ps1' -Arguments @('-DetailedLog')
+        $r.ExitCode | Should -Be 0 -Because $r.Error
+        $r.Error | Should -BeNullOrEmpty
+        $r.Output | Should -Match 'VERBOSE: DR drill of 2 workload\(s\) tagged DrDrill=weekly'
+        $r.Output | Should -Match "VERBOSE: 'drill-a' is protected into 'rb-dr' \(Healthy"
+        $r.Output | Should -Match "VERBOSE: Test copy of 'drill-a' runs as rb-dr/\S+: RTO [\d.]+ s, data loss [\d.]+ s"
+        $r.Output | Should -Match "VERBOSE: Test copy of 'drill-b' runs as rb-dr/"
+        $r.Output | Should -Match 'VERBOSE: Removing the test copies of 2 workload\(s\)'
+        $r.Output | Should -Match 'VERBOSE: DR drill passed: 2 workload\(s\)'
+        # the report: one object per workload
+        ([regex]::Matches($r.Output, '(?m)^Result\s*:\s*Passed')).Count | Should -Be 2
+        ([regex]::Matches($r.Output, '(?m)^TestCopyState\s*:\s*Running')).Count | Should -Be 2
+        $r.Output | Should -Match '(?m)^Rto\s*:\s*\d{2}:\d{2}:\d{2}'
+        $r.Output | Should -Match '(?m)^DataLoss\s*:\s*\d{2}:\d{2}:\d{2}'
+        $r.Output | Should -Not -Match 'drill-bare'
+        # nothing left behind, and the drill was journaled (the test failover and its cleanup)
+        Get-GridPicture | Should -Be $before
+        @(Get-GridWorkload -Datacenter rb-dr).Count | Should -Be 0
+        @(Get-GridOperation -Last 100000).Count | Should -BeGreaterThan $opsBefore
+    }
+
+    It 'fails before starting anything when a workload is not protected: non-zero exit, NotProtected, nothing changed' {
+        $before = Get-GridPicture
+        $opsBefore = @(Get-GridOperation -Last 100000).Count
+        $r = Invoke-Runbook -File 'Invoke-GridDrDrill.ps1' -Arguments @('-Name', 'drill-a,drill-bare', '-DetailedLog')
+        $r.ExitCode | Should -Not -Be 0
+        $r.Error | Should -Match "(?m)NotProtected: 'drill-bare' \(rb-1/\S+\) is not protected"
+        $r.Output | Should -Not -Match 'Test copy of'
+        Get-GridPicture | Should -Be $before
+        @(Get-GridOperation -Last 100000).Count | Should -Be $opsBefore
+    }
+
+    It 'fails with a non-zero exit code and the error id <Id> for <Case>' -ForEach @(
+        @{ Case = 'a tag nothing carries'; Id = 'RunbookNothingToDrill'; Arguments = @('-Tag', 'DrDrill=never') }
+        @{ Case = 'a malformed tag'; Id = 'RunbookInvalidTag'; Arguments = @('-Tag', 'weekly') }
+        @{ Case = 'an unknown workload'; Id = 'WorkloadNotFound'; Arguments = @('-Name', 'drill-nobody') }
+    ) {
+        $r = Invoke-Runbook -File 'Invoke-GridDrDrill.ps1' -Arguments $Arguments
+        $r.ExitCode | Should -Not -Be 0
+        $r.Error | Should -Match "(?m)$Id`:"
+    }
+}

@@ -37,10 +37,22 @@ namespace GridAutomation.Commands
     }
 
     /// <summary>Protects workloads into another datacenter: checks the pair, makes the first full copy there, keeps the replica stopped.</summary>
-    [Cmdlet(VerbsLifecycle.Enable, "GridReplication", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = ByObject)]
+    [Cmdlet(VerbsLifecycle.Enable, "GridReplication", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = ByName)]
     [OutputType(typeof(GridReplication))]
     public sealed class EnableGridReplicationCommand : ReplicationTargetCmdlet
     {
+        private const string ByName = "ByName";
+
+        /// <summary>Workload names; wildcards protect every match (as Move-GridWorkload -Name).</summary>
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByName, ValueFromPipelineByPropertyName = true)]
+        [SupportsWildcards] [ValidateNotNullOrEmpty] [ArgumentCompleter(typeof(WorkloadNameCompleter))]
+        public string[] Name { get; set; } = null!;
+
+        /// <summary>Datacenters to look for -Name in (wildcards); all registered ones by default.</summary>
+        [Parameter(ParameterSetName = ByName, ValueFromPipelineByPropertyName = true)]
+        [SupportsWildcards] [ValidateNotNullOrEmpty] [ArgumentCompleter(typeof(DatacenterCompleter))]
+        public string[]? Datacenter { get; set; }
+
         /// <summary>Where the replica is kept (and where a failover starts it).</summary>
         [Parameter] [ValidateNotNullOrEmpty] [ArgumentCompleter(typeof(DestinationDatacenterCompleter))]
         public string? DestinationDatacenter { get; set; }
@@ -61,7 +73,8 @@ namespace GridAutomation.Commands
 
         protected override void ProcessRecord()
         {
-            foreach (var w in Targets())
+            var targets = ParameterSetName == ByName ? FindWorkloadsByName(Name, Datacenter) : Targets().Select(t => (Workload: t, Note: "")).ToList();
+            foreach (var (w, note) in targets)
             {
                 var req = new ReplicationRequest { DestinationDatacenter = DestinationDatacenter ?? "", DestinationHost = DestinationHost, Size = Size, RpoMinutes = RpoMinutes, RecoveryPointCount = RecoveryPointCount };
                 if (!Reverse.IsPresent && string.IsNullOrEmpty(DestinationDatacenter))
@@ -69,7 +82,7 @@ namespace GridAutomation.Commands
                     WriteError(ErrorMapping.Create("DestinationDatacenterRequired", ErrorCategory.InvalidArgument, "Give -DestinationDatacenter (or -Reverse to reprotect a failed-over workload).", w.Id, GridErrorKind.InvalidRequest));
                     continue;
                 }
-                if (!Approve($"{w.Name} ({w.Id})", Reverse.IsPresent ? "Reprotect (reverse replication)" : "Protect into " + DestinationDatacenter)) continue;
+                if (!Approve($"{w.Name} ({w.Id})", (Reverse.IsPresent ? "Reprotect (reverse replication)" : "Protect into " + DestinationDatacenter) + note)) continue;
                 bool ok = Reverse.IsPresent
                     ? TryRun(ct => Engine.Replication.ReverseAsync(Engine.Replication.Find(w.Id) ?? throw GridException.NotFound($"'{w.Name}' is not protected.", "NotProtected", w.Id), req, Observer, ct), w, out var item)
                     : TryRun(ct => Engine.Replication.EnableAsync(w, req, Observer, ct), w, out item);

@@ -151,25 +151,7 @@ namespace GridAutomation.Internal
                     }
                     break;
                 default:
-                    var found = new List<GridWorkload>();
-                    var filter = new WorkloadFilter { Names = Name, Datacenters = Datacenter };
-                    bool complete = Stream(ct => Engine.GetWorkloadsAsync(filter, Observer, ct), w => found.Add(w));
-                    foreach (var n in Name)
-                    {
-                        if (HasWildcard(n) || !complete) continue;
-                        if (!found.Any(w => IsLiteralMatch(w.Name, n)))
-                            WriteError(ErrorMapping.Create("WorkloadNotFound", ErrorCategory.ObjectNotFound,
-                                $"No workload named '{n}'" + (Datacenter != null ? " in datacenter " + string.Join(", ", Datacenter) : "") + ".",
-                                n, GridErrorKind.NotFound));
-                    }
-                    bool several = found.Count > 1 || Name.Any(HasWildcard);
-                    for (int i = 0; i < found.Count; i++)
-                    {
-                        var note = several
-                            ? $" [match {i + 1} of {found.Count} for -Name {string.Join(",", Name.Select(x => "'" + x + "'"))}]"
-                            : "";
-                        list.Add((found[i], note));
-                    }
+                    list.AddRange(FindWorkloadsByName(Name, Datacenter));
                     break;
             }
             return list;
