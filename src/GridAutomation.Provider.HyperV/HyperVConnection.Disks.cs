@@ -9,18 +9,17 @@ using GridAutomation.Core.Transport;
 namespace GridAutomation.Providers.HyperV
 {
     /// <summary>
-    /// Hyper-V's side of moves between datacenters (issue 20), as far as it is built: the disks are described
-    /// (Get-VHD on the VM's host: VHDX, or a fixed VHD) so Test-GridMove shows the path each disk takes (vhdx →
-    /// qcow2/raw into libvirt through qemu-img). Carrying the bytes (IDiskTransfer: a streamed copy over the remoting
-    /// session) is not built yet, so the planner says MoveNotImplemented, and nothing is imported into Hyper-V.
+    /// Hyper-V's side of moves between datacenters (issue 20): the disks are described (Get-VHD on the VM's host:
+    /// VHDX, or a fixed VHD) so Test-GridMove shows the path each disk takes (vhdx → qcow2/raw into libvirt through
+    /// qemu-img, raw/qcow2 → vhdx into Hyper-V). The bytes are carried by HyperVDisks.cs.
     /// </summary>
     internal sealed partial class HyperVConnection : IDiskTransport
     {
         private static readonly DiskFormat[] Exports = { DiskFormat.Vhdx, DiskFormat.VhdFixed };
 
         public IReadOnlyList<DiskFormat> ExportFormats => Exports;
-        /// <summary>None yet: an import (copy in + New-VM with the disk) is not built, so Hyper-V is no move destination.</summary>
-        public IReadOnlyList<DiskFormat> ImportFormats => Array.Empty<DiskFormat>();
+        /// <summary>VHDX first (what the core converts other formats into), a fixed VHD as it is.</summary>
+        public IReadOnlyList<DiskFormat> ImportFormats => Exports;
         /// <summary>A VHDX holds up to 64 TB.</summary>
         public long? MaxDiskBytes => 64L << 40;
         public IReadOnlyList<string> SupportedFirmware { get; } = new[] { "bios", "uefi" };

@@ -30,12 +30,14 @@ namespace GridAutomation.Providers.HyperV
             var caps = HyperVProvider.All;
             if (hosts.Count < 2) caps &= ~(GridCapabilities.Move | GridCapabilities.LiveMove);
             Capabilities = caps;
-            Endpoint = string.Join(", ", hosts.Select(h => h.Address));
+            _endpoint = string.Join(", ", hosts.Select(h => h.Address));
         }
+
+        private readonly string _endpoint;
 
         public GridDatacenter Datacenter { get; }
         public GridCapabilities Capabilities { get; }
-        public string Endpoint { get; }
+        public string Endpoint => _cluster != null ? $"cluster {_cluster}: {_endpoint}" : _endpoint;
         /// <summary>Remoting does not retry: a transient transport error surfaces as Unavailable for the engine's policy.</summary>
         public bool HandlesOwnRetries => false;
 
@@ -150,8 +152,10 @@ namespace GridAutomation.Providers.HyperV
                     gh.Properties["Address"] = h.Address;
                     gh.Properties["ComputerName"] = h.ComputerName;
                     gh.Properties["VirtualHardDiskPath"] = h.VirtualHardDiskPath;
+                    ApplyClusterState(gh);
                     result.Add(gh);
                 }
+                result.AddRange(UnreachableNodes());
                 return result;
             }, cancellationToken);
         }
@@ -270,6 +274,15 @@ namespace GridAutomation.Providers.HyperV
                 : _hosts.OrderBy(h => all.Where(x => ReferenceEquals(x.Host, h) && x.W.State == WorkloadState.Running).Sum(x => x.W.MemoryMB ?? 0)).First();
             string? imageFile = ImageFileOf(request);
             int generation = request.Options.TryGetValue("Generation", out var g) && int.TryParse(g, out var gi) && (gi == 1 || gi == 2) ? gi : 2;
+            string? vhdPath = null;
+            if (request.Options.TryGetValue("ImportedDisk", out var imported) && !string.IsNullOrEmpty(imported))
+            {
+                // a move's create: the VM goes on the host its disk was imported to, of the generation the source's firmware needs
+                var (diskHost, diskGeneration, diskPath) = ParseReference(imported);
+                host = HostByName(diskHost);
+                vhdPath = diskPath; imageFile = null;
+                if (!request.Options.ContainsKey("Generation")) generation = diskGeneration;
+            }
             string? switchName = request.Options.TryGetValue("SwitchName", out var sw) && !string.IsNullOrEmpty(sw) ? sw
                 : request.Options.TryGetValue("Network", out var net) && !string.IsNullOrEmpty(net) ? net : _switchName;
             var notes = new GridNotes { IdempotencyKey = key, Size = sizeName, Image = request.Image, Created = DateTimeOffset.UtcNow };
@@ -278,7 +291,7 @@ namespace GridAutomation.Providers.HyperV
             Checkpoint(scope, "create.host", host.Name);
             _verbose($"Hyper-V: New-VM '{request.Name}' on {host.Name}");
             var output = host.Invoke(RemoteScripts.Create, Args(("Name", request.Name), ("MemoryBytes", memMB * 1024 * 1024), ("Cpu", cpu),
-                ("Notes", notes.ToString()), ("ImageFile", imageFile), ("Generation", generation), ("SwitchName", switchName), ("PowerOn", request.PowerOn)), ct, request.Name);
+                ("Notes", notes.ToString()), ("ImageFile", imageFile), ("Generation", generation), ("SwitchName", switchName), ("PowerOn", request.PowerOn), ("VhdPath", vhdPath), ("Cluster", _cluster)), ct, request.Name);
             return Map(output.Single(), host);
         }
 
@@ -316,7 +329,7 @@ namespace GridAutomation.Providers.HyperV
             return Run(() =>
             {
                 Checkpoint(scope, "remove.vm", nativeId);
-                OnVm(nativeId, RemoteScripts.Remove, Args(("RemoveStorage", removeStorage)), cancellationToken);
+                OnVm(nativeId, RemoteScripts.Remove, Args(("RemoveStorage", removeStorage), ("Cluster", _cluster)), cancellationToken);
                 _lastSeen.TryRemove(nativeId, out _);
             }, cancellationToken);
         }
@@ -382,8 +395,16 @@ namespace GridAutomation.Providers.HyperV
             var w = Map(output.Single(), src);
             string? storagePath = _includeStorage && dest.VirtualHardDiskPath != null ? JoinRemote(dest.VirtualHardDiskPath, w.Name) : null;
             Checkpoint(scope, MovePlanKey, src.Name + "|" + dest.Name);
-            _verbose($"Hyper-V: Compare-VM and Move-VM '{w.Name}' from {src.Name} to {dest.Name}{(_includeStorage ? " with storage" : "")}");
-            OnVm(nativeId, RemoteScripts.Move, Args(("DestinationHost", dest.Name), ("IncludeStorage", _includeStorage), ("DestinationStoragePath", storagePath)), ct);
+            if (MovesByCluster(w))
+            {
+                _verbose($"Hyper-V: Move-ClusterVirtualMachineRole '{w.Name}' (cluster {_cluster}) from {src.Name} to {dest.Name}, live");
+                OnVm(nativeId, RemoteScripts.ClusterMove, Args(("DestinationHost", dest.Name), ("Cluster", _cluster)), ct);
+            }
+            else
+            {
+                _verbose($"Hyper-V: Compare-VM and Move-VM '{w.Name}' from {src.Name} to {dest.Name}{(_includeStorage ? " with storage" : "")}");
+                OnVm(nativeId, RemoteScripts.Move, Args(("DestinationHost", dest.Name), ("IncludeStorage", _includeStorage), ("DestinationStoragePath", storagePath)), ct);
+            }
             _lastSeen[nativeId] = dest;
             Checkpoint(scope, MoveDoneKey, dest.Name);
         }

@@ -52,6 +52,8 @@ namespace GridAutomation.Providers.HyperV
                 "Virtual switch new workloads are connected to (default: none)."),
             new ProviderParameter("IncludeStorage", ProviderParameterKind.Switch,
                 "Moves copy the VM's storage too (Move-VM -IncludeStorage, shared-nothing live migration) into the destination's virtual hard disk path."),
+            new ProviderParameter("Cluster", ProviderParameterKind.String,
+                "A Failover Cluster as the datacenter: its nodes (Get-ClusterNode, asked through the first -HostName) are the hosts; clustered VMs move with Move-ClusterVirtualMachineRole."),
         };
 
         public bool IsAvailable(out string? reason) { reason = null; return true; }
@@ -64,31 +66,79 @@ namespace GridAutomation.Providers.HyperV
             string? imagePath = request.GetSetting("ImagePath") is { Length: > 0 } ip ? ip : null;
             string? switchName = request.GetSetting("SwitchName") is { Length: > 0 } sw ? sw : null;
             bool includeStorage = request.GetSwitch("IncludeStorage");
+            string? cluster = request.GetSetting("Cluster") is { Length: > 0 } cl ? cl.Trim() : null;
             return Task.Run<IGridConnection>(() =>
             {
                 var hosts = specs.Select(s => new RemoteHost(s, verbose)).ToList();
+                List<ClusterNodeInfo>? nodes = null;
                 try
                 {
                     foreach (var h in hosts)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        var r = h.Invoke(RemoteScripts.DescribeHost, null, cancellationToken, h.Address).FirstOrDefault()
-                                ?? throw new GridException(GridErrorKind.Unavailable, $"Get-VMHost returned nothing on '{h.Address}'.", "HyperVModuleMissing") { Target = h.Address, IsTransient = false };
-                        h.Name = VmMapper.Str(r, "Name") ?? h.Address;
-                        h.ComputerName = VmMapper.Str(r, "ComputerName");
-                        h.VirtualHardDiskPath = VmMapper.Str(r, "VirtualHardDiskPath");
+                        Describe(h, cancellationToken);
                     }
                     var dup = hosts.GroupBy(h => h.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
                     if (dup != null)
                         throw GridException.InvalidRequest($"Two entries reach the same Hyper-V host '{dup.Key}' ({string.Join(", ", dup.Select(h => h.Address))}).", "HyperVHostDuplicate", request.Datacenter.Name);
+                    if (cluster != null) nodes = ClusterNodes(cluster, hosts, specs[0], request, verbose, cancellationToken);
                 }
                 catch
                 {
                     foreach (var h in hosts) h.Dispose();
                     throw;
                 }
-                return new HyperVConnection(request.Datacenter, hosts, imagePath, switchName, includeStorage, verbose);
+                var connection = new HyperVConnection(request.Datacenter, hosts, imagePath, switchName, includeStorage, verbose);
+                if (cluster != null) connection.SetCluster(cluster, nodes!);
+                return connection;
             }, cancellationToken);
+        }
+
+        /// <summary>The host itself (Get-VMHost): its name, which Move-VM and the cluster know it by, and its disk folder.</summary>
+        private static void Describe(RemoteHost h, CancellationToken ct)
+        {
+            var r = h.Invoke(RemoteScripts.DescribeHost, null, ct, h.Address).FirstOrDefault()
+                    ?? throw new GridException(GridErrorKind.Unavailable, $"Get-VMHost returned nothing on '{h.Address}'.", "HyperVModuleMissing") { Target = h.Address, IsTransient = false };
+            h.Name = VmMapper.Str(r, "Name") ?? h.Address;
+            h.ComputerName = VmMapper.Str(r, "ComputerName");
+            h.VirtualHardDiskPath = VmMapper.Str(r, "VirtualHardDiskPath");
+        }
+
+        /// <summary>
+        /// -Cluster: the cluster's nodes, asked through the first host (Get-Cluster checks the name, Get-ClusterNode
+        /// lists the nodes). Every given host must be a node (HyperVHostNotClusterNode). A node that is Up or Paused
+        /// and not given is reached by its own name with the same user, key and port (how a cluster's nodes are
+        /// named in DNS); when that fails it is kept as an unreachable node, listed Down with the reason. A Down
+        /// node gets no session. New sessions are added to <paramref name="hosts"/>.
+        /// </summary>
+        private static List<ClusterNodeInfo> ClusterNodes(string cluster, List<RemoteHost> hosts, HostSpec first, ProviderConnectRequest request, Action<string> verbose, CancellationToken ct)
+        {
+            var nodes = hosts[0].Invoke(RemoteScripts.ClusterNodes, new Dictionary<string, object?> { ["Cluster"] = cluster }, ct, cluster)
+                .Select(r => new ClusterNodeInfo { Name = VmMapper.Str(r, "Name") ?? "", State = VmMapper.Str(r, "State") ?? "Unknown" })
+                .Where(n => n.Name.Length > 0).ToList();
+            foreach (var h in hosts)
+                if (!nodes.Any(n => string.Equals(n.Name, h.Name, StringComparison.OrdinalIgnoreCase)))
+                    throw GridException.InvalidRequest($"Host '{h.Name}' ({h.Address}) is not a node of cluster '{cluster}'. Its nodes: {string.Join(", ", nodes.Select(n => n.Name))}.", "HyperVHostNotClusterNode", request.Datacenter.Name);
+            foreach (var n in nodes)
+            {
+                if (hosts.Any(h => string.Equals(h.Name, n.Name, StringComparison.OrdinalIgnoreCase))) continue;
+                if (n.State != "Up" && n.State != "Paused") { n.Unreachable = $"cluster node is {n.State}"; continue; }
+                var spec = new HostSpec
+                {
+                    Address = (first.UserName != null ? first.UserName + "@" : "") + n.Name, Ssh = first.Ssh, UserName = first.UserName, Host = n.Name,
+                    Port = request.GetSetting("Port") is { Length: > 0 } ps && int.TryParse(ps, NumberStyles.Integer, CultureInfo.InvariantCulture, out int p) ? p : (int?)null,
+                    KeyFilePath = first.KeyFilePath, KnownHostsFile = first.KnownHostsFile, Subsystem = first.Subsystem, UseSsl = first.UseSsl, Credential = first.Credential,
+                };
+                var node = new RemoteHost(spec, verbose);
+                try { Describe(node, ct); hosts.Add(node); }
+                catch (GridException ex)
+                {
+                    node.Dispose();
+                    n.Unreachable = $"cluster node is {n.State}, but no session reaches it at {spec.Address}: {ex.Message}";
+                    verbose($"Hyper-V: cluster '{cluster}' node {n.Name}: {n.Unreachable}");
+                }
+            }
+            return nodes;
         }
 
         /// <summary>Validates the settings into one spec per host (no connection made). Internal for the unit tests.</summary>

@@ -120,6 +120,13 @@ namespace GridAutomation.Providers.HyperV
 
         /// <summary>Runs a script on the host with named parameters and returns its output as records. Blocking: call on a pool thread.</summary>
         public List<Dictionary<string, object?>> Invoke(string script, IDictionary<string, object?>? parameters, CancellationToken ct, object? target)
+            => InvokeRaw(script, parameters, ct, target).Where(o => o != null).Select(ToRecord).ToList();
+
+        /// <summary>
+        /// Like <see cref="Invoke"/>, but the output as it was deserialized (a byte[] chunk of a disk stays a byte[]:
+        /// remoting carries it as one base64 element). Blocking: call on a pool thread.
+        /// </summary>
+        public System.Collections.ObjectModel.Collection<PSObject> InvokeRaw(string script, IDictionary<string, object?>? parameters, CancellationToken ct, object? target)
         {
             _gate.Wait(ct);
             try
@@ -142,7 +149,7 @@ namespace GridAutomation.Providers.HyperV
                 catch (PipelineStoppedException) { ct.ThrowIfCancellationRequested(); throw; }
                 ct.ThrowIfCancellationRequested();
                 if (ps.Streams.Error.Count > 0) throw FromRecord(ps.Streams.Error[0], target);
-                return output.Where(o => o != null).Select(ToRecord).ToList();
+                return output;
             }
             catch (InvalidRunspaceStateException ex) { DropRunspace(); throw HyperVErrors.FromTransport(Address, ex.Message, ex); }
             finally { _gate.Release(); }

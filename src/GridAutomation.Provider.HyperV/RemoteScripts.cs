@@ -7,7 +7,7 @@ namespace GridAutomation.Providers.HyperV
     /// Get-VM on the same host can never answer. Errors the scripts raise themselves carry the id "Grid.&lt;ErrorId&gt;"
     /// and an ErrorCategory (see HyperVErrors.FromRemote).
     /// </summary>
-    internal static class RemoteScripts
+    internal static partial class RemoteScripts
     {
         private const string Prologue = "$ErrorActionPreference = 'Stop'\n$ProgressPreference = 'SilentlyContinue'\n";
 
@@ -50,10 +50,14 @@ namespace GridAutomation.Providers.HyperV
             "[pscustomobject]@{ Exists = [bool](Test-Path -LiteralPath $ImageFile -PathType Leaf) }";
 
         public static readonly string Create =
-            "param([string] $Name, [long] $MemoryBytes, [int] $Cpu, [string] $Notes, [string] $ImageFile, [int] $Generation, [string] $SwitchName, [bool] $PowerOn)\n" + Prologue +
+            "param([string] $Name, [long] $MemoryBytes, [int] $Cpu, [string] $Notes, [string] $ImageFile, [int] $Generation, [string] $SwitchName, [bool] $PowerOn, [string] $VhdPath, [string] $Cluster)\n" + Prologue +
             "$vmHost = Hyper-V\\Get-VMHost\n" +
             "$new = @{ Name = $Name; MemoryStartupBytes = $MemoryBytes; Generation = $Generation }\n" +
-            "if ($ImageFile) {\n" +
+            // a move's create: the disk its import copied to this host is attached as it is (New-VM -VHDPath)
+            "if ($VhdPath) {\n" +
+            "  if (-not (Test-Path -LiteralPath $VhdPath -PathType Leaf)) { Write-Error -Message \"The imported disk '$VhdPath' does not exist on $($vmHost.Name).\" -ErrorId 'Grid.DiskNotFound' -Category ObjectNotFound }\n" +
+            "  $new.VHDPath = $VhdPath\n" +
+            "} elseif ($ImageFile) {\n" +
             "  if (-not (Test-Path -LiteralPath $ImageFile -PathType Leaf)) { Write-Error -Message \"Image file '$ImageFile' does not exist on $($vmHost.Name).\" -ErrorId 'Grid.ImageNotFound' -Category ObjectNotFound }\n" +
             "  $dir = Join-Path $vmHost.VirtualHardDiskPath $Name\n" +
             "  $null = New-Item -ItemType Directory -Path $dir -Force\n" +
@@ -65,6 +69,8 @@ namespace GridAutomation.Providers.HyperV
             "$vm = Hyper-V\\New-VM @new\n" +
             "Hyper-V\\Set-VMProcessor -VM $vm -Count $Cpu\n" +
             "Hyper-V\\Set-VM -VM $vm -Notes $Notes\n" +
+            // in a cluster datacenter the VM becomes a clustered role (highly available) on the node it was made on
+            "if ($Cluster) { $null = FailoverClusters\\Add-ClusterVirtualMachineRole -VMId $vm.Id -Cluster $Cluster }\n" +
             "if ($PowerOn) { Hyper-V\\Start-VM -VM $vm }\n" +
             "Hyper-V\\Get-VM -Id $vm.Id | " + Select;
 
@@ -110,8 +116,10 @@ namespace GridAutomation.Providers.HyperV
             " ControllerType = $d.ControllerType.ToString(); ControllerNumber = $d.ControllerNumber; ControllerLocation = $d.ControllerLocation; Generation = $vm.Generation }\n" +
             "}";
 
-        public const string Remove = "param([string] $Id, [bool] $RemoveStorage)\n" + Prologue + FindVm +
+        public const string Remove = "param([string] $Id, [bool] $RemoveStorage, [string] $Cluster)\n" + Prologue + FindVm +
             "$disks = @($vm.HardDrives | ForEach-Object Path)\n" +
+            // a clustered VM leaves the cluster first (its role, named after the VM), then Hyper-V removes it
+            "if ($Cluster -and $vm.IsClustered) { $g = @(FailoverClusters\\Get-ClusterGroup -Cluster $Cluster | Where-Object { $_.GroupType.ToString() -eq 'VirtualMachine' -and $_.Name -eq $vm.Name }); if ($g) { FailoverClusters\\Remove-ClusterGroup -Name $g[0].Name -RemoveResources -Force -Cluster $Cluster -Confirm:$false } }\n" +
             "if ($state -eq 'Saved') { Hyper-V\\Remove-VMSavedState -VM $vm }\n" +
             "elseif ($state -ne 'Off') { Hyper-V\\Stop-VM -VM $vm -TurnOff -Force -Confirm:$false }\n" +
             "Hyper-V\\Remove-VM -VM $vm -Force -Confirm:$false\n" +

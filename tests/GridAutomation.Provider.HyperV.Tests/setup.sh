@@ -7,7 +7,10 @@
 #                    the system sshd on port 22 (containers with a policy-rc.d that returns 101 do not).
 #   qemu-utils       qemu-img: the stand-in's Get-VHD reads a disk's format and size with it.
 # and creates /run/sshd, the privilege-separation directory sshd refuses to start without.
+# The disk-move tests also need libvirt's embedded QEMU driver (a libvirt datacenter without a daemon): that is the
+# libvirt tests' own setup.sh, run from here (idempotent), so the Hyper-V tests can run on their own.
 set -euo pipefail
+bash "$(dirname "$0")/../GridAutomation.Provider.Libvirt.Tests/setup.sh"
 
 pkgs=(openssh-server qemu-utils)
 missing=()

@@ -277,7 +277,7 @@ Describe 'Hyper-V provider over PowerShell remoting (SSH)' -Skip:$script:skip {
         & $dump | Should -BeExactly $before -Because 'a refusal from the catalog writes no journal row'
     }
 
-    It 'Test-GridMove to libvirt shows each disk''s path (Get-VHD: vhdx > qcow2/raw) and says the copy is not built yet' {
+    It 'Test-GridMove to libvirt shows each disk''s path (Get-VHD: vhdx > qcow2/raw) and that the move can be made' {
         # A real (empty, 64 MiB) VHDX, so the stand-in's Get-VHD reads its format and virtual size from the file.
         & qemu-img create -q -f vhdx (Join-Path $script:images 'real.vhdx') 64M
         $LASTEXITCODE | Should -Be 0
@@ -289,8 +289,7 @@ Describe 'Hyper-V provider over PowerShell remoting (SSH)' -Skip:$script:skip {
         ($r.Disks[0].Path -join '>') | Should -BeIn @('Vhdx>Qcow2', 'Vhdx>Raw')
         $r.Disks[0].NeedsConversion | Should -BeTrue
         $r.Disks[0].CapacityBytes | Should -Be 64MB
-        $r.Incompatibilities.Code | Should -Contain 'MoveNotImplemented'
-        $r.CanMove | Should -BeFalse
+        $r.Incompatibilities.Code | Should -Not -Contain 'MoveNotImplemented' -Because 'Hyper-V carries VHDX disks over the session (HyperVDisks.cs)'
         Get-HyperVCalls $script:lab | Should -Contain 'hv-a Get-VHD Path'
         Remove-GridWorkload -Id $w.Id -RemoveStorage -Confirm:$false
         Unregister-GridDatacenter -Name hv-kvm -Confirm:$false
@@ -313,6 +312,170 @@ Describe 'Hyper-V provider over PowerShell remoting (SSH)' -Skip:$script:skip {
         $b.Id | Should -Be $a.Id
         @(Get-GridWorkload -Datacenter hvlab -Name idem1).Count | Should -Be 1
         Remove-GridWorkload -Id $a.Id -Confirm:$false
+    }
+}
+
+Describe 'Hyper-V disks in moves between datacenters (VHDX over the remoting session)' -Skip:$script:skip {
+    BeforeAll {
+        # A libvirt datacenter on the embedded QEMU driver (no daemon; its disks are plain files under its root, and
+        # libvirt allows ONE embed root per process: no other Pester file uses one). Short root: QEMU's socket paths.
+        $script:embRoot = Join-Path '/tmp' ('hvq-' + [guid]::NewGuid().ToString('N').Substring(0, 6))
+        $null = New-Item -ItemType Directory -Path (Join-Path $script:embRoot 'images') -Force
+        # Known content: 6 MiB of seeded random bytes, then 2 MiB of zeros (a sparse-able tail), as a raw file.
+        $script:known = Join-Path $script:dir 'known.raw'
+        $bytes = [byte[]]::new(8MB)
+        $random = [byte[]]::new(6MB)
+        [Random]::new(20).NextBytes($random)
+        [Array]::Copy($random, $bytes, $random.Length)
+        [IO.File]::WriteAllBytes($script:known, $bytes)
+        & qemu-img convert -q -f raw -O vhdx $script:known (Join-Path $script:images 'known.vhdx')
+        Copy-Item $script:known (Join-Path $script:embRoot 'images/known.raw')
+        Connect-GridDatacenter -Provider Libvirt -Name hv-emb -Uri "qemu:///embed?root=$script:embRoot" -Confirm:$false | Out-Null
+        function script:Compare-Disk([string] $A, [string] $AFormat, [string] $B) {
+            $out = & qemu-img compare -f $AFormat $A $B 2>&1
+            Write-Host "qemu-img compare $A $B -> $LASTEXITCODE ($out)"
+            $LASTEXITCODE
+        }
+        function script:Get-GridMoveFiles { @(Get-ChildItem -LiteralPath $script:lab.Fabric -Recurse -File -Filter 'gridmove-*') }
+    }
+    AfterAll {
+        Remove-Item -LiteralPath (Join-Path $script:lab.Fabric '.fail-New-VM') -Force -ErrorAction SilentlyContinue
+        Unregister-GridDatacenter -Name hv-emb -Confirm:$false -ErrorAction SilentlyContinue
+        Remove-Item -LiteralPath $script:embRoot -Recurse -Force -ErrorAction SilentlyContinue
+    }
+
+    It 'moves a VM with a known VHDX Hyper-V -> libvirt (export over the session, vhdx > qcow2) and back (qcow2 > vhdx, import, New-VM -VHDPath): the bytes compare equal' {
+        $w = New-GridWorkload -Datacenter hvlab -Name kd1 -Image known.vhdx -Size hv.small -TargetHost hv-a -NoStart -Option @{ Generation = 1 } -Tag @{ App = 'known' } -Confirm:$false
+        $r = $w | Test-GridMove -DestinationDatacenter hv-emb
+        $r.CanMove | Should -BeTrue -Because (($r.Incompatibilities | ForEach-Object { "$($_.Code): $($_.Message)" }) -join '; ')
+        ($r.Disks[0].Path -join '>') | Should -Be 'Vhdx>Qcow2'
+        $before = @(Get-HyperVCalls $script:lab).Count
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        $there = Move-GridWorkload -Id $w.Id -DestinationDatacenter hv-emb -Confirm:$false -PassThru
+        Write-Host "Hyper-V -> libvirt embed, 8 MiB disk (vhdx file $((Get-Item (Join-Path $script:images 'known.vhdx')).Length) bytes): $($sw.ElapsedMilliseconds) ms"
+        $there.Datacenter | Should -Be 'hv-emb'
+        $there.Name | Should -Be 'kd1'
+        $there.Tags['App'] | Should -Be 'known'
+        $op = Get-GridOperation -Kind MoveDatacenter | Select-Object -Last 1
+        $op.State | Should -Be 'Succeeded'
+        (Get-GridOperation -Parent $op.Id).Kind | Should -Be @('MoveStop', 'MoveExport', 'MoveConvert', 'MoveVerify', 'MoveImport', 'MoveCreate', 'MoveVerifyDestination', 'MoveStart', 'MoveCutover')
+        Compare-Disk $script:known raw $there.Disks[0].NativeId | Should -Be 0
+        # the host's side: the VHDX was read in chunks, hashed on the host (Get-FileHash), never copied by the host itself
+        $calls = @(Get-HyperVCalls $script:lab -Since $before)
+        $calls | Should -Contain 'hv-a Get-VHD Path'
+        (Get-GridWorkload -Id $w.Id).Tags['GridMovedTo'] | Should -Be $there.Id
+
+        # back into Hyper-V: qcow2 > vhdx by qemu-img, written to the host in chunks, the VM made on that disk; the
+        # stopped source copy of kd1 left on hvlab is replaced
+        $sw.Restart()
+        $back = Move-GridWorkload -Id $there.Id -DestinationDatacenter hvlab -Confirm:$false -PassThru
+        Write-Host "libvirt embed -> Hyper-V, 8 MiB disk: $($sw.ElapsedMilliseconds) ms"
+        $back.Datacenter | Should -Be 'hvlab'
+        $back.Provider | Should -Be 'HyperV'
+        $back.Properties['Generation'] | Should -Be 1 -Because 'the source''s firmware is BIOS'
+        $file = $back.Disks[0].NativeId
+        (Split-Path $file -Leaf) | Should -BeLike 'gridmove-*-*.vhdx'
+        (& qemu-img info --output=json $file | ConvertFrom-Json).format | Should -Be 'vhdx'
+        Compare-Disk $script:known raw $file | Should -Be 0
+        @(Get-GridWorkload -Datacenter hvlab -Name kd1).Count | Should -Be 1
+        (Get-GridOperation -Kind MoveDatacenter | Select-Object -Last 1).State | Should -Be 'Succeeded'
+        $script:kdBack = $back
+    }
+
+    It 'moves a libvirt VM into Hyper-V (raw > vhdx), and a failed create rolls back: no file is left on the host' {
+        $lw = New-GridWorkload -Datacenter hv-emb -Name kd2 -Image known.raw -Size small -NoStart -Confirm:$false
+        $hook = Join-Path $script:lab.Fabric '.fail-New-VM'
+        Set-Content $hook 'fail'
+        try {
+            $ev = $null
+            Move-GridWorkload -Id $lw.Id -DestinationDatacenter hvlab -Confirm:$false -ErrorVariable ev -ErrorAction SilentlyContinue
+        }
+        finally { Remove-Item -LiteralPath $hook -Force }
+        $ev | Should -Not -BeNullOrEmpty
+        $ev[0].Exception.Message | Should -BeLike "*failed at step 'create'*rolled back*"
+        $op = Get-GridOperation -Kind MoveDatacenter | Select-Object -Last 1
+        $op.State | Should -Be 'RolledBack'
+        $op.Checkpoints.Keys | Should -Contain 'done:import' -Because 'the disk was on the host before the create failed'
+        Get-HyperVCalls $script:lab | Where-Object { $_ -like '* New-VM *VHDPath*' } | Should -Not -BeNullOrEmpty
+        Get-GridMoveFiles | Where-Object FullName -ne $script:kdBack.Disks[0].NativeId | Should -BeNullOrEmpty -Because 'the roll-back removes the imported VHDX (and any .partial) no VM uses'
+        Test-Path $script:kdBack.Disks[0].NativeId | Should -BeTrue -Because 'a disk a VM uses is never discarded'
+        (Get-GridWorkload -Datacenter hvlab).Name | Should -Not -Contain 'kd2'
+        (Get-GridWorkload -Id $lw.Id).State | Should -Be 'Stopped'
+
+        # and without the fault it moves, content equal
+        $in = Move-GridWorkload -Id $lw.Id -DestinationDatacenter hvlab -Confirm:$false -PassThru
+        Compare-Disk $script:known raw $in.Disks[0].NativeId | Should -Be 0
+        Remove-GridWorkload -Id $in.Id -RemoveStorage -Confirm:$false
+        Remove-GridWorkload -Id $script:kdBack.Id -RemoveStorage -Confirm:$false
+        Get-GridMoveFiles | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'A Failover Cluster as one datacenter (-Cluster)' -Skip:$script:skip {
+    BeforeAll {
+        # A lab of its own: two nodes (their own sshds and fabric) of cluster 'hvclu', a third node that is Down, and a
+        # host of the same fabric that is no node of the cluster (hv-x).
+        $script:clab = Start-HyperVTestHosts -Root (Join-Path $script:dir 'cluster') -HostNames @('hv-c1', 'hv-c2', 'hv-x')
+        @{ Name = 'hvclu'; Nodes = @(@{ Name = 'hv-c1'; State = 'Up' }, @{ Name = 'hv-c2'; State = 'Up' }, @{ Name = 'hv-c3'; State = 'Down' }); Groups = @() } |
+            ConvertTo-Json -Depth 4 | Set-Content (Join-Path $script:clab.Fabric 'cluster.json')
+        $script:cconnect = @{
+            Provider = 'HyperV'; HostName = @($script:clab.Hosts[0].Address, $script:clab.Hosts[1].Address); KeyFilePath = $script:clab.KeyFile
+            KnownHostsFile = $script:clab.KnownHosts; Cluster = 'hvclu'
+        }
+    }
+    AfterAll {
+        Unregister-GridDatacenter -Name hvclu -Confirm:$false -ErrorAction SilentlyContinue
+        Stop-HyperVTestHosts $script:clab
+    }
+
+    It 'lists the cluster''s nodes as the hosts (Get-ClusterNode through a node): a Down node is a Down host' {
+        $dc = Connect-GridDatacenter -Name hvclu @script:cconnect
+        $dc.Status | Should -Be 'Connected'
+        $dc.Endpoint | Should -BeLike 'cluster hvclu: *'
+        $dc.Settings['Cluster'] | Should -Be 'hvclu'
+        Get-HyperVCalls $script:clab | Should -Contain 'hv-c1 Get-ClusterNode Cluster'
+        $hosts = Get-GridHost -Datacenter hvclu
+        $hosts.Name | Should -Be @('hv-c1', 'hv-c2', 'hv-c3')
+        ($hosts | Where-Object Name -eq 'hv-c1').State | Should -Be 'Connected'
+        ($hosts | Where-Object Name -eq 'hv-c3') | ForEach-Object { $_.State | Should -Be 'Down'; $_.NativeState | Should -Be 'cluster node is Down' }
+        $hosts | ForEach-Object { $_.Properties['Cluster'] | Should -Be 'hvclu' }
+    }
+
+    It 'makes a new VM a clustered role and moves it live between nodes with Move-ClusterVirtualMachineRole (not Move-VM)' {
+        $w = New-GridWorkload -Datacenter hvclu -Name cvm1 -Size hv.small -TargetHost hv-c1 -Confirm:$false
+        $w.Properties['IsClustered'] | Should -BeTrue
+        Get-HyperVCalls $script:clab | Should -Contain 'hv-c1 Add-ClusterVirtualMachineRole Cluster,VMId'
+        $before = @(Get-HyperVCalls $script:clab).Count
+        $moved = Move-GridWorkload -Id $w.Id -DestinationHost hv-c2 -Confirm:$false -PassThru
+        $moved.Host | Should -Be 'hv-c2'
+        $moved.State | Should -Be 'Running' -Because 'a live migration keeps the VM running'
+        $calls = @(Get-HyperVCalls $script:clab -Since $before)
+        $calls | Should -Contain 'hv-c1 Move-ClusterVirtualMachineRole Cluster,MigrationType,Node,VMId'
+        $calls | Where-Object { $_ -like '* Move-VM *' } | Should -BeNullOrEmpty
+        (Get-Content (Join-Path $script:clab.Fabric 'cluster.json') -Raw | ConvertFrom-Json).Groups[0].OwnerNode | Should -Be 'hv-c2'
+        $op = Get-GridOperation -Kind Move | Where-Object Target -eq $w.Id | Select-Object -Last 1
+        $op.State | Should -Be 'Succeeded'
+        $op.Checkpoints.Keys | Should -Contain 'move.done'
+        $err = $null
+        Move-GridWorkload -Id $w.Id -DestinationHost hv-c3 -Confirm:$false -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'HostNotFound,*' -Because 'a Down node takes no VM'
+        Remove-GridWorkload -Id $w.Id -Confirm:$false
+        Get-HyperVCalls $script:clab | Should -Contain 'hv-c2 Remove-ClusterGroup Cluster,Confirm,Force,Name,RemoveResources'
+        (Get-Content (Join-Path $script:clab.Fabric 'cluster.json') -Raw | ConvertFrom-Json).Groups | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a cluster name the node does not answer to, and a host that is no node of the cluster' {
+        $p = $script:cconnect.Clone(); $p.Cluster = 'nope'
+        $err = $null
+        try { Connect-GridDatacenter -Name hvclu2 @p -ErrorAction Stop } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'HyperVClusterNotFound,*'
+        $err.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $p = $script:cconnect.Clone(); $p.HostName = @($script:clab.Hosts[0].Address, $script:clab.Hosts[2].Address)   # hv-x is no node
+        $err = $null
+        try { Connect-GridDatacenter -Name hvclu3 @p -ErrorAction Stop } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'HyperVHostNotClusterNode,*'
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $err.Exception.Message | Should -BeLike '*hv-x*not a node of cluster*hv-c1, hv-c2, hv-c3*'
     }
 }
 

@@ -364,7 +364,8 @@ namespace GridAutomation.Core.Moves
                 }
                 long size = new System.IO.FileInfo(output).Length;
                 string hash = await Task.Run(() => DiskFiles.Sha256(output, n => { }, ct), ct).ConfigureAwait(false);
-                result.Add(new DiskImage { Name = img.Name, Format = target, CapacityBytes = img.CapacityBytes, Path = output, ContentHash = hash });
+                // the firmware goes with the converted image: an importer chooses the VM generation from it (Azure, Hyper-V)
+                result.Add(new DiskImage { Name = img.Name, Format = target, CapacityBytes = img.CapacityBytes, Path = output, ContentHash = hash, Firmware = img.Firmware });
                 scope.Report(new GridProgress("Move " + rec.Name, $"converted {img.Name} to {target}: {size / (1024 * 1024)} MiB, content equal", -1));
             }
             return result;

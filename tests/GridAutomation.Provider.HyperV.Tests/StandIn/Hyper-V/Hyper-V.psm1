@@ -13,6 +13,9 @@
 #   Get-VHD       https://learn.microsoft.com/en-us/powershell/module/hyper-v/get-vhd        (-Path; VirtualHardDisk). The
 #                 stand-in reads the file with qemu-img info (format, virtual size), as Hyper-V reads the VHD(X) header.
 #   Move-VM       https://learn.microsoft.com/en-us/powershell/module/hyper-v/move-vm        (-DestinationHost, -IncludeStorage, -DestinationStoragePath)
+#   IsClustered   true when the FailoverClusters stand-in (../FailoverClusters) has a VM role for the VM.
+# Disk files are real files (tests make VHDX files with qemu-img); New-VM -VHDPath takes one as it is, which is how a
+# move's import attaches the disk it wrote. The provider reads and writes them through the session itself.
 # Errors use Hyper-V's categories (ObjectNotFound for an unknown VM, InvalidOperation for a VM in the wrong state).
 #
 # Environment (set by the sshd subsystem wrapper of the tests):
@@ -119,7 +122,9 @@ function ConvertTo-VMObject($r, [string] $ComputerName = $script:HostName) {
     $vm.Notes = [string]$r.Notes
     $vm.CreationTime = ([DateTime]$r.CreationTime).ToLocalTime()
     $vm.Path = $r.Path; $vm.ConfigurationLocation = $r.Path
-    $vm.IsClustered = $false
+    # clustered: a VM role of the fabric's cluster (FailoverClusters stand-in, cluster.json) holds this VM
+    $clusterFile = Join-Path $script:Fabric 'cluster.json'
+    $vm.IsClustered = (Test-Path $clusterFile) -and @((Get-Content -LiteralPath $clusterFile -Raw | ConvertFrom-Json).Groups | Where-Object { $_ -and $_.VMId -eq $r.Id }).Count -gt 0
     $vm.HardDrives = @(for ($i = 0; $i -lt @($r.HardDrives).Count; $i++) {
             $d = [Microsoft.HyperV.PowerShell.HardDiskDrive]::new()
             $d.Name = 'Hard Drive'; $d.Path = @($r.HardDrives)[$i]; $d.ControllerType = 'SCSI'; $d.ControllerNumber = 0; $d.ControllerLocation = $i
@@ -195,6 +200,9 @@ function New-VM {
         [string] $VHDPath, [switch] $NoVHD, [string] $NewVHDPath, [uint64] $NewVHDSizeBytes, [string] $SwitchName, [string] $Path)
     Write-StandInCall 'New-VM' $PSBoundParameters
     $cmdlet = $PSCmdlet
+    # Test hook: while <fabric>/.fail-New-VM exists, New-VM fails as Hyper-V does when it cannot create the VM (the
+    # tests use it to make a move fail after its import, so its roll-back runs).
+    if (Test-Path (Join-Path $script:Fabric '.fail-New-VM')) { Stop-WithError $cmdlet "Failed to create the virtual machine '$Name': the operation failed (test hook)." 'OperationFailed' InvalidOperation $Name }
     $r = Update-HostState {
         param($s)
         if ($VHDPath -and -not (Test-Path -LiteralPath $VHDPath)) { Stop-WithError $cmdlet "The file '$VHDPath' does not exist." 'ObjectNotFound' ObjectNotFound $VHDPath }
