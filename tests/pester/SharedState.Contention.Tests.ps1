@@ -132,7 +132,7 @@ foreach ($n in $names) {
         @($made | Sort-Object -Unique).Count | Should -Be 200
         $refused.Count | Should -Be 600
         $stopped.Count | Should -BeLessOrEqual 600
-        # SQLite on a loaded machine: a writer may wait past the 5 s busy timeout; that refusal (StateStoreLocked,
+        # SQLite on a loaded machine: a writer may wait past the 30 s busy timeout; that refusal (StateStoreLocked,
         # transient) is before anything was journaled or created, and the name is still made once by another client.
         $allowed = if ($Backend -eq 'Sqlite') { 'WorkloadNameExists|StateStoreLocked' } else { 'WorkloadNameExists' }
         foreach ($r in $refused) { $r | Should -Match "^REFUSED race-\d{3} ($allowed)," }

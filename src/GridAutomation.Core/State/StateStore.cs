@@ -19,7 +19,13 @@ namespace GridAutomation.Core.State
     {
         /// <summary>The component name of the core's own schema in the schema_version table.</summary>
         public const string CoreComponent = "core";
-        public static readonly TimeSpan DefaultBusyTimeout = TimeSpan.FromSeconds(5);
+        /// <summary>
+        /// How long a writer waits for another writer's commit before StateStoreLocked. 30 s, not the 5 s it was: one
+        /// process moving 500 workloads in parallel queues many short durable commits, and on a loaded 2-core machine the
+        /// queue passed 5 s, so moves failed for a lock that would have come. A user waits longer only when another
+        /// session really holds the store.
+        /// </summary>
+        public static readonly TimeSpan DefaultBusyTimeout = TimeSpan.FromSeconds(30);
 
         /// <summary>
         /// The core schema's migrations in SQLite's dialect: index i brings version i to i+1. The PostgreSQL backend
