@@ -22,6 +22,8 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
         public IReadOnlyDictionary<string, string> Headers { get; set; } = new Dictionary<string, string>();
         public string Method { get; set; } = "";
         public string Path { get; set; } = "";
+        /// <summary>The raw body (JSON for the JSON-protocol services, e.g. Service Quotas).</summary>
+        public string Body { get; set; } = "";
         public string? Get(string key) => Form.TryGetValue(key, out var v) ? v : null;
 
         /// <summary>Values of a list member: prefix "InstanceId" gives InstanceId.1, InstanceId.2...</summary>
@@ -124,7 +126,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
                 var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
                 foreach (string? h in ctx.Request.Headers.AllKeys) if (h != null) headers[h] = ctx.Request.Headers[h] ?? "";
                 var req = new Ec2Request { Form = form, Authorization = ctx.Request.Headers["Authorization"], Host = ctx.Request.Headers["Host"], Headers = headers,
-                                       Method = ctx.Request.HttpMethod, Path = ctx.Request.Url?.AbsolutePath ?? "" };
+                                       Method = ctx.Request.HttpMethod, Path = ctx.Request.Url?.AbsolutePath ?? "", Body = body };
                 Requests.Enqueue(req);
                 Ec2Response resp;
                 try { resp = _handler(req); }
