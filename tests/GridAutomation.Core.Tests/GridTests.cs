@@ -155,6 +155,13 @@ namespace GridAutomation.Core.Tests
         }
 
         [Theory]
+        [InlineData("Site -eq 'Dublin' and Price -lt 1", "Price,Site")]            // datacenter fields only: evaluated once per datacenter
+        [InlineData("not (freecpu -ge 8) or Provider == Azure", "FreeCpu,Provider")] // canonical names
+        [InlineData("Tag.ssd -eq true", "Tag.ssd")]
+        public void PropertiesUsed_NamesWhatTheExpressionReads(string expression, string expected)
+            => Assert.Equal(expected, string.Join(",", Requirement.Parse(expression).PropertiesUsed.OrderBy(p => p, StringComparer.Ordinal)));
+
+        [Theory]
         [InlineData("", 1, "empty")]
         [InlineData("FreeCpu -ge", 12, "expected a value after 'ge'")]
         [InlineData("FreeCpu 8", 9, "expected a comparison")]

@@ -152,6 +152,24 @@ Describe 'Placement' {
         $none.Eliminated | Should -Be 'Capacity'
         ($none.Rejected | Where-Object Datacenter -eq 'pa-tail')[0].Reason | Should -BeLike 'NoAgreement*'
     }
+    It 'each workload''s rejections are the candidates as it saw them when planned (rebuilt on demand), not the end state' {
+        New-SimDatacenter -Name seen-a -Owner Contoso -Parameters @{ Hosts = 3; HostCpu = 8; HostMemoryGB = 32 } | Out-Null
+        New-GridPool -Name seen -Datacenter seen-a -Confirm:$false | Out-Null
+        $plan = @(Get-GridPlacement -Pool seen -Count 4 -NamePrefix s -Cpu 6 -MemoryGB 4 -Owner Contoso)
+        $plan.Fits | Should -Be @($true, $true, $true, $false)
+        # The first saw three empty hosts; each later one saw one more host with 2 CPU left.
+        $plan[0].Rejected.Count | Should -Be 0
+        $plan[1].Rejected.Count | Should -Be 1
+        $plan[1].Reason | Should -BeLike '*; 2 candidates fit'
+        $plan[1].Rejected[0].Host | Should -Be $plan[0].Host
+        $plan[1].Rejected[0].Reason | Should -Be 'needs 6 CPU / 4 GB, 2 CPU / 28 GB free'
+        $plan[2].Rejected.Count | Should -Be 2
+        $plan[3].Rejected.Count | Should -Be 3
+        $plan[3].Rejected.Constraint | Sort-Object -Unique | Should -Be 'Capacity'
+        $plan[3].Eliminated | Should -Be 'Capacity'
+        $plan[3].Reason | Should -BeLike 'fits nowhere: Capacity eliminated the most capacity (3 of 3 candidates; e.g. seen-a/*: Capacity: needs 6 CPU / 4 GB, 2 CPU / 28 GB free)'
+        Remove-GridPool -Name seen -Confirm:$false
+    }
     It 'a malformed requirement is an error naming the position' {
         $e = Catch-Error { Get-GridPlacement -Pool pa -Name y -Cpu 1 -MemoryGB 1 -Owner Contoso -Requirement 'FreeCpu -ge' }
         $e.FullyQualifiedErrorId | Should -BeLike 'InvalidRequirement*'

@@ -26,6 +26,8 @@ namespace GridAutomation.Core.Grid
             public List<Cand> Hosts = new List<Cand>();
             public IReadOnlyList<GridSize> Sizes = Array.Empty<GridSize>();
             public List<GridWorkload> Workloads = new List<GridWorkload>();
+            /// <summary>A cloud region's provider quotas (IQuotaCapacity); empty = unlimited within agreements.</summary>
+            public IReadOnlyList<GridQuota> Quotas = Array.Empty<GridQuota>();
             public string? Error;
         }
 
@@ -36,9 +38,10 @@ namespace GridAutomation.Core.Grid
             public GridHost? Host;
             public double FreeCpu = double.PositiveInfinity, FreeMemMB = double.PositiveInfinity, TotalCpu, TotalMemMB;
             public bool Known => Host != null && Host.CpuCores.HasValue && Host.MemoryMB.HasValue;
-            public int Placed;
+            public int ViewIndex;
             public HashSet<string> SeenKeys = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            public string Label => View.Dc.Name + "/" + (Host?.Name ?? "-");
+            private string? _label;
+            public string Label => _label ??= View.Dc.Name + "/" + (Host?.Name ?? "-");
         }
 
         /// <summary>A computed plan: the placements, and what the reservations are checked against.</summary>
@@ -82,17 +85,26 @@ namespace GridAutomation.Core.Grid
             if (dcs.Count == 0) throw GridException.NotFound("The pool names no registered datacenter now (its patterns match none).", "PoolEmpty", request.Pool);
 
             var views = await Task.WhenAll(dcs.Select(d => ViewAsync(d, observer, ct))).ConfigureAwait(false);
-            var agreements = GetAgreements();
             var reservations = Ready() ? Store.Read(s => GridData.LiveReservations(s, dcs.Select(d => d.Name))) : new List<GridData.Reservation>();
             var plan = new PlacementPlan { Request = request };
+            var pl = new Planner { Views = views, Request = request, Requirement = requirement, Agreements = GetAgreements(), Now = DateTimeOffset.UtcNow };
+            pl.Prepare();
+            var cands = new List<Cand>();
+            pl.ViewStart = new int[views.Length]; pl.ViewEnd = new int[views.Length];
+            for (int vi = 0; vi < views.Length; vi++)
+            {
+                pl.ViewStart[vi] = cands.Count;
+                foreach (var c in views[vi].Hosts) { c.ViewIndex = vi; cands.Add(c); }
+                pl.ViewEnd[vi] = cands.Count;
+            }
+            pl.Cands = cands.ToArray();
 
             // Pending reservations (creates of other commands not yet listed) take capacity; the plan remembers which it saw.
             var listedKeys = new HashSet<string>(views.SelectMany(v => v.Workloads).Where(w => w.State != WorkloadState.Deleted).Select(w => GridData.Key(w.Datacenter, w.Name)), StringComparer.OrdinalIgnoreCase);
-            var cands = views.SelectMany(v => v.Hosts).ToList();
-            foreach (var c in cands)
+            var byHost = reservations.ToLookup(r => r.Datacenter + "/" + (r.Host ?? "-"), StringComparer.OrdinalIgnoreCase);
+            foreach (var c in pl.Cands)
             {
-                foreach (var r in reservations.Where(r => string.Equals(r.Datacenter, c.View.Dc.Name, StringComparison.OrdinalIgnoreCase)
-                                                          && string.Equals(r.Host, c.Host?.Name, StringComparison.OrdinalIgnoreCase)))
+                foreach (var r in byHost[c.Label])
                 {
                     c.SeenKeys.Add(r.Key);
                     if (!listedKeys.Contains(r.Key) && c.Known) { c.FreeCpu -= r.Cpu; c.FreeMemMB -= r.MemoryMB; }
@@ -100,97 +112,117 @@ namespace GridAutomation.Core.Grid
                 plan.Seen[c.Label] = c.SeenKeys;
             }
 
-            // Quota use per (agreement, consumer): listed capacity-holding workloads in the covered datacenters + pending reservations.
-            var quotaUse = new Dictionary<string, (int count, int cpu, long mem)>(StringComparer.OrdinalIgnoreCase);
-            (int count, int cpu, long mem) Use(GridAgreement a)
+            // Quota use per agreement before this plan: listed capacity-holding workloads in the covered datacenters + pending reservations.
+            var baseUse = new Dictionary<string, (int count, int cpu, long mem)>(StringComparer.OrdinalIgnoreCase);
+            pl.BaseUse = a =>
             {
-                if (quotaUse.TryGetValue(a.Id, out var u)) return u;
+                if (baseUse.TryGetValue(a.Id, out var u)) return u;
                 var covered = views.Where(v => string.Equals(v.Dc.Owner, a.Owner, StringComparison.OrdinalIgnoreCase) && Wildcard.IsMatch(v.Dc.Name, a.Datacenter)).ToList();
                 var mine = covered.SelectMany(v => v.Workloads).Where(w => HoldsCapacity(w.State) && string.Equals(w.Owner, a.Consumer, StringComparison.OrdinalIgnoreCase)).ToList();
                 u = (mine.Count, mine.Sum(w => w.CpuCount ?? 0), mine.Sum(w => w.MemoryMB ?? 0));
                 foreach (var r in reservations.Where(r => string.Equals(r.Consumer, a.Consumer, StringComparison.OrdinalIgnoreCase) && !listedKeys.Contains(r.Key)
                                                           && covered.Any(v => string.Equals(v.Dc.Name, r.Datacenter, StringComparison.OrdinalIgnoreCase))))
                 { u.count++; u.cpu += r.Cpu; u.mem += r.MemoryMB; }
-                quotaUse[a.Id] = u;
+                baseUse[a.Id] = u;
                 return u;
-            }
+            };
 
-            // Anti-affinity: the group's members per host and per datacenter (existing, then planned).
-            var groupHosts = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            var groupDcs = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            var st = new PlanState
+            {
+                FreeCpu = pl.Cands.Select(c => c.FreeCpu).ToArray(), FreeMemMB = pl.Cands.Select(c => c.FreeMemMB).ToArray(),
+                Placed = new int[pl.Cands.Length], TakenCpu = new double[pl.Cands.Length], GroupHost = new bool[pl.Cands.Length],
+            };
+            // Anti-affinity: the group's existing members per host and per datacenter (planned ones are added as they are placed).
             if (request.AntiAffinity != null)
+            {
+                var groupHosts = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
                 foreach (var w in views.SelectMany(v => v.Workloads))
                     if (w.State != WorkloadState.Deleted && w.Tags.ContainsKey(AntiAffinityTag)
                         && string.Equals(Convert.ToString(w.Tags[AntiAffinityTag], CultureInfo.InvariantCulture), request.AntiAffinity, StringComparison.OrdinalIgnoreCase))
-                    { groupDcs.Add(w.Datacenter); if (w.Host != null) groupHosts.Add(w.Datacenter + "/" + w.Host); }
+                    { st.GroupDcs.Add(w.Datacenter); if (w.Host != null) groupHosts.Add(w.Datacenter + "/" + w.Host); }
+                for (int i = 0; i < pl.Cands.Length; i++) st.GroupHost[i] = pl.Cands[i].Host != null && groupHosts.Contains(pl.Cands[i].Label);
+            }
+            pl.Initial = st.Clone();
+            pl.Index(st);
 
-            var now = DateTimeOffset.UtcNow;
             var results = new Dictionary<WorkloadSpec, GridPlacement>();
+            int unavailable = views.Count(v => v.Error != null);
+            var facts = new ViewFacts[views.Length];
+            int kinds = Enum.GetValues(typeof(Constraint)).Length;
+            var counted = new int[kinds]; var capacity = new double[kinds]; var firstRejected = new int[kinds];
             // Largest first (CPU, then memory): bin packing over the whole request.
             Demand Size(WorkloadSpec w) => DemandIn(w, w.Size == null ? null : views.FirstOrDefault(v => v.Sizes.Any(s => string.Equals(s.Name, w.Size, StringComparison.OrdinalIgnoreCase))));
             var order = request.Workloads.Select((w, i) => (w, i, d: Size(w))).OrderByDescending(x => x.d.Cpu).ThenByDescending(x => x.d.MemoryMB).ThenBy(x => x.i).Select(x => x.w).ToList();
             foreach (var spec in order)
             {
                 var p = new GridPlacement { Name = spec.Name, Owner = spec.Owner, Size = spec.Size, Policy = policy, Spec = spec };
-                var feasible = new List<(Cand c, Demand d, GridAgreement? a, decimal? price)>();
-                var eliminated = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
-                foreach (var v in views.Where(v => v.Error != null))
+                int choicesBefore = pl.Choices.Count;
+                var specForReasons = spec;
+                p.RejectedSource = () => pl.Rejections(specForReasons, choicesBefore);
+                Array.Clear(counted, 0, counted.Length); Array.Clear(capacity, 0, capacity.Length);
+                for (int k = 0; k < firstRejected.Length; k++) firstRejected[k] = -1;
+                if (unavailable > 0) { counted[(int)Constraint.Unavailable] = unavailable; capacity[(int)Constraint.Unavailable] = unavailable; }
+                int best = -1, feasible = 0; double bestAfter = 0; decimal? bestPrice = null; ViewFacts? bestFacts = null;
+                for (int vi = 0; vi < views.Length; vi++)
                 {
-                    p.Rejected.Add(new GridPlacementRejection { Datacenter = v.Dc.Name, Constraint = "Unavailable", Reason = v.Error! });
-                    eliminated["Unavailable"] = eliminated.TryGetValue("Unavailable", out var e0) ? e0 + 1 : 1;
-                }
-                foreach (var c in cands)
-                {
-                    var d = DemandIn(spec, c.View);
-                    string? constraint = null, reason = null;
-                    GridAgreement? agreement = null;
-                    bool foreign = !string.IsNullOrEmpty(c.View.Dc.Owner) && !string.Equals(c.View.Dc.Owner, spec.Owner, StringComparison.OrdinalIgnoreCase);
-                    if (foreign) agreement = Choose(agreements, c.View.Dc.Owner, spec.Owner, c.View.Dc.Name, now);
-                    decimal? price = PriceFor(spec, c.View, d, agreement);
-                    if (spec.Size != null && c.View.Sizes.Count > 0 && !c.View.Sizes.Any(s => string.Equals(s.Name, spec.Size, StringComparison.OrdinalIgnoreCase)))
-                    { constraint = "Size"; reason = $"the datacenter offers no size '{spec.Size}'"; }
-                    else if (requirement != null && !requirement.Evaluate(n => Property(n, c, spec, price)))
-                    { constraint = "Requirement"; reason = $"does not meet {requirement.Text}"; }
-                    else if (foreign && agreement == null)
-                    { constraint = "Agreement"; reason = $"NoAgreement: {c.View.Dc.Owner} lends '{c.View.Dc.Name}' to {spec.Owner} under no agreement in force"; }
-                    else if (agreement != null && QuotaLimit(agreement, Use(agreement), d) is string limit)
-                    { constraint = "Quota"; reason = $"AgreementQuotaExceeded: agreement {agreement.Id} {limit}"; }
-                    else if (request.AntiAffinity != null && (request.AntiAffinityScope == AntiAffinityScope.Datacenter ? groupDcs.Contains(c.View.Dc.Name) : c.Host != null && groupHosts.Contains(c.View.Dc.Name + "/" + c.Host.Name)))
-                    { constraint = "AntiAffinity"; reason = $"a workload of group '{request.AntiAffinity}' is already on this {(request.AntiAffinityScope == AntiAffinityScope.Datacenter ? "datacenter" : "host")}"; }
-                    else if (c.Known && (c.FreeCpu < d.Cpu || c.FreeMemMB < d.MemoryMB))
-                    { constraint = "Capacity"; reason = $"needs {d.Cpu} CPU / {d.MemoryMB / 1024.0:0.##} GB, {Math.Max(0, c.FreeCpu):0} CPU / {Math.Max(0, c.FreeMemMB) / 1024.0:0.##} GB free"; }
-                    if (constraint != null)
+                    if (pl.ViewStart[vi] == pl.ViewEnd[vi]) continue;
+                    var f = facts[vi] = pl.Facts(spec, vi, st);
+                    // One evaluation per bucket of alike hosts, represented by its host first in label order.
+                    foreach (var b in pl.Buckets[vi].Values)
                     {
-                        p.Rejected.Add(new GridPlacementRejection { Datacenter = c.View.Dc.Name, Host = c.Host?.Name, Constraint = constraint, Reason = reason! });
-                        double cap = c.Known ? Math.Max(0, c.FreeCpu) : 1;
-                        eliminated[constraint] = (eliminated.TryGetValue(constraint, out var e) ? e : 0) + Math.Max(cap, 1);
-                        continue;
+                        int i = pl.CandOfRank(b.ByRank.Min), n = b.ByIndex.Count;
+                        var k = pl.Check(i, f, st);
+                        if (k != Constraint.None)
+                        {
+                            int ki = (int)k, first = b.ByIndex.Min;
+                            counted[ki] += n;
+                            if (firstRejected[ki] < 0 || first < firstRejected[ki]) firstRejected[ki] = first;
+                            capacity[ki] += n * Math.Max(pl.Cands[i].Known ? Math.Max(0, st.FreeCpu[i]) : 1, 1);
+                            continue;
+                        }
+                        feasible += n;
+                        double after = pl.After(i, f.D, st);
+                        if (best < 0 || pl.Compare(policy, i, after, f.Price, best, bestAfter, bestPrice, st) < 0)
+                        { best = i; bestAfter = after; bestPrice = f.Price; bestFacts = f; }
                     }
-                    feasible.Add((c, d, agreement, price));
                 }
-                if (feasible.Count == 0)
+                if (best < 0)
                 {
-                    var worst = eliminated.OrderByDescending(kv => kv.Value).FirstOrDefault();
+                    // The constraint that eliminated the most capacity (a tie goes to the one met first: Unavailable, then candidate order).
+                    Constraint worst = Constraint.None;
+                    var seenOrder = Enumerable.Range(0, kinds).Where(k => counted[k] > 0)
+                        .OrderBy(k => k == (int)Constraint.Unavailable ? -1 : firstRejected[k]).Select(k => (Constraint)k);
+                    foreach (var k in seenOrder) if (worst == Constraint.None || capacity[(int)k] > capacity[(int)worst]) worst = k;
+                    int total = counted.Sum();
                     p.Fits = false;
-                    p.Eliminated = worst.Key;
-                    var example = p.Rejected.FirstOrDefault(r => r.Constraint == worst.Key);
-                    p.Reason = worst.Key == null ? "no candidate" : $"fits nowhere: {worst.Key} eliminated the most capacity ({p.Rejected.Count(r => r.Constraint == worst.Key)} of {p.Rejected.Count} candidates; e.g. {example})";
+                    if (worst == Constraint.None) p.Reason = "no candidate";
+                    else
+                    {
+                        p.Eliminated = worst.ToString();
+                        string example;
+                        if (worst == Constraint.Unavailable)
+                        {
+                            var down = views.First(v => v.Error != null);
+                            example = new GridPlacementRejection { Datacenter = down.Dc.Name, Constraint = p.Eliminated, Reason = down.Error! }.ToString();
+                        }
+                        else example = pl.Rejection(firstRejected[(int)worst], worst, facts[pl.ViewOf(firstRejected[(int)worst])], st).ToString();
+                        p.Reason = $"fits nowhere: {worst} eliminated the most capacity ({counted[(int)worst]} of {total} candidates; e.g. {example})";
+                    }
                     var sample = DemandIn(spec, null);
                     p.Cpu = sample.Cpu; p.MemoryGB = sample.MemoryMB / 1024.0;
                     results[spec] = p;
                     continue;
                 }
-                var best = Best(feasible, policy);
-                var chosen = best.c;
+                var chosen = pl.Cands[best];
                 p.Fits = true;
                 p.Datacenter = chosen.View.Dc.Name; p.Provider = chosen.View.Dc.Provider; p.Host = chosen.Host?.Name;
-                p.Cpu = best.d.Cpu; p.MemoryGB = best.d.MemoryMB / 1024.0; p.PricePerHour = best.price; p.AgreementId = best.a?.Id;
-                p.Reason = Explain(policy, best, feasible.Count);
+                p.Cpu = bestFacts!.D.Cpu; p.MemoryGB = bestFacts.D.MemoryMB / 1024.0; p.PricePerHour = bestPrice; p.AgreementId = bestFacts.A?.Id;
+                p.Reason = Explain(policy, chosen.Known, st.FreeCpu[best], bestPrice, bestFacts.A, feasible);
                 // What this placement takes, for the ones planned after it.
-                if (chosen.Known) { chosen.FreeCpu -= best.d.Cpu; chosen.FreeMemMB -= best.d.MemoryMB; }
-                chosen.Placed++;
-                if (best.a != null) { var u = Use(best.a); quotaUse[best.a.Id] = (u.count + 1, u.cpu + best.d.Cpu, u.mem + best.d.MemoryMB); }
-                if (request.AntiAffinity != null) { groupDcs.Add(chosen.View.Dc.Name); if (chosen.Host != null) groupHosts.Add(chosen.View.Dc.Name + "/" + chosen.Host.Name); }
+                var choice = new Choice { Cand = best, D = bestFacts.D, A = bestFacts.A };
+                pl.Choices.Add(choice);
+                pl.Apply(st, choice);
+                pl.Rebucket(best, st);
                 plan.OwnKeys.Add(GridData.Key(chosen.View.Dc.Name, spec.Name));
                 results[spec] = p;
             }
@@ -223,7 +255,13 @@ namespace GridAutomation.Core.Grid
                     });
                 }
                 // A cloud (no host capacity known): one candidate, unlimited within agreements, chosen by requirement and price.
-                if (known.Count == 0) v.Hosts.Add(new Cand { View = v });
+                // Its capacity is the provider's quota where the API says it.
+                if (known.Count == 0)
+                {
+                    v.Hosts.Add(new Cand { View = v });
+                    if (conn is IQuotaCapacity quota)
+                        v.Quotas = await _engine.Retry.ExecuteAsync(dc.Name, quota.GetQuotasAsync, conn.HandlesOwnRetries, ct).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException) { throw; }
             catch (Exception ex) { v.Error = GridEngine.Normalize(ex, dc.Name).Message; v.Hosts.Clear(); }
@@ -252,29 +290,6 @@ namespace GridAutomation.Core.Grid
             return size?.PricePerHour;
         }
 
-        private static object? Property(string name, Cand c, WorkloadSpec spec, decimal? price)
-        {
-            switch (name)
-            {
-                case "Provider": return c.View.Dc.Provider;
-                case "Owner": return c.View.Dc.Owner;
-                case "Site": return c.View.Dc.Site;
-                case "Datacenter": return c.View.Dc.Name;
-                case "Cluster": return c.Host?.Cluster;
-                case "Host": return c.Host?.Name;
-                case "FreeCpu": return c.Known ? Math.Max(0, c.FreeCpu) : (object?)null;
-                case "FreeMemoryGB": return c.Known ? Math.Max(0, c.FreeMemMB) / 1024.0 : (object?)null;
-                case "Price": return price;
-            }
-            if (name.StartsWith("Tag.", StringComparison.Ordinal))
-            {
-                string key = name.Substring(4);
-                if (c.Host != null && c.Host.Properties.TryGetValue(key, out var hv) && hv != null) return Convert.ToString(hv, CultureInfo.InvariantCulture);
-                if (c.View.Dc.Settings.TryGetValue(key, out var dv)) return dv;
-            }
-            return null;
-        }
-
         internal static string? QuotaLimit(GridAgreement a, (int count, int cpu, long mem) use, Demand d)
         {
             if (a.MaxWorkloads is int mw && use.count + 1 > mw) return $"MaxWorkloads {mw}: {use.count} in use, this needs 1 more";
@@ -284,39 +299,16 @@ namespace GridAutomation.Core.Grid
             return null;
         }
 
-        /// <summary>Ranks the feasible candidates. Pack and Spread act on hosts of known capacity (clouds after them); Cheapest by price, unknown last.</summary>
-        private static (Cand c, Demand d, GridAgreement? a, decimal? price) Best(List<(Cand c, Demand d, GridAgreement? a, decimal? price)> feasible, PlacementPolicy policy)
+        private static string Explain(PlacementPolicy policy, bool known, double freeCpuBefore, decimal? price, GridAgreement? a, int feasible)
         {
-            double After(Cand c, Demand d) => !c.Known ? double.PositiveInfinity
-                : Packing.Remaining(c.FreeCpu, c.FreeMemMB, c.TotalCpu, c.TotalMemMB, d.Cpu, d.MemoryMB);
-            IOrderedEnumerable<(Cand c, Demand d, GridAgreement? a, decimal? price)> q;
+            string under = a != null ? $" under agreement {a.Id}" : " (own datacenter)";
+            string priceText = price.HasValue ? price.Value.ToString("0.####", CultureInfo.InvariantCulture) + "/h" : "price unknown";
+            if (!known) return $"{policy}: cloud datacenter, no host capacity to pack; {priceText}{under}; {feasible} candidates fit";
             switch (policy)
             {
-                case PlacementPolicy.Spread:
-                    q = feasible.OrderBy(x => x.c.Known ? 0 : 1).ThenByDescending(x => x.c.Known ? After(x.c, x.d) : 0).ThenBy(x => x.price ?? decimal.MaxValue);
-                    break;
-                case PlacementPolicy.Cheapest:
-                    q = feasible.OrderBy(x => x.price.HasValue ? 0 : 1).ThenBy(x => x.price ?? 0).ThenBy(x => x.c.Known ? 0 : 1).ThenBy(x => After(x.c, x.d));
-                    break;
-                default: // Pack: the fullest host that still fits, preferring hosts already in use
-                    q = feasible.OrderBy(x => x.c.Known ? 0 : 1).ThenBy(x => IsUsed(x.c) ? 0 : 1).ThenBy(x => After(x.c, x.d)).ThenBy(x => x.price ?? decimal.MaxValue);
-                    break;
-            }
-            return q.ThenBy(x => x.c.Label, StringComparer.OrdinalIgnoreCase).First();
-        }
-
-        private static bool IsUsed(Cand c) => c.Placed > 0 || (c.Known && c.FreeCpu < c.TotalCpu);
-
-        private static string Explain(PlacementPolicy policy, (Cand c, Demand d, GridAgreement? a, decimal? price) best, int feasible)
-        {
-            string under = best.a != null ? $" under agreement {best.a.Id}" : " (own datacenter)";
-            string price = best.price.HasValue ? best.price.Value.ToString("0.####", CultureInfo.InvariantCulture) + "/h" : "price unknown";
-            if (!best.c.Known) return $"{policy}: cloud datacenter, no host capacity to pack; {price}{under}; {feasible} candidates fit";
-            switch (policy)
-            {
-                case PlacementPolicy.Spread: return $"Spread: least loaded host ({best.c.FreeCpu:0} CPU free before); {price}{under}; {feasible} candidates fit";
-                case PlacementPolicy.Cheapest: return $"Cheapest: {price}{under}; {feasible} candidates fit";
-                default: return $"Pack: fullest host that fits ({best.c.FreeCpu:0} CPU free before); {price}{under}; {feasible} candidates fit";
+                case PlacementPolicy.Spread: return $"Spread: least loaded host ({freeCpuBefore:0} CPU free before); {priceText}{under}; {feasible} candidates fit";
+                case PlacementPolicy.Cheapest: return $"Cheapest: {priceText}{under}; {feasible} candidates fit";
+                default: return $"Pack: fullest host that fits ({freeCpuBefore:0} CPU free before); {priceText}{under}; {feasible} candidates fit";
             }
         }
     }

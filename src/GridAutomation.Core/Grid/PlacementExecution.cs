@@ -22,7 +22,7 @@ namespace GridAutomation.Core.Grid
         public async Task<GridWorkload> PlaceAsync(PlacementPlan plan, GridPlacement placement, Guid? batchId, IEngineObserver observer, CancellationToken ct)
         {
             if (!placement.Fits)
-                throw new GridException(GridErrorKind.ResourceUnavailable, $"'{placement.Name}' fits nowhere: {placement.Reason}. See Get-GridPlacement for every rejected candidate.", "NoPlacement") { Target = placement.Name };
+                throw new GridException(GridErrorKind.ResourceUnavailable, $"'{placement.Name}' fits nowhere: {placement.Reason}. See Get-GridPlacement for every rejected candidate.", GridPlacement.NoPlacementErrorId(placement)) { Target = placement.Name };
             EnsureWritable();
             var p = placement;
             for (int attempt = 0; ; attempt++)
@@ -50,7 +50,7 @@ namespace GridAutomation.Core.Grid
                 foreach (var kv in again.Seen) plan.Seen[kv.Key] = kv.Value;
                 p = again.Placements[0];
                 if (!p.Fits)
-                    throw new GridException(GridErrorKind.ResourceUnavailable, $"'{p.Name}' no longer fits anywhere: {p.Reason}.", "NoPlacement") { Target = p.Name };
+                    throw new GridException(GridErrorKind.ResourceUnavailable, $"'{p.Name}' no longer fits anywhere: {p.Reason}.", GridPlacement.NoPlacementErrorId(p)) { Target = p.Name };
                 plan.OwnKeys.Add(GridData.Key(p.Datacenter!, p.Name));
             }
         }

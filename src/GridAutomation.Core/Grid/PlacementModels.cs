@@ -65,8 +65,26 @@ namespace GridAutomation.Core.Grid
         /// <summary>Why this candidate won, or (Fits = false) the constraint that eliminated the most capacity.</summary>
         public string Reason { get; set; } = "";
         public string? Eliminated { get; set; }
-        public IList<GridPlacementRejection> Rejected { get; set; } = new List<GridPlacementRejection>();
+        /// <summary>
+        /// Every candidate that was not chosen, with the first constraint it failed and why, as the planner saw it when
+        /// it planned this workload. Built on first read (the plan replays the choices made before this workload), so a
+        /// plan of thousands of workloads does not write a reason per host per workload that nobody reads.
+        /// </summary>
+        public IList<GridPlacementRejection> Rejected
+        {
+            get
+            {
+                if (_rejected == null) { _rejected = RejectedSource?.Invoke() ?? new List<GridPlacementRejection>(); RejectedSource = null; }
+                return _rejected;
+            }
+            set { _rejected = value; RejectedSource = null; }
+        }
+        private IList<GridPlacementRejection>? _rejected;
+        internal Func<IList<GridPlacementRejection>>? RejectedSource { get; set; }
         internal WorkloadSpec Spec { get; set; } = new WorkloadSpec();
         public override string ToString() => Fits ? $"{Name} -> {Datacenter}/{Host ?? "(provider)"}" : $"{Name}: fits nowhere ({Eliminated})";
+
+        /// <summary>The error id of a workload that fits nowhere: ProviderQuotaExceeded when a cloud's provider quota eliminated the most, else NoPlacement.</summary>
+        public static string NoPlacementErrorId(GridPlacement p) => p.Eliminated == "ProviderQuota" ? "ProviderQuotaExceeded" : "NoPlacement";
     }
 }

@@ -23,7 +23,10 @@ namespace GridAutomation.Core.Grid
         private readonly Node _root;
         public string Text { get; }
 
-        private Requirement(string text, Node root) { Text = text; _root = root; }
+        /// <summary>The properties the expression reads (canonical names, e.g. "FreeCpu", "Tag.rack").</summary>
+        public IReadOnlyCollection<string> PropertiesUsed { get; }
+
+        private Requirement(string text, Node root, IReadOnlyCollection<string> used) { Text = text; _root = root; PropertiesUsed = used; }
 
         /// <summary>Parses <paramref name="text"/>; InvalidRequest "InvalidRequirement" naming the position of a syntax error.</summary>
         public static Requirement Parse(string text)
@@ -32,7 +35,7 @@ namespace GridAutomation.Core.Grid
             var p = new Parser(text);
             var root = p.ParseOr();
             if (!p.AtEnd) throw Error(text, p.Peek.Pos, $"unexpected '{p.Peek.Text}' (expected and, or, or the end)");
-            return new Requirement(text, root);
+            return new Requirement(text, root, p.Used);
         }
 
         /// <summary>True when the candidate described by <paramref name="value"/> (property name → value, null = unknown) meets the requirement.</summary>
@@ -132,6 +135,7 @@ namespace GridAutomation.Core.Grid
             private readonly string _s;
             private readonly List<Tok> _t;
             private int _i;
+            public readonly HashSet<string> Used = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             public Parser(string s) { _s = s; _t = Lex(s); }
             public Tok Peek => _t[_i];
             public bool AtEnd => Peek.Kind == T.End;
@@ -172,7 +176,7 @@ namespace GridAutomation.Core.Grid
                 {
                     case T.Word:
                         _i++;
-                        if (IsProperty(t.Text)) return new Operand { Property = Canonical(t.Text) };
+                        if (IsProperty(t.Text)) { var name = Canonical(t.Text); Used.Add(name); return new Operand { Property = name }; }
                         return new Operand { Value = t.Text };
                     case T.String: _i++; return new Operand { Value = t.Text };
                     case T.Number: _i++; return new Operand { Value = double.Parse(t.Text, NumberStyles.Float, CultureInfo.InvariantCulture) };

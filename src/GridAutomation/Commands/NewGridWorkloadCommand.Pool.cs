@@ -77,7 +77,7 @@ namespace GridAutomation.Commands
             {
                 if (!p.Fits)
                 {
-                    WriteError(ErrorMapping.Create("NoPlacement", ErrorCategory.ResourceUnavailable,
+                    WriteError(ErrorMapping.Create(GridPlacement.NoPlacementErrorId(p), ErrorCategory.ResourceUnavailable,
                         $"'{p.Name}' fits nowhere in pool '{Pool}': {p.Reason}. Get-GridPlacement shows every rejected candidate.", p.Name, GridErrorKind.ResourceUnavailable));
                     continue;
                 }

@@ -40,6 +40,11 @@ namespace GridAutomation.Provider.Azure.Tests
         /// <summary>Polls answered InProgress before an operation completes.</summary>
         public int PollsPerOperation { get; set; } = 1;
         public List<string> TokenRequests { get; } = new List<string>();
+        /// <summary>The subscription's regional vCPU quota ("cores", Total Regional vCPUs) the usages endpoint reports.</summary>
+        public int CoresLimit { get; set; } = 20;
+        /// <summary>vCPUs in use in the region outside this simulator's VMs (another team's, say).</summary>
+        public int OtherCoresUsed { get; set; }
+        public int VirtualMachinesLimit { get; set; } = 25000;
 
         public static readonly (string Name, int Cores, int MemoryMB)[] Sizes =
         {
@@ -185,6 +190,7 @@ namespace GridAutomation.Provider.Azure.Tests
             {
                 if (seg.Length == 5 && Is(seg[4], "virtualMachines")) { await ListVms(ctx, null, q["statusOnly"] == "true", q["$skiptoken"]); return; }
                 if (seg.Length == 7 && Is(seg[4], "locations") && Is(seg[6], "vmSizes")) { await Json(ctx, 200, SizesBody()); return; }
+                if (seg.Length == 7 && Is(seg[4], "locations") && Is(seg[6], "usages")) { await Json(ctx, 200, UsagesBody()); return; }
                 // Marketplace images: publishers/{p}/artifacttypes/vmimage/offers[/{o}/skus[/{s}/versions]]
                 if (seg.Length >= 10 && Is(seg[4], "locations") && Is(seg[6], "publishers") && Is(seg[8], "artifacttypes"))
                 {
@@ -316,6 +322,35 @@ namespace GridAutomation.Provider.Azure.Tests
             foreach (var s in Sizes)
                 arr.Add(new JsonObject { ["name"] = s.Name, ["numberOfCores"] = s.Cores, ["memoryInMB"] = s.MemoryMB, ["osDiskSizeInMB"] = 1047552, ["resourceDiskSizeInMB"] = 4096, ["maxDataDiskCount"] = 4 });
             return new JsonObject { ["value"] = arr };
+        }
+
+        /// <summary>
+        /// Usage_List (ListUsagesResult): per counter its unit, currentValue, limit and name {value, localizedValue}.
+        /// Counts the VMs that are not deallocated (deallocated VMs hold no vCPU quota) and their sizes' cores.
+        /// </summary>
+        private JsonObject UsagesBody()
+        {
+            int cores = OtherCoresUsed, vms = 0, bs = 0;
+            lock (_gate)
+                foreach (var vm in _vms.Values)
+                {
+                    if (string.Equals(vm.Power, "deallocated", StringComparison.OrdinalIgnoreCase)) continue;
+                    string? size = vm.Model["properties"]?["hardwareProfile"]?["vmSize"]?.GetValue<string>();
+                    int c = Sizes.FirstOrDefault(x => string.Equals(x.Name, size, StringComparison.OrdinalIgnoreCase)).Cores;
+                    cores += c; vms++;
+                    if (size != null && size.StartsWith("Standard_B", StringComparison.OrdinalIgnoreCase)) bs += c;
+                }
+            JsonObject U(string name, string localized, long current, long limit)
+                => new JsonObject { ["unit"] = "Count", ["currentValue"] = current, ["limit"] = limit, ["name"] = new JsonObject { ["value"] = name, ["localizedValue"] = localized } };
+            return new JsonObject
+            {
+                ["value"] = new JsonArray(
+                    U("availabilitySets", "Availability Sets", 0, 2500),
+                    U("cores", "Total Regional vCPUs", cores, CoresLimit),
+                    U("virtualMachines", "Virtual Machines", vms, VirtualMachinesLimit),
+                    U("virtualMachineScaleSets", "Virtual Machine Scale Sets", 0, 2500),
+                    U("standardBSFamily", "Standard BS Family vCPUs", bs, 10)),
+            };
         }
 
         private JsonArray Statuses(Vm vm)
