@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
+using System.Text;
 using GridAutomation.Core.Engine;
 using GridAutomation.Core.State;
 
@@ -14,9 +16,9 @@ namespace GridAutomation.Core.Ledger
     /// </summary>
     public sealed partial class UsageLedger
     {
-        private const string Upsert = @"INSERT INTO usage_daily(day, workload_id, datacenter, datacenter_owner, workload_owner, currency,
-                duration_s, billed_s, cpu_s, mem_s, cost_s, unpriced_s, priced_n, estimated, min_start, max_end)
-            VALUES(@day, @w, @dc, @dco, @wo, @cur, @d, @b, @cpu, @mem, @cost, @up, @pn, @est, @s, @e)
+        private const string UpsertHead = @"INSERT INTO usage_daily(day, workload_id, datacenter, datacenter_owner, workload_owner, currency,
+                duration_s, billed_s, cpu_s, mem_s, cost_s, unpriced_s, priced_n, estimated, min_start, max_end) VALUES ";
+        private const string UpsertTail = @"
             ON CONFLICT (day, workload_id, datacenter, datacenter_owner, workload_owner, currency) DO UPDATE SET
                 duration_s = usage_daily.duration_s + excluded.duration_s, billed_s = usage_daily.billed_s + excluded.billed_s,
                 cpu_s = usage_daily.cpu_s + excluded.cpu_s, mem_s = usage_daily.mem_s + excluded.mem_s,
@@ -26,26 +28,67 @@ namespace GridAutomation.Core.Ledger
                 min_start = CASE WHEN excluded.min_start < usage_daily.min_start THEN excluded.min_start ELSE usage_daily.min_start END,
                 max_end = CASE WHEN excluded.max_end > usage_daily.max_end THEN excluded.max_end ELSE usage_daily.max_end END";
 
-        /// <summary>Adds the pieces of interval <paramref name="i"/>, closed at <paramref name="end"/>, to the roll-ups of their days.</summary>
-        private static void AddToRollup(IStateSession s, UsageInterval i, DateTimeOffset end, bool estimated)
+        /// <summary>
+        /// Pieces of closed intervals, added up in memory per roll-up row (day, workload, datacenter, owner, consumer,
+        /// currency) and written with one multi-row upsert per <see cref="BatchRows"/> rows. Each key appears once per
+        /// statement (PostgreSQL refuses to update a row twice in one upsert).
+        /// </summary>
+        private sealed class RollupBatch
         {
-            var rule = BillingRule.Find(i.BillingRule) ?? BillingRule.RateCard;
-            var pieceStart = i.Start;
-            while (pieceStart < end)
+            private sealed class Row
             {
-                var nextDay = new DateTimeOffset(pieceStart.UtcDateTime.Date.AddDays(1), TimeSpan.Zero);
-                var pieceEnd = nextDay < end ? nextDay : end;
-                double billed = 0;
-                if (i.ComputeBilled)
-                    billed = rule.Round(i.RunBeforeSeconds + (pieceEnd - i.Start).TotalSeconds) - rule.Round(i.RunBeforeSeconds + (pieceStart - i.Start).TotalSeconds);
+                public double Duration, Billed, Cpu, Mem, Cost, Unpriced;
+                public long Priced;
+                public bool Estimated;
+                public DateTimeOffset MinStart, MaxEnd;
+            }
+
+            private readonly Dictionary<(string day, string w, string dc, string dco, string wo, string cur), Row> _rows = new Dictionary<(string, string, string, string, string, string), Row>();
+
+            /// <summary>Adds the pieces of interval <paramref name="i"/>, closed at <paramref name="end"/>, cut at UTC midnights.</summary>
+            public void Add(UsageInterval i, DateTimeOffset end, bool estimated)
+            {
+                var rule = BillingRule.Find(i.BillingRule) ?? BillingRule.RateCard;
+                var pieceStart = i.Start;
                 bool priced = i.PricePerHour.HasValue;
-                s.Execute(Upsert,
-                    ("@day", pieceStart.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)), ("@w", i.WorkloadId), ("@dc", i.Datacenter),
-                    ("@dco", i.DatacenterOwner ?? ""), ("@wo", i.WorkloadOwner ?? ""), ("@cur", priced ? i.Currency ?? "" : ""),
-                    ("@d", (pieceEnd - pieceStart).TotalSeconds), ("@b", billed), ("@cpu", i.CpuCount * billed), ("@mem", i.MemoryMB * billed),
-                    ("@cost", priced ? (double)i.PricePerHour!.Value * billed : 0.0), ("@up", priced ? 0.0 : billed), ("@pn", priced ? 1 : 0),
-                    ("@est", estimated ? 1 : 0), ("@s", StateStore.FormatTime(pieceStart)), ("@e", StateStore.FormatTime(pieceEnd)));
-                pieceStart = pieceEnd;
+                while (pieceStart < end)
+                {
+                    var nextDay = new DateTimeOffset(pieceStart.UtcDateTime.Date.AddDays(1), TimeSpan.Zero);
+                    var pieceEnd = nextDay < end ? nextDay : end;
+                    double billed = 0;
+                    if (i.ComputeBilled)
+                        billed = rule.Round(i.RunBeforeSeconds + (pieceEnd - i.Start).TotalSeconds) - rule.Round(i.RunBeforeSeconds + (pieceStart - i.Start).TotalSeconds);
+                    var key = (pieceStart.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), i.WorkloadId, i.Datacenter,
+                        i.DatacenterOwner ?? "", i.WorkloadOwner ?? "", priced ? i.Currency ?? "" : "");
+                    if (!_rows.TryGetValue(key, out var r)) _rows[key] = r = new Row { MinStart = pieceStart, MaxEnd = pieceEnd };
+                    r.Duration += (pieceEnd - pieceStart).TotalSeconds; r.Billed += billed; r.Cpu += i.CpuCount * billed; r.Mem += i.MemoryMB * billed;
+                    r.Cost += priced ? (double)i.PricePerHour!.Value * billed : 0.0; r.Unpriced += priced ? 0.0 : billed; r.Priced += priced ? 1 : 0;
+                    r.Estimated |= estimated;
+                    if (pieceStart < r.MinStart) r.MinStart = pieceStart;
+                    if (pieceEnd > r.MaxEnd) r.MaxEnd = pieceEnd;
+                    pieceStart = pieceEnd;
+                }
+            }
+
+            public void Write(IStateSession s)
+            {
+                foreach (var chunk in Chunks(_rows.ToList(), BatchRows))
+                {
+                    var sql = new StringBuilder(UpsertHead);
+                    for (int k = 0; k < chunk.Count; k++)
+                        sql.Append(k == 0 ? "" : ", ").Append($"(@day{k}, @w{k}, @dc{k}, @dco{k}, @wo{k}, @cur{k}, @d{k}, @b{k}, @cpu{k}, @mem{k}, @cost{k}, @up{k}, @pn{k}, @est{k}, @s{k}, @e{k})");
+                    using var cmd = s.Command(sql.Append(UpsertTail).ToString());
+                    for (int k = 0; k < chunk.Count; k++)
+                    {
+                        var (key, r) = (chunk[k].Key, chunk[k].Value);
+                        cmd.Bind("@day" + k, key.day).Bind("@w" + k, key.w).Bind("@dc" + k, key.dc).Bind("@dco" + k, key.dco).Bind("@wo" + k, key.wo).Bind("@cur" + k, key.cur)
+                            .Bind("@d" + k, r.Duration).Bind("@b" + k, r.Billed).Bind("@cpu" + k, r.Cpu).Bind("@mem" + k, r.Mem).Bind("@cost" + k, r.Cost)
+                            .Bind("@up" + k, r.Unpriced).Bind("@pn" + k, r.Priced).Bind("@est" + k, r.Estimated ? 1 : 0)
+                            .Bind("@s" + k, StateStore.FormatTime(r.MinStart)).Bind("@e" + k, StateStore.FormatTime(r.MaxEnd));
+                    }
+                    cmd.ExecuteNonQuery();
+                }
+                _rows.Clear();
             }
         }
 
@@ -72,7 +115,9 @@ namespace GridAutomation.Core.Ledger
                 using (var cmd = s.Command($"SELECT {Columns} FROM usage_intervals WHERE end_time IS NOT NULL"))
                 using (var r = cmd.ExecuteReader())
                     while (r.Read()) closed.Add(ReadInterval(r));
-                foreach (var i in closed) AddToRollup(s, i, i.End!.Value, i.Estimated);
+                var rollup = new RollupBatch();
+                foreach (var i in closed) rollup.Add(i, i.End!.Value, i.Estimated);
+                rollup.Write(s);
                 s.Execute("UPDATE usage_rollup_state SET built = 1 WHERE id = 1");
                 return closed.Count;
             });
