@@ -67,6 +67,9 @@ INSERT INTO usage_daily(day, workload_id, datacenter, datacenter_owner, workload
 SELECT substr(start_time, 1, 10), workload_id, datacenter, datacenter_owner, workload_owner, currency, SUM(duration_s), SUM(billed_s), SUM(billed_s * cpu), SUM(billed_s * memory_mb),
        SUM(billed_s * price_per_hour), 0, COUNT(*), 0, MIN(start_time), MAX(end_time)
 FROM usage_intervals GROUP BY substr(start_time, 1, 10), workload_id, datacenter, datacenter_owner, workload_owner, currency;
+INSERT INTO usage_daily_totals(day, datacenter, datacenter_owner, workload_owner, currency, duration_s, billed_s, cpu_s, mem_s, cost_s, unpriced_s, priced_n, estimated, min_start, max_end)
+SELECT day, datacenter, datacenter_owner, workload_owner, currency, SUM(duration_s), SUM(billed_s), SUM(cpu_s), SUM(mem_s), SUM(cost_s), SUM(unpriced_s), SUM(priced_n), MAX(estimated), MIN(min_start), MAX(max_end)
+FROM usage_daily GROUP BY day, datacenter, datacenter_owner, workload_owner, currency;
 UPDATE usage_rollup_state SET built = 1 WHERE id = 1;
 "@
     }
@@ -96,7 +99,9 @@ UPDATE usage_rollup_state SET built = 1 WHERE id = 1;
     $list = @(); $upd = @()
     for ($i = 0; $i -lt $Runs; $i++) {
         $list += (Measure-Command { $script:n = @(Get-GridWorkload -Datacenter bench).Count }).TotalSeconds
-        $upd += (Measure-Command { $script:o = Update-GridUsage -Datacenter bench -Confirm:$false }).TotalSeconds
+        $upd += (Measure-Command { $script:o = Update-GridUsage -Datacenter bench -Confirm:$false -Verbose 4>&1 | Where-Object { -not ($_ -is [System.Management.Automation.VerboseRecord] -and ($script:timing = $_.Message) -like '*timings*') } }).TotalSeconds
+        $script:o = @($script:o | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })[0]
+        Write-Host ("  run {0}: listing {1:n3} s, Update-GridUsage {2:n3} s ({3})" -f ($i + 1), $list[-1], $upd[-1], ($script:timing -replace '^.*timings: ', ''))
     }
     $lm = Get-Median $list; $um = Get-Median $upd
     Write-Host ("@(Get-GridWorkload -Datacenter bench).Count     : {0:n0} workloads, median {1:n3} s" -f $script:n, $lm)
@@ -105,7 +110,9 @@ UPDATE usage_rollup_state SET built = 1 WHERE id = 1;
     $c = Open-Sqlite
     $null = Invoke-Sql $c "UPDATE sim_workloads SET state = 'poweredOff', consumes = 0 WHERE datacenter = 'bench' AND seq % 100 = 0 AND state = 'poweredOn'"
     $c.Dispose()
-    $changed = Measure-Command { $script:o = Update-GridUsage -Datacenter bench -Confirm:$false }
+    $changed = Measure-Command { $script:o = Update-GridUsage -Datacenter bench -Confirm:$false -Verbose 4>&1 | Where-Object { -not ($_ -is [System.Management.Automation.VerboseRecord] -and ($script:timing = $_.Message) -like '*timings*') } }
+    $script:o = @($script:o | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })[0]
+    Write-Host ("  ({0})" -f ($script:timing -replace '^.*timings: ', ''))
     Write-Host ("Update-GridUsage after {0:n0} outside changes      : {1:n3} s; ratio {2:n2} to the listing" -f $script:o.Closed, $changed.TotalSeconds, ($changed.TotalSeconds / $lm))
 }
 finally {

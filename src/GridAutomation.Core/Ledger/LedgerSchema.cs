@@ -56,6 +56,19 @@ namespace GridAutomation.Core.Ledger
                 set_at TEXT NOT NULL,
                 PRIMARY KEY(owner_key, effective_from));";
 
+        /// <summary>The sums of a roll-up row (usage_daily, usage_daily_totals).</summary>
+        private const string RollupSums = @"
+                duration_s DOUBLE PRECISION NOT NULL,
+                billed_s DOUBLE PRECISION NOT NULL,
+                cpu_s DOUBLE PRECISION NOT NULL,
+                mem_s DOUBLE PRECISION NOT NULL,
+                cost_s DOUBLE PRECISION NOT NULL,
+                unpriced_s DOUBLE PRECISION NOT NULL,
+                priced_n INTEGER NOT NULL,
+                estimated INTEGER NOT NULL,
+                min_start TEXT NOT NULL,
+                max_end TEXT NOT NULL,";
+
         /// <summary>
         /// Version 2: usage_daily, the closed intervals' pieces per UTC day (split as Get-GridUsage -GroupBy Day splits them)
         /// added up per workload, datacenter, owner, consumer and currency, written in the transaction that closes an interval.
@@ -70,17 +83,7 @@ namespace GridAutomation.Core.Ledger
                 datacenter TEXT NOT NULL,
                 datacenter_owner TEXT NOT NULL,
                 workload_owner TEXT NOT NULL,
-                currency TEXT NOT NULL,
-                duration_s DOUBLE PRECISION NOT NULL,
-                billed_s DOUBLE PRECISION NOT NULL,
-                cpu_s DOUBLE PRECISION NOT NULL,
-                mem_s DOUBLE PRECISION NOT NULL,
-                cost_s DOUBLE PRECISION NOT NULL,
-                unpriced_s DOUBLE PRECISION NOT NULL,
-                priced_n INTEGER NOT NULL,
-                estimated INTEGER NOT NULL,
-                min_start TEXT NOT NULL,
-                max_end TEXT NOT NULL,
+                currency TEXT NOT NULL," + RollupSums + @"
                 PRIMARY KEY(day, workload_id, datacenter, datacenter_owner, workload_owner, currency));
               CREATE TABLE usage_rollup_state(id INTEGER PRIMARY KEY, built INTEGER NOT NULL);
               INSERT INTO usage_rollup_state(id, built) VALUES(1, 0);";
@@ -100,17 +103,7 @@ namespace GridAutomation.Core.Ledger
                 datacenter TEXT NOT NULL,
                 datacenter_owner TEXT NOT NULL,
                 workload_owner TEXT NOT NULL,
-                currency TEXT NOT NULL,
-                duration_s DOUBLE PRECISION NOT NULL,
-                billed_s DOUBLE PRECISION NOT NULL,
-                cpu_s DOUBLE PRECISION NOT NULL,
-                mem_s DOUBLE PRECISION NOT NULL,
-                cost_s DOUBLE PRECISION NOT NULL,
-                unpriced_s DOUBLE PRECISION NOT NULL,
-                priced_n INTEGER NOT NULL,
-                estimated INTEGER NOT NULL,
-                min_start TEXT NOT NULL,
-                max_end TEXT NOT NULL,
+                currency TEXT NOT NULL," + RollupSums + @"
                 PRIMARY KEY(day, datacenter, datacenter_owner, workload_owner, currency));
               UPDATE usage_rollup_state SET built = 0 WHERE id = 1;";
 
