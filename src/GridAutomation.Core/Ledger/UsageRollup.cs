@@ -83,7 +83,7 @@ namespace GridAutomation.Core.Ledger
                 {
                     var (table, byWorkload) = RollupTables[t];
                     string keys = byWorkload ? "day, workload_id, datacenter, datacenter_owner, workload_owner, currency" : "day, datacenter, datacenter_owner, workload_owner, currency";
-                    foreach (var chunk in Chunks(_rows[t].ToList(), BatchRows))
+                    foreach (var chunk in Chunks(_rows[t].ToList(), RowsPerStatement(s)))
                     {
                         var sql = new StringBuilder($"INSERT INTO {table}({keys}, {Sums}) VALUES ");
                         for (int k = 0; k < chunk.Count; k++)
