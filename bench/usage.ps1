@@ -14,6 +14,19 @@
       Update-GridUsage, nothing changed: 3.80 s vs listing 2.31 s = 1.64x (was 2.25x) - NOT MET (goal <= 1.5x);
       after outside changes 1.97x.
 
+    2026-12-07 (issue-16, batched observation writes, covering index of open intervals, usage_daily_totals), load ~50
+    on 2 shared cores. The full script could not finish here in the time left (seeding 7.2 million intervals had not
+    ended after 19 minutes under that load), so these come from the same steps run apart, each with its peer in the run:
+      Update-GridUsage over 100,000 simulated workloads, nothing changed: 11.06 / 10.99 / 4.51 s vs listing
+      8.35 / 8.77 / 8.53 s = 1.32x / 1.25x / 0.53x, median 1.25x - MET (goal <= 1.5x). Where it went (-Verbose):
+      listing 2.8-7.4 s, ledger read 0.9-2.9 s, compare 0.5-1.4 s, writes 0, commit 0. After outside changes (19 that
+      run): 5.57 s = 0.65x the listing (writes 33 ms, commit 14 ms). The first observation (opening 100,000 intervals)
+      took 481 s, 461 s of it writes: SQLite binds parameters by a linear name lookup, and 200-row statements carry
+      4,400; SQLite now gets 16 rows per statement (PostgreSQL 200). Not measured again at 100,000 since.
+      Get-GridUsage over the month: not measured again in this run; usage_daily_totals makes a report not grouped
+      by workload read ~360 rows for the month instead of 300,000 (the removed cost was SQLite's sort of 300,000
+      rows for GROUP BY: 12-37 s for that query alone at load ~50, with or without WITHOUT ROWID).
+
 .DESCRIPTION
     Works in a temporary state file (never the user's). The month of intervals is written straight into the ledger's
     table with one SQL statement (as many recorded changes would leave it), after the ledger's schema was made by the
