@@ -22,10 +22,14 @@
       listing 2.8-7.4 s, ledger read 0.9-2.9 s, compare 0.5-1.4 s, writes 0, commit 0. After outside changes (19 that
       run): 5.57 s = 0.65x the listing (writes 33 ms, commit 14 ms). The first observation (opening 100,000 intervals)
       took 481 s, 461 s of it writes: SQLite binds parameters by a linear name lookup, and 200-row statements carry
-      4,400; SQLite now gets 16 rows per statement (PostgreSQL 200). Not measured again at 100,000 since.
-      Get-GridUsage over the month: not measured again in this run; usage_daily_totals makes a report not grouped
-      by workload read ~360 rows for the month instead of 300,000 (the removed cost was SQLite's sort of 300,000
-      rows for GROUP BY: 12-37 s for that query alone at load ~50, with or without WITHOUT ROWID).
+      4,400; SQLite now gets 16 rows per statement (PostgreSQL 200). After that change, at 20,000 workloads (same
+      load): first observation 39 s (writes 32 s: still ~1.6 ms per opened interval - NOT fixed, see below);
+      nothing changed 3.67 / 2.53 / 3.10 s vs listing 2.69 / 1.81 / 1.93 s = 1.37x / 1.40x / 1.61x, median 1.40x.
+      Get-GridUsage over the month of 10,000 workloads (roll-ups of 300,000 workload-days seeded as the closes leave
+      them, the intervals not seeded - the report reads none for whole days): -GroupBy Owner, Consumer 0.011 /
+      0.004 / 0.004 s, -GroupBy Day 0.024 / 0.039 / 0.025 s - MET (goal < 2 s); peer in the same run, the
+      schema-v2 query (GROUP BY over usage_daily): 8.42 / 4.05 / 4.41 s. usage_daily_totals is what removed it.
+      Left open: what the first observation spends per opened interval (price resolution per workload is suspected).
 
 .DESCRIPTION
     Works in a temporary state file (never the user's). The month of intervals is written straight into the ledger's
