@@ -42,7 +42,7 @@ namespace GridAutomation.Providers.Simulator
             => LoggedAsync("Resize", nativeId, null, () => CoreResizeAsync(nativeId, request, scope, cancellationToken));
 
         public Task SetTagsAsync(string nativeId, IDictionary<string, string?> tags, IOperationScope scope, CancellationToken cancellationToken)
-            => LoggedAsync("SetTags", nativeId, ActionLog ? SimulatorData.TagsJson(tags) : null, () => CoreSetTagsAsync(nativeId, tags, scope, cancellationToken));
+            => LoggedAsync("SetTags", nativeId, ActionLog ? SimulatorData.TagChangesJson(tags) : null, () => CoreSetTagsAsync(nativeId, tags, scope, cancellationToken));
 
         public Task MoveAsync(string nativeId, string destinationHost, IOperationScope scope, CancellationToken cancellationToken)
             => LoggedAsync("Move", nativeId, destinationHost, () => CoreMoveAsync(nativeId, destinationHost, scope, cancellationToken));

@@ -363,8 +363,14 @@ namespace GridAutomation.Providers.Simulator
         }
 
         public static string? TagsJson(IDictionary<string, string> tags)
+            => WriteTags(tags.Count, tags.Select(kv => new KeyValuePair<string, string?>(kv.Key, kv.Value)));
+
+        /// <summary>A tag change as JSON (the action log's detail): a null value is a tag removed.</summary>
+        public static string? TagChangesJson(IDictionary<string, string?> changes) => WriteTags(changes.Count, changes);
+
+        private static string? WriteTags(int count, IEnumerable<KeyValuePair<string, string?>> tags)
         {
-            if (tags.Count == 0) return null;
+            if (count == 0) return null;
             using var ms = new System.IO.MemoryStream();
             using (var w = new Utf8JsonWriter(ms))
             {

@@ -68,11 +68,14 @@ namespace GridAutomation.Core.Engine
                 var rule = RuleOf(dc);
                 var seen = new List<GridWorkload>();
                 var q = new WorkloadQuery { PageSize = Configuration.PageSize };
+                var listing = System.Diagnostics.Stopwatch.StartNew();
                 await foreach (var page in ListWithRetryAsync(dc.Name, conn, q, token).ConfigureAwait(false))
                     foreach (var w in page) { Complete(w, dc); seen.Add(w); }
+                listing.Stop();
                 token.ThrowIfCancellationRequested();
                 var result = Ledger.Record(dc, rule, seen, time, "Observation", null, completeListing: true);
                 observer.Verbose($"Datacenter '{dc.Name}' observed at {time:u}: {result.Workloads} workloads, {result.Opened} intervals opened, {result.Closed} closed ({result.Estimated} estimated).");
+                observer.Verbose(FormattableString.Invariant($"Datacenter '{dc.Name}' timings: listing {listing.Elapsed.TotalMilliseconds:0} ms, {result.Timings}."));
                 await writer.WriteAsync(new FanOutResult<GridUsageObservation>(dc.Name, result, null), token).ConfigureAwait(false);
             }, observer, ct);
         }

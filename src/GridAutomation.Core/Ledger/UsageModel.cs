@@ -87,6 +87,8 @@ namespace GridAutomation.Core.Ledger
         public int Closed { get; set; }
         /// <summary>Intervals closed at this observation because their end was not seen.</summary>
         public int Estimated { get; set; }
+        /// <summary>Where the recording spent its time (verbose output and the benchmark; not part of the output's table).</summary>
+        internal UsageRecordTimings? Timings { get; set; }
     }
 
     [Flags]

@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
+using System.Text;
 using GridAutomation.Core.Engine;
 using GridAutomation.Core.State;
 
@@ -14,38 +16,95 @@ namespace GridAutomation.Core.Ledger
     /// </summary>
     public sealed partial class UsageLedger
     {
-        private const string Upsert = @"INSERT INTO usage_daily(day, workload_id, datacenter, datacenter_owner, workload_owner, currency,
-                duration_s, billed_s, cpu_s, mem_s, cost_s, unpriced_s, priced_n, estimated, min_start, max_end)
-            VALUES(@day, @w, @dc, @dco, @wo, @cur, @d, @b, @cpu, @mem, @cost, @up, @pn, @est, @s, @e)
-            ON CONFLICT (day, workload_id, datacenter, datacenter_owner, workload_owner, currency) DO UPDATE SET
-                duration_s = usage_daily.duration_s + excluded.duration_s, billed_s = usage_daily.billed_s + excluded.billed_s,
-                cpu_s = usage_daily.cpu_s + excluded.cpu_s, mem_s = usage_daily.mem_s + excluded.mem_s,
-                cost_s = usage_daily.cost_s + excluded.cost_s, unpriced_s = usage_daily.unpriced_s + excluded.unpriced_s,
-                priced_n = usage_daily.priced_n + excluded.priced_n,
-                estimated = CASE WHEN excluded.estimated > usage_daily.estimated THEN excluded.estimated ELSE usage_daily.estimated END,
-                min_start = CASE WHEN excluded.min_start < usage_daily.min_start THEN excluded.min_start ELSE usage_daily.min_start END,
-                max_end = CASE WHEN excluded.max_end > usage_daily.max_end THEN excluded.max_end ELSE usage_daily.max_end END";
+        private const string Sums = "duration_s, billed_s, cpu_s, mem_s, cost_s, unpriced_s, priced_n, estimated, min_start, max_end";
+        private const string AddUp = @"
+                duration_s = {0}.duration_s + excluded.duration_s, billed_s = {0}.billed_s + excluded.billed_s,
+                cpu_s = {0}.cpu_s + excluded.cpu_s, mem_s = {0}.mem_s + excluded.mem_s,
+                cost_s = {0}.cost_s + excluded.cost_s, unpriced_s = {0}.unpriced_s + excluded.unpriced_s,
+                priced_n = {0}.priced_n + excluded.priced_n,
+                estimated = CASE WHEN excluded.estimated > {0}.estimated THEN excluded.estimated ELSE {0}.estimated END,
+                min_start = CASE WHEN excluded.min_start < {0}.min_start THEN excluded.min_start ELSE {0}.min_start END,
+                max_end = CASE WHEN excluded.max_end > {0}.max_end THEN excluded.max_end ELSE {0}.max_end END";
 
-        /// <summary>Adds the pieces of interval <paramref name="i"/>, closed at <paramref name="end"/>, to the roll-ups of their days.</summary>
-        private static void AddToRollup(IStateSession s, UsageInterval i, DateTimeOffset end, bool estimated)
+        /// <summary>The two roll-up tables: per workload (usage_daily) and without it (usage_daily_totals, schema version 3).</summary>
+        private static readonly (string Table, bool ByWorkload)[] RollupTables = { ("usage_daily", true), ("usage_daily_totals", false) };
+
+        /// <summary>
+        /// Pieces of closed intervals, added up in memory per roll-up row (day, workload, datacenter, owner, consumer,
+        /// currency) and written with one multi-row upsert per <see cref="BatchRows"/> rows. Each key appears once per
+        /// statement (PostgreSQL refuses to update a row twice in one upsert).
+        /// </summary>
+        private sealed class RollupBatch
         {
-            var rule = BillingRule.Find(i.BillingRule) ?? BillingRule.RateCard;
-            var pieceStart = i.Start;
-            while (pieceStart < end)
+            private sealed class Row
             {
-                var nextDay = new DateTimeOffset(pieceStart.UtcDateTime.Date.AddDays(1), TimeSpan.Zero);
-                var pieceEnd = nextDay < end ? nextDay : end;
-                double billed = 0;
-                if (i.ComputeBilled)
-                    billed = rule.Round(i.RunBeforeSeconds + (pieceEnd - i.Start).TotalSeconds) - rule.Round(i.RunBeforeSeconds + (pieceStart - i.Start).TotalSeconds);
+                public double Duration, Billed, Cpu, Mem, Cost, Unpriced;
+                public long Priced;
+                public bool Estimated;
+                public DateTimeOffset MinStart, MaxEnd;
+            }
+
+            // Key of usage_daily; usage_daily_totals' key is the same with an empty workload.
+            private readonly Dictionary<(string day, string w, string dc, string dco, string wo, string cur), Row>[] _rows =
+                { new Dictionary<(string, string, string, string, string, string), Row>(), new Dictionary<(string, string, string, string, string, string), Row>() };
+
+            /// <summary>Adds the pieces of interval <paramref name="i"/>, closed at <paramref name="end"/>, cut at UTC midnights.</summary>
+            public void Add(UsageInterval i, DateTimeOffset end, bool estimated)
+            {
+                var rule = BillingRule.Find(i.BillingRule) ?? BillingRule.RateCard;
+                var pieceStart = i.Start;
                 bool priced = i.PricePerHour.HasValue;
-                s.Execute(Upsert,
-                    ("@day", pieceStart.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)), ("@w", i.WorkloadId), ("@dc", i.Datacenter),
-                    ("@dco", i.DatacenterOwner ?? ""), ("@wo", i.WorkloadOwner ?? ""), ("@cur", priced ? i.Currency ?? "" : ""),
-                    ("@d", (pieceEnd - pieceStart).TotalSeconds), ("@b", billed), ("@cpu", i.CpuCount * billed), ("@mem", i.MemoryMB * billed),
-                    ("@cost", priced ? (double)i.PricePerHour!.Value * billed : 0.0), ("@up", priced ? 0.0 : billed), ("@pn", priced ? 1 : 0),
-                    ("@est", estimated ? 1 : 0), ("@s", StateStore.FormatTime(pieceStart)), ("@e", StateStore.FormatTime(pieceEnd)));
-                pieceStart = pieceEnd;
+                while (pieceStart < end)
+                {
+                    var nextDay = new DateTimeOffset(pieceStart.UtcDateTime.Date.AddDays(1), TimeSpan.Zero);
+                    var pieceEnd = nextDay < end ? nextDay : end;
+                    double billed = 0;
+                    if (i.ComputeBilled)
+                        billed = rule.Round(i.RunBeforeSeconds + (pieceEnd - i.Start).TotalSeconds) - rule.Round(i.RunBeforeSeconds + (pieceStart - i.Start).TotalSeconds);
+                    var key = (pieceStart.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), i.WorkloadId, i.Datacenter,
+                        i.DatacenterOwner ?? "", i.WorkloadOwner ?? "", priced ? i.Currency ?? "" : "");
+                    for (int t = 0; t < _rows.Length; t++)
+                    {
+                        var k = RollupTables[t].ByWorkload ? key : (key.Item1, "", key.Item3, key.Item4, key.Item5, key.Item6);
+                        if (!_rows[t].TryGetValue(k, out var r)) _rows[t][k] = r = new Row { MinStart = pieceStart, MaxEnd = pieceEnd };
+                        r.Duration += (pieceEnd - pieceStart).TotalSeconds; r.Billed += billed; r.Cpu += i.CpuCount * billed; r.Mem += i.MemoryMB * billed;
+                        r.Cost += priced ? (double)i.PricePerHour!.Value * billed : 0.0; r.Unpriced += priced ? 0.0 : billed; r.Priced += priced ? 1 : 0;
+                        r.Estimated |= estimated;
+                        if (pieceStart < r.MinStart) r.MinStart = pieceStart;
+                        if (pieceEnd > r.MaxEnd) r.MaxEnd = pieceEnd;
+                    }
+                    pieceStart = pieceEnd;
+                }
+            }
+
+            public void Write(IStateSession s)
+            {
+                for (int t = 0; t < _rows.Length; t++)
+                {
+                    var (table, byWorkload) = RollupTables[t];
+                    string keys = byWorkload ? "day, workload_id, datacenter, datacenter_owner, workload_owner, currency" : "day, datacenter, datacenter_owner, workload_owner, currency";
+                    foreach (var chunk in Chunks(_rows[t].ToList(), RowsPerStatement(s)))
+                    {
+                        var sql = new StringBuilder($"INSERT INTO {table}({keys}, {Sums}) VALUES ");
+                        for (int k = 0; k < chunk.Count; k++)
+                            sql.Append(k == 0 ? "" : ", ").Append(byWorkload ? $"(@day{k}, @w{k}, " : $"(@day{k}, ")
+                                .Append($"@dc{k}, @dco{k}, @wo{k}, @cur{k}, @d{k}, @b{k}, @cpu{k}, @mem{k}, @cost{k}, @up{k}, @pn{k}, @est{k}, @s{k}, @e{k})");
+                        sql.Append($" ON CONFLICT ({keys}) DO UPDATE SET ").Append(string.Format(CultureInfo.InvariantCulture, AddUp, table));
+                        using var cmd = s.Command(sql.ToString());
+                        for (int k = 0; k < chunk.Count; k++)
+                        {
+                            var (key, r) = (chunk[k].Key, chunk[k].Value);
+                            cmd.Bind("@day" + k, key.day);
+                            if (byWorkload) cmd.Bind("@w" + k, key.w);
+                            cmd.Bind("@dc" + k, key.dc).Bind("@dco" + k, key.dco).Bind("@wo" + k, key.wo).Bind("@cur" + k, key.cur)
+                                .Bind("@d" + k, r.Duration).Bind("@b" + k, r.Billed).Bind("@cpu" + k, r.Cpu).Bind("@mem" + k, r.Mem).Bind("@cost" + k, r.Cost)
+                                .Bind("@up" + k, r.Unpriced).Bind("@pn" + k, r.Priced).Bind("@est" + k, r.Estimated ? 1 : 0)
+                                .Bind("@s" + k, StateStore.FormatTime(r.MinStart)).Bind("@e" + k, StateStore.FormatTime(r.MaxEnd));
+                        }
+                        cmd.ExecuteNonQuery();
+                    }
+                    _rows[t].Clear();
+                }
             }
         }
 
@@ -68,11 +127,14 @@ namespace GridAutomation.Core.Ledger
             return Store.Write(s =>
             {
                 s.Execute("DELETE FROM usage_daily");
+                s.Execute("DELETE FROM usage_daily_totals");
                 var closed = new List<UsageInterval>();
                 using (var cmd = s.Command($"SELECT {Columns} FROM usage_intervals WHERE end_time IS NOT NULL"))
                 using (var r = cmd.ExecuteReader())
                     while (r.Read()) closed.Add(ReadInterval(r));
-                foreach (var i in closed) AddToRollup(s, i, i.End!.Value, i.Estimated);
+                var rollup = new RollupBatch();
+                foreach (var i in closed) rollup.Add(i, i.End!.Value, i.Estimated);
+                rollup.Write(s);
                 s.Execute("UPDATE usage_rollup_state SET built = 1 WHERE id = 1");
                 return closed.Count;
             });
@@ -87,7 +149,7 @@ namespace GridAutomation.Core.Ledger
             bool byWorkload = (q.GroupBy & UsageGroupBy.Workload) != 0, days = (q.GroupBy & UsageGroupBy.Day) != 0;
             string sql = $@"SELECT datacenter, datacenter_owner, workload_owner, {(byWorkload ? "workload_id" : "NULL")}, {(days ? "day" : "NULL")}, currency,
                     SUM(duration_s), SUM(billed_s), SUM(cpu_s), SUM(mem_s), SUM(cost_s), SUM(unpriced_s), SUM(priced_n), MAX(estimated), MIN(min_start), MAX(max_end)
-                FROM usage_daily WHERE day >= @fd AND day < @td
+                FROM {(byWorkload ? "usage_daily" : "usage_daily_totals")} WHERE day >= @fd AND day < @td
                 GROUP BY datacenter, datacenter_owner, workload_owner, {(byWorkload ? "workload_id, " : "")}{(days ? "day, " : "")}currency";
             Store.Read(s =>
             {
