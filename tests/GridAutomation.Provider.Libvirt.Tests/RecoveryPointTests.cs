@@ -67,6 +67,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
             string reference = await ((IDiskTransfer)dst).ImportDiskAsync(point, key, scope, Ct());
             var req = new CreateWorkloadRequest { Name = name, Size = "micro", PowerOn = false, AllowDuplicateName = true, IdempotencyKey = key };
             req.Options["ImportedDisk"] = reference;
+            req.Options[ImportedDiskOptions.TakeOver] = "true"; // the replica runs on the imported volume and takes it away when removed (these tests leave nothing)
             req.Options["DiskBus"] = "ide";
             req.Options["SerialLog"] = SerialLog(pair, name, "b");
             return await dst.CreateWorkloadAsync(req, scope, Ct());
