@@ -27,6 +27,14 @@ namespace GridAutomation.Providers.Libvirt
         /// <summary>Imported volumes are named "gridmove-&lt;key&gt;-&lt;disk&gt;&lt;ext&gt;", so a roll-back finds them by the key alone.</summary>
         internal const string ImportPrefix = "gridmove-";
 
+        /// <summary>
+        /// The export's own hash of a local source file (read directly, not through a stream), with the size and
+        /// modification time the file had before and after that read: the move's verify step gets it back instead of
+        /// reading the disk a second time while the file is unchanged (a changed file is read and hashed again).
+        /// </summary>
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Length, DateTime Written, string Hash)> _exportedHashes
+            = new System.Collections.Concurrent.ConcurrentDictionary<string, (long, DateTime, string)>(StringComparer.Ordinal);
+
         public Task<DiskImage> ExportDiskAsync(string nativeId, MoveDisk disk, string tempFolder, IOperationScope scope, CancellationToken cancellationToken)
         {
             ThrowIfDisposed();
@@ -43,6 +51,7 @@ namespace GridAutomation.Providers.Libvirt
                     string file = Path.Combine(tempFolder, DiskFiles.SafeName(disk.Name) + DiskFiles.Extension(disk.Format));
                     string partial = file + ".partial";
                     string hash;
+                    (long Length, DateTime Written)? stamp = null;
                     var progress = Progress(scope, "Export " + disk.Name + " of " + Virt.Name(d), disk.TransferBytes);
                     using (var sha = SHA256.Create())
                     {
@@ -53,13 +62,21 @@ namespace GridAutomation.Providers.Libvirt
                             // stream, without the trip through the daemon); a remote one's through virStorageVolDownload
                             using var vol = Virt.LookupVolumeByPath(h.Conn, path);
                             if (h.IsLocal && File.Exists(path))
+                            {
+                                var before = new FileInfo(path);
+                                stamp = (before.Length, before.LastWriteTimeUtc);
                                 using (var src = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, CopyChunk, FileOptions.SequentialScan)) Copy(src, cs, progress, cancellationToken);
+                            }
                             else if (vol != null) Virt.Download(h.Conn, vol, cs, progress, cancellationToken, target);
                             else throw GridException.NotFound($"Disk '{path}' of '{Virt.Name(d)}' is neither a volume of host '{h.Name}' nor a file here.", "DiskNotFound", target);
                         }
                         hash = DiskFiles.Hex(sha.Hash!);
                     }
                     File.Move(partial, file, overwrite: true);
+                    var after = new FileInfo(path);
+                    if (stamp is { } st && after.Exists && after.Length == st.Length && after.LastWriteTimeUtc == st.Written)
+                        _exportedHashes[path] = (st.Length, st.Written, hash);
+                    else _exportedHashes.TryRemove(path, out _);
                     return new DiskImage { Name = disk.Name, Format = disk.Format, CapacityBytes = disk.CapacityBytes, Path = file, ContentHash = hash };
                 }
             }, cancellationToken, nativeId);
@@ -178,6 +195,12 @@ namespace GridAutomation.Providers.Libvirt
                     if (index < 0 || index >= disks.Count || disks[index].SourcePath == null)
                         throw GridException.NotFound($"'{Virt.Name(d)}' has no disk {index}.", "DiskNotFound", target);
                     string path = disks[index].SourcePath!;
+                    // the export read this very file and it has not changed since: its hash stands (no second read)
+                    if (h.IsLocal && _exportedHashes.TryGetValue(path, out var known))
+                    {
+                        var now = new FileInfo(path);
+                        if (now.Exists && now.Length == known.Length && now.LastWriteTimeUtc == known.Written) return known.Hash;
+                    }
                     using var vol = Virt.LookupVolumeByPath(h.Conn, path);
                     using var sha = SHA256.Create();
                     using (var sink = new CryptoStream(Stream.Null, sha, CryptoStreamMode.Write))
