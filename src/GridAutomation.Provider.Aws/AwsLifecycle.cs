@@ -40,7 +40,7 @@ namespace GridAutomation.Providers.Aws
             return sb.ToString();
         }
 
-        private static readonly string[] KnownOptions = { "SubnetId", "SecurityGroupIds", "KeyName", "IamInstanceProfile", "UserData", "Hibernate", "EbsOptimized", "PrivateIpAddress", "PlacementGroup", "Architecture", "ImportedDisk", "ImportBucket" };
+        private static readonly string[] KnownOptions = { "SubnetId", "SecurityGroupIds", "KeyName", "IamInstanceProfile", "UserData", "Hibernate", "EbsOptimized", "PrivateIpAddress", "PlacementGroup", "Architecture", "ImportedDisk", "ImportBucket", "ImportedDiskTakeOver" };
 
         public async Task<GridWorkload> CreateWorkloadAsync(CreateWorkloadRequest request, IOperationScope scope, CancellationToken cancellationToken)
         {

@@ -9,6 +9,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
+using GridAutomation.Core.Transport;
 using GridAutomation.Providers.Libvirt.Native;
 
 namespace GridAutomation.Providers.Libvirt
@@ -480,15 +481,16 @@ namespace GridAutomation.Providers.Libvirt
                     return w;
                 }
             }
-            foreach (var h in _hosts)
+            var (cpu, memMB, sizeName) = CreateShape(request);
+            var (host, image, imported) = CreatePlacement(request);
+            // libvirt refuses a name twice on one daemon only; a caller that allows duplicates (a move between
+            // datacenters, whose source may share a daemon with a multi-host destination) is refused by its own host only
+            foreach (var h in request.AllowDuplicateName ? new[] { host } : _hosts.ToArray())
             {
                 using var clash = Virt.LookupByName(h.Conn, request.Name);
                 if (clash != null)
                     throw GridException.Conflict($"A domain named '{request.Name}' already exists on host '{h.Name}' (UUID {Virt.Uuid(clash)}).", "WorkloadNameExists", request.Name);
             }
-
-            var (cpu, memMB, sizeName) = CreateShape(request);
-            var (host, image, imported) = CreatePlacement(request);
 
             var md = new GridMetadata { IdempotencyKey = key, Size = sizeName, Image = request.Image, Created = DateTimeOffset.UtcNow };
             foreach (var kv in request.Tags) md.Tags[kv.Key] = kv.Value;
@@ -507,7 +509,16 @@ namespace GridAutomation.Providers.Libvirt
             if (spec.SerialFile != null && host.IsLocal) Directory.CreateDirectory(Path.GetDirectoryName(spec.SerialFile)!);
 
             string? createdDisk = null;
-            if (imported != null) { spec.DiskPath = imported.Value.Path; spec.DiskFormat = imported.Value.Format; }
+            if (imported != null)
+            {
+                // a move's own import is taken over; any other (a recovery point) is copied into a volume of the workload's own
+                if (request.Options.TryGetValue(ImportedDiskOptions.TakeOver, out var take) && string.Equals(take, "true", StringComparison.OrdinalIgnoreCase))
+                    spec.DiskPath = imported.Value.Path;
+                else
+                    spec.DiskPath = createdDisk = CopyImported(host, imported.Value.Path,
+                        request.Name + "-" + uuid.Substring(0, 8) + "-disk0" + (imported.Value.Format == "qcow2" ? ".qcow2" : ".img"), ct, request.Name);
+                spec.DiskFormat = imported.Value.Format;
+            }
             else if (image != null)
             {
                 string diskName = request.Name + "-disk0" + image.Extension;

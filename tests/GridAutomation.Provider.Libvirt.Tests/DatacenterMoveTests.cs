@@ -233,6 +233,74 @@ namespace GridAutomation.Provider.Libvirt.Tests
                 await engine.InvokeAsync(await engine.GetWorkloadAsync(x, Ct()), new WorkloadActionRequest { Action = WorkloadAction.Remove, RemoveStorage = true }, null, NullObserver.Instance, Ct());
         }
 
+        // A move into a MULTI-HOST libvirt datacenter (lv-ab spans both daemons) with -DestinationHost: the disk enters
+        // the chosen host's pool and the workload is defined there, even when the destination's own choice (most free
+        // memory) would be the other host; Test-GridMove reports the host; an unknown host is refused before the journal.
+        [DaemonFact]
+        public async Task Move_WithDestinationHost_ImportsIntoThatHostsPool_AndCreatesThere_UnknownHostRefusedBeforeJournal()
+        {
+            var engine = await Lab();
+            var ab = await engine.ConnectDatacenterAsync("Libvirt", "lv-ab", "Contoso", null, new Dictionary<string, string> { ["Uri"] = _pair.UriA + "\n" + _pair.UriB }, new Dictionary<string, object>(), NullObserver.Instance, Ct());
+            Assert.Equal(ConnectionStatus.Connected, ab.Status);
+
+            var w = await Counter(engine, "dch1");
+            var volsA = Volumes(_pair.UriA);
+            var volsB = Volumes(_pair.UriB);
+
+            // kvm-b holds a running 1 GiB domain (no disk: it idles in the firmware), so lv-ab's own choice would be kvm-a
+            string ballastXml = Path.Combine(_dir, "ballast.xml");
+            File.WriteAllText(ballastXml, "<domain type='qemu'><name>dch-ballast</name><memory unit='MiB'>1024</memory><os><type>hvm</type></os><devices/></domain>");
+            Assert.Equal(0, Run("virsh", "-q", "-c", _pair.UriB, "define", ballastXml).Code);
+            try
+            {
+                Assert.Equal(0, Run("virsh", "-q", "-c", _pair.UriB, "start", "dch-ballast").Code);
+
+                // Test-GridMove names the host; an unknown one is an error of the report ...
+                string serialB = Path.Combine(_pair.SerialDir, "dch1.b.log");
+                var to = To("lv-ab", serialB);
+                to.DestinationHost = "kvm-b";
+                var report = await new MoveService(engine).TestAsync(w, to, NullObserver.Instance, Ct());
+                Assert.True(report.CanMove, string.Join("; ", report.Incompatibilities.Select(i => i.Code + ": " + i.Message)));
+                Assert.Equal("kvm-b", report.DestinationHost);
+                Assert.Equal("lv-ab/kvm-b", report.Destination);
+                var bad = To("lv-ab", serialB);
+                bad.DestinationHost = "kvm-z";
+                var badReport = await new MoveService(engine).TestAsync(w, bad, NullObserver.Instance, Ct());
+                Assert.Contains(badReport.Incompatibilities, i => i.Code == "DestinationHostNotFound" && i.Severity == MoveSeverity.Error && i.Message.Contains("kvm-a"));
+
+                // ... which Move refuses before anything is journaled or touched
+                var refused = await Assert.ThrowsAsync<GridException>(() => new MoveOrchestrator(engine).MoveAsync(w, bad, false, false, false, null, NullObserver.Instance, Ct()));
+                Assert.Equal("MoveIncompatible", refused.ErrorId);
+                Assert.Contains("DestinationHostNotFound", refused.Message);
+                Assert.Empty(engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }).Where(o => o.Target == w.Id));
+                Assert.Equal(WorkloadState.Running, (await engine.GetWorkloadAsync(w.Id, Ct())).State);
+
+                var moved = await new MoveOrchestrator(engine).MoveAsync(w, to, false, false, false, null, NullObserver.Instance, Ct());
+                Assert.StartsWith("lv-ab/", moved.Id);
+                Assert.Equal("kvm-b", moved.Host);
+                string disk = moved.Disks.Single().NativeId!;
+                Assert.StartsWith(_pair.ImagesB + "/" + LibvirtProviderPrefix, disk); // kvm-b's pool took the disk
+                Assert.Equal(new[] { Path.GetFileName(disk) }, Volumes(_pair.UriB).Except(volsB));
+                Assert.Empty(Volumes(_pair.UriA).Except(volsA));                     // nothing imported into kvm-a's
+                Assert.Equal(Sha(w.Disks.Single().NativeId!), Sha(disk));
+                Assert.Equal(WorkloadState.Running, moved.State);
+                var counts = await EmbedLab.WaitForCounts(serialB, x => x.Count >= 3, Wait);
+                Assert.Equal(Enumerable.Range(0, counts.Count), counts);
+                var op = engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }).Single(o => o.Target == w.Id);
+                Assert.Equal(OperationState.Succeeded, op.State);
+                Assert.Contains("kvm-b", op.Request);
+
+                await engine.InvokeAsync(moved, new WorkloadActionRequest { Action = WorkloadAction.Stop, StopMode = StopMode.TurnOff }, null, NullObserver.Instance, Ct());
+                foreach (var x in new[] { moved.Id, w.Id })
+                    await engine.InvokeAsync(await engine.GetWorkloadAsync(x, Ct()), new WorkloadActionRequest { Action = WorkloadAction.Remove, RemoveStorage = true }, null, NullObserver.Instance, Ct());
+            }
+            finally
+            {
+                Run("virsh", "-q", "-c", _pair.UriB, "destroy", "dch-ballast");
+                Run("virsh", "-q", "-c", _pair.UriB, "undefine", "dch-ballast");
+            }
+        }
+
         /// <summary>A 256 MiB raw image in kvm-a's pool whose first sector is the counting boot sector (export and import then take long enough to be killed in).</summary>
         private void BigImage()
         {

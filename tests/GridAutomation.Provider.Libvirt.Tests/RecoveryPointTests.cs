@@ -67,6 +67,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
             string reference = await ((IDiskTransfer)dst).ImportDiskAsync(point, key, scope, Ct());
             var req = new CreateWorkloadRequest { Name = name, Size = "micro", PowerOn = false, AllowDuplicateName = true, IdempotencyKey = key };
             req.Options["ImportedDisk"] = reference;
+            req.Options[ImportedDiskOptions.TakeOver] = "true"; // the replica runs on the imported volume and takes it away when removed (these tests leave nothing)
             req.Options["DiskBus"] = "ide";
             req.Options["SerialLog"] = SerialLog(pair, name, "b");
             return await dst.CreateWorkloadAsync(req, scope, Ct());
@@ -132,6 +133,67 @@ namespace GridAutomation.Provider.Libvirt.Tests
         public void Dispose()
         {
             try { Directory.Delete(_dir, true); } catch (IOException) { }
+        }
+
+        // Issue 17's libvirt bug: a create from an imported volume ran the guest ON that volume, so a recovery point
+        // consumed by a test failover was deleted by Stop-GridFailover -Test while the point stayed recorded. Now a create
+        // from an imported disk gets a volume of its own, unless the create says the import was made for it (a move's
+        // create: ImportedDiskOptions.TakeOver).
+        private async Task<GridWorkload> CreateFrom(IGridConnection b, string reference, string name, string key, bool takeOver)
+        {
+            var req = new CreateWorkloadRequest { Name = name, Size = "micro", PowerOn = true, AllowDuplicateName = true, IdempotencyKey = key };
+            req.Options[ImportedDiskOptions.Reference] = reference;
+            if (takeOver) req.Options[ImportedDiskOptions.TakeOver] = "true";
+            req.Options["DiskBus"] = "ide";
+            req.Options["SerialLog"] = Path.Combine(_pair.SerialDir, key + ".log");
+            return await b.CreateWorkloadAsync(req, new TestScope(key), DisasterLab.Ct());
+        }
+
+        [DaemonFact]
+        public async Task CreateFromImportedPoint_RunsOnItsOwnVolume_RemovalKeepsThePoint_AndTheNextFailoverBootsFromIt()
+        {
+            using var b = DisasterLab.ConnectOne(_pair, "rpc-b", "kvm-b");
+            var before = DatacenterMoveTests.Volumes(_pair.UriB);
+            string k = Guid.NewGuid().ToString("N").Substring(0, 8);
+            // a recovery point as replication stages and imports it: the counting boot disk, raw
+            string file = Path.Combine(_dir, "hda.img");
+            File.WriteAllBytes(file, BootSector.Disk());
+            var point = new DiskImage { Name = "hda", Format = DiskFormat.Raw, CapacityBytes = new FileInfo(file).Length, Path = file, ContentHash = DiskFiles.Sha256(file) };
+            string reference = await ((IDiskTransfer)b).ImportDiskAsync(point, "pt" + k, new TestScope("pt" + k), DisasterLab.Ct());
+            string pointPath = reference.Split('|')[1];
+            string pointSha = DisasterLab.Sha(pointPath);
+
+            // a test failover: the copy runs on a volume of its own in the same pool, with the point's content
+            var test = await CreateFrom(b, reference, "rpc" + k, "t1" + k, takeOver: false);
+            string testDisk = test.Disks.Single().NativeId!;
+            Assert.NotEqual(pointPath, testDisk);
+            Assert.StartsWith(_pair.ImagesB + "/", testDisk);
+            Assert.Equal(pointSha, DisasterLab.Sha(testDisk));
+            DisasterLab.AssertCountsFromZero(await EmbedLab.WaitForCounts(Path.Combine(_pair.SerialDir, "t1" + k + ".log"), x => x.Count >= 3, DisasterLab.Wait));
+
+            // Stop-GridFailover -Test: the copy goes with its storage; the point's volume stays, unchanged
+            await b.StopAsync(test.NativeId, StopMode.TurnOff, new TestScope(), DisasterLab.Ct());
+            await b.RemoveAsync(test.NativeId, removeStorage: true, new TestScope(), DisasterLab.Ct());
+            Assert.False(File.Exists(testDisk), "the test copy's volume is still there");
+            Assert.True(File.Exists(pointPath), "removing the test copy deleted the recovery point's volume");
+            Assert.Equal(pointSha, DisasterLab.Sha(pointPath));
+
+            // the real failover to that same point afterwards boots from it and counts from 0
+            var real = await CreateFrom(b, reference, "rpc" + k, "t2" + k, takeOver: false);
+            Assert.NotEqual(pointPath, real.Disks.Single().NativeId);
+            DisasterLab.AssertCountsFromZero(await EmbedLab.WaitForCounts(Path.Combine(_pair.SerialDir, "t2" + k + ".log"), x => x.Count >= 3, DisasterLab.Wait));
+            await DisasterLab.RemoveQuietly(b, real.NativeId);
+            Assert.True(File.Exists(pointPath));
+
+            // a move's create takes its own import over: it runs on the imported volume, which goes with it
+            var moved = await CreateFrom(b, reference, "rpc" + k, "t3" + k, takeOver: true);
+            Assert.Equal(pointPath, moved.Disks.Single().NativeId);
+            await DisasterLab.RemoveQuietly(b, moved.NativeId);
+            Assert.False(File.Exists(pointPath));
+
+            var after = DatacenterMoveTests.Volumes(_pair.UriB);
+            _out.WriteLine("kvm-b pool, new volumes: " + string.Join(", ", after.Except(before)));
+            Assert.Empty(after.Except(before)); // no copy, no point left behind
         }
 
         private async Task<IReadOnlyList<DiskImage>> Point(IGridConnection c, GridWorkload w, string key, string folder)

@@ -53,6 +53,35 @@ Describe 'Move-GridWorkload -DestinationDatacenter: overall byte progress' {
         }
     }
 
+    It 'gives an -AsJob move an overall bar of its own: the job''s Progress carries the bytes of all workloads, rising to 100' {
+        New-GridWorkload -Datacenter pg-a -Name pj1, pj2, pj3 -Image debian-12 -NoStart -Confirm:$false | Out-Null
+        $gib = ((Get-GridWorkload -Datacenter pg-a -Name pj*).Disks.SizeGB | Measure-Object -Sum).Sum
+        $job = Get-GridWorkload -Datacenter pg-a -Name pj* | Move-GridWorkload -DestinationDatacenter pg-b -AsJob -Force
+        $null = $job | Wait-Job -Timeout 180
+        $job.State | Should -Be 'Completed'
+        @(Get-GridWorkload -Datacenter pg-b -Name pj*).Count | Should -Be 3
+        # the parent job's own stream: "<done> of <total> GiB copied, k of 3 done", percent by bytes, never going back
+        $parent = @($job.Progress | Where-Object { $_.ActivityId -eq 1 -and $_.StatusDescription -match '([\d.]+) of ([\d.]+) GiB copied' })
+        $parent.Count | Should -BeGreaterThan 3
+        $pairs = foreach ($p in $parent) {
+            $null = $p.StatusDescription -match '([\d.]+) of ([\d.]+) GiB copied, (\d) of 3 done'
+            [pscustomobject]@{ Done = [double]$Matches[1]; Total = [double]$Matches[2]; Finished = [int]$Matches[3]; Percent = $p.PercentComplete }
+        }
+        $pairs | ForEach-Object { $_.Total | Should -Be (2 * $gib) }
+        for ($i = 1; $i -lt $pairs.Count; $i++) {
+            $pairs[$i].Percent | Should -BeGreaterOrEqual $pairs[$i - 1].Percent
+            $pairs[$i].Finished | Should -BeGreaterOrEqual $pairs[$i - 1].Finished
+        }
+        @($pairs | Where-Object { $_.Percent -gt 0 -and $_.Percent -lt 100 }).Count | Should -BeGreaterThan 0
+        $pairs[-1].Percent | Should -Be 100
+        $pairs[-1].Finished | Should -Be 3
+        # each child job's bar sits under it (ParentActivityId 1) and carries that workload's bytes
+        foreach ($c in $job.ChildJobs) {
+            @($c.Progress | Where-Object { $_.ParentActivityId -eq 1 -and $_.StatusDescription -like '*of*GiB)' }).Count | Should -BeGreaterThan 0
+        }
+        $job | Remove-Job
+    }
+
     It 'writes no progress when non-interactive' {
         New-GridWorkload -Datacenter pg-a -Name pq1, pq2 -Image debian-12 -NoStart -Confirm:$false | Out-Null
         $ci = $env:CI; $env:CI = '1'

@@ -256,6 +256,7 @@ namespace GridAutomation.Core.Moves
                     foreach (var img in Converted(cp))
                     {
                         img.Options = rec.Options; // the destination reads -Option (an AWS bucket) from the image
+                        img.DestinationHost = rec.DestinationHost; // a multi-host destination imports where the create will run
                         refs.Add(await dstX.ImportDiskAsync(img, scope.IdempotencyKey, bytes.For(scope), ct).ConfigureAwait(false));
                         bytes.Finished();
                     }
@@ -268,7 +269,7 @@ namespace GridAutomation.Core.Moves
                     {
                         Name = rec.Name, Size = rec.Size, CpuCount = rec.CpuCount, MemoryMB = rec.MemoryMB, TargetHost = rec.DestinationHost,
                         Tags = new Dictionary<string, string>(rec.Tags, StringComparer.OrdinalIgnoreCase),
-                        Options = new Dictionary<string, string>(rec.Options, StringComparer.OrdinalIgnoreCase) { ["ImportedDisk"] = cp["done:import"].Split('\n')[0] },
+                        Options = new Dictionary<string, string>(rec.Options, StringComparer.OrdinalIgnoreCase) { [ImportedDiskOptions.Reference] = cp["done:import"].Split('\n')[0], [ImportedDiskOptions.TakeOver] = "true" },
                         PowerOn = false, AllowDuplicateName = true,
                         // the same key on every resume: the provider never makes a second copy
                         IdempotencyKey = "move:" + scope.OperationId.ToString("N"),
@@ -357,13 +358,22 @@ namespace GridAutomation.Core.Moves
                 string output = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(img.Path)!, DiskFiles.SafeName(img.Name) + ".converted" + DiskFiles.Extension(target));
                 scope.Report(new GridProgress("Move " + rec.Name, $"converting {img.Name}: {img.Format} -> {target}", -1));
                 if (!System.IO.File.Exists(output)) await qemu.ConvertAsync(img.Path, img.Format, output, target, ct).ConfigureAwait(false);
-                if (!await qemu.CompareAsync(img.Path, img.Format, output, target, ct).ConfigureAwait(false))
+                // the converted file's hash (what verify-destination checks the destination against) is taken while
+                // qemu-img compares it: both read the same fresh file, one pass of the disk instead of two in a row
+                using var hashCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var hashing = Task.Run(() => DiskFiles.Sha256(output, null, hashCts.Token), hashCts.Token);
+                bool equal;
+                try { equal = await qemu.CompareAsync(img.Path, img.Format, output, target, ct).ConfigureAwait(false); }
+                catch { hashCts.Cancel(); try { await hashing.ConfigureAwait(false); } catch (OperationCanceledException) { } throw; }
+                if (!equal)
                 {
+                    hashCts.Cancel();
+                    try { await hashing.ConfigureAwait(false); } catch (OperationCanceledException) { }
                     System.IO.File.Delete(output);
                     throw GridException.Conflict($"Disk '{img.Name}' converted to {target} does not compare equal to the exported {img.Format} image.", "DiskVerifyFailed", rec.SourceId);
                 }
                 long size = new System.IO.FileInfo(output).Length;
-                string hash = await Task.Run(() => DiskFiles.Sha256(output, n => { }, ct), ct).ConfigureAwait(false);
+                string hash = await hashing.ConfigureAwait(false);
                 // the firmware goes with the converted image: an importer chooses the VM generation from it (Azure, Hyper-V)
                 result.Add(new DiskImage { Name = img.Name, Format = target, CapacityBytes = img.CapacityBytes, Path = output, ContentHash = hash, Firmware = img.Firmware });
                 scope.Report(new GridProgress("Move " + rec.Name, $"converted {img.Name} to {target}: {size / (1024 * 1024)} MiB, content equal", -1));

@@ -87,6 +87,9 @@ namespace GridAutomation.Core.Transport
         /// <summary>The move's destination options (-Option over the destination's MoveDefaults), set by the orchestrator just before an import: an importer that needs a place of its own (AWS: ImportBucket) reads it here. Not part of the checkpointed image.</summary>
         [System.Text.Json.Serialization.JsonIgnore]
         public IDictionary<string, string>? Options { get; set; }
+        /// <summary>The destination host the moved workload is created on (-DestinationHost), set by the orchestrator just before an import: a multi-host destination imports into that host's storage (libvirt: its pool). Null lets the destination choose. Not part of the checkpointed image.</summary>
+        [System.Text.Json.Serialization.JsonIgnore]
+        public string? DestinationHost { get; set; }
     }
 
     /// <summary>
@@ -101,6 +104,20 @@ namespace GridAutomation.Core.Transport
         Task<string> ImportDiskAsync(DiskImage image, string key, Providers.IOperationScope scope, CancellationToken cancellationToken);
         /// <summary>The content hash of a workload's disk (by index), to verify the copy.</summary>
         Task<string> HashDiskAsync(string nativeId, int index, CancellationToken cancellationToken);
+    }
+
+    /// <summary>Option names of a create from an imported disk (<see cref="IDiskTransfer.ImportDiskAsync"/>'s reference).</summary>
+    public static class ImportedDiskOptions
+    {
+        /// <summary>Options["ImportedDisk"]: the reference the import returned.</summary>
+        public const string Reference = "ImportedDisk";
+        /// <summary>
+        /// Options["ImportedDiskTakeOver"] = "true": the disk was imported for this very workload (a move's create),
+        /// which runs on it and takes it away when removed with its storage. Without it, a provider whose imported
+        /// disk stays a resource of its own (libvirt: a pool volume) gives the workload its own copy, so the imported
+        /// disk (a recovery point, still recorded) is neither changed by the guest nor deleted with the workload.
+        /// </summary>
+        public const string TakeOver = "ImportedDiskTakeOver";
     }
 
     /// <summary>

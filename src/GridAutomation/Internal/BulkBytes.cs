@@ -47,6 +47,24 @@ namespace GridAutomation.Internal
             return true;
         }
 
+        /// <summary>
+        /// The parent bar (activity 1): "k of n done", with the overall bytes ("1.2 of 8.0 GiB copied, ...") and a
+        /// percentage by bytes when work transfers bytes (a move between datacenters), else by items. Drawn by a bulk
+        /// run (<see cref="GridCmdlet.BulkRecord"/>) and carried by an -AsJob job's own Progress stream (<see cref="GridJob"/>).
+        /// </summary>
+        public System.Management.Automation.ProgressRecord Record(string activity, int done, int total, int failed, string tail)
+        {
+            string status = $"{done} of {total} done" + (failed > 0 ? $", {failed} failed" : "");
+            int percent = Math.Min(100, done * 100 / Math.Max(1, total));
+            if (Any)
+            {
+                var (bd, bt) = Sum();
+                status = Format(bd, bt) + " copied, " + status;
+                if (bt > 0) percent = (int)Math.Min(100, bd * 100 / bt);
+            }
+            return new System.Management.Automation.ProgressRecord(1, activity, status + tail) { PercentComplete = percent };
+        }
+
         /// <summary>"1.2 of 8.0 GiB" / "300 of 512 MiB".</summary>
         public static string Format(long done, long total)
         {

@@ -88,7 +88,9 @@ namespace GridAutomation.Internal
                 var engine = Engine;
                 var batch = BatchId;
                 int approved = _approved.Count;
-                var job = new GridJob(MyInvocation.Line?.Trim() ?? name, name, _approved.ToArray(), () => Summarize(engine, batch, approved, name));
+                // a transfer of bytes (a move between datacenters) gives the job an overall bar of its own, as a bulk run draws one
+                var job = new GridJob(MyInvocation.Line?.Trim() ?? name, name, _approved.ToArray(), () => Summarize(engine, batch, approved, name),
+                    Bytes.Any ? Bytes : null, activity);
                 JobRepository.Add(job);
                 job.StartJob();
                 WriteObject(job);

@@ -418,19 +418,7 @@ namespace GridAutomation.Internal
         /// The parent bar of a bulk run: "3 of 10 done", with the overall bytes (done of total) and a percentage by bytes
         /// when the work transfers bytes (a move between datacenters), else by items.
         /// </summary>
-        internal ProgressRecord BulkRecord(string tail)
-        {
-            int n = _bulkDone, total = Math.Max(1, _bulkTotal), failed = _bulkFailed;
-            string status = $"{n} of {_bulkTotal} done" + (failed > 0 ? $", {failed} failed" : "");
-            int percent = Math.Min(100, n * 100 / total);
-            if (Bytes.Any)
-            {
-                var (bd, bt) = Bytes.Sum();
-                status = BulkBytes.Format(bd, bt) + " copied, " + status;
-                if (bt > 0) percent = (int)Math.Min(100, bd * 100 / bt);
-            }
-            return new ProgressRecord(1, _bulkActivity, status + tail) { PercentComplete = percent };
-        }
+        internal ProgressRecord BulkRecord(string tail) => Bytes.Record(_bulkActivity, _bulkDone, _bulkTotal, _bulkFailed, tail);
 
         /// <summary>"Stop workloads: 702 done, 297 failed (InsufficientCapacity 297) of 999."</summary>
         internal static string BulkSummary(string activity, int total, int finished, int failed, IReadOnlyDictionary<string, int> failedIds)

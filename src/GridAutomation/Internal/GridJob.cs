@@ -24,15 +24,21 @@ namespace GridAutomation.Internal
         private readonly ManualResetEventSlim _finished = new ManualResetEventSlim(false);
 
         private readonly Func<string?>? _summarize;
+        /// <summary>Overall bytes of the children (a move between datacenters), null when the work transfers none.</summary>
+        private readonly BulkBytes? _bytes;
+        private readonly string _activity;
+        private int _done, _failed;
 
-        internal GridJob(string command, string name, IReadOnlyList<WorkItem> items, Func<string?>? summarize = null)
+        internal GridJob(string command, string name, IReadOnlyList<WorkItem> items, Func<string?>? summarize = null, BulkBytes? bytes = null, string? activity = null)
             : base(command, name)
         {
             _summarize = summarize;
+            _bytes = bytes;
+            _activity = activity ?? name;
             PSJobTypeName = JobTypeName;
             foreach (var item in items)
             {
-                var child = new GridChildJob(command, item.Label, item, this);
+                var child = new GridChildJob(command, item.Label, item, this, _children.Count + 2);
                 _children.Add(child);
                 ChildJobs.Add(child);
             }
@@ -75,9 +81,29 @@ namespace GridAutomation.Internal
             });
         }
 
-        internal void ChildFinished()
+        internal void ChildFinished(bool failed)
         {
+            if (failed) Interlocked.Increment(ref _failed);
+            Interlocked.Increment(ref _done);
+            if (_bytes != null) AddOverall(force: true);
             if (Interlocked.Decrement(ref _remaining) == 0) Finish();
+        }
+
+        /// <summary>A child's bytes (its move's export and import): the job's own Progress stream gets the overall bar (activity 1, percent by bytes) at most 4 times a second, and always when a child ends.</summary>
+        internal void ChildBytes(string target, long done, long total)
+        {
+            if (_bytes == null) return;
+            _bytes.Update(target, done, total);
+            AddOverall(force: done >= total);
+        }
+
+        private readonly object _overallGate = new object();
+
+        private void AddOverall(bool force)
+        {
+            if (_bytes == null || !_bytes.Due(force)) return;
+            // taken and added under one lock, so the job's records read in the order of their sums
+            lock (_overallGate) Progress.Add(_bytes.Record(_activity, Volatile.Read(ref _done), _children.Count, Volatile.Read(ref _failed), ""));
         }
 
         private void Finish()
@@ -138,11 +164,12 @@ namespace GridAutomation.Internal
     {
         private readonly WorkItem _item;
         private readonly GridJob _parent;
+        private readonly int _activityId;
         private int _finished;
 
-        internal GridChildJob(string command, string name, WorkItem item, GridJob parent) : base(command, name)
+        internal GridChildJob(string command, string name, WorkItem item, GridJob parent, int activityId) : base(command, name)
         {
-            _item = item; _parent = parent;
+            _item = item; _parent = parent; _activityId = activityId;
             PSJobTypeName = GridJob.JobTypeName;
         }
 
@@ -181,7 +208,7 @@ namespace GridAutomation.Internal
         {
             if (Interlocked.Exchange(ref _finished, 1) == 1) return;
             SetJobState(state);
-            _parent.ChildFinished();
+            _parent.ChildFinished(state == JobState.Failed);
         }
 
         public override void StopJob() => _parent.StopJob();
@@ -194,10 +221,14 @@ namespace GridAutomation.Internal
             public void Warning(string message) => _job.Warning.Add(new WarningRecord(message));
             public void Progress(string target, GridProgress progress)
             {
-                var rec = new ProgressRecord(1, string.IsNullOrEmpty(progress.Activity) ? "GridAutomation" : progress.Activity,
-                    string.IsNullOrEmpty(progress.Status) ? (target ?? "-") : progress.Status);
+                bool bytes = progress.BytesTotal > 0 && progress.BytesDone >= 0;
+                string status = string.IsNullOrEmpty(progress.Status) ? (target ?? "-") : progress.Status;
+                if (bytes) status += " (" + BulkBytes.Format(progress.BytesDone, progress.BytesTotal) + ")";
+                // each child's bar sits under the job's overall bar (activity 1)
+                var rec = new ProgressRecord(_job._activityId, string.IsNullOrEmpty(progress.Activity) ? "GridAutomation" : progress.Activity, status) { ParentActivityId = 1 };
                 if (progress.PercentComplete >= 0) rec.PercentComplete = Math.Min(100, progress.PercentComplete);
                 _job.Progress.Add(rec);
+                if (bytes) _job._parent.ChildBytes(target ?? "", progress.BytesDone, progress.BytesTotal);
             }
         }
     }
