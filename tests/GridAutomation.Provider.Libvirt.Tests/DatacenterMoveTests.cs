@@ -44,7 +44,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
             try { Directory.Delete(_dir, true); } catch (IOException) { }
         }
 
-        private static CancellationToken Ct() => new CancellationTokenSource(TimeSpan.FromMinutes(5)).Token;
+        internal static CancellationToken Ct() => new CancellationTokenSource(TimeSpan.FromMinutes(5)).Token;
         internal string Staging => Path.Combine(_dir, "staging");
         internal string StatePath => Path.Combine(_dir, "state.db");
 
@@ -55,19 +55,28 @@ namespace GridAutomation.Provider.Libvirt.Tests
             _pair.Require();
             Environment.SetEnvironmentVariable("GRIDAUTOMATION_MOVE_TEMP", Staging);
             var engine = Engine(StatePath);
-            foreach (var (name, uri) in new[] { ("lv-a", _pair.UriA), ("lv-b", _pair.UriB) })
+            await ConnectPairAsync(engine, _pair);
+            return engine;
+        }
+
+        /// <summary>lv-a = kvm-a, lv-b = kvm-b: one libvirt datacenter per daemon of the pair.</summary>
+        internal static async Task ConnectPairAsync(GridEngine engine, DaemonPair pair)
+        {
+            foreach (var (name, uri) in new[] { ("lv-a", pair.UriA), ("lv-b", pair.UriB) })
             {
                 var dc = await engine.ConnectDatacenterAsync("Libvirt", name, "Contoso", null, new Dictionary<string, string> { ["Uri"] = uri }, new Dictionary<string, object>(), NullObserver.Instance, Ct());
                 Assert.Equal(ConnectionStatus.Connected, dc.Status);
             }
-            return engine;
         }
 
-        private async Task<GridWorkload> Counter(GridEngine engine, string name, string image = DaemonPair.ImageName)
+        private Task<GridWorkload> Counter(GridEngine engine, string name, string image = DaemonPair.ImageName) => Counter(engine, _pair, name, image);
+
+        /// <summary>A running counting guest on lv-a (serial log SERIAL_DIR/NAME.a.log).</summary>
+        internal static async Task<GridWorkload> Counter(GridEngine engine, DaemonPair pair, string name, string image = DaemonPair.ImageName)
         {
             var req = new CreateWorkloadRequest { Name = name, Image = image, Size = "micro" };
             req.Options["DiskBus"] = "ide";
-            req.Options["SerialLog"] = Path.Combine(_pair.SerialDir, name + ".a.log");
+            req.Options["SerialLog"] = Path.Combine(pair.SerialDir, name + ".a.log");
             req.Tags["purpose"] = "dc-move-test";
             return await engine.CreateWorkloadAsync("lv-a", req, null, NullObserver.Instance, Ct());
         }
@@ -79,7 +88,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
             Options = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["DiskBus"] = "ide", ["SerialLog"] = serial },
         };
 
-        private static async Task<List<GridWorkload>> Named(GridEngine engine, string dc, string name)
+        internal static async Task<List<GridWorkload>> Named(GridEngine engine, string dc, string name)
         {
             var all = new List<GridWorkload>();
             await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { dc }, Names = new[] { name } }, NullObserver.Instance, Ct()))
@@ -101,13 +110,13 @@ namespace GridAutomation.Provider.Libvirt.Tests
             return o.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries)[0]).OrderBy(x => x).ToList();
         }
 
-        private static string Sha(string path)
+        internal static string Sha(string path)
         {
             using var fs = File.OpenRead(path);
             return Convert.ToHexString(SHA256.HashData(fs));
         }
 
-        private static string DiskOf(GridWorkload w) => w.Disks.Single().NativeId!;
+        internal static string DiskOf(GridWorkload w) => w.Disks.Single().NativeId!;
 
         [DaemonFact]
         public async Task Move_ToOtherDatacenter_GuestBootsThere_ThenBack_ReplacesStoppedSource()
@@ -180,7 +189,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
 
         internal const string LibvirtProviderPrefix = "gridmove-";
 
-        private static (int Code, string Out) Run(string exe, params string[] args)
+        internal static (int Code, string Out) Run(string exe, params string[] args)
         {
             var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var a in args) psi.ArgumentList.Add(a);
@@ -302,9 +311,11 @@ namespace GridAutomation.Provider.Libvirt.Tests
         }
 
         /// <summary>A 256 MiB raw image in kvm-a's pool whose first sector is the counting boot sector (export and import then take long enough to be killed in).</summary>
-        private void BigImage()
+        private void BigImage() => BigImage(_pair);
+
+        internal static void BigImage(DaemonPair pair)
         {
-            string path = Path.Combine(_pair.ImagesA, "big.img");
+            string path = Path.Combine(pair.ImagesA, "big.img");
             if (File.Exists(path)) return;
             using (var fs = new FileStream(path, FileMode.CreateNew))
             {
@@ -312,7 +323,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
                 fs.SetLength(256L * 1024 * 1024);
             }
             var psi = new ProcessStartInfo("virsh") { UseShellExecute = false };
-            foreach (var a in new[] { "-q", "-c", _pair.UriA, "pool-refresh", "default" }) psi.ArgumentList.Add(a);
+            foreach (var a in new[] { "-q", "-c", pair.UriA, "pool-refresh", "default" }) psi.ArgumentList.Add(a);
             using var p = Process.Start(psi)!;
             p.WaitForExit();
         }
@@ -341,34 +352,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
             string serialB = Path.Combine(_pair.SerialDir, name + ".b.log");
             var volsBBefore = Volumes(_pair.UriB);
 
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { typeof(DcMoveAgent).Assembly.Location, "dc-move", StatePath, w.Id, "lv-b", serialB, step }) psi.ArgumentList.Add(a);
-            GridOperation? op = null;
-            string seen = "";
-            var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
-            using (var child = new Process { StartInfo = psi })
-            {
-                child.OutputDataReceived += (_, e) => { if (e.Data != null) lines.Enqueue(e.Data); };
-                child.ErrorDataReceived += (_, e) => { if (e.Data != null) lines.Enqueue(e.Data); };
-                child.Start();
-                child.BeginOutputReadLine();
-                child.BeginErrorReadLine();
-                // The child holds inside the step (its observer blocks on the step's first progress report after the
-                // journal recorded it), so the kill lands in the step however fast this machine runs it.
-                var deadline = DateTime.UtcNow.AddSeconds(180);
-                while (DateTime.UtcNow < deadline && !child.HasExited && !lines.Contains("HOLD " + step)) await Task.Delay(20);
-                if (child.HasExited || !lines.Contains("HOLD " + step)) Assert.Fail($"the child did not reach step {step}: " + string.Join(" | ", lines));
-                op = engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }).First(o => o.Target == w.Id);
-                Assert.Equal(step, op.Checkpoints["step"]);
-                seen = string.Join(",", op.Checkpoints.Keys);
-                child.Kill(true);
-                child.WaitForExit();
-            }
-            _out.WriteLine($"killed in step {step}; checkpoints then: {seen}");
-            var deadline2 = DateTime.UtcNow.AddSeconds(60);
-            while ((op = engine.Journal.Get(op!.Id)!).State != OperationState.Interrupted && DateTime.UtcNow < deadline2) await Task.Delay(200);
-            Assert.Equal(OperationState.Interrupted, op.State);
-            Assert.False(op.Checkpoints.ContainsKey("done:" + step) && step != "create", "the kill came after the step was done: " + string.Join(",", op.Checkpoints.Keys));
+            var op = await DcMoveAgent.KillInStepAsync(engine, StatePath, w.Id, "lv-b", serialB, step, _out);
 
             var result = await engine.ResumeOperationAsync(op.Id, rollback, NullObserver.Instance, Ct());
             var atB = await Named(engine, "lv-b", name);
@@ -409,7 +393,8 @@ namespace GridAutomation.Provider.Libvirt.Tests
         /// <summary>
         /// Blocks the move inside one step: the orchestrator reports "&lt;step&gt; (k of n steps)" once the journal has
         /// recorded the step, before it acts. For export and import it holds at the step's next report (the first
-        /// MiB-progress of the transfer: some bytes moved, the rest not); for the other steps at the step's start.
+        /// MiB-progress of the transfer: some bytes moved, the rest not; for vSphere's import that is inside the NFC
+        /// upload, after ImportVApp made the VM and its lease); for the other steps at the step's start.
         /// </summary>
         private sealed class HoldIn : IEngineObserver
         {
@@ -420,6 +405,8 @@ namespace GridAutomation.Provider.Libvirt.Tests
             {
                 if (progress.Status.StartsWith(_step + " (", StringComparison.Ordinal)) { _inStep = true; if (_step is "export" or "import") return; }
                 if (!_inStep) return;
+                // a transfer's byte progress ("… N of M MiB"), not a report before it (vSphere's CreateImportSpec)
+                if (_step is "export" or "import" && !progress.Status.EndsWith(" MiB", StringComparison.Ordinal)) return;
                 Console.WriteLine("HOLD " + _step);
                 Thread.Sleep(Timeout.Infinite);
             }
@@ -427,11 +414,22 @@ namespace GridAutomation.Provider.Libvirt.Tests
             public void Warning(string message) { }
         }
 
-        public static int Run(string statePath, string id, string dest, string serial, string holdStep)
+        /// <summary>The vSphere datacenter "vs" of the chain tests (secrets never reach the store, so a child connects it again).</summary>
+        internal const string VSphereDatacenter = "vs";
+
+        internal static Task ConnectVSphereAsync(GridEngine engine, string url)
+            => engine.ConnectDatacenterAsync("VSphere", VSphereDatacenter, "Contoso", "Lab",
+                new Dictionary<string, string> { ["Server"] = url, ["AllowInsecureHttp"] = "True" },
+                new Dictionary<string, object> { ["Credential"] = new System.Net.NetworkCredential(GridAutomation.Provider.VSphere.Tests.VcSim.User, GridAutomation.Provider.VSphere.Tests.VcSim.Password) },
+                NullObserver.Instance, CancellationToken.None);
+
+        /// <param name="vcsimUrl">when the move goes to (or comes from) vSphere: the simulator whose datacenter "vs" the child connects</param>
+        public static int Run(string statePath, string id, string dest, string serial, string holdStep, string? vcsimUrl = null)
         {
             try
             {
                 var engine = DatacenterMoveTests.Engine(statePath);
+                if (vcsimUrl != null) ConnectVSphereAsync(engine, vcsimUrl).GetAwaiter().GetResult();
                 var w = engine.GetWorkloadAsync(id, CancellationToken.None).GetAwaiter().GetResult();
                 Console.WriteLine("STARTED");
                 new MoveOrchestrator(engine).MoveAsync(w, DatacenterMoveTests.To(dest, serial), false, false, false, null, new HoldIn(holdStep), CancellationToken.None).GetAwaiter().GetResult();
@@ -439,6 +437,45 @@ namespace GridAutomation.Provider.Libvirt.Tests
                 return 0;
             }
             catch (GridException ex) { Console.WriteLine($"ERR {ex.Kind} {ex.ErrorId} {ex.Message}"); return 1; }
+        }
+
+        /// <summary>
+        /// The parent's side: runs this assembly's "dc-move" entry as a child process moving <paramref name="workloadId"/>
+        /// to <paramref name="dest"/>, kills it as soon as it holds inside <paramref name="step"/> (the journal says so),
+        /// and returns the move's operation once the journal sees it Interrupted (the dead child's lease ran out).
+        /// </summary>
+        public static async Task<GridOperation> KillInStepAsync(GridEngine engine, string statePath, string workloadId, string dest, string serial, string step, ITestOutputHelper output, string? vcsimUrl = null)
+        {
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in new[] { typeof(DcMoveAgent).Assembly.Location, "dc-move", statePath, workloadId, dest, serial, step }) psi.ArgumentList.Add(a);
+            if (vcsimUrl != null) psi.ArgumentList.Add(vcsimUrl);
+            GridOperation? op = null;
+            string seen = "";
+            var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            using (var child = new Process { StartInfo = psi })
+            {
+                child.OutputDataReceived += (_, e) => { if (e.Data != null) lines.Enqueue(e.Data); };
+                child.ErrorDataReceived += (_, e) => { if (e.Data != null) lines.Enqueue(e.Data); };
+                child.Start();
+                child.BeginOutputReadLine();
+                child.BeginErrorReadLine();
+                // The child holds inside the step (its observer blocks on the step's first progress report after the
+                // journal recorded it), so the kill lands in the step however fast this machine runs it.
+                var deadline = DateTime.UtcNow.AddSeconds(180);
+                while (DateTime.UtcNow < deadline && !child.HasExited && !lines.Contains("HOLD " + step)) await Task.Delay(20);
+                if (child.HasExited || !lines.Contains("HOLD " + step)) Assert.Fail($"the child did not reach step {step}: " + string.Join(" | ", lines));
+                op = engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }).First(o => o.Target == workloadId);
+                Assert.Equal(step, op.Checkpoints["step"]);
+                seen = string.Join(",", op.Checkpoints.Keys);
+                child.Kill(true);
+                child.WaitForExit();
+            }
+            output.WriteLine($"killed in step {step}; checkpoints then: {seen}");
+            var deadline2 = DateTime.UtcNow.AddSeconds(60);
+            while ((op = engine.Journal.Get(op!.Id)!).State != OperationState.Interrupted && DateTime.UtcNow < deadline2) await Task.Delay(200);
+            Assert.Equal(OperationState.Interrupted, op.State);
+            Assert.False(op.Checkpoints.ContainsKey("done:" + step) && step != "create", "the kill came after the step was done: " + string.Join(",", op.Checkpoints.Keys));
+            return op;
         }
     }
 }

@@ -36,3 +36,9 @@ if ! getent passwd libvirt-qemu >/dev/null; then
   useradd --system --no-create-home --home-dir /var/lib/libvirt --shell /usr/sbin/nologin -g libvirt-qemu libvirt-qemu
 fi
 echo "setup.sh: ready"
+
+# The real-guest chains (ChainMoveTests) move the counting guest into vSphere (our vcsim) and AWS (loopback EC2 +
+# s3rver): their prerequisites come from those projects' own setup scripts (idempotent; build.ps1 runs them too).
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bash "$here/../GridAutomation.Provider.VSphere.Tests/setup.sh"
+bash "$here/../GridAutomation.Provider.Aws.Tests/setup.sh"

@@ -68,13 +68,6 @@ namespace GridAutomation.Provider.VSphere.Tests
         }
 
         /// <summary>The local folders behind the simulator's datastores (its datastores are directories on this machine).</summary>
-        internal static async Task<List<string>> DatastoreFoldersAsync(VSphereConnection c)
-        {
-            var view = await c.Vim.CreateContainerViewAsync(c.Vim.Content.RootFolder, new[] { "Datastore" }, Ct());
-            var all = await c.Vim.RetrieveAllAsync(new FilterSpec { Root = view, ViaView = true }.Add("Datastore", "info.url"), Ct());
-            return all.Select(o => o.Text("info.url")!).Where(Directory.Exists).ToList();
-        }
-
         private static string[] ImportLeftovers(IEnumerable<string> folders)
             => folders.SelectMany(f => Directory.GetFileSystemEntries(f, "gridimport-*", SearchOption.AllDirectories)).ToArray();
 
@@ -137,7 +130,7 @@ namespace GridAutomation.Provider.VSphere.Tests
             var (_, vmdk, hash) = MakeDisk("big", 96L * 1024 * 1024);
             using var sim = VcSim.Start("-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
             using var c = await sim.ConnectAsync();
-            var folders = await DatastoreFoldersAsync(c);
+            var folders = await VcSim.DatastoreFoldersAsync(c);
             Assert.NotEmpty(folders);
             int before = (await ListAsync(c)).Count;
             using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
@@ -156,7 +149,7 @@ namespace GridAutomation.Provider.VSphere.Tests
             var (_, vmdk, hash) = MakeDisk("rolled");
             using var sim = VcSim.Start("-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
             using var c = await sim.ConnectAsync();
-            var folders = await DatastoreFoldersAsync(c);
+            var folders = await VcSim.DatastoreFoldersAsync(c);
             int before = (await ListAsync(c)).Count;
             // imported, then the move rolled back before its create step: the discard removes the VM and its files
             var scope = new TestScope();

@@ -222,7 +222,7 @@ namespace GridAutomation.Provider.VSphere.Tests
             foreach (var (c, id) in new[] { (src, app.NativeId), (dst, moved.NativeId) })
                 foreach (var d in (await c.DescribeAsync(id, Ct())).Disks)
                     used.Add(d.NativeId!.Substring(d.NativeId!.IndexOf(']') + 1).Trim().Split('/')[0]);
-            var folders = (await VSphereDiskTransferTests.DatastoreFoldersAsync(src)).Concat(await VSphereDiskTransferTests.DatastoreFoldersAsync(dst)).Distinct();
+            var folders = (await VcSim.DatastoreFoldersAsync(src)).Concat(await VcSim.DatastoreFoldersAsync(dst)).Distinct();
             var importDirs = folders.SelectMany(f => Directory.GetDirectories(f, "gridimport-*")).Select(Path.GetFileName).Distinct().ToList();
             Assert.Equal(used.OrderBy(x => x), importDirs.OrderBy(x => x));
         }

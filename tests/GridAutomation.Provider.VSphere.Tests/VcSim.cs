@@ -2,12 +2,14 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Net;
 using System.Threading;
 using System.Threading.Tasks;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
 using GridAutomation.Providers.VSphere;
+using GridAutomation.Providers.VSphere.Vim25;
 using Xunit;
 
 namespace GridAutomation.Provider.VSphere.Tests
@@ -87,6 +89,15 @@ namespace GridAutomation.Provider.VSphere.Tests
 
         public async Task<VSphereConnection> ConnectAsync(string name = "vs", IDictionary<string, string>? settings = null)
             => (VSphereConnection)await new VSphereProvider().ConnectAsync(Request(Url, name, settings: settings), new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token);
+
+        /// <summary>The local folders behind the simulator's datastores (where imports land as files).</summary>
+        internal static async Task<List<string>> DatastoreFoldersAsync(VSphereConnection c)
+        {
+            var ct = new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token;
+            var view = await c.Vim.CreateContainerViewAsync(c.Vim.Content.RootFolder, new[] { "Datastore" }, ct);
+            var all = await c.Vim.RetrieveAllAsync(new FilterSpec { Root = view, ViaView = true }.Add("Datastore", "info.url"), ct);
+            return all.Select(o => o.Text("info.url")!).Where(Directory.Exists).ToList();
+        }
 
         public void Dispose()
         {

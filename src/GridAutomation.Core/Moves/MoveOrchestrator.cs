@@ -279,12 +279,22 @@ namespace GridAutomation.Core.Moves
                 }
                 case "verify-destination":
                 {
-                    // the destination holds what was imported: the converted image where a conversion ran (qemu-img compare proved it equal to the export)
+                    // the destination holds what was imported: the converted image where a conversion ran (qemu-img compare proved it equal to the export).
+                    // A provider hashes either the file it keeps (libvirt) or the guest-visible bytes (vSphere, Azure): a raw export's hash is the latter.
                     var images = Converted(cp);
+                    var exported = Images(cp);
                     for (int i = 0; i < images.Count; i++)
                     {
-                        var h = await dstX.HashDiskAsync(cp["done:create"], i, ct).ConfigureAwait(false);
-                        if (!string.Equals(h, images[i].ContentHash, StringComparison.OrdinalIgnoreCase))
+                        string h;
+                        try { h = await dstX.HashDiskAsync(cp["done:create"], i, ct).ConfigureAwait(false); }
+                        catch (GridException ex) when (ex.Kind == GridErrorKind.Unsupported)
+                        {
+                            // the destination cannot read its disks back (AWS: no EBS bytes through the EC2 API): said, not hidden
+                            scope.Report(new GridProgress("Move " + rec.Name, $"disk {images[i].Name} cannot be read back at {rec.DestinationDatacenter} to verify it: {ex.Message}", -1));
+                            return "not readable at the destination";
+                        }
+                        bool rawExportEqual = i < exported.Count && exported[i].Format == DiskFormat.Raw && string.Equals(h, exported[i].ContentHash, StringComparison.OrdinalIgnoreCase);
+                        if (!rawExportEqual && !string.Equals(h, images[i].ContentHash, StringComparison.OrdinalIgnoreCase))
                             throw GridException.Conflict($"The destination's disk '{images[i].Name}' differs from what was imported (hash {h}, expected {images[i].ContentHash}).", "DiskVerifyFailed", rec.SourceId);
                     }
                     return "equal";
