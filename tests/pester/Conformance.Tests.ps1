@@ -28,6 +28,7 @@ BeforeAll {
         'Set-GridRateCard' = 'Medium'; 'Remove-GridRateCard' = 'High'; 'Update-GridUsage' = 'Low'; 'Export-GridUsage' = 'Low'
         'Enable-GridReplication' = 'Low'; 'Sync-GridReplication' = 'Low'; 'Disable-GridReplication' = 'High'
         'Start-GridFailover' = 'High'; 'Stop-GridFailover' = 'Medium'; 'Complete-GridFailover' = 'Medium'
+        'New-GridRecoveryPlan' = 'Low'; 'Set-GridRecoveryPlan' = 'Medium'; 'Remove-GridRecoveryPlan' = 'Medium'
     }
     function Get-CmdletAttribute([string] $Name) {
         (Get-Command $Name).ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $true) | Select-Object -First 1
