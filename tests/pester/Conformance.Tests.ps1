@@ -201,6 +201,8 @@ Describe 'Output types and views' {
         @{ Cmd = 'Get-GridSize'; Type = 'GridAutomation.Core.Model.GridSize' }
         @{ Cmd = 'Get-GridImage'; Type = 'GridAutomation.Core.Model.GridImage' }
         @{ Cmd = 'Get-GridOperation'; Type = 'GridAutomation.Core.Model.GridOperation' }
+        @{ Cmd = 'Get-GridRecoveryPlan'; Type = 'GridAutomation.Core.Replication.GridRecoveryPlan' }
+        @{ Cmd = 'Start-GridFailover'; Type = 'GridAutomation.Core.Replication.GridRecoveryPlanRun' }
     ) {
         (Get-Command $Cmd).OutputType.Name | Should -Contain $Type
     }
@@ -212,6 +214,8 @@ Describe 'Output types and views' {
         @{ Type = 'GridAutomation.Core.Model.GridSize' }
         @{ Type = 'GridAutomation.Core.Model.GridImage' }
         @{ Type = 'GridAutomation.Core.Model.GridOperation' }
+        @{ Type = 'GridAutomation.Core.Replication.GridRecoveryPlan' }
+        @{ Type = 'GridAutomation.Core.Replication.GridRecoveryPlanRun' }
     ) {
         $fd = Get-FormatData -TypeName $Type
         $fd | Should -Not -BeNullOrEmpty

@@ -33,6 +33,38 @@ namespace GridAutomation.Core.Replication
             public int Group;
         }
 
+        private const string RetryStatus = "Retry";
+
+        /// <summary>Records a child cut off by a transient error as Interrupted, so the run takes it over again (false when even that cannot be written).</summary>
+        private bool TryInterrupt(Guid id, GridException g)
+        {
+            for (int k = 0; k < 5; k++)
+            {
+                try { _engine.Journal.Interrupt(id, "Transient error, taken over again: " + g.Message); return true; }
+                catch (GridException w) when (w.IsTransient) { Thread.Sleep(200 * (k + 1)); }
+            }
+            return false;
+        }
+
+        /// <summary>FailOneAsync, taking a child cut off by a transient error over again (up to 5 times) from its checkpoints.</summary>
+        private async Task<GridFailoverResult> FailOneWithRetryAsync(Guid parentId, RunEntry e, FailoverMode mode, DateTimeOffset started, GridOperation? interrupted,
+            IEngineObserver observer, CancellationToken ct)
+        {
+            var r = await FailOneAsync(parentId, e, mode, started, interrupted, observer, ct).ConfigureAwait(false);
+            for (int attempt = 1; r.Status == RetryStatus && attempt <= 5 && !ct.IsCancellationRequested; attempt++)
+            {
+                await Task.Delay(250 * attempt, ct).ConfigureAwait(false);
+                var prev = r.OperationId == Guid.Empty ? null : _engine.Journal.Get(r.OperationId);
+                if (prev != null && prev.State != OperationState.Interrupted) break;
+                r = await FailOneAsync(parentId, e, mode, started, prev, observer, ct).ConfigureAwait(false);
+            }
+            if (r.Status == RetryStatus) r.Status = "Failed";
+            return r;
+        }
+
+        /// <summary>Running, or in a transition a cut-off call left (a resumed stop finishes it; Stopped needs nothing).</summary>
+        private static bool NeedsStop(WorkloadState s) => s is WorkloadState.Running or WorkloadState.Stopping or WorkloadState.Starting;
+
         private static string NativeOf(GridWorkload w) => WorkloadId.TryParse(w.Id, out _, out var n) ? n : w.NativeId;
 
         /// <summary>Begins a child of the run under the item's replication lock, or takes over its interrupted one (Resume).</summary>
@@ -55,9 +87,24 @@ namespace GridAutomation.Core.Replication
         /// <summary>Planned: the graceful stop of the source (nothing else), a child FailoverStop. Null when it stopped; the error otherwise.</summary>
         private async Task<GridException?> StopSourceAsync(Guid parentId, RunEntry e, GridOperation? interrupted, IEngineObserver observer, CancellationToken ct)
         {
+            // a transient error (the store busy under load, a provider's throttling) is taken over again, up to 5 times
+            Guid? lastChild = null;
+            for (int attempt = 0; ; attempt++)
+            {
+                var err = await StopSourceOnceAsync(parentId, e, interrupted, observer, ct, id => lastChild = id).ConfigureAwait(false);
+                if (err == null || !err.IsTransient || attempt >= 5 || ct.IsCancellationRequested) return err;
+                await Task.Delay(250 * (attempt + 1), ct).ConfigureAwait(false);
+                interrupted = lastChild is Guid c ? _engine.Journal.Get(c) : null;
+                if (interrupted != null && interrupted.State != OperationState.Interrupted) return err;
+            }
+        }
+
+        private async Task<GridException?> StopSourceOnceAsync(Guid parentId, RunEntry e, GridOperation? interrupted, IEngineObserver observer, CancellationToken ct, Action<Guid> began)
+        {
             GridOperation op;
             try { op = await ChildAsync(parentId, FailoverStopKind, e, FailoverMode.Planned, interrupted, observer, ct).ConfigureAwait(false); }
             catch (GridException g) { return g; }
+            began(op.Id);
             var scope = new JournalScope(_engine.Journal, op, op.Id.ToString("N"), interrupted != null, observer);
             using var heartbeat = _engine.StartHeartbeat(op.Id);
             try
@@ -66,7 +113,7 @@ namespace GridAutomation.Core.Replication
                 string native = NativeOf(e.W);
                 scope.Checkpoint("step", "stop");
                 var now = await src.GetWorkloadAsync(native, ct).ConfigureAwait(false);
-                if (now.State == WorkloadState.Running)
+                if (NeedsStop(now.State))
                     await _engine.Retry.ExecuteAsync(src.Datacenter.Name, async t => { await src.StopAsync(native, StopMode.Graceful, scope, t).ConfigureAwait(false); return true; }, src.HandlesOwnRetries, ct).ConfigureAwait(false);
                 _engine.Journal.Complete(op.Id, null);
                 return null;
@@ -75,6 +122,7 @@ namespace GridAutomation.Core.Replication
             {
                 var g = GridEngine.Normalize(ex, e.W.Id);
                 if (ct.IsCancellationRequested && GridEngine.IsCancellation(ex)) { _engine.Journal.Interrupt(op.Id, "Cancelled during failover."); throw g; }
+                if (g.IsTransient && TryInterrupt(op.Id, g)) return g;
                 _engine.Journal.Fail(op.Id, g.ErrorId, g.Message);
                 return g;
             }
@@ -89,7 +137,7 @@ namespace GridAutomation.Core.Replication
             var sw = Stopwatch.StartNew();
             GridOperation op;
             try { op = await ChildAsync(parentId, FailoverChildKind, e, mode, interrupted, observer, ct).ConfigureAwait(false); }
-            catch (GridException g) { result.Status = "Failed"; result.ErrorId = g.ErrorId; result.Error = g.Message; return result; }
+            catch (GridException g) { result.Status = g.IsTransient && !ct.IsCancellationRequested ? RetryStatus : "Failed"; result.ErrorId = g.ErrorId; result.Error = g.Message; return result; }
             result.OperationId = op.Id;
             var done = new Dictionary<string, string>(op.Checkpoints, StringComparer.Ordinal);
             var scope = new JournalScope(_engine.Journal, op, op.Id.ToString("N"), interrupted != null, observer);
@@ -106,7 +154,7 @@ namespace GridAutomation.Core.Replication
                         var src = await _engine.GetConnectionAsync(item.SourceDatacenter, observer, ct).ConfigureAwait(false);
                         scope.Checkpoint("step", "stop");
                         var now = await src.GetWorkloadAsync(nativeId, ct).ConfigureAwait(false);
-                        if (now.State == WorkloadState.Running)
+                        if (NeedsStop(now.State))
                             await _engine.Retry.ExecuteAsync(src.Datacenter.Name, async t => { await src.StopAsync(nativeId, StopMode.Graceful, scope, t).ConfigureAwait(false); return true; }, src.HandlesOwnRetries, ct).ConfigureAwait(false);
                         scope.Checkpoint("done:stop", "stopped");
                     }
@@ -179,6 +227,7 @@ namespace GridAutomation.Core.Replication
             {
                 var g = GridEngine.Normalize(ex, w.Id);
                 if (ct.IsCancellationRequested && GridEngine.IsCancellation(ex)) { _engine.Journal.Interrupt(op.Id, "Cancelled during failover."); throw g; }
+                if (g.IsTransient && TryInterrupt(op.Id, g)) { result.Status = RetryStatus; result.ErrorId = g.ErrorId; result.Error = g.Message; return result; }
                 _engine.Journal.Fail(op.Id, g.ErrorId, g.Message);
                 try { Store.Write(s => { ReplicationData.SetError(s, item.Id, g.ErrorId + ": " + g.Message); return 0; }); } catch (GridException) { }
                 result.Status = "Failed"; result.ErrorId = g.ErrorId; result.Error = g.Message; result.Rto = sw.Elapsed;

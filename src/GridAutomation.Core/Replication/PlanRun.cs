@@ -159,7 +159,7 @@ namespace GridAutomation.Core.Replication
                         ?? throw GridException.NotFound($"'{items[k].Name}' has no recovery point any more.", "RecoveryPointNotFound", items[k].SourceId);
                     entries.Add(new RunEntry { W = workloads[items[k].SourceId], Item = items[k], Point = p, Group = record.GroupOf[k] });
                 }
-                if (wasWaiting && parent.Checkpoints.TryGetValue("waiting", out var g)) _engine.Journal.Checkpoint(parent.Id, "done:manual:" + g, DateTimeOffset.UtcNow.ToString("o"));
+                if (wasWaiting && parent.Checkpoints.TryGetValue("waiting", out var g)) ParentCheckpoint(parent.Id, "done:manual:" + g, DateTimeOffset.UtcNow.ToString("o"));
                 var fresh = _engine.Journal.Get(parent.Id)!;
                 await RunGroupsAsync(fresh, record, entries, mode, true, observer, ct).ConfigureAwait(false);
             }
@@ -209,7 +209,7 @@ namespace GridAutomation.Core.Replication
                                     stopErrorId ??= err.ErrorId; stopError ??= err.Message;
                                 }
                         }).ConfigureAwait(false);
-                    if (stopError == null) _engine.Journal.Checkpoint(parent.Id, "done:stop", "stopped");
+                    if (stopError == null) ParentCheckpoint(parent.Id, "done:stop", "stopped");
                 }
                 for (int k = 0; k < n && stopError == null; k++)
                 {
@@ -220,11 +220,11 @@ namespace GridAutomation.Core.Replication
                     string key = k.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     if (!cps.ContainsKey("done:group:" + key))
                     {
-                        _engine.Journal.Checkpoint(parent.Id, "step", "group:" + key);
+                        ParentCheckpoint(parent.Id, "step", "group:" + key);
                         if (group.PreScript != null && !cps.ContainsKey("done:pre:" + key))
                         {
                             await RunScriptAsync(group.PreScript, Context(record, parent, mode, k, "Pre", byGroup[k], results), ct).ConfigureAwait(false);
-                            _engine.Journal.Checkpoint(parent.Id, "done:pre:" + key, "ran");
+                            ParentCheckpoint(parent.Id, "done:pre:" + key, "ran");
                         }
                         bool stop = false;
                         await ForAll(byGroup[k], async e =>
@@ -232,7 +232,7 @@ namespace GridAutomation.Core.Replication
                             var prev = Prev(FailoverChildKind, e);
                             if (prev?.State == OperationState.Succeeded) { lock (results) results[e] = FromChild(prev, e.W, mode); e.Admission?.Succeeded(); return; }
                             if (Volatile.Read(ref stop)) { lock (results) results[e] = new GridFailoverResult { Name = e.W.Name, SourceId = e.W.Id, Mode = mode, Status = "NotStarted" }; return; }
-                            var r = await FailOneAsync(parent.Id, e, mode, started, prev?.State == OperationState.Interrupted ? prev : null, observer, ct).ConfigureAwait(false);
+                            var r = await FailOneWithRetryAsync(parent.Id, e, mode, started, prev?.State == OperationState.Interrupted ? prev : null, observer, ct).ConfigureAwait(false);
                             lock (results) results[e] = r;
                             if (r.ErrorId == null) e.Admission?.Succeeded(); else e.Admission?.Failed();
                             if (r.ErrorId != null && mode != FailoverMode.Unplanned) Volatile.Write(ref stop, true); // planned and test stop at the first error
@@ -242,9 +242,9 @@ namespace GridAutomation.Core.Replication
                         if (stopError == null && group.PostScript != null && !cps.ContainsKey("done:post:" + key))
                         {
                             await RunScriptAsync(group.PostScript, Context(record, parent, mode, k, "Post", byGroup[k], results), ct).ConfigureAwait(false);
-                            _engine.Journal.Checkpoint(parent.Id, "done:post:" + key, "ran");
+                            ParentCheckpoint(parent.Id, "done:post:" + key, "ran");
                         }
-                        if (stopError == null) _engine.Journal.Checkpoint(parent.Id, "done:group:" + key, DateTimeOffset.UtcNow.ToString("o"));
+                        if (stopError == null) ParentCheckpoint(parent.Id, "done:group:" + key, DateTimeOffset.UtcNow.ToString("o"));
                     }
                     else
                         foreach (var e in byGroup[k]) { var prev = Prev(FailoverChildKind, e); results[e] = prev?.State == OperationState.Succeeded ? FromChild(prev, e.W, mode) : new GridFailoverResult { Name = e.W.Name, SourceId = e.W.Id, Mode = mode, Status = "Unknown" }; }
@@ -256,7 +256,7 @@ namespace GridAutomation.Core.Replication
                     if (stopError == null && group.ManualStep != null && !cps.ContainsKey("done:manual:" + key))
                     {
                         // a manual step: the run pauses (Waiting, no lease) until Resume-GridOperation
-                        _engine.Journal.Checkpoint(parent.Id, "waiting", key);
+                        ParentCheckpoint(parent.Id, "waiting", key);
                         foreach (var e in entries.Where(x => !results.ContainsKey(x))) e.Admission?.Failed();
                         _engine.Journal.Pause(parent.Id, $"Waiting for the manual step of group {k + 1}: {group.ManualStep} (Resume-GridOperation -Id {parent.Id} goes on).");
                         run.State = "Waiting"; run.WaitingFor = group.ManualStep;
@@ -298,6 +298,16 @@ namespace GridAutomation.Core.Replication
                     run.Results.Insert(0, new GridFailoverResult { Name = record.Plan ?? "", Mode = mode, Status = "Failed", ErrorId = id, Error = stopError, OperationId = parent.Id });
             }
             return run;
+        }
+
+        /// <summary>A checkpoint of the run's parent; a store busy under load is waited for (the run must not stop for it).</summary>
+        private void ParentCheckpoint(Guid id, string key, string value)
+        {
+            for (int k = 0; ; k++)
+            {
+                try { _engine.Journal.Checkpoint(id, key, value); return; }
+                catch (GridException g) when (g.IsTransient && k < 5) { Thread.Sleep(250 * (k + 1)); }
+            }
         }
 
         private static void Finish(GridRecoveryPlanRun run, List<RunEntry> entries, Dictionary<RunEntry, GridFailoverResult> results, DateTimeOffset started)
