@@ -25,7 +25,7 @@ $env:GRIDAUTOMATION_STATE = Join-Path $temp 'bench.db'
 $env:GRIDAUTOMATION_CONFIG = Join-Path $temp 'config.json'
 Import-Module (Join-Path $root 'GridAutomation.psd1') -Force
 try {
-    $big = @{ Hosts = 64; HostCpu = 512; HostMemoryGB = 4096; BandwidthMBps = 16000000 }
+    $big = @{ Hosts = 64; HostCpu = 4096; HostMemoryGB = 65536; BandwidthMBps = 16000000 }
     Connect-GridDatacenter -Provider Simulator -Name bf-a -Owner Contoso -Site A -Workloads ($Workloads + $SyncWorkloads + 1) @big -Confirm:$false | Out-Null
     Connect-GridDatacenter -Provider Simulator -Name bf-b -Owner Fabrikam -Site B @big -Confirm:$false | Out-Null
     New-GridAgreement -Owner Fabrikam -Consumer Contoso -Datacenter bf-b -MaxWorkloads ($Workloads + 1) -Force | Out-Null

@@ -37,13 +37,13 @@ namespace GridAutomation.Provider.Simulator.Tests
             return running;
         }
 
-        /// <summary>Contoso's 'prim' with <paramref name="workloads"/> running ones and Fabrikam's 'rec' with room for them (64 large hosts each).</summary>
+        /// <summary>Contoso's 'prim' with <paramref name="workloads"/> running ones and Fabrikam's 'rec' with room for them (64 large hosts each: the copies of one point land on the host of its disk).</summary>
         internal static async Task<GridEngine> BigPairAsync(SimEnv env, int workloads, CancellationToken ct)
         {
             var e = Engine(env);
             Dictionary<string, string> Big(bool populate) => new Dictionary<string, string>
             {
-                ["Hosts"] = "64", ["HostCpu"] = "512", ["HostMemoryGB"] = "4096", ["BandwidthMBps"] = "16000000", ["ActionLog"] = "true",
+                ["Hosts"] = "64", ["HostCpu"] = "4096", ["HostMemoryGB"] = "65536", ["BandwidthMBps"] = "16000000", ["ActionLog"] = "true",
                 ["Workloads"] = populate ? workloads.ToString(System.Globalization.CultureInfo.InvariantCulture) : "0",
             };
             await e.ConnectDatacenterAsync("Simulator", "prim", "Contoso", "Lab", Big(true), new Dictionary<string, object>(), NullObserver.Instance, ct);
