@@ -83,16 +83,17 @@ namespace GridAutomation.Provider.Simulator.Tests
                 var log = ActionLog(e).Skip(logFrom).ToList();
                 var destOf = run.Results.ToDictionary(r => r.DestinationId!.Split('/')[1], r => r.SourceId);
                 int GroupOf(string sourceId) => Array.FindIndex(groups, g => g.Any(w => w.Id == sourceId));
-                var starts = log.Where(a => a.dc == "rec" && a.action == "Start").Select(a => (pos: a.id2, g: GroupOf(destOf[a.id]))).ToList();
-                Assert.Equal(500, starts.Count);
+                // (a start or stop cut off by a busy store is taken over and asked again: count workloads, order every call)
+                var starts = log.Where(a => a.dc == "rec" && a.action == "Start").Select(a => (pos: a.id2, g: GroupOf(destOf[a.id]), id: a.id)).ToList();
+                Assert.Equal(500, starts.Select(s => s.id).Distinct().Count());
                 for (int k = 1; k < 3; k++)
                     Assert.True(starts.Where(s => s.g == k - 1).Max(s => s.pos) < starts.Where(s => s.g == k).Min(s => s.pos), $"a start of group {k + 1} came before the last start of group {k}");
                 var stops = log.Where(a => a.dc == "prim" && a.action == "Stop").ToList();
-                Assert.Equal(500, stops.Count);
+                Assert.Equal(500, stops.Select(s => s.id).Distinct().Count());
                 Assert.True(stops.Max(s => s.id2) < starts.Min(s => s.pos));
                 // stops in reverse group order
                 var stopGroups = stops.Select(s => GroupOf("prim/" + s.id)).ToList();
-                Assert.True(stopGroups.Where(g => g == 2).Count() == 250 && stopGroups.IndexOf(0) > stopGroups.LastIndexOf(1) && stopGroups.IndexOf(1) > stopGroups.LastIndexOf(2));
+                Assert.True(stopGroups.IndexOf(0) > stopGroups.LastIndexOf(1) && stopGroups.IndexOf(1) > stopGroups.LastIndexOf(2));
 
                 // never at both sites: every source stopped and fenced, every copy running under the consumer's agreement
                 var prim = (await WorkloadsAsync(e, "prim", ct)).ToDictionary(w => w.Id);
