@@ -1,13 +1,14 @@
 # Issue 17, test 4: a child pwsh running a planned failover of a recovery plan is killed (kill -9) at a random point,
 # 20 times; after each, Resume-GridOperation finishes the run, and every workload runs at exactly one site with nothing
-# left half-done (no interrupted operation, no second copy). The simulator answers every call after 40 ms so the kills
-# land inside the run (stop phase, last sync, create, start, fence).
+# left half-done (no interrupted operation, no second copy). The child's connections answer every call after 40 ms
+# (LatencyMs given at connect time applies to that connection only) so the kills land inside the run (stop phase, last
+# sync, create, start, fence); the 60 workloads are protected beforehand without latency.
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
     $script:dir = Initialize-GridTest -Name fokill
-    New-SimDatacenter -Name ka-a -Parameters @{ Hosts = 4; Workloads = 60; LatencyMs = 40 } | Out-Null
-    New-SimDatacenter -Name ka-b -Parameters @{ Hosts = 4; LatencyMs = 40 } | Out-Null
+    New-SimDatacenter -Name ka-a -Parameters @{ Hosts = 4; Workloads = 60 } | Out-Null
+    New-SimDatacenter -Name ka-b -Parameters @{ Hosts = 4 } | Out-Null
     $script:ws = @(Get-GridWorkload -Datacenter ka-a | Where-Object State -eq 'Running' | Sort-Object Name | Select-Object -First 60)
     $script:ws | Enable-GridReplication -DestinationDatacenter ka-b -Force | Out-Null
 }
@@ -23,7 +24,8 @@ Describe 'A planned failover killed at random points' {
             $mine = $script:ws[($run * 3)..($run * 3 + 2)]
             $plan = "kill-$run"
             New-GridRecoveryPlan -Name $plan -Group @($mine[0].Name, $mine[1].Name), @($mine[2].Name) -Force | Out-Null
-            $child = Start-ChildPwsh -Script "Start-GridFailover -RecoveryPlan '$plan' -Mode Planned -Force | Out-Null"
+            $child = Start-ChildPwsh -Script ("'ka-a', 'ka-b' | ForEach-Object { Connect-GridDatacenter -Provider Simulator -Name `$_ -LatencyMs 40 -Confirm:`$false | Out-Null }`n" +
+                "Start-GridFailover -RecoveryPlan '$plan' -Mode Planned -Force | Out-Null")
             # wait until the run is journaled (or the child ended), then kill it after a random delay
             $deadline = [DateTime]::UtcNow.AddSeconds(60)
             while (-not $child.HasExited -and [DateTime]::UtcNow -lt $deadline -and -not (Get-GridOperation -Kind Failover -Target "plan:$plan" -ErrorAction SilentlyContinue)) { Start-Sleep -Milliseconds 20 }
