@@ -74,6 +74,10 @@
         'Start-GridFailover'
         'Stop-GridFailover'
         'Complete-GridFailover'
+        'New-GridRecoveryPlan'
+        'Get-GridRecoveryPlan'
+        'Set-GridRecoveryPlan'
+        'Remove-GridRecoveryPlan'
     )
     # Class-based DSC resources (GridAutomation.Dsc.psm1; docs/dsc.md).
     DscResourcesToExport   = @('GridDatacenter', 'GridWorkload', 'GridAgreement', 'GridReplication')

@@ -28,6 +28,7 @@ BeforeAll {
         'Set-GridRateCard' = 'Medium'; 'Remove-GridRateCard' = 'High'; 'Update-GridUsage' = 'Low'; 'Export-GridUsage' = 'Low'
         'Enable-GridReplication' = 'Low'; 'Sync-GridReplication' = 'Low'; 'Disable-GridReplication' = 'High'
         'Start-GridFailover' = 'High'; 'Stop-GridFailover' = 'Medium'; 'Complete-GridFailover' = 'Medium'
+        'New-GridRecoveryPlan' = 'Low'; 'Set-GridRecoveryPlan' = 'Medium'; 'Remove-GridRecoveryPlan' = 'Medium'
     }
     function Get-CmdletAttribute([string] $Name) {
         (Get-Command $Name).ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $true) | Select-Object -First 1
@@ -200,6 +201,8 @@ Describe 'Output types and views' {
         @{ Cmd = 'Get-GridSize'; Type = 'GridAutomation.Core.Model.GridSize' }
         @{ Cmd = 'Get-GridImage'; Type = 'GridAutomation.Core.Model.GridImage' }
         @{ Cmd = 'Get-GridOperation'; Type = 'GridAutomation.Core.Model.GridOperation' }
+        @{ Cmd = 'Get-GridRecoveryPlan'; Type = 'GridAutomation.Core.Replication.GridRecoveryPlan' }
+        @{ Cmd = 'Start-GridFailover'; Type = 'GridAutomation.Core.Replication.GridRecoveryPlanRun' }
     ) {
         (Get-Command $Cmd).OutputType.Name | Should -Contain $Type
     }
@@ -211,6 +214,8 @@ Describe 'Output types and views' {
         @{ Type = 'GridAutomation.Core.Model.GridSize' }
         @{ Type = 'GridAutomation.Core.Model.GridImage' }
         @{ Type = 'GridAutomation.Core.Model.GridOperation' }
+        @{ Type = 'GridAutomation.Core.Replication.GridRecoveryPlan' }
+        @{ Type = 'GridAutomation.Core.Replication.GridRecoveryPlanRun' }
     ) {
         $fd = Get-FormatData -TypeName $Type
         $fd | Should -Not -BeNullOrEmpty

@@ -102,7 +102,7 @@ Import-Module GridAutomation -RequiredVersion '$Version'
 
         It 'exports exactly the cmdlets the manifest lists' {
             $commands = [regex]::Match($script:Imported.Output, 'COMMANDS=(.*)').Groups[1].Value.Trim() -split ','
-            $Promised.Count | Should -Be 47 # the 20 of the foundation issue + Test-GridState (issue 9) + Connect-GridState, Copy-GridState (issue 12) + Test-GridMove (issue 13) + New-/Get-/Set-/Remove-GridAgreement, New-/Get-/Set-/Remove-GridPool, Get-GridPlacement (issue 15) + Update-/Get-/Export-GridUsage, Set-/Get-/Remove-GridRateCard (issue 16) + Enable-/Sync-/Get-/Disable-GridReplication, Get-GridRecoveryPoint, Start-/Stop-/Complete-GridFailover (issue 17)
+            $Promised.Count | Should -Be 51 # the 20 of the foundation issue + Test-GridState (issue 9) + Connect-GridState, Copy-GridState (issue 12) + Test-GridMove (issue 13) + New-/Get-/Set-/Remove-GridAgreement, New-/Get-/Set-/Remove-GridPool, Get-GridPlacement (issue 15) + Update-/Get-/Export-GridUsage, Set-/Get-/Remove-GridRateCard (issue 16) + Enable-/Sync-/Get-/Disable-GridReplication, Get-GridRecoveryPoint, Start-/Stop-/Complete-GridFailover, New-/Get-/Set-/Remove-GridRecoveryPlan (issue 17)
             @($commands | Where-Object { $_ }) | Should -Be @($Promised | Sort-Object)
         }
     }

@@ -465,16 +465,19 @@ namespace GridAutomation.Core.Engine
             // A child (a step of a move) is never resumed alone: its parent is, which takes the child over.
             if (op.ParentId is Guid parent && Journal.Get(parent) is GridOperation p && p.Coordinator == "core")
             {
-                if (p.State != OperationState.Interrupted)
+                if (p.State != OperationState.Interrupted && p.State != OperationState.Waiting)
                     throw GridException.Conflict($"Operation {id} is a step ({op.Kind}) of operation {parent}, which is {p.State}; only an interrupted parent is resumed.", "OperationNotInterrupted", id);
                 return await ResumeOperationAsync(parent, rollback, observer, ct).ConfigureAwait(false);
             }
             if (op.State == OperationState.Running)
                 throw GridException.Conflict($"Operation {id} is still running ({op.DescribeLeaseHolder()}, last heartbeat {op.LeaseHeartbeat:u}).", "OperationStillRunning", id);
-            if (op.State != OperationState.Interrupted)
+            bool waiting = op.State == OperationState.Waiting && op.Kind == GridAutomation.Core.Replication.ReplicationService.FailoverKind; // a plan run paused at a manual step
+            if (op.State != OperationState.Interrupted && !waiting)
                 throw GridException.Conflict($"Operation {id} is {op.State}; only interrupted operations can be resumed.", "OperationNotInterrupted", id);
             if (!Journal.TryTakeOver(id))
                 throw GridException.Conflict($"Operation {id} was taken over by another process.", "OperationStillRunning", id);
+            if (op.Kind == GridAutomation.Core.Replication.ReplicationService.FailoverKind)
+                return await Replication.ResumeRunAsync(Journal.Get(id)!, waiting, rollback, observer, ct).ConfigureAwait(false);
 
             op = Journal.Get(id)!;
             op.RollbackRequested = rollback;

@@ -97,5 +97,7 @@ namespace GridAutomation.Core.Model
         RolledBack,
         /// <summary>Cancelled (Ctrl+C, Stop-Job, Select -First) before its provider call was made: nothing was changed. Final.</summary>
         Cancelled,
+        /// <summary>Paused at a manual step of a recovery plan run (issue 17): holds no lease; Resume-GridOperation goes on.</summary>
+        Waiting,
     }
 }

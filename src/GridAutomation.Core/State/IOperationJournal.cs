@@ -79,6 +79,8 @@ namespace GridAutomation.Core.State
         void Cancel(Guid id, string message);
         /// <summary>Records an operation whose provider call was cut off as Interrupted (Resume-GridOperation finishes it) and releases its lock.</summary>
         void Interrupt(Guid id, string message);
+        /// <summary>Records a run paused at a manual step as Waiting (no lease, not finished; Resume-GridOperation goes on) and releases its lock.</summary>
+        void Pause(Guid id, string message);
         void Checkpoint(Guid id, string key, string value);
         /// <summary>
         /// In one transaction: records a checkpoint of the parent (fenced like <see cref="Checkpoint"/>) and begins a child
@@ -97,7 +99,7 @@ namespace GridAutomation.Core.State
         GridOperation? FindByIdempotencyKey(string kind, string idempotencyKey);
         IReadOnlyList<GridOperation> List(OperationFilter filter);
         /// <summary>
-        /// Takes the lease of an Interrupted operation for this process (for Resume), with its workload lock (a new
+        /// Takes the lease of an Interrupted (or Waiting) operation for this process (for Resume), with its workload lock (a new
         /// fencing token). False if it is still running elsewhere or finished; GridException Conflict "WorkloadLocked"
         /// if another live operation holds the workload's lock.
         /// </summary>

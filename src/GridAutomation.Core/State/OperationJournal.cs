@@ -204,6 +204,8 @@ namespace GridAutomation.Core.State
 
         public void Interrupt(Guid id, string message) => Finish(id, OperationState.Interrupted, null, "OperationInterrupted", message, finished: false);
 
+        public void Pause(Guid id, string message) => Finish(id, OperationState.Waiting, null, null, message, finished: false);
+
         public void Checkpoint(Guid id, string key, string value)
         {
             if (key == null) throw new ArgumentNullException(nameof(key));
@@ -276,7 +278,7 @@ namespace GridAutomation.Core.State
             cmd.Bind("@eid", (object?)errorId ?? DBNull.Value);
             cmd.Bind("@e", (object?)error ?? DBNull.Value);
             if (cmd.ExecuteNonQuery() == 0) throw NotFound(id);
-            if (finished || state == OperationState.Interrupted) _held.TryRemove(id, out _);
+            if (finished || state == OperationState.Interrupted || state == OperationState.Waiting) _held.TryRemove(id, out _);
         }
 
         public GridOperation? Get(Guid id)
@@ -345,7 +347,7 @@ namespace GridAutomation.Core.State
             {
                 var op = Query(c, "WHERE id = @id", p => p.Bind("@id", id.ToString("D")), null).FirstOrDefault();
                 if (op == null) throw NotFound(id);
-                if (op.State != OperationState.Interrupted) return false;
+                if (op.State != OperationState.Interrupted && op.State != OperationState.Waiting) return false;
                 var at = DateTimeOffset.UtcNow;
                 var now = StateStore.FormatTime(at);
                 long? token = null;

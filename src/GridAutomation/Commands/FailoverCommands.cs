@@ -17,11 +17,18 @@ namespace GridAutomation.Commands
     /// (RTO and data loss per workload).
     /// </summary>
     [Cmdlet(VerbsLifecycle.Start, "GridFailover", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByName)]
-    [OutputType(typeof(GridFailoverResult))]
+    [OutputType(typeof(GridFailoverResult), typeof(GridRecoveryPlanRun))]
     public sealed class StartGridFailoverCommand : ReplicationTargetCmdlet
     {
         private const string ByName = "ByName";
+        private const string ByPlan = "ByPlan";
         private readonly List<GridWorkload> _targets = new List<GridWorkload>();
+        private readonly List<GridRecoveryPlan> _plans = new List<GridRecoveryPlan>();
+
+        /// <summary>A recovery plan (its name, or a piped plan from Get-GridRecoveryPlan): its groups fail over in order.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ByPlan, ValueFromPipeline = true)]
+        [RecoveryPlanTransformation] [ArgumentCompleter(typeof(RecoveryPlanCompleter))] [ValidateNotNull]
+        public GridRecoveryPlan RecoveryPlan { get; set; } = null!;
 
         /// <summary>Names of protected workloads (wildcards), as Get-GridReplication lists them.</summary>
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByName, ValueFromPipelineByPropertyName = true)]
@@ -36,8 +43,15 @@ namespace GridAutomation.Commands
         [Parameter] [ValidateNotNullOrEmpty]
         public string RecoveryPoint { get; set; } = "Latest";
 
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            PlanScriptHostInitializer.Install();
+        }
+
         protected override void ProcessRecord()
         {
+            if (ParameterSetName == ByPlan) { if (!_plans.Any(p => string.Equals(p.Name, RecoveryPlan.Name, StringComparison.OrdinalIgnoreCase))) _plans.Add(RecoveryPlan); return; }
             if (ParameterSetName != ByName) { _targets.AddRange(Targets()); return; }
             if (!TryRun(ct => Task.FromResult(Engine.Replication.Get(Name)), Name, out var items)) return;
             foreach (var n in Name)
@@ -57,7 +71,7 @@ namespace GridAutomation.Commands
 
         protected override void EndProcessing()
         {
-            if (_targets.Count == 0) return;
+            if (_targets.Count == 0 && _plans.Count == 0) return;
             DateTimeOffset? at = null;
             if (!string.Equals(RecoveryPoint, "Latest", StringComparison.OrdinalIgnoreCase))
             {
@@ -74,6 +88,17 @@ namespace GridAutomation.Commands
                 FailoverMode.Planned => "Planned failover (the sources are stopped, then started at the destination)",
                 _ => "Unplanned failover (the sources are not asked; the old primaries are fenced)",
             };
+            foreach (var plan in _plans)
+            {
+                if (!Approve($"recovery plan {plan.Name}", what)) continue;
+                if (!TryRun(ct => Engine.Replication.RunPlanAsync(plan, Mode, at, Observer, ct), plan.Name, out var run)) continue;
+                foreach (var r in run.Results.Where(r => r.ErrorId != null))
+                    WriteError(ErrorMapping.Create(r.ErrorId!, ErrorCategory.OperationStopped, $"Recovery plan '{plan.Name}', '{r.Name}': {r.Error}", r.SourceId, GridErrorKind.Conflict));
+                if (run.State == "Waiting")
+                    WriteWarning($"Recovery plan '{plan.Name}' waits for a manual step: {run.WaitingFor} When it is done: Resume-GridOperation -Id {run.OperationId}");
+                WriteObject(run);
+            }
+            if (_targets.Count == 0) return;
             var approved = _targets.Where(w => Approve($"{w.Name} ({w.Id})", what)).ToList();
             if (approved.Count == 0) return;
             if (!TryRun(ct => Engine.Replication.FailoverAsync(approved, Mode, at, Observer, ct), null, out var results)) return;

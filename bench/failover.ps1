@@ -1,0 +1,64 @@
+<#
+.SYNOPSIS
+    Failover figures (issue 17) on two simulated datacenters whose every call takes 100 ms:
+    1. the RTO of a planned failover of a 500-workload recovery plan (3 groups: 100, 150, 250) against its critical path
+       at the configured concurrency, measured in the same run (goal: ratio <= 1.1);
+    2. recovery points per minute for 100 protected workloads (Sync-GridReplication -Now), against the same ideal.
+    Prints figures; not a test.
+
+.DESCRIPTION
+    The peer is the chain of ONE workload measured in the same run, at the same latency: a planned failover of a single
+    extra workload (stop, last sync, create, start, verify, fence), t1 seconds; the plan's critical path is
+    sum over groups of ceil(n_group / concurrency) * t1 (group N waits for group N-1; a group runs `concurrency` at a
+    time). For points, the peer is one forced sync of one workload, s1 seconds; the ideal is ceil(100 / concurrency) * s1.
+    Protection (500 first copies) is made before the latency is switched on (connection-scoped LatencyMs), so only the
+    measured steps pay it.
+
+    Measured: see the figures recorded below (filled in from a run of this script).
+#>
+param([int] $Workloads = 500, [int] $LatencyMs = 100, [int] $SyncWorkloads = 100)
+$ErrorActionPreference = 'Stop'
+$root = Split-Path -Parent $PSScriptRoot
+$temp = Join-Path ([IO.Path]::GetTempPath()) ('ga-bench-failover-' + [guid]::NewGuid().ToString('n').Substring(0, 12))
+$null = New-Item -ItemType Directory -Force $temp
+$env:GRIDAUTOMATION_STATE = Join-Path $temp 'bench.db'
+$env:GRIDAUTOMATION_CONFIG = Join-Path $temp 'config.json'
+Import-Module (Join-Path $root 'GridAutomation.psd1') -Force
+try {
+    $big = @{ Hosts = 64; HostCpu = 4096; HostMemoryGB = 65536; BandwidthMBps = 16000000 }
+    Connect-GridDatacenter -Provider Simulator -Name bf-a -Owner Contoso -Site A -Workloads ($Workloads + $SyncWorkloads + 1) @big -Confirm:$false | Out-Null
+    Connect-GridDatacenter -Provider Simulator -Name bf-b -Owner Fabrikam -Site B @big -Confirm:$false | Out-Null
+    New-GridAgreement -Owner Fabrikam -Consumer Contoso -Datacenter bf-b -MaxWorkloads ($Workloads + 1) -Force | Out-Null
+    $all = @(Get-GridWorkload -Datacenter bf-a | Where-Object State -eq 'Running' | Sort-Object Name)
+    if ($all.Count -lt $Workloads + $SyncWorkloads + 1) { throw "only $($all.Count) running workloads" }
+    $plan = $all[0..($Workloads - 1)]; $one = $all[$Workloads]; $sync = $all[($Workloads + 1)..($Workloads + $SyncWorkloads)]
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    @($plan) + $one + $sync | Enable-GridReplication -DestinationDatacenter bf-b -Force | Out-Null
+    Write-Host ("protected {0} workloads in {1:N1} s (no latency)" -f ($Workloads + $SyncWorkloads + 1), $sw.Elapsed.TotalSeconds)
+    $conc = [int](Get-GridConfiguration -Name MaxConcurrencyPerDatacenter).Value
+    # from now on every call of this process's connections takes $LatencyMs
+    foreach ($dc in 'bf-a', 'bf-b') { Connect-GridDatacenter -Provider Simulator -Name $dc -LatencyMs $LatencyMs -Confirm:$false -ErrorAction SilentlyContinue | Out-Null }
+
+    # peer 1: one workload's planned failover
+    $sw.Restart(); $r1 = Start-GridFailover -Name $one.Name -Mode Planned -Force; $t1 = $sw.Elapsed.TotalSeconds
+    if ($r1.Status -ne 'Running') { throw "single failover: $($r1.Error)" }
+    $sizes = 100, 150, ($Workloads - 250)
+    $groups = @($plan[0..99].Name), @($plan[100..249].Name), @($plan[250..($Workloads - 1)].Name)
+    New-GridRecoveryPlan -Name bench -Group $groups -Force | Out-Null
+    $sw.Restart(); $run = Start-GridFailover -RecoveryPlan bench -Mode Planned -Force; $rto = $sw.Elapsed.TotalSeconds
+    if ($run.State -ne 'Succeeded') { throw "plan run $($run.State): $($run.Results | Where-Object ErrorId | Select-Object -First 1 | ForEach-Object Error)" }
+    $critical = ($sizes | ForEach-Object { [math]::Ceiling($_ / $conc) } | Measure-Object -Sum).Sum * $t1
+    Write-Host ("plan of {0} (groups {1}), concurrency {2}, {3} ms a call: RTO {4:N1} s (groups {5}); one workload {6:N2} s; critical path {7:N1} s; ratio {8:N2} (goal <= 1.1)" -f `
+        $Workloads, ($sizes -join '/'), $conc, $LatencyMs, $rto, (($run.Groups | ForEach-Object { '{0:N1}' -f $_.Rto.TotalSeconds }) -join '/'), $t1, $critical, ($rto / $critical))
+
+    # peer 2: one forced sync of one workload; then 100 at once
+    $sw.Restart(); Sync-GridReplication -Name $sync[0].Name -Now -Force | Out-Null; $s1 = $sw.Elapsed.TotalSeconds
+    $sw.Restart(); Sync-GridReplication -Name $sync.Name -Now -Force | Out-Null; $sAll = $sw.Elapsed.TotalSeconds
+    $ideal = [math]::Ceiling($SyncWorkloads / $conc) * $s1
+    Write-Host ("recovery points: {0} in {1:N1} s = {2:N0} per minute; one point {3:N2} s; ideal at concurrency {4}: {5:N1} s; ratio {6:N2}" -f `
+        $SyncWorkloads, $sAll, ($SyncWorkloads * 60 / $sAll), $s1, $conc, $ideal, ($sAll / $ideal))
+}
+finally {
+    [GridAutomation.Core.Engine.GridEngine]::Reset()
+    Remove-Item -Recurse -Force $temp -ErrorAction SilentlyContinue
+}
