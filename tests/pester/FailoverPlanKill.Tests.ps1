@@ -7,8 +7,8 @@
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
     $script:dir = Initialize-GridTest -Name fokill
-    New-SimDatacenter -Name ka-a -Parameters @{ Hosts = 4; Workloads = 60 } | Out-Null
-    New-SimDatacenter -Name ka-b -Parameters @{ Hosts = 4 } | Out-Null
+    New-SimDatacenter -Name ka-a -Parameters @{ Hosts = 4; Workloads = 90; BandwidthMBps = 16000000 } | Out-Null
+    New-SimDatacenter -Name ka-b -Parameters @{ Hosts = 4; HostCpu = 4096; HostMemoryGB = 65536; BandwidthMBps = 16000000 } | Out-Null
     $script:ws = @(Get-GridWorkload -Datacenter ka-a | Where-Object State -eq 'Running' | Sort-Object Name | Select-Object -First 60)
     $script:ws | Enable-GridReplication -DestinationDatacenter ka-b -Force | Out-Null
 }
