@@ -84,12 +84,19 @@ Describe 'Agreements enforced on New-, Set- and Move-' {
     }
     It 'checks Move-GridWorkload -DestinationDatacenter at the destination, and the owner stays' {
         New-GridWorkload -Name mv-1 -Datacenter ga-ams -Cpu 1 -MemoryGB 1 -Confirm:$false | Out-Null
+        # Test-GridMove says what Move-GridWorkload would refuse, as errors of the report, and reserves nothing
+        $r = Test-GridMove -Name mv-1 -DestinationDatacenter ga-nyc
+        ($r.Incompatibilities | Where-Object Severity -eq 'Error').Code | Should -Contain 'NoAgreement'
+        $r = Test-GridMove -Name mv-1 -DestinationDatacenter ga-dub
+        ($r.Incompatibilities | Where-Object Severity -eq 'Error').Code | Should -Contain 'AgreementQuotaExceeded'
         $e = Catch-Error { Move-GridWorkload -Name mv-1 -DestinationDatacenter ga-nyc -Force }
         $e.FullyQualifiedErrorId | Should -BeLike 'NoAgreement*'
         $e = Catch-Error { Move-GridWorkload -Name mv-1 -DestinationDatacenter ga-dub -Force }
         $e.FullyQualifiedErrorId | Should -BeLike 'AgreementQuotaExceeded*'
         @(Get-GridWorkload -Name mv-1 -Datacenter ga-ams).Count | Should -Be 1
         Set-GridAgreement -Id $script:agreement -MaxWorkloads 4 -MaxCpu 5 -Confirm:$false
+        $r = Test-GridMove -Name mv-1 -DestinationDatacenter ga-dub
+        @($r.Incompatibilities | Where-Object { $_.Code -in 'NoAgreement', 'AgreementQuotaExceeded' }).Count | Should -Be 0
         $moved = Move-GridWorkload -Name mv-1 -DestinationDatacenter ga-dub -Force -PassThru
         $moved.Datacenter | Should -Be 'ga-dub'
         $moved.Owner | Should -Be 'Contoso'

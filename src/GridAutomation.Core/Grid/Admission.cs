@@ -64,7 +64,7 @@ namespace GridAutomation.Core.Grid
         /// or re-owned (its current use is replaced by <paramref name="demand"/>).
         /// </summary>
         internal async Task<Admission?> AdmitAsync(GridDatacenter dc, string? consumer, Demand demand, string workloadName, string? excludeWorkloadId,
-            IEngineObserver observer, CancellationToken ct)
+            IEngineObserver observer, CancellationToken ct, bool dryRun = false)
         {
             if (string.IsNullOrEmpty(consumer) || string.IsNullOrEmpty(dc.Owner) || string.Equals(consumer, dc.Owner, StringComparison.OrdinalIgnoreCase))
                 return null;
@@ -86,7 +86,8 @@ namespace GridAutomation.Core.Grid
             var listedKeys = new HashSet<string>(listed.Select(w => GridData.Key(w.Datacenter, w.Name)), StringComparer.OrdinalIgnoreCase);
             string key = GridData.Key(dc.Name, workloadName);
             var use = (listed.Count, listed.Sum(w => w.CpuCount ?? 0), listed.Sum(w => w.MemoryMB ?? 0));
-            ReserveUnderQuota(Store, agreement, consumer!, covered.Select(d => d.Name).ToList(), use, listedKeys, demand, dc.Name, key, workloadName);
+            ReserveUnderQuota(Store, agreement, consumer!, covered.Select(d => d.Name).ToList(), use, listedKeys, demand, dc.Name, key, workloadName, reserve: !dryRun);
+            if (dryRun) return null;
             observer.Verbose($"'{workloadName}' admitted into '{dc.Name}' under agreement {agreement.Id} ({agreement.Owner} -> {agreement.Consumer}).");
             return new Admission(this, key, agreement);
         }
@@ -95,11 +96,12 @@ namespace GridAutomation.Core.Grid
         /// The quota check and the reservation, in ONE store transaction (writers are serialized on both backends): the
         /// listed use plus every live reservation of the consumer in the covered datacenters that the listing does not
         /// show yet, plus this demand, must fit every limit; else ResourceUnavailable "AgreementQuotaExceeded" naming it.
+        /// Without <paramref name="reserve"/> (Test-GridMove) it only checks, in a read.
         /// </summary>
         internal static void ReserveUnderQuota(State.IStateStore store, GridAgreement agreement, string consumer, IReadOnlyList<string> covered,
-            (int count, int cpu, long mem) listed, ISet<string> listedKeys, Demand demand, string datacenter, string key, string workloadName)
+            (int count, int cpu, long mem) listed, ISet<string> listedKeys, Demand demand, string datacenter, string key, string workloadName, bool reserve = true)
         {
-            store.Write(s =>
+            Func<State.IStateSession, int> work = s =>
             {
                 var use = listed;
                 foreach (var r in GridData.LiveReservations(s, covered))
@@ -113,9 +115,10 @@ namespace GridAutomation.Core.Grid
                     throw new GridException(GridErrorKind.ResourceUnavailable,
                         $"'{workloadName}' does not fit the agreement {agreement.Id} ({agreement.Owner} lends {agreement.Datacenter} to {agreement.Consumer}): {limit}. " +
                         $"Free capacity under it, or raise the quota with Set-GridAgreement -Id {agreement.Id}.", "AgreementQuotaExceeded") { Target = workloadName };
-                GridData.PutReservation(s, new GridData.Reservation { Key = key, Consumer = consumer, Datacenter = datacenter, Cpu = demand.Cpu, MemoryMB = demand.MemoryMB }, PendingTtl);
+                if (reserve) GridData.PutReservation(s, new GridData.Reservation { Key = key, Consumer = consumer, Datacenter = datacenter, Cpu = demand.Cpu, MemoryMB = demand.MemoryMB }, PendingTtl);
                 return 0;
-            });
+            };
+            if (reserve) store.Write(work); else store.Read(work);
         }
 
         /// <summary>The agreement in force for a consumer in another company's datacenter, or PermissionDenied "NoAgreement".</summary>

@@ -115,8 +115,9 @@ namespace GridAutomation.Core.Engine
             request.Tags = tags;
         }
 
-        /// <summary>Admission of a workload moving into another datacenter (its owner, its shape there).</summary>
-        internal Task<Admission?> AdmitMoveAsync(GridDatacenter destination, GridWorkload workload, int? cpu, long? memoryMB, IEngineObserver observer, CancellationToken ct)
+        /// <summary>Admission of a workload moving into another datacenter (its owner, its shape there). <paramref name="dryRun"/>:
+        /// the same checks (NoAgreement, AgreementQuotaExceeded) without taking a reservation (Test-GridMove).</summary>
+        internal Task<Admission?> AdmitMoveAsync(GridDatacenter destination, GridWorkload workload, int? cpu, long? memoryMB, IEngineObserver observer, CancellationToken ct, bool dryRun = false)
         {
             var owner = workload.Owner;
             if (string.IsNullOrEmpty(owner))
@@ -126,7 +127,7 @@ namespace GridAutomation.Core.Engine
                 owner = workload.Owner;
             }
             var demand = new Demand { Cpu = cpu ?? workload.CpuCount ?? 0, MemoryMB = memoryMB ?? workload.MemoryMB ?? 0 };
-            return Grid.AdmitAsync(destination, owner, demand, workload.Name, null, observer, ct);
+            return Grid.AdmitAsync(destination, owner, demand, workload.Name, null, observer, ct, dryRun);
         }
     }
 }

@@ -30,7 +30,8 @@ namespace GridAutomation.Core.Moves
         public MoveIncompatibility(MoveSeverity severity, string code, string message) { Severity = severity; Code = code; Message = message; }
         public MoveSeverity Severity { get; }
         /// <summary>NoMatchingSize, DiskTooLarge, FirmwareMismatch, UnsupportedDiskFormat, DiskConverterMissing,
-        /// InsufficientTempSpace, DestinationOptionMissing, DestinationHostNotFound, GuestFixupNeeded, NoLivePath; and what a
+        /// InsufficientTempSpace, DestinationOptionMissing, DestinationHostNotFound, GuestFixupNeeded, NoLivePath; Test-GridMove's
+        /// agreement checks (NoAgreement, AgreementQuotaExceeded); and what a
         /// destination's IImportPreflight finds (AWS: AwsVmImportRoleMissing, VmImportRoleNotChecked, AwsImportBucketNotFound, ImportBucketNotChecked).</summary>
         public string Code { get; }
         /// <summary>What is wrong and what to do.</summary>

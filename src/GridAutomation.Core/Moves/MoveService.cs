@@ -44,7 +44,9 @@ namespace GridAutomation.Core.Moves
             return dst;
         }
 
-        public async Task<GridMoveReport> TestAsync(GridWorkload workload, MoveRequest request, IEngineObserver observer, CancellationToken ct)
+        /// <summary>The report. <paramref name="checkAdmission"/> (Test-GridMove) adds the destination's agreement checks as
+        /// errors (NoAgreement, AgreementQuotaExceeded), read-only; a move runs the real admission, which reserves.</summary>
+        public async Task<GridMoveReport> TestAsync(GridWorkload workload, MoveRequest request, IEngineObserver observer, CancellationToken ct, bool checkAdmission = false)
         {
             var dstDc = ValidateDestination(workload, request);
             var srcDc = _engine.GetDatacenter(workload.Datacenter);
@@ -79,6 +81,14 @@ namespace GridAutomation.Core.Moves
                 var options = new Dictionary<string, string>(report.Options, StringComparer.OrdinalIgnoreCase);
                 var found = await Call(() => preflight.CheckImportAsync(options, ct), dstDc.Name).ConfigureAwait(false);
                 foreach (var issue in found) report.Incompatibilities.Add(issue);
+            }
+            if (checkAdmission)
+            {
+                try { await _engine.AdmitMoveAsync(dstDc, workload, report.CpuCount, report.MemoryMB, observer, ct, dryRun: true).ConfigureAwait(false); }
+                catch (GridException ex) when (ex.ErrorId == "NoAgreement" || ex.ErrorId == "AgreementQuotaExceeded")
+                {
+                    report.Incompatibilities.Add(new MoveIncompatibility(MoveSeverity.Error, ex.ErrorId!, ex.Message));
+                }
             }
             return report;
         }

@@ -84,7 +84,7 @@ namespace GridAutomation.Commands
             foreach (var w in Targets())
             {
                 if (!_seen.Add(w.Id)) continue;
-                if (TryRun(ct => service.TestAsync(w, request, Observer, ct), w, out var report)) WriteObject(report);
+                if (TryRun(ct => service.TestAsync(w, request, Observer, ct, checkAdmission: true), w, out var report)) WriteObject(report);
             }
         }
 
@@ -99,13 +99,7 @@ namespace GridAutomation.Commands
                     foreach (var id in Id) if (TryRun(ct => Engine.GetWorkloadAsync(id, ct), id, out var w)) byId.Add(w);
                     return byId;
                 default:
-                    var found = new List<GridWorkload>();
-                    bool complete = Stream(ct => Engine.GetWorkloadsAsync(new WorkloadFilter { Names = Name, Datacenters = Datacenter }, Observer, ct), w => found.Add(w));
-                    foreach (var n in Name)
-                        if (!HasWildcard(n) && complete && !found.Any(w => IsLiteralMatch(w.Name, n)))
-                            WriteError(ErrorMapping.Create("WorkloadNotFound", ErrorCategory.ObjectNotFound,
-                                $"No workload named '{n}'" + (Datacenter != null ? " in datacenter " + string.Join(", ", Datacenter) : "") + ".", n, GridErrorKind.NotFound));
-                    return found;
+                    return FindWorkloadsByName(Name, Datacenter).Select(t => t.Workload);
             }
         }
     }

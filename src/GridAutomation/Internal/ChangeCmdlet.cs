@@ -52,32 +52,6 @@ namespace GridAutomation.Internal
             }
         }
 
-        /// <summary>
-        /// The workloads <paramref name="names"/> (wildcards) match in <paramref name="datacenters"/> (all registered by
-        /// default), each with the note its prompt shows when a call names more than one ("[match 2 of 3 for -Name ...]").
-        /// A literal name that matches nothing is a non-terminating WorkloadNotFound (unless a datacenter did not answer).
-        /// Shared by every cmdlet with a -Name/-Datacenter set (WorkloadChangeCmdlet, Enable-GridReplication).
-        /// </summary>
-        protected List<(GridWorkload Workload, string Note)> FindWorkloadsByName(string[] names, string[]? datacenters)
-        {
-            var found = new List<GridWorkload>();
-            var filter = new WorkloadFilter { Names = names, Datacenters = datacenters };
-            bool complete = Stream(ct => Engine.GetWorkloadsAsync(filter, Observer, ct), w => found.Add(w));
-            foreach (var n in names)
-            {
-                if (HasWildcard(n) || !complete) continue;
-                if (!found.Any(w => IsLiteralMatch(w.Name, n)))
-                    WriteError(ErrorMapping.Create("WorkloadNotFound", ErrorCategory.ObjectNotFound,
-                        $"No workload named '{n}'" + (datacenters != null ? " in datacenter " + string.Join(", ", datacenters) : "") + ".",
-                        n, GridErrorKind.NotFound));
-            }
-            bool several = found.Count > 1 || names.Any(HasWildcard);
-            var list = new List<(GridWorkload, string)>(found.Count);
-            for (int i = 0; i < found.Count; i++)
-                list.Add((found[i], several ? $" [match {i + 1} of {found.Count} for -Name {string.Join(",", names.Select(x => "'" + x + "'"))}]" : ""));
-            return list;
-        }
-
         /// <summary>Runs the approved work now (bulk, with progress when interactive) or as one job with a child per item.</summary>
         protected void Execute(bool asJob, string activity, int maxParallel = WorkItem.MaxParallel)
         {
