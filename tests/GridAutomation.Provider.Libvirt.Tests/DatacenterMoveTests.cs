@@ -396,7 +396,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
         /// MiB-progress of the transfer: some bytes moved, the rest not; for vSphere's import that is inside the NFC
         /// upload, after ImportVApp made the VM and its lease); for the other steps at the step's start.
         /// </summary>
-        private sealed class HoldIn : IEngineObserver
+        internal sealed class HoldIn : IEngineObserver
         {
             private readonly string _step;
             private bool _inStep;
@@ -449,6 +449,12 @@ namespace GridAutomation.Provider.Libvirt.Tests
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var a in new[] { typeof(DcMoveAgent).Assembly.Location, "dc-move", statePath, workloadId, dest, serial, step }) psi.ArgumentList.Add(a);
             if (vcsimUrl != null) psi.ArgumentList.Add(vcsimUrl);
+            return await KillInStepAsync(engine, psi, workloadId, step, output);
+        }
+
+        /// <param name="psi">a child of this assembly that moves <paramref name="workloadId"/> with a <see cref="HoldIn"/> observer (redirected output)</param>
+        public static async Task<GridOperation> KillInStepAsync(GridEngine engine, ProcessStartInfo psi, string workloadId, string step, ITestOutputHelper output)
+        {
             GridOperation? op = null;
             string seen = "";
             var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();

@@ -24,6 +24,9 @@ namespace GridAutomation.Provider.Libvirt.Tests
             if (args.Length == 1 && args[0] == "missing-library") return EmbedAgent.MissingLibrary();
             if (args.Length == 1 && args[0] == "boot-sector-hex") { Console.WriteLine(BootSector.CodeHex()); return 0; }
             if (args.Length is 6 or 7 && args[0] == "dc-move") return DcMoveAgent.Run(args[1], args[2], args[3], args[4], args[5], args.Length == 7 ? args[6] : null);
+            if (args.Length is 6 or 7 && args[0] == "az-move") return AzChainAgent.RunMove(args[1], args[2], args[3], args[4], args[5], args.Length == 7 ? args[6] : null);
+            if (args.Length == 5 && args[0] == "az-resume") return AzChainAgent.RunResume(args[1], args[2], args[3], args[4] == "rollback");
+            if (args.Length == 4 && args[0] == "az-remove") return AzChainAgent.RunRemove(args[1], args[2], args[3]);
             if (args.Length == 5 && args[0] == "rp-point") return RecoveryPointAgent.Run(args[1], args[2], args[3], args[4]);
             if (args.Length == 6 && args[0] == "live-move") return LiveMoveAgent.Run(args[1], args[2], args[3], args[4], args[5]);
             Console.Error.WriteLine("usage: embed-agent ROOT probe|define|restore|start|resume|suspend|undefine|destroy-all ARGS");

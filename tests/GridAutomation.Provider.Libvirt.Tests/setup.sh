@@ -42,3 +42,5 @@ echo "setup.sh: ready"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/../GridAutomation.Provider.VSphere.Tests/setup.sh"
 bash "$here/../GridAutomation.Provider.Aws.Tests/setup.sh"
+# ... and Azure (loopback ARM over HTTPS + Azurite, npm): the libvirt → Azure → libvirt chain (ChainMoveTests.Azure.cs)
+bash "$here/../GridAutomation.Provider.Azure.Tests/setup.sh"

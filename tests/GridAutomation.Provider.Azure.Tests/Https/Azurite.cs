@@ -47,6 +47,9 @@ namespace GridAutomation.Provider.Azure.Tests
             {
                 var candidate = Path.Combine(dir.FullName, "emulator", "node_modules", "azurite", "dist", "src", "blob", "main.js");
                 if (File.Exists(candidate)) return candidate;
+                // from another test project (the libvirt tests' chain): the Azure tests' folder beside it
+                candidate = Path.Combine(dir.FullName, "GridAutomation.Provider.Azure.Tests", "emulator", "node_modules", "azurite", "dist", "src", "blob", "main.js");
+                if (File.Exists(candidate)) return candidate;
                 dir = dir.Parent;
             }
             throw new InvalidOperationException("Azurite is not installed: run tests/GridAutomation.Provider.Azure.Tests/setup.sh (npm ci in emulator/).");
