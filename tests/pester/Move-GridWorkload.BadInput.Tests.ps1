@@ -12,6 +12,8 @@ BeforeAll {
     New-SimDatacenter -Name bi-dst -Parameters @{ BandwidthMBps = 65536 } | Out-Null
     # takes disks of at most 1 GB: a simulator workload's disk is larger
     New-SimDatacenter -Name bi-small -Parameters @{ MaxDiskGB = 1 } | Out-Null
+    # refuses a UEFI guest, and wants a Network setting nobody gives
+    New-SimDatacenter -Name bi-strict -Parameters @{ BootFirmware = 'BIOS'; RequiredMoveOptions = 'Network' } | Out-Null
     function Get-SimRows([string] $Table, [string] $Datacenter) {
         $c = Open-SqliteConnection -Path $env:GRIDAUTOMATION_STATE
         try {
@@ -26,7 +28,7 @@ BeforeAll {
         @(Get-GridOperation).Count | Should -Be $Operations
         (Get-GridWorkload -Id $SourceId).State | Should -Be 'Running'
         (Get-GridWorkload -Id $SourceId).Tags.ContainsKey('GridMovedTo') | Should -BeFalse
-        foreach ($dc in 'bi-dst', 'bi-small') {
+        foreach ($dc in 'bi-dst', 'bi-small', 'bi-strict') {
             Get-SimRows sim_workloads $dc | Should -Be 0
             Get-SimRows sim_detached_disks $dc | Should -Be 0
         }
@@ -65,6 +67,22 @@ Describe 'Move-GridWorkload -DestinationDatacenter: bad input changes nothing' {
         Move-GridWorkload -Id $w.Id -DestinationDatacenter bi-small -Force -ErrorVariable ev -ErrorAction SilentlyContinue
         $ev[0].FullyQualifiedErrorId | Should -BeLike 'MoveIncompatible,*'
         $ev[0].Exception.Message | Should -BeLike '*DiskTooLarge*up to 1 GiB*'
+        Assert-NothingChanged $ops $w.Id
+    }
+
+    It 'Move refuses an Error of the report (<Code>) before anything is journaled, nothing changed' -ForEach @(
+        @{ Code = 'NoMatchingSize'; Destination = 'bi-dst'; Image = 'debian-12'; Move = @{ Size = 'no-such' } },
+        @{ Code = 'FirmwareMismatch'; Destination = 'bi-strict'; Image = 'windows-2022'; Move = @{ Option = @{ Network = 'lan' } } },
+        @{ Code = 'DestinationOptionMissing'; Destination = 'bi-strict'; Image = 'debian-12'; Move = @{} }
+    ) {
+        $w = New-GridWorkload -Datacenter bi-src -Name ('b-' + $Code.ToLower()) -Image $Image -Confirm:$false
+        (Test-GridMove -Id $w.Id -DestinationDatacenter $Destination @Move).Incompatibilities | Where-Object Severity -eq 'Error' |
+            ForEach-Object Code | Should -Be @($Code)
+        $ops = @(Get-GridOperation).Count
+        $ev = $null
+        Move-GridWorkload -Id $w.Id -DestinationDatacenter $Destination @Move -Force -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'MoveIncompatible,*'
+        $ev[0].Exception.Message | Should -BeLike "*$($Code):*"
         Assert-NothingChanged $ops $w.Id
     }
 
