@@ -370,36 +370,49 @@ namespace GridAutomation.Core.Moves
                 var target = dst.ImportFormats.FirstOrDefault(f => DiskConverter.CanConvert(img.Format, f));
                 if (!DiskConverter.CanConvert(img.Format, target))
                     throw GridException.Unsupported($"Datacenter '{rec.DestinationDatacenter}' imports none of the formats qemu-img writes from {img.Format}.", "UnsupportedDiskFormat", rec.SourceId);
-                qemu ??= QemuImg.Require(rec.SourceId);
+                var q = qemu ??= QemuImg.Require(rec.SourceId);
                 string output = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(img.Path)!, DiskFiles.SafeName(img.Name) + ".converted" + DiskFiles.Extension(target));
                 scope.Report(new GridProgress("Move " + rec.Name, $"converting {img.Name}: {img.Format} -> {target}", -1));
-                if (!System.IO.File.Exists(output)) await qemu.ConvertAsync(img.Path, img.Format, output, target, ct).ConfigureAwait(false);
-                // the converted file's hash (what verify-destination checks the destination against) is taken while
-                // qemu-img compares it: both read the same fresh file, one pass of the disk instead of two in a row
-                using var hashCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                var hashing = Task.Run(() => DiskFiles.Sha256(output, null, hashCts.Token), hashCts.Token);
-                bool equal;
-                try { equal = await qemu.CompareAsync(img.Path, img.Format, output, target, ct).ConfigureAwait(false); }
-                catch { hashCts.Cancel(); try { await hashing.ConfigureAwait(false); } catch (OperationCanceledException) { } throw; }
-                if (!equal)
-                {
-                    hashCts.Cancel();
-                    try { await hashing.ConfigureAwait(false); } catch (OperationCanceledException) { }
-                    System.IO.File.Delete(output);
-                    throw GridException.Conflict($"Disk '{img.Name}' converted to {target} does not compare equal to the exported {img.Format} image.", "DiskVerifyFailed", rec.SourceId);
-                }
-                long size = new System.IO.FileInfo(output).Length;
-                string hash = await hashing.ConfigureAwait(false);
                 // the guest-visible content's hash, for a destination that hashes what the guest sees (vSphere, Azure):
-                // a raw side already has it; else one raw copy of the export is hashed (the compare proved both hold it)
-                string guest = img.Format == DiskFormat.Raw ? img.ContentHash
-                    : target == DiskFormat.Raw ? hash
-                    : await qemu.GuestContentHashAsync(img.Path, img.Format, ct).ConfigureAwait(false);
+                // a raw side already has it; else a raw copy of the export is hashed, WHILE qemu-img converts (a
+                // streamOptimized/VHD conversion is one compressing thread; the raw copy takes the other core)
+                using var guestCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                Task<string>? guesting = img.Format == DiskFormat.Raw || target == DiskFormat.Raw ? null
+                    : Task.Run(() => q.GuestContentHashAsync(img.Path, img.Format, guestCts.Token), guestCts.Token);
+                string hash;
+                try
+                {
+                    if (!System.IO.File.Exists(output)) await qemu.ConvertAsync(img.Path, img.Format, output, target, ct).ConfigureAwait(false);
+                    // the converted file's hash (what verify-destination checks the destination against) is taken while
+                    // qemu-img compares it: both read the same fresh file, one pass of the disk instead of two in a row
+                    using var hashCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    var hashing = Task.Run(() => DiskFiles.Sha256(output, null, hashCts.Token), hashCts.Token);
+                    bool equal;
+                    try { equal = await qemu.CompareAsync(img.Path, img.Format, output, target, ct).ConfigureAwait(false); }
+                    catch { await DrainAsync(hashing, hashCts).ConfigureAwait(false); throw; }
+                    if (!equal)
+                    {
+                        await DrainAsync(hashing, hashCts).ConfigureAwait(false);
+                        System.IO.File.Delete(output);
+                        throw GridException.Conflict($"Disk '{img.Name}' converted to {target} does not compare equal to the exported {img.Format} image.", "DiskVerifyFailed", rec.SourceId);
+                    }
+                    hash = await hashing.ConfigureAwait(false);
+                }
+                catch { if (guesting != null) await DrainAsync(guesting, guestCts).ConfigureAwait(false); throw; }
+                long size = new System.IO.FileInfo(output).Length;
+                string guest = img.Format == DiskFormat.Raw ? img.ContentHash : target == DiskFormat.Raw ? hash : await guesting!.ConfigureAwait(false);
                 // the firmware goes with the converted image: an importer chooses the VM generation from it (Azure, Hyper-V)
                 result.Add(new DiskImage { Name = img.Name, Format = target, CapacityBytes = img.CapacityBytes, Path = output, ContentHash = hash, GuestContentHash = guest, Firmware = img.Firmware });
                 scope.Report(new GridProgress("Move " + rec.Name, $"converted {img.Name} to {target}: {size / (1024 * 1024)} MiB, content equal", -1));
             }
             return result;
+        }
+
+        /// <summary>Cancels a side task of a failed step and waits for it to end (its own error no longer matters).</summary>
+        private static async Task DrainAsync(Task task, CancellationTokenSource cts)
+        {
+            cts.Cancel();
+            try { await task.ConfigureAwait(false); } catch (Exception) { }
         }
 
         /// <summary>
