@@ -38,24 +38,17 @@ BeforeAll {
 AfterAll { Remove-GridTestDirectory $script:dir }
 
 Describe 'Move-GridWorkload -DestinationDatacenter: bad input changes nothing' {
-    It 'an unknown destination: DatacenterNotFound (ObjectNotFound), nothing changed' {
-        $w = New-GridWorkload -Datacenter bi-src -Name b-unknown -Image debian-12 -Confirm:$false
+    It 'bad input <Case>: <ErrorId> (<Category>), nothing changed' -ForEach @(
+        @{ Case = 'an unknown destination'; Destination = 'nowhere'; ErrorId = 'DatacenterNotFound'; Category = 'ObjectNotFound' },
+        @{ Case = 'the source''s own datacenter'; Destination = 'bi-src'; ErrorId = 'MoveSameDatacenter'; Category = 'InvalidArgument' }
+    ) {
+        $w = New-GridWorkload -Datacenter bi-src -Name ('b-' + $ErrorId.ToLower()) -Image debian-12 -Confirm:$false
         $ops = @(Get-GridOperation).Count
         $ev = $null
-        Move-GridWorkload -Id $w.Id -DestinationDatacenter nowhere -Force -ErrorVariable ev -ErrorAction SilentlyContinue
-        $ev[0].FullyQualifiedErrorId | Should -BeLike 'DatacenterNotFound,*'
-        $ev[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
-        $ev[0].Exception.Message | Should -BeLike "*nowhere*"
-        Assert-NothingChanged $ops $w.Id
-    }
-
-    It 'the destination is the source datacenter: MoveSameDatacenter (InvalidArgument), nothing changed' {
-        $w = New-GridWorkload -Datacenter bi-src -Name b-same -Image debian-12 -Confirm:$false
-        $ops = @(Get-GridOperation).Count
-        $ev = $null
-        Move-GridWorkload -Id $w.Id -DestinationDatacenter bi-src -Force -ErrorVariable ev -ErrorAction SilentlyContinue
-        $ev[0].FullyQualifiedErrorId | Should -BeLike 'MoveSameDatacenter,*'
-        $ev[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        Move-GridWorkload -Id $w.Id -DestinationDatacenter $Destination -Force -ErrorVariable ev -ErrorAction SilentlyContinue
+        $ev[0].FullyQualifiedErrorId | Should -BeLike "$ErrorId,*"
+        $ev[0].CategoryInfo.Category | Should -Be $Category
+        $ev[0].Exception.Message | Should -BeLike "*$Destination*"
         Assert-NothingChanged $ops $w.Id
     }
 
