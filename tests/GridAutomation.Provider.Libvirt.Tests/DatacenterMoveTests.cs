@@ -116,6 +116,16 @@ namespace GridAutomation.Provider.Libvirt.Tests
             return Convert.ToHexString(SHA256.HashData(fs));
         }
 
+        /// <summary>The counting guest's boot disk as a qcow2 volume "counter.qcow2" in kvm-a's pool (made once per pair).</summary>
+        internal const string Qcow2ImageName = "counter.qcow2";
+        internal static void Qcow2Image(DaemonPair pair)
+        {
+            string qcow = Path.Combine(pair.ImagesA, Qcow2ImageName);
+            if (File.Exists(qcow)) return;
+            Assert.Equal(0, Run("qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", Path.Combine(pair.ImagesA, DaemonPair.ImageName), qcow).Code);
+            Run("virsh", "-q", "-c", pair.UriA, "pool-refresh", "default");
+        }
+
         internal static string DiskOf(GridWorkload w) => w.Disks.Single().NativeId!;
 
         [DaemonFact]
@@ -204,15 +214,10 @@ namespace GridAutomation.Provider.Libvirt.Tests
         public async Task Move_IntoDatacenterThatStoresRaw_ConvertsQcow2_ComparesEqual_GuestBoots()
         {
             var engine = await Lab();
-            string qcow = Path.Combine(_pair.ImagesA, "counter.qcow2");
-            if (!File.Exists(qcow))
-            {
-                Assert.Equal(0, Run("qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", Path.Combine(_pair.ImagesA, DaemonPair.ImageName), qcow).Code);
-                Run("virsh", "-q", "-c", _pair.UriA, "pool-refresh", "default");
-            }
+            Qcow2Image(_pair);
             var dc = await engine.ConnectDatacenterAsync("Libvirt", "lv-braw", "Contoso", null,
                 new Dictionary<string, string> { ["Uri"] = _pair.UriB, ["ImportDiskFormat"] = "raw" }, new Dictionary<string, object>(), NullObserver.Instance, Ct());
-            var w = await Counter(engine, "conv1", "counter.qcow2");
+            var w = await Counter(engine, "conv1", Qcow2ImageName);
             Assert.EndsWith(".qcow2", DiskOf(w));
 
             var report = await new MoveService(engine).TestAsync(w, To("lv-braw", "x"), NullObserver.Instance, Ct());

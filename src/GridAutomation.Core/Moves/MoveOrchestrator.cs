@@ -280,9 +280,10 @@ namespace GridAutomation.Core.Moves
                 case "verify-destination":
                 {
                     // the destination holds what was imported: the converted image where a conversion ran (qemu-img compare proved it equal to the export).
-                    // A provider hashes either the file it keeps (libvirt) or the guest-visible bytes (vSphere, Azure): a raw export's hash is the latter.
+                    // A provider hashes either the file it keeps (libvirt) or the guest-visible bytes (vSphere, Azure): the image's GuestContentHash is the latter.
                     var images = Converted(cp);
                     var exported = Images(cp);
+                    var kinds = new List<string>();
                     for (int i = 0; i < images.Count; i++)
                     {
                         string h;
@@ -293,11 +294,17 @@ namespace GridAutomation.Core.Moves
                             scope.Report(new GridProgress("Move " + rec.Name, $"disk {images[i].Name} cannot be read back at {rec.DestinationDatacenter} to verify it: {ex.Message}", -1));
                             return "not readable at the destination";
                         }
-                        bool rawExportEqual = i < exported.Count && exported[i].Format == DiskFormat.Raw && string.Equals(h, exported[i].ContentHash, StringComparison.OrdinalIgnoreCase);
-                        if (!rawExportEqual && !string.Equals(h, images[i].ContentHash, StringComparison.OrdinalIgnoreCase))
-                            throw GridException.Conflict($"The destination's disk '{images[i].Name}' differs from what was imported (hash {h}, expected {images[i].ContentHash}).", "DiskVerifyFailed", rec.SourceId);
+                        // which hash matched is recorded: "image file" (the imported file's bytes) or "guest content" (the raw bytes the guest sees)
+                        string? guest = images[i].GuestContentHash
+                            ?? (i < exported.Count && exported[i].Format == DiskFormat.Raw ? exported[i].ContentHash : null); // a move journaled before GuestContentHash
+                        string kind;
+                        if (string.Equals(h, images[i].ContentHash, StringComparison.OrdinalIgnoreCase)) kind = "image file";
+                        else if (guest != null && string.Equals(h, guest, StringComparison.OrdinalIgnoreCase)) kind = "guest content";
+                        else throw GridException.Conflict($"The destination's disk '{images[i].Name}' differs from what was imported (hash {h}; the imported {images[i].Format} file's is {images[i].ContentHash}"
+                            + (guest != null ? $", its guest content's {guest})." : "; its guest content's hash is not known)."), "DiskVerifyFailed", rec.SourceId);
+                        kinds.Add(images[i].Name + ": " + kind);
                     }
-                    return "equal";
+                    return "equal (" + string.Join("; ", kinds) + ")";
                 }
                 case "start":
                     if (rec.WasRunning)
@@ -332,16 +339,10 @@ namespace GridAutomation.Core.Moves
             scope.Report(bytes.Stamp(new GridProgress("Move " + rec.Name + " to " + rec.DestinationDatacenter, $"{step} done ({k} of {Steps.Length} steps)", 100 * k / Steps.Length)));
         }
 
-        /// <summary>Before anything is staged: the staging folder's file system must hold every file disk (twice when converted).</summary>
+        /// <summary>Before anything is staged: the staging folder's file system must hold every file disk (twice when converted, three times when neither side is raw: <see cref="DiskConverter.StagingBytes"/>).</summary>
         private static void CheckTempSpace(MoveSourceInfo info, IDiskTransport dst, string staging, MoveRecord rec)
         {
-            long need = 0;
-            foreach (var d in info.Disks)
-            {
-                if (DiskConverter.QemuName(d.Format) == null) continue; // virtual disks are no files
-                long one = Math.Max(d.CapacityBytes, d.TransferBytes);
-                need += dst.ImportFormats.Contains(d.Format) ? one : 2 * one;
-            }
+            long need = info.Disks.Sum(d => DiskConverter.StagingBytes(d, dst.ImportFormats));
             if (need == 0) return;
             if (DiskConverter.FreeBytes(staging) is long free && free < need)
                 throw new GridException(GridErrorKind.ResourceUnavailable,
@@ -360,35 +361,58 @@ namespace GridAutomation.Core.Moves
             QemuImg? qemu = null;
             foreach (var img in images)
             {
-                if (img.Path == null || dst.ImportFormats.Contains(img.Format)) { result.Add(img); continue; }
+                if (img.Path == null || dst.ImportFormats.Contains(img.Format))
+                {
+                    if (img.Format == DiskFormat.Raw) img.GuestContentHash ??= img.ContentHash; // a raw file's bytes are what the guest sees
+                    result.Add(img);
+                    continue;
+                }
                 var target = dst.ImportFormats.FirstOrDefault(f => DiskConverter.CanConvert(img.Format, f));
                 if (!DiskConverter.CanConvert(img.Format, target))
                     throw GridException.Unsupported($"Datacenter '{rec.DestinationDatacenter}' imports none of the formats qemu-img writes from {img.Format}.", "UnsupportedDiskFormat", rec.SourceId);
-                qemu ??= QemuImg.Require(rec.SourceId);
+                var q = qemu ??= QemuImg.Require(rec.SourceId);
                 string output = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(img.Path)!, DiskFiles.SafeName(img.Name) + ".converted" + DiskFiles.Extension(target));
                 scope.Report(new GridProgress("Move " + rec.Name, $"converting {img.Name}: {img.Format} -> {target}", -1));
-                if (!System.IO.File.Exists(output)) await qemu.ConvertAsync(img.Path, img.Format, output, target, ct).ConfigureAwait(false);
-                // the converted file's hash (what verify-destination checks the destination against) is taken while
-                // qemu-img compares it: both read the same fresh file, one pass of the disk instead of two in a row
-                using var hashCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                var hashing = Task.Run(() => DiskFiles.Sha256(output, null, hashCts.Token), hashCts.Token);
-                bool equal;
-                try { equal = await qemu.CompareAsync(img.Path, img.Format, output, target, ct).ConfigureAwait(false); }
-                catch { hashCts.Cancel(); try { await hashing.ConfigureAwait(false); } catch (OperationCanceledException) { } throw; }
-                if (!equal)
+                // the guest-visible content's hash, for a destination that hashes what the guest sees (vSphere, Azure):
+                // a raw side already has it; else a raw copy of the export is hashed, WHILE qemu-img converts (a
+                // streamOptimized/VHD conversion is one compressing thread; the raw copy takes the other core)
+                using var guestCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                Task<string>? guesting = img.Format == DiskFormat.Raw || target == DiskFormat.Raw ? null
+                    : Task.Run(() => q.GuestContentHashAsync(img.Path, img.Format, guestCts.Token), guestCts.Token);
+                string hash;
+                try
                 {
-                    hashCts.Cancel();
-                    try { await hashing.ConfigureAwait(false); } catch (OperationCanceledException) { }
-                    System.IO.File.Delete(output);
-                    throw GridException.Conflict($"Disk '{img.Name}' converted to {target} does not compare equal to the exported {img.Format} image.", "DiskVerifyFailed", rec.SourceId);
+                    if (!System.IO.File.Exists(output)) await qemu.ConvertAsync(img.Path, img.Format, output, target, ct).ConfigureAwait(false);
+                    // the converted file's hash (what verify-destination checks the destination against) is taken while
+                    // qemu-img compares it: both read the same fresh file, one pass of the disk instead of two in a row
+                    using var hashCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    var hashing = Task.Run(() => DiskFiles.Sha256(output, null, hashCts.Token), hashCts.Token);
+                    bool equal;
+                    try { equal = await qemu.CompareAsync(img.Path, img.Format, output, target, ct).ConfigureAwait(false); }
+                    catch { await DrainAsync(hashing, hashCts).ConfigureAwait(false); throw; }
+                    if (!equal)
+                    {
+                        await DrainAsync(hashing, hashCts).ConfigureAwait(false);
+                        System.IO.File.Delete(output);
+                        throw GridException.Conflict($"Disk '{img.Name}' converted to {target} does not compare equal to the exported {img.Format} image.", "DiskVerifyFailed", rec.SourceId);
+                    }
+                    hash = await hashing.ConfigureAwait(false);
                 }
+                catch { if (guesting != null) await DrainAsync(guesting, guestCts).ConfigureAwait(false); throw; }
                 long size = new System.IO.FileInfo(output).Length;
-                string hash = await hashing.ConfigureAwait(false);
+                string guest = img.Format == DiskFormat.Raw ? img.ContentHash : target == DiskFormat.Raw ? hash : await guesting!.ConfigureAwait(false);
                 // the firmware goes with the converted image: an importer chooses the VM generation from it (Azure, Hyper-V)
-                result.Add(new DiskImage { Name = img.Name, Format = target, CapacityBytes = img.CapacityBytes, Path = output, ContentHash = hash, Firmware = img.Firmware });
+                result.Add(new DiskImage { Name = img.Name, Format = target, CapacityBytes = img.CapacityBytes, Path = output, ContentHash = hash, GuestContentHash = guest, Firmware = img.Firmware });
                 scope.Report(new GridProgress("Move " + rec.Name, $"converted {img.Name} to {target}: {size / (1024 * 1024)} MiB, content equal", -1));
             }
             return result;
+        }
+
+        /// <summary>Cancels a side task of a failed step and waits for it to end (its own error no longer matters).</summary>
+        private static async Task DrainAsync(Task task, CancellationTokenSource cts)
+        {
+            cts.Cancel();
+            try { await task.ConfigureAwait(false); } catch (Exception) { }
         }
 
         /// <summary>

@@ -112,7 +112,7 @@ namespace GridAutomation.Core.Moves
                 Error("DiskConverterMissing", "The disk converter qemu-img was not found: " + DiskConverter.InstallHint + ".");
             if (files && i.TempFreeBytes is long free)
             {
-                long need = disks.Sum(d => Math.Max(d.CapacityBytes, d.TransferBytes));
+                long need = disks.Sum(d => DiskConverter.StagingBytes(d, dst!.ImportFormats));
                 if (free < need)
                     Error("InsufficientTempSpace", $"The temp folder '{i.TempFolder}' has {Gb(free)} free; the disks need {Gb(need)} there. Free space or set GRIDAUTOMATION_MOVE_TEMP to a larger folder.");
             }

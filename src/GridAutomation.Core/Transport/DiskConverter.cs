@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.IO;
 using System.Runtime.InteropServices;
 using GridAutomation.Core.Model;
@@ -57,6 +58,21 @@ namespace GridAutomation.Core.Transport
 
         /// <summary>Whether qemu-img converts between the two (both are image files).</summary>
         public static bool CanConvert(DiskFormat from, DiskFormat to) => QemuName(from) != null && QemuName(to) != null;
+
+        /// <summary>
+        /// Bytes a disk needs in the staging folder: its file; twice when it is converted (the export and the converted
+        /// image); three times when neither of those is raw, because the guest-content hash reads a raw copy made beside
+        /// them (sparse, so this is an upper bound). Virtual disks need none. Test-GridMove and the export step check the same figure.
+        /// </summary>
+        public static long StagingBytes(MoveDisk disk, IReadOnlyList<DiskFormat> importFormats)
+        {
+            if (QemuName(disk.Format) == null) return 0;
+            long one = Math.Max(disk.CapacityBytes, disk.TransferBytes);
+            if (importFormats.Contains(disk.Format)) return one;
+            DiskFormat target = DiskFormat.Virtual;
+            foreach (var f in importFormats) if (CanConvert(disk.Format, f)) { target = f; break; }
+            return disk.Format == DiskFormat.Raw || target == DiskFormat.Raw ? 2 * one : 3 * one;
+        }
 
         /// <summary>Free bytes of the volume holding <paramref name="folder"/>, or null when it cannot be read.</summary>
         public static long? FreeBytes(string folder)

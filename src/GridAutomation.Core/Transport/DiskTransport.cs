@@ -82,6 +82,13 @@ namespace GridAutomation.Core.Transport
         public string? Path { get; set; }
         /// <summary>Hash of the disk's content (SHA-256 hex), compared after every step that copies it.</summary>
         public string ContentHash { get; set; } = "";
+        /// <summary>
+        /// SHA-256 of the disk's guest-visible content (the raw bytes of its virtual size), where the core knows it:
+        /// the hash a raw image's file has, or what the convert step computed for another format. A destination that
+        /// hashes the guest's view instead of its file (vSphere, Azure) is checked against this one. Null when unknown
+        /// (a move journaled before it existed, or an image no conversion touched that is not raw).
+        /// </summary>
+        public string? GuestContentHash { get; set; }
         /// <summary>"bios" or "uefi" where the exporter knows the source's firmware (an importer that must choose a VM generation reads it: Azure BIOS → Gen1); null when unknown.</summary>
         public string? Firmware { get; set; }
         /// <summary>The move's destination options (-Option over the destination's MoveDefaults), set by the orchestrator just before an import: an importer that needs a place of its own (AWS: ImportBucket) reads it here. Not part of the checkpointed image.</summary>

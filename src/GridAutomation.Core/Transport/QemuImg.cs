@@ -82,6 +82,24 @@ namespace GridAutomation.Core.Transport
         }
 
 
+        /// <summary>
+        /// SHA-256 (lower-case hex) of an image's guest-visible content: the raw bytes of its virtual size, what a
+        /// destination that hashes what the guest sees (vSphere, Azure) reports. A raw file is hashed as it is; any other
+        /// format is converted to a sparse raw file beside it (qemu-img writes no pipe: its raw driver creates and
+        /// resizes its output), hashed once and deleted. Holes cost no disk space.
+        /// </summary>
+        public async Task<string> GuestContentHashAsync(string image, DiskFormat format, CancellationToken ct)
+        {
+            if (format == DiskFormat.Raw) return await Task.Run(() => DiskFiles.Sha256(image, null, ct), ct).ConfigureAwait(false);
+            string raw = image + ".guest.raw";
+            try
+            {
+                await ConvertAsync(image, format, raw, DiskFormat.Raw, ct).ConfigureAwait(false);
+                return await Task.Run(() => DiskFiles.Sha256(raw, null, ct), ct).ConfigureAwait(false);
+            }
+            finally { if (File.Exists(raw)) File.Delete(raw); }
+        }
+
         /// <summary>True when both images hold the same guest-visible content (qemu-img compare: an area only one image has must be zeros, as a VHD rounded up to its geometry is).</summary>
         public async Task<bool> CompareAsync(string a, DiskFormat fa, string b, DiskFormat fb, CancellationToken ct)
         {
