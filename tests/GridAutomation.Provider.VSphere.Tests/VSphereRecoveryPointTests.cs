@@ -37,19 +37,6 @@ namespace GridAutomation.Provider.VSphere.Tests
             try { Directory.Delete(_dir, true); } catch (IOException) { }
         }
 
-        /// <summary>A scope that lets the test act on each progress report (check the snapshot, break the download).</summary>
-        private sealed class ProbeScope : IOperationScope
-        {
-            public ProbeScope(Action<GridProgress>? onReport = null) { OnReport = onReport; }
-            public Action<GridProgress>? OnReport { get; }
-            public Guid OperationId { get; } = Guid.NewGuid();
-            public string IdempotencyKey => OperationId.ToString("N");
-            public bool IsResume => false;
-            public IReadOnlyDictionary<string, string> Checkpoints { get; } = new Dictionary<string, string>();
-            public void Checkpoint(string key, string value) { }
-            public void Report(GridProgress progress) => OnReport?.Invoke(progress);
-        }
-
         /// <summary>Random content in the first half, zeros after; as a streamOptimized VMDK (qemu-img).</summary>
         private (string Vmdk, string Hash) MakeDisk()
         {
@@ -177,10 +164,7 @@ namespace GridAutomation.Provider.VSphere.Tests
 
             ProviderRegistry.Register(new VSphereProvider());
             var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(_dir, "state.db") }, false);
-            foreach (var (name, vdc) in new[] { ("vsa", "DC0"), ("vsb", "DC1") })
-                await engine.ConnectDatacenterAsync("VSphere", name, "Contoso", "Amsterdam",
-                    new Dictionary<string, string> { ["Server"] = sim.Url.ToString(), ["AllowInsecureHttp"] = "True", ["DatacenterName"] = vdc },
-                    new Dictionary<string, object> { ["Credential"] = new NetworkCredential(VcSim.User, VcSim.Password) }, NullObserver.Instance, Ct());
+            await Task.Run(() => Program.ConnectPair(engine, sim.Url.ToString())); // vsa = DC0, vsb = DC1
             GridWorkload? db = null;
             await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { "vsa" } }, NullObserver.Instance, Ct()))
                 if (!r.IsError && r.Value!.Name == "db") db = r.Value;

@@ -5,7 +5,9 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using GridAutomation.ContractTests;
+using GridAutomation.Core.Engine;
 using GridAutomation.Core.Model;
+using GridAutomation.Core.Replication;
 using GridAutomation.Core.Providers;
 using GridAutomation.Core.Transport;
 using GridAutomation.Providers.Azure;
@@ -18,21 +20,9 @@ namespace GridAutomation.Provider.Azure.Tests
     /// (the loopback ARM copies the page blob in Azurite), read through the snapshot's own read SAS while the VM keeps
     /// running, then deleted: afterwards ARM lists no snapshot and Azurite holds no snapshot blob, also after a failure.
     /// </summary>
+    [Collection("environment")]
     public sealed class RunningExportTests
     {
-        /// <summary>A scope that lets the test act on each progress report.</summary>
-        private sealed class ProbeScope : IOperationScope
-        {
-            public ProbeScope(Action<GridProgress>? onReport = null) { OnReport = onReport; }
-            public Action<GridProgress>? OnReport { get; }
-            public Guid OperationId { get; } = Guid.NewGuid();
-            public string IdempotencyKey => OperationId.ToString("N");
-            public bool IsResume => false;
-            public IReadOnlyDictionary<string, string> Checkpoints { get; } = new Dictionary<string, string>();
-            public void Checkpoint(string key, string value) { }
-            public void Report(GridProgress progress) => OnReport?.Invoke(progress);
-        }
-
         private static async Task<(GridWorkload Vm, string DiskId, DiskImage Image)> RunningVmAsync(AzureConnection c, string dir)
         {
             var (_, image) = await DiskMoveTests.StageAsync(dir, "os", 23);
@@ -143,6 +133,62 @@ namespace GridAutomation.Provider.Azure.Tests
                 Assert.Single(sim.SnapshotsMade);
             }
             finally { Directory.Delete(dir, true); }
+        }
+        [ChildFact]
+        public async Task Replication_of_a_running_Azure_VM_to_another_region_records_points_without_deallocating_it()
+        {
+            await using var server = await TestHttpsServer.StartAsync();
+            await using var az = await Azurite.StartAsync();
+            var sim = new ArmSimulator(server) { Storage = az };
+            string dir = DiskMoveTests.TempDir();
+            string? oldTemp = Environment.GetEnvironmentVariable("GRIDAUTOMATION_MOVE_TEMP");
+            Environment.SetEnvironmentVariable("GRIDAUTOMATION_MOVE_TEMP", Path.Combine(dir, "moves"));
+            var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(dir, "state.db"), RetryCount = 1, RetryMaxDelaySeconds = 1, LeaseTimeoutSeconds = 120 }, readOnly: false);
+            try
+            {
+                var secrets = new Dictionary<string, object> { ["AccessToken"] = ArmSimulator.CallerToken };
+                await engine.ConnectDatacenterAsync("Azure", "az-weu", null, null, new Dictionary<string, string>
+                {
+                    ["SubscriptionId"] = ArmSimulator.Subscription, ["Location"] = ArmSimulator.Location, ["ResourceGroupName"] = Harness.Rg, ["ArmEndpoint"] = sim.ArmEndpoint,
+                }, secrets, NullObserver.Instance, Harness.Ct());
+                await engine.ConnectDatacenterAsync("Azure", "az-neu", null, null, new Dictionary<string, string>
+                {
+                    ["SubscriptionId"] = ArmSimulator.Subscription, ["Location"] = "northeurope", ["ResourceGroupName"] = "grid2", ["ArmEndpoint"] = sim.ArmEndpoint,
+                    [GridAutomation.Core.Moves.MovePlanner.DefaultsSetting] = "Network=" + ArmSimulator.SubnetId("grid2"),
+                }, secrets, NullObserver.Instance, Harness.Ct());
+                sim.PollsPerOperation = 0;
+                using var weu = await Harness.ConnectAsync(sim, "az-weu");
+                var (w, diskId, image) = await RunningVmAsync(weu, dir);
+                var source = await engine.GetWorkloadAsync("az-weu/" + WorkloadId.Escape(w.NativeId), Harness.Ct());
+                Assert.Equal(WorkloadState.Running, source.State);
+
+                var item = await engine.Replication.EnableAsync(source, new ReplicationRequest { DestinationDatacenter = "az-neu", RecoveryPointCount = 2 }, NullObserver.Instance, Harness.Ct(300));
+                Assert.Equal(ReplicationState.Protected, item.State);
+                var sync = Assert.Single(await engine.Replication.SyncAsync(new[] { engine.Replication.Find(source.Id)! }, force: true, NullObserver.Instance, Harness.Ct(300)));
+                Assert.Null(sync.Error);
+                var points = engine.Replication.GetPoints(engine.Replication.Find(source.Id));
+                Assert.Equal(2, points.Count);
+                Assert.All(points, p => Assert.True(p.CrashConsistent));
+
+                Assert.Equal(WorkloadState.Running, (await weu.GetWorkloadAsync(w.NativeId, Harness.Ct())).State);  // never deallocated
+                Assert.DoesNotContain(server.Requests, r => r.Path.EndsWith("/deallocate", StringComparison.OrdinalIgnoreCase));
+                Assert.Equal(2, sim.SnapshotsMade.Count);
+                Assert.Empty(await weu.ListPointSnapshotsAsync(Harness.Rg, null, Harness.Ct()));
+                // each point is a managed disk in grid2 whose page blob holds the source's guest bytes
+                foreach (var p in points)
+                {
+                    var blob = az.Service.GetBlobContainerClient(ArmSimulator.DiskContainer).GetBlobClient(new global::Azure.Core.ResourceIdentifier(Assert.Single(p.ImportedDisks)).Name);
+                    var bytes = (await blob.DownloadContentAsync()).Value.Content.ToArray();
+                    Assert.Equal(image.ContentHash, Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes.AsSpan(0, bytes.Length - 512))).ToLowerInvariant());
+                }
+                Assert.DoesNotContain(await az.ListBlobsAsync(), b => b.StartsWith(ArmSimulator.SnapshotContainer + "/", StringComparison.Ordinal));
+            }
+            finally
+            {
+                GridEngine.Reset();
+                Environment.SetEnvironmentVariable("GRIDAUTOMATION_MOVE_TEMP", oldTemp);
+                try { Directory.Delete(dir, true); } catch (IOException) { }
+            }
         }
     }
 }
