@@ -2,6 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
 using System.Threading;
 using System.Threading.Tasks;
 using GridAutomation.ContractTests;
@@ -100,7 +104,7 @@ namespace GridAutomation.Provider.Azure.Tests
         }
 
         [ChildFact]
-        public async Task A_download_broken_midway_leaves_no_snapshot_and_no_blob_and_a_stopped_VM_is_refused()
+        public async Task A_download_broken_midway_leaves_no_snapshot_a_killed_runs_leftover_is_deleted_and_a_stopped_VM_is_refused()
         {
             await using var server = await TestHttpsServer.StartAsync();
             await using var az = await Azurite.StartAsync();
@@ -125,15 +129,36 @@ namespace GridAutomation.Provider.Azure.Tests
                 Assert.Empty(Directory.Exists(Path.Combine(dir, "broken")) ? Directory.GetFiles(Path.Combine(dir, "broken"), "*.partial") : Array.Empty<string>());
                 Assert.Equal(WorkloadState.Running, (await c.GetWorkloadAsync(w.NativeId, Harness.Ct())).State);
 
+                // what a killed process leaves (a snapshot tagged with this VM, another key) and an admin's own snapshot,
+                // both PUT through ARM: the next point deletes ours and keeps the admin's
+                using (var http = new HttpClient())
+                    foreach (var (name, tag) in new[] { ("gridpoint-killedrun", AzureConnection.TagValue(ArmSimulator.VmId(Harness.Rg, "db-1"))), ("admin-backup", null) })
+                    {
+                        var body = new JsonObject { ["location"] = ArmSimulator.Location, ["properties"] = new JsonObject { ["creationData"] = new JsonObject { ["createOption"] = "Copy", ["sourceResourceId"] = diskId } } };
+                        if (tag != null) body["tags"] = new JsonObject { [AzureConnection.PointSnapshotTag] = tag };
+                        using var put = new HttpRequestMessage(HttpMethod.Put, sim.ArmEndpoint.TrimEnd('/') + ArmSimulator.SnapshotId(Harness.Rg, name) + "?api-version=2023-04-02")
+                        { Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json") };
+                        put.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ArmSimulator.CallerToken);
+                        using var resp = await http.SendAsync(put);
+                        Assert.True(resp.IsSuccessStatusCode, resp.StatusCode.ToString());
+                    }
+                Assert.Single(await c.ListPointSnapshotsAsync(Harness.Rg, null, Harness.Ct()));
+                var next = await c.ExportRunningDisksAsync(w.NativeId, disks, Path.Combine(dir, "next"), new ProbeScope(), Harness.Ct());
+                Assert.Equal(image.ContentHash, Assert.Single(next).ContentHash);
+                Assert.Empty(await c.ListPointSnapshotsAsync(Harness.Rg, null, Harness.Ct()));
+                Assert.Equal(1, sim.SnapshotCount); // the admin's
+
                 // a deallocated VM: refused (its disks are exported as they are), nothing made
+                int made = sim.SnapshotsMade.Count;
                 await c.StopAsync(w.NativeId, StopMode.Deallocate, new TestScope(), Harness.Ct());
                 var refused = await Assert.ThrowsAsync<GridException>(() => c.ExportRunningDisksAsync(w.NativeId, disks, Path.Combine(dir, "stopped"), new ProbeScope(), Harness.Ct()));
                 Assert.Equal("WorkloadNotRunning", refused.ErrorId);
                 Assert.Equal(GridErrorKind.Conflict, refused.Kind);
-                Assert.Single(sim.SnapshotsMade);
+                Assert.Equal(made, sim.SnapshotsMade.Count);
             }
             finally { Directory.Delete(dir, true); }
         }
+
         [ChildFact]
         public async Task Replication_of_a_running_Azure_VM_to_another_region_records_points_without_deallocating_it()
         {
