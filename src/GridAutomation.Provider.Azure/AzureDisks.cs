@@ -269,31 +269,43 @@ namespace GridAutomation.Providers.Azure
                 var md = (await _arm.GetManagedDiskResource(diskId).GetAsync(cancellationToken).ConfigureAwait(false)).Value;
                 Directory.CreateDirectory(tempFolder);
                 string path = Path.Combine(tempFolder, md.Data.Name + ".vhd");
-                string partial = path + ".partial";
                 var sas = await GrantAsync(md, AccessLevel.Read, scope, cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    var blob = new BlobClient(sas);
-                    var options = new BlobDownloadToOptions { TransferOptions = new global::Azure.Storage.StorageTransferOptions { MaximumConcurrency = Math.Max(1, UploadParallelism), MaximumTransferSize = PageChunk, InitialTransferSize = PageChunk } };
-                    await blob.DownloadToAsync(partial, options, cancellationToken).ConfigureAwait(false);
-                    if (File.Exists(path)) File.Delete(path);
-                    File.Move(partial, path);
-                }
+                try { await DownloadVhdAsync(sas, path, cancellationToken).ConfigureAwait(false); }
                 finally
                 {
-                    if (File.Exists(partial)) File.Delete(partial);
                     var rop = await md.RevokeAccessAsync(WaitUntil.Started, CancellationToken.None).ConfigureAwait(false);
                     await FollowAsync(rop, "Ending download access to " + md.Data.Name, scope, CancellationToken.None).ConfigureAwait(false);
                 }
                 long length = new FileInfo(path).Length;
-                string hash;
-                using (var fs = File.OpenRead(path)) hash = await HashGuestBytesAsync(fs, length - 512, cancellationToken).ConfigureAwait(false);
+                string hash = await HashVhdFileAsync(path, cancellationToken).ConfigureAwait(false);
                 return new DiskImage
                 {
                     Name = disk?.Name ?? md.Data.Name, Format = DiskFormat.VhdFixed, CapacityBytes = length - 512, Path = path, ContentHash = hash,
                     Firmware = md.Data.HyperVGeneration == HyperVGeneration.V2 ? "uefi" : "bios",
                 };
             }, nativeId, cancellationToken);
+
+        /// <summary>Downloads a blob through its read SAS to <paramref name="path"/> (via ".partial": a broken download never has the final name).</summary>
+        private async Task DownloadVhdAsync(Uri sas, string path, CancellationToken ct)
+        {
+            string partial = path + ".partial";
+            try
+            {
+                var blob = new BlobClient(sas);
+                var options = new BlobDownloadToOptions { TransferOptions = new global::Azure.Storage.StorageTransferOptions { MaximumConcurrency = Math.Max(1, UploadParallelism), MaximumTransferSize = PageChunk, InitialTransferSize = PageChunk } };
+                await blob.DownloadToAsync(partial, options, ct).ConfigureAwait(false);
+                if (File.Exists(path)) File.Delete(path);
+                File.Move(partial, path);
+            }
+            finally { if (File.Exists(partial)) File.Delete(partial); }
+        }
+
+        /// <summary>SHA-256 of a staged fixed VHD's guest bytes (without its 512-byte footer).</summary>
+        private static async Task<string> HashVhdFileAsync(string path, CancellationToken ct)
+        {
+            using var fs = File.OpenRead(path);
+            return await HashGuestBytesAsync(fs, fs.Length - 512, ct).ConfigureAwait(false);
+        }
 
         /// <summary>SHA-256 of the disk's guest-visible bytes (the VHD without its footer), read through a read SAS.</summary>
         public Task<string> HashDiskAsync(string nativeId, int index, CancellationToken cancellationToken)

@@ -49,8 +49,14 @@ namespace GridAutomation.Providers.VSphere
             catch (GridException ex) when (ex.Kind == GridErrorKind.NotFound) { oc = null; }
             if (oc == null) throw GridException.NotFound($"The VM '{nativeId}' no longer exists in vSphere datacenter '{_dcName}'.", "WorkloadNotFound", WorkloadId.Format(Datacenter.Name, nativeId));
             NotATemplate(oc, nativeId);
+            return (oc.Text("name") ?? nativeId, oc.Text("runtime.powerState") ?? "", oc.Text("config.firmware"), ParseDisks(oc.Get("config.hardware.device")));
+        }
+
+        /// <summary>The VirtualDisk devices of a config.hardware.device value (a VM's or a snapshot's), in their order.</summary>
+        internal static List<VmDisk> ParseDisks(VimNode? devices)
+        {
             var disks = new List<VmDisk>();
-            foreach (var d in oc.Get("config.hardware.device")?.Children ?? new List<VimNode>())
+            foreach (var d in devices?.Children ?? new List<VimNode>())
             {
                 if (d.XsiType != "VirtualDisk") continue;
                 long? bytes = d.Child("capacityInBytes")?.AsLong();
@@ -62,7 +68,7 @@ namespace GridAutomation.Providers.VSphere
                     CapacityBytes = bytes ?? (kb ?? 0) * 1024,
                 });
             }
-            return (oc.Text("name") ?? nativeId, oc.Text("runtime.powerState") ?? "", oc.Text("config.firmware"), disks);
+            return disks;
         }
 
         public Task<MoveSourceInfo> DescribeAsync(string nativeId, CancellationToken cancellationToken)

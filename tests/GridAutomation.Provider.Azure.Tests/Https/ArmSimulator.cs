@@ -233,6 +233,7 @@ namespace GridAutomation.Provider.Azure.Tests
                     if (seg.Length == 9 && method == "POST") { await VmAction(ctx, id, seg[8]); return; }
                 }
                 if (seg.Length >= 8 && Is(seg[5], "Microsoft.Compute") && Is(seg[6], "disks") && await HandleDiskAsync(ctx, req, rg, seg)) return;
+                if (seg.Length >= 7 && Is(seg[5], "Microsoft.Compute") && Is(seg[6], "snapshots") && await HandleSnapshotAsync(ctx, req, rg, seg)) return;
                 if (seg.Length == 8 && method == "DELETE" && (Is(seg[6], "disks") || Is(seg[6], "networkInterfaces")))
                 {
                     string rid = "/" + string.Join("/", seg);

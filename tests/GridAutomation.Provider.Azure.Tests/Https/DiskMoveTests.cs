@@ -42,7 +42,7 @@ namespace GridAutomation.Provider.Azure.Tests
             return path;
         }
 
-        private static async Task<(string Raw, DiskImage Image)> StageAsync(string dir, string name, int seed, string firmware = "bios")
+        internal static async Task<(string Raw, DiskImage Image)> StageAsync(string dir, string name, int seed, string firmware = "bios")
         {
             var raw = MakeRaw(Path.Combine(dir, name + ".raw"), 6 * Mib + 3 * 512, seed);
             var vhd = Path.Combine(dir, name + ".vhd");
@@ -58,7 +58,7 @@ namespace GridAutomation.Provider.Azure.Tests
             return (raw, new DiskImage { Name = name, Format = DiskFormat.VhdFixed, CapacityBytes = new FileInfo(vhd).Length - 512, Path = vhd, ContentHash = hash, Firmware = firmware });
         }
 
-        private static string TempDir()
+        internal static string TempDir()
         {
             var d = Path.Combine(Path.GetTempPath(), "gridazmove-" + Guid.NewGuid().ToString("N"));
             Directory.CreateDirectory(d);

@@ -1,0 +1,191 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Security.Cryptography;
+using System.Threading;
+using System.Threading.Tasks;
+using GridAutomation.ContractTests;
+using GridAutomation.Core.Engine;
+using GridAutomation.Core.Model;
+using GridAutomation.Core.Providers;
+using GridAutomation.Core.Replication;
+using GridAutomation.Core.Transport;
+using GridAutomation.Providers.VSphere;
+using GridAutomation.Providers.VSphere.Vim25;
+using Xunit;
+
+namespace GridAutomation.Provider.VSphere.Tests
+{
+    /// <summary>
+    /// Recovery points of a RUNNING vSphere VM (issue 17) against our vCenter simulator: CreateSnapshot_Task, the base
+    /// disk downloaded from /folder/ while the VM stays poweredOn, RemoveSnapshot_Task, on success and failure alike;
+    /// then Enable/Sync-GridReplication of a running VM from DC0 to DC1 through the core.
+    /// </summary>
+    [Collection("GridEngine")]
+    public sealed class VSphereRecoveryPointTests : IDisposable
+    {
+        private const long DiskBytes = 16L * 1024 * 1024;
+        private readonly string _dir = Directory.CreateTempSubdirectory("vsphere-points-").FullName;
+        private static CancellationToken Ct(int minutes = 3) => new CancellationTokenSource(TimeSpan.FromMinutes(minutes)).Token;
+
+        public void Dispose()
+        {
+            GridEngine.Reset();
+            try { Directory.Delete(_dir, true); } catch (IOException) { }
+        }
+
+        /// <summary>Random content in the first half, zeros after; as a streamOptimized VMDK (qemu-img).</summary>
+        private (string Vmdk, string Hash) MakeDisk()
+        {
+            string raw = Path.Combine(_dir, "db.raw"), vmdk = Path.Combine(_dir, "db.vmdk");
+            var data = new byte[DiskBytes];
+            new Random(17).NextBytes(data.AsSpan(0, (int)(DiskBytes / 2)));
+            File.WriteAllBytes(raw, data);
+            var psi = new ProcessStartInfo(DiskConverter.Locate() ?? throw new InvalidOperationException("qemu-img is not installed (setup.sh installs qemu-utils)")) { UseShellExecute = false, RedirectStandardError = true };
+            foreach (var a in new[] { "convert", "-q", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", raw, vmdk }) psi.ArgumentList.Add(a);
+            using (var p = Process.Start(psi)!) { string err = p.StandardError.ReadToEnd(); p.WaitForExit(); Assert.True(p.ExitCode == 0, err); }
+            return (vmdk, Convert.ToHexString(SHA256.HashData(data)).ToLowerInvariant());
+        }
+
+        /// <summary>A RUNNING VM "db" whose disk holds the content of <see cref="MakeDisk"/>.</summary>
+        private async Task<(GridWorkload Vm, string Hash)> RunningVmAsync(VSphereConnection c)
+        {
+            var (vmdk, hash) = MakeDisk();
+            var s = new TestScope();
+            string imported = await c.ImportDiskAsync(new DiskImage { Name = "Hard disk 1", Format = DiskFormat.VmdkStreamOptimized, CapacityBytes = DiskBytes, Path = vmdk, ContentHash = hash }, s.IdempotencyKey, s, Ct());
+            var req = new CreateWorkloadRequest { Name = "db", CpuCount = 2, MemoryMB = 1024, PowerOn = true, IdempotencyKey = "seed-db" };
+            req.Options["ImportedDisk"] = imported;
+            var w = await c.CreateWorkloadAsync(req, s, Ct());
+            Assert.Equal(WorkloadState.Running, (await c.GetWorkloadAsync(w.NativeId, Ct())).State);
+            return (w, hash);
+        }
+
+        private static MoRef VmRef(GridWorkload w) => new MoRef("VirtualMachine", (string)w.Properties["MoRef"]!);
+
+        private static async Task<List<string>> SnapshotNamesAsync(VSphereConnection c, GridWorkload w)
+            => (await c.SnapshotsOfAsync(VmRef(w), Ct())).Select(s => s.Name).ToList();
+
+        [SimulatorFact]
+        public async Task RunningVm_DiskCopiedThroughASnapshot_ThatExistsDuringTheDownloadOnly_VmStaysPoweredOn()
+        {
+            using var sim = VcSim.Start("-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
+            using var c = await sim.ConnectAsync();
+            var (w, hash) = await RunningVmAsync(c);
+            var disks = (await c.DescribeAsync(w.NativeId, Ct())).Disks.ToList();
+            var seenDuring = new List<List<string>>();
+            var seenPower = new List<string>();
+            var scope = new ProbeScope(p =>
+            {
+                if (!p.Activity.StartsWith("Recovery point of disk", StringComparison.Ordinal) || seenDuring.Count > 0) return;
+                // mid-download: read the VM's snapshots and power state from vSphere (outside the caller's context)
+                seenDuring.Add(Task.Run(() => SnapshotNamesAsync(c, w)).GetAwaiter().GetResult());
+                seenPower.Add(Task.Run(async () => (await c.GetWorkloadAsync(w.NativeId, Ct())).State.ToString()).GetAwaiter().GetResult());
+            });
+
+            var images = await c.ExportRunningDisksAsync(w.NativeId, disks, Path.Combine(_dir, "point"), scope, Ct());
+
+            var img = Assert.Single(images);
+            Assert.Equal(hash, img.ContentHash);                 // the disk's content, read from the datastore
+            Assert.True(File.Exists(img.Path), img.Path);
+            Assert.Equal(DiskBytes, img.CapacityBytes);
+            Assert.Equal(new[] { "gridpoint-" + scope.IdempotencyKey }, Assert.Single(seenDuring)); // our snapshot, while the base disk was read
+            Assert.Equal("Running", Assert.Single(seenPower));
+            Assert.Empty(await SnapshotNamesAsync(c, w));       // and gone afterwards
+            Assert.Equal(WorkloadState.Running, (await c.GetWorkloadAsync(w.NativeId, Ct())).State);
+
+            // the same key again (a resumed step) gives the same copy and leaves no snapshot either
+            var again = await c.ExportRunningDisksAsync(w.NativeId, disks, Path.Combine(_dir, "point"), scope, Ct());
+            Assert.Equal(hash, Assert.Single(again).ContentHash);
+            Assert.Empty(await SnapshotNamesAsync(c, w));
+        }
+
+        [SimulatorFact]
+        public async Task DownloadBrokenMidway_LeavesNoSnapshot_AndALeftoverOfAKilledRunIsRemovedByTheNextPoint()
+        {
+            using var sim = VcSim.Start("-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
+            using var c = await sim.ConnectAsync();
+            var (w, hash) = await RunningVmAsync(c);
+            var disks = (await c.DescribeAsync(w.NativeId, Ct())).Disks.ToList();
+
+            // cancelled after the first MiB of the download
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+            bool snapshotDuring = false;
+            var scope = new ProbeScope(p =>
+            {
+                if (!p.Activity.StartsWith("Recovery point of disk", StringComparison.Ordinal) || cts.IsCancellationRequested) return;
+                snapshotDuring = Task.Run(() => SnapshotNamesAsync(c, w)).GetAwaiter().GetResult().Count == 1;
+                cts.Cancel();
+            });
+            var ex = await Assert.ThrowsAsync<GridException>(() => c.ExportRunningDisksAsync(w.NativeId, disks, Path.Combine(_dir, "broken"), scope, cts.Token));
+            Assert.Equal(GridErrorKind.Cancelled, ex.Kind);
+            Assert.True(snapshotDuring);
+            Assert.Empty(await SnapshotNamesAsync(c, w));
+            Assert.Equal(WorkloadState.Running, (await c.GetWorkloadAsync(w.NativeId, Ct())).State);
+
+            // a killed run's snapshot (another key) and a user's own snapshot: ours is removed, the user's kept
+            foreach (var n in new[] { "gridpoint-0123456789abcdef", "before-patching" })
+            {
+                var resp = await c.Vim.InvokeAsync("CreateSnapshot_Task", VmRef(w), x =>
+                {
+                    x.WriteElementString("name", n); x.WriteElementString("memory", "false"); x.WriteElementString("quiesce", "false");
+                }, Ct());
+                await VimTasks.WaitAsync(c.Vim, resp!.Child("returnval")!.AsMoRef(), "test snapshot", null, Ct());
+            }
+            Assert.Equal(2, (await SnapshotNamesAsync(c, w)).Count);
+            var images = await c.ExportRunningDisksAsync(w.NativeId, disks, Path.Combine(_dir, "next"), new ProbeScope(), Ct());
+            Assert.Equal(hash, Assert.Single(images).ContentHash);
+            Assert.Equal(new[] { "before-patching" }, await SnapshotNamesAsync(c, w));
+        }
+
+        [SimulatorFact]
+        public async Task StoppedVm_IsRefused_AsNotRunning_WithNoSnapshotTaken()
+        {
+            using var sim = VcSim.Start("-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
+            using var c = await sim.ConnectAsync();
+            var (w, _) = await RunningVmAsync(c);
+            await c.StopAsync(w.NativeId, StopMode.TurnOff, new TestScope(), Ct());
+            var disks = (await c.DescribeAsync(w.NativeId, Ct())).Disks.ToList();
+            var ex = await Assert.ThrowsAsync<GridException>(() => c.ExportRunningDisksAsync(w.NativeId, disks, Path.Combine(_dir, "stopped"), new ProbeScope(), Ct()));
+            Assert.Equal(GridErrorKind.Conflict, ex.Kind);
+            Assert.Equal("WorkloadNotRunning", ex.ErrorId);
+            Assert.Empty(await SnapshotNamesAsync(c, w));
+        }
+
+        [SimulatorFact]
+        public async Task Replication_OfARunningVm_ToAnotherVSphereDatacenter_RecordsCrashConsistentPoints_WithoutStoppingIt()
+        {
+            using var sim = VcSim.Start("-dc", "2", "-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
+            string hash;
+            using (var seed = await sim.ConnectAsync("seed", new Dictionary<string, string> { ["DatacenterName"] = "DC0" }))
+                (_, hash) = await RunningVmAsync(seed);
+
+            ProviderRegistry.Register(new VSphereProvider());
+            var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(_dir, "state.db") }, false);
+            await Task.Run(() => Program.ConnectPair(engine, sim.Url.ToString())); // vsa = DC0, vsb = DC1
+            GridWorkload? db = null;
+            await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { "vsa" } }, NullObserver.Instance, Ct()))
+                if (!r.IsError && r.Value!.Name == "db") db = r.Value;
+            Assert.NotNull(db);
+            Assert.Equal(WorkloadState.Running, db!.State);
+
+            var item = await engine.Replication.EnableAsync(db, new ReplicationRequest { DestinationDatacenter = "vsb", RecoveryPointCount = 2 }, NullObserver.Instance, Ct(5));
+            Assert.Equal(ReplicationState.Protected, item.State);
+            var sync = Assert.Single(await engine.Replication.SyncAsync(new[] { engine.Replication.Find(db.Id)! }, force: true, NullObserver.Instance, Ct(5)));
+            Assert.Null(sync.Error);
+            var points = engine.Replication.GetPoints(engine.Replication.Find(db.Id));
+            Assert.Equal(2, points.Count);
+            Assert.All(points, p => Assert.True(p.CrashConsistent));   // taken while running: through the snapshot
+
+            using var src = await sim.ConnectAsync("check-a", new Dictionary<string, string> { ["DatacenterName"] = "DC0" });
+            var now = await src.GetWorkloadAsync(db.NativeId, Ct());
+            Assert.Equal(WorkloadState.Running, now.State);              // never stopped
+            Assert.Empty(await SnapshotNamesAsync(src, now));            // no snapshot left behind
+            using var dst = await sim.ConnectAsync("check-b", new Dictionary<string, string> { ["DatacenterName"] = "DC1" });
+            foreach (var p in points)
+                Assert.Equal(hash, await dst.HashDiskAsync(Assert.Single(p.ImportedDisks), 0, Ct())); // each point holds the disk's content at DC1
+        }
+    }
+}
