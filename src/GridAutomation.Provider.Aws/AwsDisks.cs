@@ -21,7 +21,7 @@ using DiskImage = GridAutomation.Core.Transport.DiskImage;
 namespace GridAutomation.Providers.Aws
 {
     /// <summary>
-    /// AWS's side of moves (import): the staged image (raw, fixed VHD or stream-optimized VMDK) is uploaded to the
+    /// AWS's side of moves (import; the export of imported instances is in AwsExport.cs): the staged image (raw, fixed VHD or stream-optimized VMDK) is uploaded to the
     /// user's S3 bucket (ImportBucket), ImportSnapshot turns it into an EBS snapshot (polled through
     /// DescribeImportSnapshotTasks), RegisterImage makes an AMI of it (root device, boot mode from the source's
     /// firmware, ENA), and the move's create launches the instance from that AMI. The S3 object is deleted once the
@@ -51,8 +51,6 @@ namespace GridAutomation.Providers.Aws
         /// <summary>Test hook: called after each uploaded part (an interrupted upload is a cancellation from here).</summary>
         internal Action<int>? AfterPartUpload { get; set; }
 
-        /// <summary>AWS exports only instances that were imported; export is not offered yet (see docs/moves.md).</summary>
-        public IReadOnlyList<DiskFormat> ExportFormats => Array.Empty<DiskFormat>();
         public IReadOnlyList<DiskFormat> ImportFormats => ImportableFormats;
         /// <summary>ImportSnapshot takes disks up to 16 TiB (the EBS snapshot limit).</summary>
         public long? MaxDiskBytes => 16L * 1024 * 1024 * 1024 * 1024;
@@ -102,26 +100,8 @@ namespace GridAutomation.Providers.Aws
                 info.Disks.Add(new MoveDisk { Name = "disk" + n, NativeId = m.Ebs?.VolumeId, Format = DiskFormat.Raw, CapacityBytes = bytes, TransferBytes = bytes, IsOsDisk = m.DeviceName == inst.RootDeviceName });
                 n++;
             }
-            info.ExportRefusal = await ExportRefusalAsync(inst, cancellationToken).ConfigureAwait(false);
+            info.ExportRefusal = await ExportRefusalAsync(inst, info.Disks.Count, cancellationToken).ConfigureAwait(false);
             return info;
-        }
-
-        /// <summary>
-        /// AWS lets an instance's disks out only through VM Import/Export (CreateInstanceExportTask/ExportImage), and
-        /// only for instances that were imported; this module does not export yet, so every instance is refused with
-        /// the reason that applies to it.
-        /// </summary>
-        private async Task<string> ExportRefusalAsync(Instance inst, CancellationToken ct)
-        {
-            bool imported = false;
-            if (!string.IsNullOrEmpty(inst.ImageId))
-            {
-                var resp = await CallAsync("DescribeImages", inst.ImageId, c => _client.DescribeImagesAsync(new DescribeImagesRequest { ImageIds = new List<string> { inst.ImageId } }, c), ct).ConfigureAwait(false);
-                imported = resp.Images?.Any(i => i.Tags?.Any(t => t.Key == ImportTag) == true) == true;
-            }
-            return imported
-                ? $"{inst.InstanceId} was imported (its image {inst.ImageId} came from a move), but exporting out of AWS (ExportImage to S3) is not implemented by this module yet."
-                : $"AWS exports only instances that were imported with VM Import/Export; {inst.InstanceId} was launched from image {inst.ImageId}, so AWS does not let its disks out (see https://docs.aws.amazon.com/vm-import/latest/userguide/vmexport.html).";
         }
 
         // ---------------------------------------------------------------- names
@@ -386,13 +366,5 @@ namespace GridAutomation.Providers.Aws
             try { await CallAsync("DeleteSnapshot", id, c => _client.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = id }, c), ct).ConfigureAwait(false); }
             catch (GridException ex) when (ex.Kind == GridErrorKind.NotFound) { }
         }
-
-        // ---------------------------------------------------------------- export (not offered)
-
-        public Task<DiskImage> ExportDiskAsync(string nativeId, MoveDisk disk, string tempFolder, IOperationScope scope, CancellationToken cancellationToken)
-            => throw GridException.Unsupported($"Exporting disks out of AWS datacenter '{Datacenter.Name}' is not implemented: AWS exports only instances that were imported (CreateInstanceExportTask/ExportImage).", "ExportNotAllowed");
-
-        public Task<string> HashDiskAsync(string nativeId, int index, CancellationToken cancellationToken)
-            => throw GridException.Unsupported("Reading an EBS volume's bytes is not possible through the EC2 API.", "ExportNotAllowed");
     }
 }
