@@ -208,26 +208,23 @@ namespace GridAutomation.Providers.Aws
             => CallAsync("CreateTags", resource, c => _client.CreateTagsAsync(new CreateTagsRequest { Resources = new List<string> { resource }, Tags = new List<Ec2Tag> { new Ec2Tag(ImportTag, name) } }, c), ct);
 
         /// <summary>Polls DescribeImportSnapshotTasks until the task completes (its snapshot id) or fails (an error with AWS's reason).</summary>
-        private async Task<string> WaitForSnapshotTaskAsync(string task, string what, IOperationScope scope, CancellationToken ct)
+        private Task<string> WaitForSnapshotTaskAsync(string task, string what, IOperationScope scope, CancellationToken ct)
         {
-            var started = DateTime.UtcNow;
-            int polls = 0;
-            while (true)
+            string status = "";
+            return PollAsync(async c =>
             {
-                var resp = await CallAsync("DescribeImportSnapshotTasks", what, c => _client.DescribeImportSnapshotTasksAsync(
-                    new DescribeImportSnapshotTasksRequest { ImportTaskIds = new List<string> { task } }, c), ct).ConfigureAwait(false);
+                var resp = await CallAsync("DescribeImportSnapshotTasks", what, t => _client.DescribeImportSnapshotTasksAsync(
+                    new DescribeImportSnapshotTasksRequest { ImportTaskIds = new List<string> { task } }, t), c).ConfigureAwait(false);
                 var d = resp.ImportSnapshotTasks?.FirstOrDefault(x => x.ImportTaskId == task)?.SnapshotTaskDetail;
                 if (d == null) throw new GridException(GridErrorKind.NotFound, $"The import task {task} of disk '{what}' is gone.", "AwsImportTaskNotFound") { Target = what };
-                string status = d.Status ?? "";
+                status = d.Status ?? "";
                 int pct = int.TryParse(d.Progress, out var p) ? p : -1;
                 scope.Report(new GridProgress("Importing " + what, $"{task}: {status} {d.StatusMessage}".Trim(), pct));
                 if (status == "completed" && !string.IsNullOrEmpty(d.SnapshotId)) return d.SnapshotId;
                 if (status == "deleted" || status == "deleting")
                     throw ImportTaskFailed(task, what, d.StatusMessage);
-                if (DateTime.UtcNow - started > WaitTimeout)
-                    throw new GridException(GridErrorKind.Unavailable, $"The import task {task} of disk '{what}' did not finish within {WaitTimeout.TotalMinutes:0} minutes (last: {status}).", "AwsWaitTimedOut") { Target = what, IsTransient = false };
-                await Task.Delay(PollDelay(polls++), ct).ConfigureAwait(false);
-            }
+                return null;
+            }, () => $"The import task {task} of disk '{what}' did not finish within {WaitTimeout.TotalMinutes:0} minutes (last: {status}).", what, ct);
         }
 
         internal static GridException ImportTaskFailed(string task, string what, string? message)

@@ -141,47 +141,41 @@ namespace GridAutomation.Providers.Aws
             return new DiskImage { Name = disk.Name, Format = DiskFormat.Raw, CapacityBytes = new FileInfo(staged).Length, Path = staged, ContentHash = hash };
         }
 
-        private async Task WaitForImageAsync(string ami, string what, IOperationScope scope, CancellationToken ct)
+        private Task WaitForImageAsync(string ami, string what, IOperationScope scope, CancellationToken ct)
         {
-            var started = DateTime.UtcNow;
-            int polls = 0;
-            while (true)
+            string? state = null;
+            return PollAsync(async c =>
             {
-                var resp = await CallAsync("DescribeImages", ami, c => _client.DescribeImagesAsync(new DescribeImagesRequest { ImageIds = new List<string> { ami } }, c), ct).ConfigureAwait(false);
-                var state = resp.Images?.FirstOrDefault(i => i.ImageId == ami)?.State?.Value;
-                if (state == "available") return;
+                var resp = await CallAsync("DescribeImages", ami, t => _client.DescribeImagesAsync(new DescribeImagesRequest { ImageIds = new List<string> { ami } }, t), c).ConfigureAwait(false);
+                state = resp.Images?.FirstOrDefault(i => i.ImageId == ami)?.State?.Value;
+                if (state == "available") return state;
                 if (state == null || state == "failed" || state == "invalid" || state == "deregistered")
                     throw new GridException(GridErrorKind.Conflict, $"The image {ami} made to export disk '{what}' is {state ?? "gone"}.", "AwsExportFailed") { Target = what };
-                if (DateTime.UtcNow - started > WaitTimeout)
-                    throw new GridException(GridErrorKind.Unavailable, $"The image {ami} of disk '{what}' was not available within {WaitTimeout.TotalMinutes:0} minutes.", "AwsWaitTimedOut") { Target = what, IsTransient = false };
                 scope.Report(new GridProgress("Exporting " + what, $"image {ami}: {state}", 10));
-                await Task.Delay(PollDelay(polls++), ct).ConfigureAwait(false);
-            }
+                return null;
+            }, () => $"The image {ami} of disk '{what}' was not available within {WaitTimeout.TotalMinutes:0} minutes (last: {state}).", what, ct);
         }
 
-        private async Task WaitForExportTaskAsync(string task, string what, IOperationScope scope, CancellationToken ct)
+        private Task WaitForExportTaskAsync(string task, string what, IOperationScope scope, CancellationToken ct)
         {
-            var started = DateTime.UtcNow;
-            int polls = 0;
-            while (true)
+            string status = "";
+            return PollAsync(async c =>
             {
-                var resp = await CallAsync("DescribeExportImageTasks", what, c => _client.DescribeExportImageTasksAsync(
-                    new DescribeExportImageTasksRequest { ExportImageTaskIds = new List<string> { task } }, c), ct).ConfigureAwait(false);
+                var resp = await CallAsync("DescribeExportImageTasks", what, t => _client.DescribeExportImageTasksAsync(
+                    new DescribeExportImageTasksRequest { ExportImageTaskIds = new List<string> { task } }, t), c).ConfigureAwait(false);
                 var d = resp.ExportImageTasks?.FirstOrDefault(x => x.ExportImageTaskId == task);
                 if (d == null) throw new GridException(GridErrorKind.NotFound, $"The export task {task} of disk '{what}' is gone.", "AwsExportTaskNotFound") { Target = what };
-                string status = d.Status ?? "";
+                status = d.Status ?? "";
                 scope.Report(new GridProgress("Exporting " + what, $"{task}: {status} {d.StatusMessage}".Trim(), int.TryParse(d.Progress, out var p) ? p : -1));
-                if (status == "completed") return;
+                if (status == "completed") return status;
                 if (status == "deleted" || status == "deleting")
                 {
                     if (d.StatusMessage != null && d.StatusMessage.IndexOf("vmimport", StringComparison.OrdinalIgnoreCase) >= 0)
                         throw new GridException(GridErrorKind.Unauthorized, $"The export of disk '{what}' failed: {d.StatusMessage}. The vmimport service role needs write access to the export bucket: see {VmImportRoleHelp}.", "AwsVmImportRoleMissing") { Target = what, NativeCode = "vmimport" };
                     throw new GridException(GridErrorKind.Conflict, $"The export task {task} of disk '{what}' failed: {d.StatusMessage ?? "no reason given"}.", "AwsExportFailed") { Target = what };
                 }
-                if (DateTime.UtcNow - started > WaitTimeout)
-                    throw new GridException(GridErrorKind.Unavailable, $"The export task {task} of disk '{what}' did not finish within {WaitTimeout.TotalMinutes:0} minutes (last: {status}).", "AwsWaitTimedOut") { Target = what, IsTransient = false };
-                await Task.Delay(PollDelay(polls++), ct).ConfigureAwait(false);
-            }
+                return null;
+            }, () => $"The export task {task} of disk '{what}' did not finish within {WaitTimeout.TotalMinutes:0} minutes (last: {status}).", what, ct);
         }
 
         /// <summary>The one object the task wrote under the move's prefix (AWS names it &lt;prefix&gt;&lt;task id&gt;.raw).</summary>
