@@ -21,7 +21,7 @@ using DiskImage = GridAutomation.Core.Transport.DiskImage;
 namespace GridAutomation.Providers.Aws
 {
     /// <summary>
-    /// AWS's side of moves (import): the staged image (raw, fixed VHD or stream-optimized VMDK) is uploaded to the
+    /// AWS's side of moves (import; the export of imported instances is in AwsExport.cs): the staged image (raw, fixed VHD or stream-optimized VMDK) is uploaded to the
     /// user's S3 bucket (ImportBucket), ImportSnapshot turns it into an EBS snapshot (polled through
     /// DescribeImportSnapshotTasks), RegisterImage makes an AMI of it (root device, boot mode from the source's
     /// firmware, ENA), and the move's create launches the instance from that AMI. The S3 object is deleted once the
@@ -51,8 +51,6 @@ namespace GridAutomation.Providers.Aws
         /// <summary>Test hook: called after each uploaded part (an interrupted upload is a cancellation from here).</summary>
         internal Action<int>? AfterPartUpload { get; set; }
 
-        /// <summary>AWS exports only instances that were imported; export is not offered yet (see docs/moves.md).</summary>
-        public IReadOnlyList<DiskFormat> ExportFormats => Array.Empty<DiskFormat>();
         public IReadOnlyList<DiskFormat> ImportFormats => ImportableFormats;
         /// <summary>ImportSnapshot takes disks up to 16 TiB (the EBS snapshot limit).</summary>
         public long? MaxDiskBytes => 16L * 1024 * 1024 * 1024 * 1024;
@@ -102,26 +100,8 @@ namespace GridAutomation.Providers.Aws
                 info.Disks.Add(new MoveDisk { Name = "disk" + n, NativeId = m.Ebs?.VolumeId, Format = DiskFormat.Raw, CapacityBytes = bytes, TransferBytes = bytes, IsOsDisk = m.DeviceName == inst.RootDeviceName });
                 n++;
             }
-            info.ExportRefusal = await ExportRefusalAsync(inst, cancellationToken).ConfigureAwait(false);
+            info.ExportRefusal = await ExportRefusalAsync(inst, info.Disks.Count, cancellationToken).ConfigureAwait(false);
             return info;
-        }
-
-        /// <summary>
-        /// AWS lets an instance's disks out only through VM Import/Export (CreateInstanceExportTask/ExportImage), and
-        /// only for instances that were imported; this module does not export yet, so every instance is refused with
-        /// the reason that applies to it.
-        /// </summary>
-        private async Task<string> ExportRefusalAsync(Instance inst, CancellationToken ct)
-        {
-            bool imported = false;
-            if (!string.IsNullOrEmpty(inst.ImageId))
-            {
-                var resp = await CallAsync("DescribeImages", inst.ImageId, c => _client.DescribeImagesAsync(new DescribeImagesRequest { ImageIds = new List<string> { inst.ImageId } }, c), ct).ConfigureAwait(false);
-                imported = resp.Images?.Any(i => i.Tags?.Any(t => t.Key == ImportTag) == true) == true;
-            }
-            return imported
-                ? $"{inst.InstanceId} was imported (its image {inst.ImageId} came from a move), but exporting out of AWS (ExportImage to S3) is not implemented by this module yet."
-                : $"AWS exports only instances that were imported with VM Import/Export; {inst.InstanceId} was launched from image {inst.ImageId}, so AWS does not let its disks out (see https://docs.aws.amazon.com/vm-import/latest/userguide/vmexport.html).";
         }
 
         // ---------------------------------------------------------------- names
@@ -228,26 +208,23 @@ namespace GridAutomation.Providers.Aws
             => CallAsync("CreateTags", resource, c => _client.CreateTagsAsync(new CreateTagsRequest { Resources = new List<string> { resource }, Tags = new List<Ec2Tag> { new Ec2Tag(ImportTag, name) } }, c), ct);
 
         /// <summary>Polls DescribeImportSnapshotTasks until the task completes (its snapshot id) or fails (an error with AWS's reason).</summary>
-        private async Task<string> WaitForSnapshotTaskAsync(string task, string what, IOperationScope scope, CancellationToken ct)
+        private Task<string> WaitForSnapshotTaskAsync(string task, string what, IOperationScope scope, CancellationToken ct)
         {
-            var started = DateTime.UtcNow;
-            int polls = 0;
-            while (true)
+            string status = "";
+            return PollAsync(async c =>
             {
-                var resp = await CallAsync("DescribeImportSnapshotTasks", what, c => _client.DescribeImportSnapshotTasksAsync(
-                    new DescribeImportSnapshotTasksRequest { ImportTaskIds = new List<string> { task } }, c), ct).ConfigureAwait(false);
+                var resp = await CallAsync("DescribeImportSnapshotTasks", what, t => _client.DescribeImportSnapshotTasksAsync(
+                    new DescribeImportSnapshotTasksRequest { ImportTaskIds = new List<string> { task } }, t), c).ConfigureAwait(false);
                 var d = resp.ImportSnapshotTasks?.FirstOrDefault(x => x.ImportTaskId == task)?.SnapshotTaskDetail;
                 if (d == null) throw new GridException(GridErrorKind.NotFound, $"The import task {task} of disk '{what}' is gone.", "AwsImportTaskNotFound") { Target = what };
-                string status = d.Status ?? "";
+                status = d.Status ?? "";
                 int pct = int.TryParse(d.Progress, out var p) ? p : -1;
                 scope.Report(new GridProgress("Importing " + what, $"{task}: {status} {d.StatusMessage}".Trim(), pct));
                 if (status == "completed" && !string.IsNullOrEmpty(d.SnapshotId)) return d.SnapshotId;
                 if (status == "deleted" || status == "deleting")
                     throw ImportTaskFailed(task, what, d.StatusMessage);
-                if (DateTime.UtcNow - started > WaitTimeout)
-                    throw new GridException(GridErrorKind.Unavailable, $"The import task {task} of disk '{what}' did not finish within {WaitTimeout.TotalMinutes:0} minutes (last: {status}).", "AwsWaitTimedOut") { Target = what, IsTransient = false };
-                await Task.Delay(PollDelay(polls++), ct).ConfigureAwait(false);
-            }
+                return null;
+            }, () => $"The import task {task} of disk '{what}' did not finish within {WaitTimeout.TotalMinutes:0} minutes (last: {status}).", what, ct);
         }
 
         internal static GridException ImportTaskFailed(string task, string what, string? message)
@@ -386,13 +363,5 @@ namespace GridAutomation.Providers.Aws
             try { await CallAsync("DeleteSnapshot", id, c => _client.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = id }, c), ct).ConfigureAwait(false); }
             catch (GridException ex) when (ex.Kind == GridErrorKind.NotFound) { }
         }
-
-        // ---------------------------------------------------------------- export (not offered)
-
-        public Task<DiskImage> ExportDiskAsync(string nativeId, MoveDisk disk, string tempFolder, IOperationScope scope, CancellationToken cancellationToken)
-            => throw GridException.Unsupported($"Exporting disks out of AWS datacenter '{Datacenter.Name}' is not implemented: AWS exports only instances that were imported (CreateInstanceExportTask/ExportImage).", "ExportNotAllowed");
-
-        public Task<string> HashDiskAsync(string nativeId, int index, CancellationToken cancellationToken)
-            => throw GridException.Unsupported("Reading an EBS volume's bytes is not possible through the EC2 API.", "ExportNotAllowed");
     }
 }

@@ -51,6 +51,19 @@ namespace GridAutomation.Providers.Aws
             }
         }
 
+        /// <summary>Calls <paramref name="probe"/> (one describe call, which throws on failure) until it returns a result, backing off between calls; AwsWaitTimedOut after <see cref="WaitTimeout"/>.</summary>
+        private async Task<T> PollAsync<T>(Func<CancellationToken, Task<T?>> probe, Func<string> timedOut, string what, CancellationToken ct) where T : class
+        {
+            var started = DateTime.UtcNow;
+            for (int polls = 0; ; polls++)
+            {
+                if (await probe(ct).ConfigureAwait(false) is T done) return done;
+                if (DateTime.UtcNow - started > WaitTimeout)
+                    throw new GridException(GridErrorKind.Unavailable, timedOut(), "AwsWaitTimedOut") { Target = what, IsTransient = false };
+                await Task.Delay(PollDelay(polls), ct).ConfigureAwait(false);
+            }
+        }
+
         /// <summary>Reports the state change EC2 answered a Start/Stop/Terminate with ("running -> stopping").</summary>
         private static void ReportChange(IOperationScope? scope, string activity, List<InstanceStateChange>? changes, int percent)
         {

@@ -234,7 +234,7 @@ namespace GridAutomation.Providers.Aws.Tests
         }
 
         /// <summary>A scope that cancels the operation the moment a checkpoint with the given prefix is written (a crash right after it).</summary>
-        private sealed class CancellingScope : IOperationScope
+        internal sealed class CancellingScope : IOperationScope
         {
             private readonly TestScope _inner;
             private readonly string _prefix;

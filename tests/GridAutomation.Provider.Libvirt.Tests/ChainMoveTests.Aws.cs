@@ -19,13 +19,16 @@ namespace GridAutomation.Provider.Libvirt.Tests
     /// Issue 14's libvirt → AWS chain: the counting guest of kvm-a moves through the core's MoveOrchestrator into an
     /// AWS datacenter whose EC2 is the stateful loopback of the AWS tests and whose S3 is s3rver (npm, a fake S3 written
     /// by others; installed by tests/GridAutomation.Provider.Aws.Tests/setup.sh). The loopback ImportSnapshot reads the
-    /// object back through s3rver's API, so the snapshot holds what S3 stored. AWS export is not implemented (AWS lets
-    /// out only imported instances, through ExportImage): the way back is the ExportNotAllowed refusal.
+    /// object back through s3rver's API, so the snapshot holds what S3 stored. The way back to kvm-b: AWS lets out
+    /// imported instances (ExportImage of an image of the stopped instance; the loopback writes the snapshot's bytes
+    /// into s3rver), the guest boots on kvm-b and counts again; an instance AWS did not import is refused.
     /// </summary>
     public sealed partial class ChainMoveTests
     {
+        private const string AwsExportTag = "GridAutomationExport"; // AwsConnection.ExportTag (internal to the provider)
+
         [DaemonFact]
-        public async Task CountingGuest_LibvirtA_ToAws_SnapshotHoldsTheExportedImage_WayBackIsRefused()
+        public async Task CountingGuest_LibvirtA_ToAws_ToLibvirtB_BootsAndCountsAgain_ContentEqualAfterEachConversion()
         {
             _pair.Require();
             Environment.SetEnvironmentVariable("GRIDAUTOMATION_MOVE_TEMP", Staging);
@@ -77,17 +80,48 @@ namespace GridAutomation.Provider.Libvirt.Tests
             Assert.Equal(WorkloadState.Stopped, src.State);
             Assert.Equal(moved.Id, src.Tags[MoveOrchestrator.MovedToTag]);
 
-            // the way back: AWS exports nothing here, and the move refuses before anything is journaled or stopped
-            var back = await new MoveService(engine).TestAsync(moved, To("lv-b", "-"), NullObserver.Instance, Ct());
-            var refusal = Assert.Single(back.Incompatibilities, i => i.Code == "ExportNotAllowed");
-            Assert.Equal(MoveSeverity.Error, refusal.Severity);
-            var ex = await Assert.ThrowsAsync<GridException>(() => new MoveOrchestrator(engine).MoveAsync(moved, To("lv-b", "-"), false, false, false, null, NullObserver.Instance, Ct()));
-            Assert.Equal("MoveIncompatible", ex.ErrorId);
-            Assert.Single(engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }));
-            Assert.Equal(WorkloadState.Running, (await engine.GetWorkloadAsync(moved.Id, Ct())).State);
-            Assert.Empty(await Named(engine, "lv-b", name));
+            // the way back: the instance was imported, so AWS lets it out (CreateImage of the stopped instance,
+            // ExportImage RAW into s3rver, download, convert to kvm-b's pool format), and it boots and counts there
+            var volsBBefore = Volumes(_pair.UriB);
+            string serialB = Path.Combine(_pair.SerialDir, name + ".b.log");
+            var toB = To("lv-b", serialB);
+            var backReport = await new MoveService(engine).TestAsync(moved, toB, NullObserver.Instance, Ct());
+            Assert.True(backReport.CanMove, string.Join("; ", backReport.Incompatibilities.Select(i => i.Code + ": " + i.Message)));
+            Assert.Equal(MoveMethod.DiskImport, backReport.Method);
+            Assert.Equal(DiskFormat.Raw, backReport.Disks.Single().Path.First());
+            var atB = await new MoveOrchestrator(engine).MoveAsync(moved, toB, false, false, false, null, NullObserver.Instance, Ct());
+            Assert.StartsWith("lv-b/", atB.Id);
+            Assert.Equal(name, atB.Name);
+            Assert.Equal("dc-move-test", atB.Tags["purpose"]);
+            Assert.Equal(moved.Id, atB.Tags[MoveOrchestrator.MovedFromTag]);
+            Assert.Equal(WorkloadState.Running, atB.State);
+            var onB = await EmbedLab.WaitForCounts(serialB, x => x.Count >= 3, Wait);
+            Assert.Equal(Enumerable.Range(0, onB.Count), onB); // booted from the bytes that came back out of AWS: counts from the start
+            string diskB = DiskOf(atB);
+            Assert.StartsWith(_pair.ImagesB + "/", diskB);
+            AssertSameContent(diskA, diskB, FormatOf(diskB));
+            Assert.Equal(new[] { Path.GetFileName(diskB) }, Volumes(_pair.UriB).Except(volsBBefore));
+            var back = engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }).Single(o => o.Target == moved.Id);
+            Assert.Equal(OperationState.Succeeded, back.State);
+            Assert.Equal("not readable at the source", back.Checkpoints["done:verify"]); // EBS bytes are not readable through EC2: the export checked S3's MD5 instead
+            Assert.Equal("RAW", ec2.Server.RequestsFor("ExportImage").Single().Get("DiskImageFormat"));
+            Assert.Equal("completed", Assert.Single(ec2.ExportTasks.Values).Status);
+            Assert.Empty(await s3.KeysAsync()); // the export object is deleted once downloaded
+            Assert.DoesNotContain(ec2.Amis.Values, a => a.Tags.ContainsKey(AwsExportTag)); // and the image made for the export
+            Assert.Equal(WorkloadState.Stopped, (await engine.GetWorkloadAsync(moved.Id, Ct())).State);
+            Assert.Empty(Directory.GetFileSystemEntries(Staging));
 
-            await RemoveAll(engine, new[] { moved.Id, w.Id });
+            // an instance AWS did not import stays in: ExportNotAllowed, refused before anything is journaled or stopped
+            ec2.Seed(1, "running");
+            var plain = Assert.Single(await Named(engine, "aws", "bulk-00000"));
+            var refusal = Assert.Single((await new MoveService(engine).TestAsync(plain, To("lv-b", "-"), NullObserver.Instance, Ct())).Incompatibilities, i => i.Code == "ExportNotAllowed");
+            Assert.Equal(MoveSeverity.Error, refusal.Severity);
+            var ex = await Assert.ThrowsAsync<GridException>(() => new MoveOrchestrator(engine).MoveAsync(plain, To("lv-b", "-"), false, false, false, null, NullObserver.Instance, Ct()));
+            Assert.Equal("MoveIncompatible", ex.ErrorId);
+            Assert.Equal(2, engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }).Count);
+            Assert.Equal(WorkloadState.Running, (await engine.GetWorkloadAsync(plain.Id, Ct())).State);
+
+            await RemoveAll(engine, new[] { atB.Id, moved.Id, w.Id });
         }
     }
 }

@@ -244,7 +244,14 @@ namespace GridAutomation.Core.Moves
                     var images = Images(cp);
                     for (int i = 0; i < images.Count; i++)
                     {
-                        var h = await srcX.HashDiskAsync(rec.SourceNativeId, i, ct).ConfigureAwait(false);
+                        string h;
+                        try { h = await srcX.HashDiskAsync(rec.SourceNativeId, i, ct).ConfigureAwait(false); }
+                        catch (GridException ex) when (ex.Kind == GridErrorKind.Unsupported)
+                        {
+                            // the source cannot read its disks a second time (AWS: no EBS bytes through the EC2 API; its export checked the download itself): said, not hidden
+                            scope.Report(new GridProgress("Move " + rec.Name, $"disk {images[i].Name} cannot be read again at {rec.SourceId} to verify the export: {ex.Message}", -1));
+                            return "not readable at the source";
+                        }
                         if (!string.Equals(h, images[i].ContentHash, StringComparison.OrdinalIgnoreCase))
                             throw GridException.Conflict($"Disk '{images[i].Name}' changed or was damaged in export: its content hash is {images[i].ContentHash}, the source's is {h}.", "DiskVerifyFailed", rec.SourceId);
                     }
@@ -464,6 +471,9 @@ namespace GridAutomation.Core.Moves
             // volume, an Azure managed disk
             if (dst is IDiskImportCleanup cleanup && scope.Checkpoints.ContainsKey("step"))
                 await cleanup.DiscardImportsAsync(scope, ct).ConfigureAwait(false);
+            // what an export made outside the staging folder (AWS: the instance's image, the export task's S3 object)
+            if (src is IDiskExportCleanup exports && scope.Checkpoints.ContainsKey("step"))
+                await exports.DiscardExportsAsync(scope, ct).ConfigureAwait(false);
             DiskFiles.RemoveStaging(DiskFiles.StagingFolder(op.Id));
             if (rec.WasRunning)
             {

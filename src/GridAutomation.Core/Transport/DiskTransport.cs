@@ -139,4 +139,14 @@ namespace GridAutomation.Core.Transport
     {
         Task DiscardImportsAsync(Providers.IOperationScope scope, CancellationToken cancellationToken);
     }
+
+    /// <summary>
+    /// Optional interface of a move SOURCE whose export leaves things of its own outside the staging folder until
+    /// the export step finishes (AWS: an image of the instance, an export task, an S3 object): on roll-back the core
+    /// asks it to remove what this operation's export made, found by the checkpoints it wrote before making them.
+    /// </summary>
+    public interface IDiskExportCleanup
+    {
+        Task DiscardExportsAsync(Providers.IOperationScope scope, CancellationToken cancellationToken);
+    }
 }

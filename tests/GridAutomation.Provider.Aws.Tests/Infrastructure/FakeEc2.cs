@@ -23,7 +23,8 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
         public const string ImageWithDataVolume = "ami-0da7a0000000d47a1";
         public const string OwnerId = "111122223333";
 
-        public sealed class Vol { public string Id = ""; public int Size; public string State = "in-use"; public string? InstanceId; public string Device = ""; public bool DeleteOnTermination; }
+        public sealed class Vol { public string Id = ""; public int Size; public string State = "in-use"; public string? InstanceId; public string Device = ""; public bool DeleteOnTermination; /// <summary>The volume's bytes where it was launched from an imported AMI (the guest's writes are the test's to make).</summary>
+            public byte[]? Data; }
 
         public sealed class Inst
         {
@@ -100,6 +101,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
             };
             var root = new Vol { Id = "vol-" + n.ToString("x17", CultureInfo.InvariantCulture), Size = 8, InstanceId = inst.Id, Device = "/dev/xvda", DeleteOnTermination = true };
             inst.Volumes.Add(root); Volumes[root.Id] = root;
+            if (Amis.TryGetValue(image, out var launched) && Snapshots.TryGetValue(launched.SnapshotId, out var from)) root.Data = (byte[])from.Data.Clone();
             if (image == ImageWithDataVolume)
             {
                 var data = new Vol { Id = "vol-d" + n.ToString("x16", CultureInfo.InvariantCulture), Size = 100, InstanceId = inst.Id, Device = "/dev/sdf", DeleteOnTermination = false };

@@ -54,7 +54,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
                         for (int t = 1; r.Get($"Tag.{t}.Key") is string k; t++) tags[k] = r.Get($"Tag.{t}.Value") ?? "";
                     }
                     return Ec2Response.Ok(Begin("CreateTagsResponse").Append("<return>true</return>").Append(End("CreateTagsResponse")).ToString());
-                default: return null;
+                default: return HandleExports(r);
             }
         }
 
