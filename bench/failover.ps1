@@ -21,9 +21,10 @@
       recovery points: 100 in 17.0 s = 354 per minute; one point 0.92 s; ideal ceil(100/4) x 0.92 = 23.1 s; ratio 0.74.
     Below 1 because a group is a pipeline (the concurrency gate is a semaphore, not waves: the ceil() of the critical path
     pads every group's last wave) and the single-workload peer pays a run's fixed costs alone. The per-group barrier is
-    therefore not the cost. What is: ~114 s of the 466 s pass before the run's parent is journaled (466.1 minus the last
-    group's 352.4 s), in the admission of the 500 copies under the agreement, which lists the agreement's datacenters
-    once PER WORKLOAD (a 100 ms call each) before reserving; listing once per run and reserving each workload in its own
+    therefore not the cost. What is: ~114 s of the 466 s pass outside the groups (466.1 minus the last group's 352.4 s,
+    both from this run; not timed step by step), by our reading of the code mostly before the run's parent is journaled,
+    in the admission of the 500 copies under the agreement, which lists the agreement's datacenters once PER WORKLOAD
+    (a 100 ms call each) before reserving; listing once per run and reserving each workload in its own
     transaction (the reservations of the run are counted by the transaction) would remove most of it. Not changed here
     (Core/Grid admission belongs to the placement work).
 #>

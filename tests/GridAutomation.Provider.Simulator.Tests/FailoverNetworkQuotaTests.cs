@@ -11,6 +11,7 @@ using GridAutomation.Core.Replication;
 using GridAutomation.Core.State;
 using Xunit;
 using static GridAutomation.Provider.Simulator.Tests.ReplicationTests;
+using static GridAutomation.Provider.Simulator.Tests.RecoveryPlanTests;
 
 namespace GridAutomation.Provider.Simulator.Tests
 {
@@ -22,15 +23,6 @@ namespace GridAutomation.Provider.Simulator.Tests
     [Collection("Engine")]
     public class FailoverNetworkQuotaTests
     {
-        private static async Task<List<GridWorkload>> ProtectAsync(GridEngine e, int n, CancellationToken ct)
-        {
-            var running = (await WorkloadsAsync(e, "prim", ct)).Where(w => w.State == WorkloadState.Running).Take(n).ToList();
-            Assert.Equal(n, running.Count);
-            foreach (var w in running)
-                await e.Replication.EnableAsync(w, new ReplicationRequest { DestinationDatacenter = "rec", RecoveryPointCount = 2 }, NullObserver.Instance, ct);
-            return running;
-        }
-
         [Theory, MemberData(nameof(GridAutomation.Core.Tests.Backends.All), MemberType = typeof(GridAutomation.Core.Tests.Backends))]
         public async Task TestNetwork_RefusedBeforeJournal_CopiesAttached_StopRemovesAll(string backend)
         {
