@@ -21,7 +21,7 @@ namespace GridAutomation.Providers.Simulator
     /// "poweredOn"), never as a side effect of a read. Every call first consults the seeded fault schedule and
     /// waits the simulated latency; faults are raised before anything is changed.
     /// </summary>
-    public sealed partial class SimulatorConnection : IGridConnection, IValidatesCreate
+    public sealed partial class SimulatorConnection : IGridConnection, IValidatesCreate, INetworkCatalog
     {
         private readonly SimulatorData _data;
         private readonly string _dc;
@@ -165,7 +165,7 @@ namespace GridAutomation.Providers.Simulator
                 where.Append(" AND state IN (").Append(string.Join(",", natives.Select((_, i) => "@st" + i))).Append(')');
                 for (int i = 0; i < natives.Count; i++) args.Add(("@st" + i, natives[i]));
             }
-            string sql = "SELECT " + SimulatorData.WorkloadColumns + " FROM sim_workloads WHERE " + where + " ORDER BY seq LIMIT @limit";
+            string sql = "SELECT " + SimulatorData.ReadColumns + " FROM sim_workloads WHERE " + where + " ORDER BY seq LIMIT @limit";
 
             // A store query reads several pages at once on PostgreSQL (each query is a round trip to another process;
             // SQLite's are in-process calls): up to 10,000 rows, handed out a page at a time.
@@ -273,6 +273,7 @@ namespace GridAutomation.Providers.Simulator
             g.Properties["OsType"] = image?.OsType;
             g.Properties["PricePerHour"] = size?.PricePerHour;
             g.Properties["IdempotencyKey"] = w.IdempotencyKey;
+            g.Properties["Network"] = w.Network;
             return g;
         }
 
@@ -356,6 +357,7 @@ namespace GridAutomation.Providers.Simulator
             string key = !string.IsNullOrEmpty(request.IdempotencyKey) ? request.IdempotencyKey : scope?.IdempotencyKey ?? "";
             if (string.IsNullOrEmpty(key)) throw GridException.InvalidRequest("A create needs an idempotency key.", "IdempotencyKeyMissing");
             var (cpu, mem, sizeName, image) = CheckCreate(request);
+            string network = CreateNetwork(request);
 
             await EnterAsync("CreateWorkload", cancellationToken).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
@@ -377,11 +379,11 @@ namespace GridAutomation.Providers.Simulator
                 {
                     Seq = seq, NativeId = id, Name = request.Name, Host = host, State = Provisioning, Consumes = powerOn, Cpu = cpu, MemoryMB = mem,
                     Size = sizeName, Image = image?.Name, Tags = SimulatorData.TagsJson(request.Tags), DiskGB = image?.SizeGB ?? BlankDiskGB,
-                    IdempotencyKey = key, CreatedMs = now, UpdatedMs = now,
+                    IdempotencyKey = key, CreatedMs = now, UpdatedMs = now, Network = network,
                 };
-                SimulatorData.Exec(c, "INSERT INTO sim_workloads(datacenter, " + SimulatorData.WorkloadColumns + ") VALUES(@dc,@seq,@id,@name,@host,@state,@cons,@cpu,@mem,@size,@image,@tags,@disk,@key,@t,@t)",
+                SimulatorData.Exec(c, "INSERT INTO sim_workloads(datacenter, " + SimulatorData.WorkloadColumns + ", network) VALUES(@dc,@seq,@id,@name,@host,@state,@cons,@cpu,@mem,@size,@image,@tags,@disk,@key,@t,@t,@net)",
                     ("@dc", _dc), ("@seq", seq), ("@id", id), ("@name", w.Name), ("@host", host), ("@state", Provisioning), ("@cons", powerOn ? 1 : 0),
-                    ("@cpu", cpu), ("@mem", mem), ("@size", sizeName), ("@image", image?.Name), ("@tags", w.Tags), ("@disk", w.DiskGB), ("@key", key), ("@t", now));
+                    ("@cpu", cpu), ("@mem", mem), ("@size", sizeName), ("@image", image?.Name), ("@tags", w.Tags), ("@disk", w.DiskGB), ("@key", key), ("@t", now), ("@net", network));
                 return (w, true);
             });
             if (created && request.Options.TryGetValue("ImportedDisk", out var imported)) ApplyImportedDisk(row, imported);
@@ -414,6 +416,7 @@ namespace GridAutomation.Providers.Simulator
                 image = FindImage(request.Image) ?? throw GridException.NotFound($"No image '{request.Image}' in simulated datacenter '{Datacenter.Name}'. Images: {string.Join(", ", Images.Select(i => i.Name))}.", "ImageNotFound", request.Image);
             if (request.TargetHost != null && !_hosts.ContainsKey(request.TargetHost)) throw HostNotFound(request.TargetHost);
             NameRules.ValidateTags(request.Tags, request.Name);
+            CreateNetwork(request);
             return (cpu, mem, sizeName, image);
         }
 

@@ -79,9 +79,13 @@ namespace GridAutomation.Providers.Simulator
               CREATE INDEX ix_sim_actions_workload ON sim_actions(datacenter, native_id, started_ticks);",
             // v3: the content hash of a workload's (virtual) disk, set when it was imported by a move; NULL = the disk's own
             @"ALTER TABLE sim_workloads ADD COLUMN disk_hash TEXT;",
+            // v4: the network a workload is attached to (create option Network, or the datacenter's first network); NULL = created before v4
+            @"ALTER TABLE sim_workloads ADD COLUMN network TEXT;",
         };
 
         internal const string WorkloadColumns = "seq, native_id, name, host, state, consumes, cpu, memory_mb, size, image, tags, disk_gb, idempotency_key, created_ms, updated_ms";
+        /// <summary>What ReadRow reads: the inserted columns and the network (v4).</summary>
+        internal const string ReadColumns = WorkloadColumns + ", network";
 
         public SimulatorData(IStateStore store) { Store = store; }
         public IStateStore Store { get; }
@@ -277,6 +281,7 @@ namespace GridAutomation.Providers.Simulator
             public string? IdempotencyKey;
             public long CreatedMs;
             public long UpdatedMs;
+            public string? Network;
         }
 
         public static WorkloadRow ReadRow(DbDataReader r)
@@ -287,6 +292,7 @@ namespace GridAutomation.Providers.Simulator
                 Size = r.IsDBNull(8) ? null : r.GetString(8), Image = r.IsDBNull(9) ? null : r.GetString(9),
                 Tags = r.IsDBNull(10) ? null : r.GetString(10), DiskGB = r.GetDouble(11),
                 IdempotencyKey = r.IsDBNull(12) ? null : r.GetString(12), CreatedMs = r.GetInt64(13), UpdatedMs = r.GetInt64(14),
+                Network = r.FieldCount > 15 && !r.IsDBNull(15) ? r.GetString(15) : null,
             };
 
         public static WorkloadRow? FindByNativeId(IStateSession c, string dc, string nativeId)
@@ -298,7 +304,7 @@ namespace GridAutomation.Providers.Simulator
         private static WorkloadRow? FindOne(IStateSession c, string where, string dc, string value)
         {
             using var cmd = c.Command("");
-            cmd.CommandText = "SELECT " + WorkloadColumns + " FROM sim_workloads WHERE " + where;
+            cmd.CommandText = "SELECT " + ReadColumns + " FROM sim_workloads WHERE " + where;
             cmd.Bind("@dc", dc);
             cmd.Bind("@v", value);
             using var r = cmd.ExecuteReader();

@@ -9,6 +9,8 @@
 #                               against 'virsh migrate --live')
 #   qemu-system-x86, qemu-utils software-emulated (TCG) guests for the real-guest tests
 #   util-linux                  unshare (one mount namespace per test daemon)
+#   iproute2                    ip: FailoverTestNetworkTests makes a bridge of its own (no uplink) for an isolated
+#                               bridge-mode libvirt network on daemon B, and deletes it after
 # libvirt-daemon-system is NOT installed: it would start the distro's system libvirtd. If it is present and its
 # daemon runs (pid file /run/libvirtd.pid), it is left alone: the test daemons use their own /run, /etc/libvirt and
 # /var (private bind mounts) and their own socket folders, so they do not conflict with it.
@@ -16,7 +18,7 @@
 # (libvirt-daemon-system would create it, but pulls in far more).
 set -euo pipefail
 
-pkgs=(libvirt0 libvirt-daemon-driver-qemu libvirt-daemon libvirt-clients qemu-system-x86 qemu-utils util-linux)
+pkgs=(libvirt0 libvirt-daemon-driver-qemu libvirt-daemon libvirt-clients qemu-system-x86 qemu-utils util-linux iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then missing+=("$p"); fi

@@ -28,7 +28,7 @@ namespace GridAutomation.Provider.Simulator.Tests
                 return l;
             });
 
-        private static async Task<List<GridWorkload>> ProtectAsync(GridEngine e, int n, CancellationToken ct)
+        internal static async Task<List<GridWorkload>> ProtectAsync(GridEngine e, int n, CancellationToken ct)
         {
             var running = (await WorkloadsAsync(e, "prim", ct)).Where(w => w.State == WorkloadState.Running).Take(n).ToList();
             Assert.Equal(n, running.Count);

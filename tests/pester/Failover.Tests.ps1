@@ -7,7 +7,7 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
     $script:dir = Initialize-GridTest -Name failover
     New-SimDatacenter -Name fo-a -Parameters @{ Hosts = 2 } | Out-Null
-    New-SimDatacenter -Name fo-b -Parameters @{ Hosts = 2 } | Out-Null
+    New-SimDatacenter -Name fo-b -Parameters @{ Hosts = 2; Networks = 'lan', 'isolated' } | Out-Null
     $create = Get-SimCreateArgs -Datacenter fo-a
     'fo-db', 'fo-web', 'fo-spare' | ForEach-Object { New-GridWorkload -Name $_ @create -Confirm:$false | Out-Null }
     Get-GridWorkload -Datacenter fo-a -Name fo-db, fo-web | Enable-GridReplication -DestinationDatacenter fo-b -Force
@@ -46,6 +46,24 @@ Describe 'Start-GridFailover' {
         Stop-GridFailover -Test -Force
         @(Get-GridWorkload -Datacenter fo-b).Count | Should -Be 0
         (Get-GridReplication -Name fo-db).State | Should -Be 'Protected'
+    }
+
+    It 'Test -TestNetwork: refused before the journal unless Test mode and a network of the destination; the copies run on it' {
+        $before = Get-OperationCount
+        { Start-GridFailover -Name fo-db -Mode Planned -TestNetwork isolated -Force -ErrorAction Stop } | Should -Throw -ErrorId 'TestNetworkNeedsTestMode,*'
+        { Start-GridFailover -Name fo-db -Mode Test -TestNetwork dmz -Force -ErrorAction Stop } | Should -Throw -ErrorId 'NetworkNotFound,*'
+        Get-OperationCount | Should -Be $before
+        @(Get-GridWorkload -Datacenter fo-b).Count | Should -Be 0
+        $r = @(Start-GridFailover -Name fo-db, fo-web -Mode Test -TestNetwork isolated -Force)
+        $r.Count | Should -Be 2
+        $r | ForEach-Object { $_.Status | Should -Be 'Running' }
+        $copies = @(Get-GridWorkload -Datacenter fo-b | Where-Object { $_.Tags['GridFailoverTest'] })
+        $copies.Count | Should -Be 2
+        $copies | ForEach-Object { $_.Properties['Network'] | Should -Be 'isolated' }
+        @(Get-GridWorkload -Datacenter fo-a -Name fo-db, fo-web | Where-Object State -eq 'Running').Count | Should -Be 2
+        Stop-GridFailover -Test -Force
+        @(Get-GridWorkload -Datacenter fo-b).Count | Should -Be 0
+        (Get-GridReplication -Name fo-db, fo-web).State | Sort-Object -Unique | Should -Be 'Protected'
     }
 
     It 'Planned: the source stops, the copy runs; the old primary is fenced; Complete, then -Reverse lifts the fence' {

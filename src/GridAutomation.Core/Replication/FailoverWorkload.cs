@@ -31,6 +31,34 @@ namespace GridAutomation.Core.Replication
             public GridRecoveryPoint Point = null!;
             public Admission? Admission;
             public int Group;
+            /// <summary>Test mode: the destination network of the copy (-TestNetwork), given to the create as its option "Network".</summary>
+            public string? TestNetwork;
+            /// <summary>Resume of an unplanned run: the admission refused this workload (it fails with this, the others go on).</summary>
+            public GridException? Refused;
+        }
+
+        /// <summary>
+        /// -TestNetwork, before anything is journaled: Test mode only (TestNetworkNeedsTestMode); every destination must
+        /// list its networks (INetworkCatalog, else TestNetworkUnsupported) and have this one (NetworkNotFound).
+        /// </summary>
+        private async Task CheckTestNetworkAsync(List<RunEntry> entries, FailoverMode mode, string? network, IEngineObserver observer, CancellationToken ct)
+        {
+            if (network == null) return;
+            if (string.IsNullOrWhiteSpace(network))
+                throw GridException.InvalidRequest("-TestNetwork is empty: give the name of a network of the destination datacenter.", "InvalidTestNetwork");
+            if (mode != FailoverMode.Test)
+                throw GridException.InvalidRequest($"-TestNetwork '{network}' is for -Mode Test only: a {mode} failover starts the replicas on the networks they were protected with.", "TestNetworkNeedsTestMode", network);
+            foreach (var dc in entries.Select(e => e.Item.DestinationDatacenter).Distinct(StringComparer.OrdinalIgnoreCase))
+            {
+                var conn = await _engine.GetConnectionAsync(dc, observer, ct).ConfigureAwait(false);
+                if (conn is not INetworkCatalog catalog)
+                    throw GridException.Unsupported($"Destination datacenter '{dc}' ({conn.Datacenter.Provider}) cannot name a network for its test copies: -TestNetwork is supported where the provider lists its networks (simulator, libvirt). Leave -TestNetwork out to use the replica's own network.", "TestNetworkUnsupported", dc);
+                var names = await _engine.Retry.ExecuteAsync(dc, t => catalog.GetNetworksAsync(t), conn.HandlesOwnRetries, ct).ConfigureAwait(false);
+                // the provider's own spelling (libvirt's names are case-sensitive), so the create names the network it listed
+                string? found = names.FirstOrDefault(n => string.Equals(n, network, StringComparison.Ordinal)) ?? names.FirstOrDefault(n => string.Equals(n, network, StringComparison.OrdinalIgnoreCase))
+                    ?? throw GridException.NotFound($"No network '{network}' in destination datacenter '{dc}'. Networks: {string.Join(", ", names)}.", "NetworkNotFound", network);
+                foreach (var e in entries.Where(x => string.Equals(x.Item.DestinationDatacenter, dc, StringComparison.OrdinalIgnoreCase))) e.TestNetwork = found;
+            }
         }
 
         private const string RetryStatus = "Retry";
@@ -192,6 +220,7 @@ namespace GridAutomation.Core.Replication
                         // the child's own key: a resumed create returns the copy the interrupted one made
                         PowerOn = false, AllowDuplicateName = true, IdempotencyKey = "failover:" + op.Id.ToString("N"),
                     };
+                    if (mode == FailoverMode.Test && e.TestNetwork != null) req.Options["Network"] = e.TestNetwork; // the test copy's isolated network
                     var made = await _engine.Retry.ExecuteAsync(dst.Datacenter.Name, t => dst.CreateWorkloadAsync(req, scope, t), dst.HandlesOwnRetries, ct).ConfigureAwait(false);
                     madeNative = made.NativeId;
                     scope.Checkpoint("done:create", madeNative);

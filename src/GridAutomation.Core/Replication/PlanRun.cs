@@ -32,21 +32,32 @@ namespace GridAutomation.Core.Replication
             public List<long> Points { get; set; } = new List<long>();
             public List<int> GroupOf { get; set; } = new List<int>();
             public List<GridRecoveryPlanGroup> Groups { get; set; } = new List<GridRecoveryPlanGroup>();
+            /// <summary>Test mode: the destination network the copies are attached to (-TestNetwork); null = the replica's own options.</summary>
+            public string? TestNetwork { get; set; }
         }
 
         /// <summary>Start-GridFailover -InputObject: validates all, then runs the workloads as one group (a child per workload of one parent).</summary>
-        public async Task<IReadOnlyList<GridFailoverResult>> FailoverAsync(IReadOnlyList<GridWorkload> workloads, FailoverMode mode, DateTimeOffset? pointTime,
+        public Task<IReadOnlyList<GridFailoverResult>> FailoverAsync(IReadOnlyList<GridWorkload> workloads, FailoverMode mode, DateTimeOffset? pointTime,
+            IEngineObserver observer, CancellationToken ct)
+            => FailoverAsync(workloads, mode, pointTime, null, observer, ct);
+
+        /// <summary>As above; <paramref name="testNetwork"/> (Test mode only): the destination network the copies are attached to.</summary>
+        public async Task<IReadOnlyList<GridFailoverResult>> FailoverAsync(IReadOnlyList<GridWorkload> workloads, FailoverMode mode, DateTimeOffset? pointTime, string? testNetwork,
             IEngineObserver observer, CancellationToken ct)
         {
             EnsureWritable();
             if (workloads.Count == 0) throw GridException.InvalidRequest("Give the protected workloads to fail over.", "NothingToFailOver");
-            var entries = await PrepareAsync(workloads.Select(w => (w, 0)).ToList(), mode, pointTime, observer, ct).ConfigureAwait(false);
-            var run = await StartRunAsync(null, new List<GridRecoveryPlanGroup> { new GridRecoveryPlanGroup { Number = 1, Workloads = { "*" } } }, entries, mode, observer, ct).ConfigureAwait(false);
+            var entries = await PrepareAsync(workloads.Select(w => (w, 0)).ToList(), mode, pointTime, testNetwork, observer, ct).ConfigureAwait(false);
+            var run = await StartRunAsync(null, new List<GridRecoveryPlanGroup> { new GridRecoveryPlanGroup { Number = 1, Workloads = { "*" } } }, entries, mode, testNetwork, observer, ct).ConfigureAwait(false);
             return run.Results.ToList();
         }
 
         /// <summary>Start-GridFailover -RecoveryPlan: the plan's groups in order (see the class).</summary>
-        public async Task<GridRecoveryPlanRun> RunPlanAsync(GridRecoveryPlan plan, FailoverMode mode, DateTimeOffset? pointTime, IEngineObserver observer, CancellationToken ct)
+        public Task<GridRecoveryPlanRun> RunPlanAsync(GridRecoveryPlan plan, FailoverMode mode, DateTimeOffset? pointTime, IEngineObserver observer, CancellationToken ct)
+            => RunPlanAsync(plan, mode, pointTime, null, observer, ct);
+
+        /// <summary>As above; <paramref name="testNetwork"/> (Test mode only): the destination network the copies are attached to.</summary>
+        public async Task<GridRecoveryPlanRun> RunPlanAsync(GridRecoveryPlan plan, FailoverMode mode, DateTimeOffset? pointTime, string? testNetwork, IEngineObserver observer, CancellationToken ct)
         {
             EnsureWritable();
             plan = RequirePlan(plan.Name); // as stored now, not as piped
@@ -57,8 +68,8 @@ namespace GridAutomation.Core.Replication
             var workloads = await ResolveWorkloadsAsync(groups.SelectMany(g => g).ToList(), mode, ct).ConfigureAwait(false);
             var given = new List<(GridWorkload, int)>();
             for (int k = 0; k < groups.Count; k++) foreach (var i in groups[k]) given.Add((workloads[i.SourceId], k));
-            var entries = await PrepareAsync(given, mode, pointTime, observer, ct).ConfigureAwait(false);
-            return await StartRunAsync(plan.Name, plan.Groups.ToList(), entries, mode, observer, ct).ConfigureAwait(false);
+            var entries = await PrepareAsync(given, mode, pointTime, testNetwork, observer, ct).ConfigureAwait(false);
+            return await StartRunAsync(plan.Name, plan.Groups.ToList(), entries, mode, testNetwork, observer, ct).ConfigureAwait(false);
         }
 
         /// <summary>The protected workloads as their providers list them (one listing per source datacenter); Unplanned falls back to what the item says when the source does not answer.</summary>
@@ -85,7 +96,8 @@ namespace GridAutomation.Core.Replication
         }
 
         /// <summary>Every refusal before journaling: given twice, not protected or not ready, a test running, no point, agreement room (reserved).</summary>
-        private async Task<List<RunEntry>> PrepareAsync(IReadOnlyList<(GridWorkload w, int group)> given, FailoverMode mode, DateTimeOffset? pointTime, IEngineObserver observer, CancellationToken ct)
+        private async Task<List<RunEntry>> PrepareAsync(IReadOnlyList<(GridWorkload w, int group)> given, FailoverMode mode, DateTimeOffset? pointTime, string? testNetwork,
+            IEngineObserver observer, CancellationToken ct)
         {
             var dup = given.GroupBy(x => x.w.Id, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
             if (dup != null) throw GridException.InvalidRequest($"'{dup.First().w.Name}' is given twice.", "WorkloadGivenTwice", dup.Key);
@@ -97,8 +109,9 @@ namespace GridAutomation.Core.Replication
                     throw GridException.Conflict($"'{w.Name}' is {item.State}: only a Protected workload fails over (Complete-GridFailover, Stop-GridFailover -Test or Enable-GridReplication -Reverse first).", "NotFailoverReady", w.Id);
                 if (mode == FailoverMode.Test && item.TestWorkloadIds.Count > 0)
                     throw GridException.Conflict($"'{w.Name}' has a test failover running: Stop-GridFailover -Test removes it first.", "TestFailoverRunning", w.Id);
-                entries.Add(new RunEntry { W = w, Item = item, Point = ChoosePoint(item, pointTime), Group = group });
+                entries.Add(new RunEntry { W = w, Item = item, Point = ChoosePoint(item, pointTime), Group = group, TestNetwork = testNetwork });
             }
+            await CheckTestNetworkAsync(entries, mode, testNetwork, observer, ct).ConfigureAwait(false);
             // a replica that runs counts against its owner's agreement in the destination: admitted (reserved) before journaling
             try
             {
@@ -109,11 +122,12 @@ namespace GridAutomation.Core.Replication
             return entries;
         }
 
-        private async Task<GridRecoveryPlanRun> StartRunAsync(string? planName, List<GridRecoveryPlanGroup> groups, List<RunEntry> entries, FailoverMode mode, IEngineObserver observer, CancellationToken ct)
+        private async Task<GridRecoveryPlanRun> StartRunAsync(string? planName, List<GridRecoveryPlanGroup> groups, List<RunEntry> entries, FailoverMode mode, string? testNetwork,
+            IEngineObserver observer, CancellationToken ct)
         {
             var record = new RunRecord
             {
-                Mode = mode.ToString(), Plan = planName, Groups = groups,
+                Mode = mode.ToString(), Plan = planName, Groups = groups, TestNetwork = entries[0].TestNetwork ?? testNetwork,
                 Items = entries.Select(e => e.Item.Id).ToList(), Points = entries.Select(e => e.Point.Sequence).ToList(), GroupOf = entries.Select(e => e.Group).ToList(),
             };
             GridOperation parent;
@@ -157,8 +171,9 @@ namespace GridAutomation.Core.Replication
                     var points = GetPoints(items[k]);
                     var p = points.FirstOrDefault(x => x.Sequence == record.Points[k]) ?? points.LastOrDefault()
                         ?? throw GridException.NotFound($"'{items[k].Name}' has no recovery point any more.", "RecoveryPointNotFound", items[k].SourceId);
-                    entries.Add(new RunEntry { W = workloads[items[k].SourceId], Item = items[k], Point = p, Group = record.GroupOf[k] });
+                    entries.Add(new RunEntry { W = workloads[items[k].SourceId], Item = items[k], Point = p, Group = record.GroupOf[k], TestNetwork = record.TestNetwork });
                 }
+                await ReadmitAsync(parent, entries, mode, observer, ct).ConfigureAwait(false);
                 if (wasWaiting && parent.Checkpoints.TryGetValue("waiting", out var g)) ParentCheckpoint(parent.Id, "done:manual:" + g, DateTimeOffset.UtcNow.ToString("o"));
                 var fresh = _engine.Journal.Get(parent.Id)!;
                 await RunGroupsAsync(fresh, record, entries, mode, true, observer, ct).ConfigureAwait(false);
@@ -169,6 +184,40 @@ namespace GridAutomation.Core.Replication
                 throw;
             }
             return _engine.Journal.Get(parent.Id)!;
+        }
+
+        /// <summary>
+        /// Resume: the workloads whose failover never began (no FailoverWorkload child) are admitted again, as the first
+        /// run admitted them (the agreement and its quota, check and reservation in one store transaction): a paused or
+        /// interrupted run held no reservation meanwhile, and another placement may have taken the room. Unplanned goes on
+        /// past a refusal (that workload fails with the refusal's id); Test and Planned refuse the whole resume before
+        /// anything acts: the parent fails with the refusal's id, the workloads already failed over stay where they run
+        /// (fenced), the others are Protected again.
+        /// </summary>
+        private async Task ReadmitAsync(GridOperation parent, List<RunEntry> entries, FailoverMode mode, IEngineObserver observer, CancellationToken ct)
+        {
+            var begun = new HashSet<string>(_engine.Journal.List(new OperationFilter { ParentId = parent.Id, IncludeChildren = true })
+                .Where(c => string.Equals(c.Kind, FailoverChildKind, StringComparison.OrdinalIgnoreCase)).Select(c => c.Target ?? ""), StringComparer.OrdinalIgnoreCase);
+            GridException? refused = null;
+            try
+            {
+                foreach (var e in entries.Where(x => !begun.Contains(x.W.Id)))
+                {
+                    try { e.Admission = await _engine.AdmitMoveAsync(_engine.GetDatacenter(e.Item.DestinationDatacenter), e.W, null, null, observer, ct).ConfigureAwait(false); }
+                    catch (GridException g) when ((g.Kind is GridErrorKind.ResourceUnavailable or GridErrorKind.PermissionDenied) && mode == FailoverMode.Unplanned) { e.Refused = g; }
+                    catch (GridException g) when (g.Kind is GridErrorKind.ResourceUnavailable or GridErrorKind.PermissionDenied) { refused = g; break; }
+                }
+            }
+            catch (Exception) { foreach (var e in entries) e.Admission?.Failed(); throw; }
+            if (refused == null) return;
+            foreach (var e in entries) e.Admission?.Failed();
+            if (mode != FailoverMode.Test)
+                foreach (var e in entries)
+                    if (Find(e.Item.SourceId) is GridReplication i && i.State == ReplicationState.FailingOver) SetState(i, ReplicationState.Protected);
+            int notBegun = entries.Count(x => !begun.Contains(x.W.Id));
+            _engine.Journal.Fail(parent.Id, refused.ErrorId, $"Resume refused: {refused.Message} Nothing was resumed: the {entries.Count - notBegun} workload(s) whose failover had begun keep their state, the {notBegun} not begun are Protected again"
+                + (mode == FailoverMode.Planned ? " (a source this run stopped stays stopped and is not fenced: Start-GridWorkload starts it again)." : "."));
+            throw refused;
         }
 
         private async Task<GridRecoveryPlanRun> RunGroupsAsync(GridOperation parent, RunRecord record, List<RunEntry> entries, FailoverMode mode, bool resume,
@@ -231,6 +280,7 @@ namespace GridAutomation.Core.Replication
                         {
                             var prev = Prev(FailoverChildKind, e);
                             if (prev?.State == OperationState.Succeeded) { lock (results) results[e] = FromChild(prev, e.W, mode); e.Admission?.Succeeded(); return; }
+                            if (e.Refused != null) { lock (results) results[e] = new GridFailoverResult { Name = e.W.Name, SourceId = e.W.Id, Mode = mode, Status = "Failed", ErrorId = e.Refused.ErrorId, Error = e.Refused.Message }; return; }
                             if (Volatile.Read(ref stop)) { lock (results) results[e] = new GridFailoverResult { Name = e.W.Name, SourceId = e.W.Id, Mode = mode, Status = "NotStarted" }; return; }
                             var r = await FailOneWithRetryAsync(parent.Id, e, mode, started, prev?.State == OperationState.Interrupted ? prev : null, observer, ct).ConfigureAwait(false);
                             lock (results) results[e] = r;

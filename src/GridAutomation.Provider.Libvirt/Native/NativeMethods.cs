@@ -126,6 +126,9 @@ namespace GridAutomation.Providers.Libvirt.Native
         [DllImport(Lib)] public static extern int virConnectGetLibVersion(ConnectHandle conn, out CULong libVer);
         [DllImport(Lib)] public static extern int virNodeGetInfo(ConnectHandle conn, out VirNodeInfo info);
         [DllImport(Lib)] public static extern int virConnectListAllDomains(ConnectHandle conn, out IntPtr domains, uint flags); // array + each domain owned by caller
+        [DllImport(Lib)] public static extern int virConnectListAllNetworks(ConnectHandle conn, out IntPtr nets, uint flags); // array + each network owned by caller
+        [DllImport(Lib)] public static extern IntPtr virNetworkGetName(IntPtr net);                    // owned by the network
+        [DllImport(Lib)] public static extern int virNetworkFree(IntPtr net);
 
         // ---- domains
         [DllImport(Lib)] public static extern int virDomainFree(IntPtr dom);

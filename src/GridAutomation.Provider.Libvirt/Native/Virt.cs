@@ -254,6 +254,25 @@ namespace GridAutomation.Providers.Libvirt.Native
             return list;
         }
 
+        /// <summary>The names of the connection's networks (active or not).</summary>
+        public static List<string> ListNetworkNames(ConnectHandle c)
+        {
+            int n = NativeMethods.virConnectListAllNetworks(c, out IntPtr arr, 0);
+            if (n < 0) throw Fail("virConnectListAllNetworks");
+            var names = new List<string>(n);
+            try
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    IntPtr net = Marshal.ReadIntPtr(arr, i * IntPtr.Size);
+                    try { if (PeekString(NativeMethods.virNetworkGetName(net)) is string name) names.Add(name); }
+                    finally { NativeMethods.virNetworkFree(net); }
+                }
+            }
+            finally { NativeMemory.Free((void*)arr); }
+            return names;
+        }
+
         /// <summary>The domain, or null when it does not exist.</summary>
         public static DomainHandle? LookupByUuid(ConnectHandle c, string uuid)
         {

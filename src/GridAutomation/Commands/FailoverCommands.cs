@@ -43,6 +43,13 @@ namespace GridAutomation.Commands
         [Parameter] [ValidateNotNullOrEmpty]
         public string RecoveryPoint { get; set; } = "Latest";
 
+        /// <summary>
+        /// -Mode Test only: the destination network the test copies are attached to (isolated from production). The
+        /// destination provider must list its networks (simulator, libvirt); refused before anything is journaled otherwise.
+        /// </summary>
+        [Parameter] [ValidateNotNullOrEmpty]
+        public string? TestNetwork { get; set; }
+
         protected override void BeginProcessing()
         {
             base.BeginProcessing();
@@ -84,14 +91,14 @@ namespace GridAutomation.Commands
             }
             string what = Mode switch
             {
-                FailoverMode.Test => "Test failover (copies start beside the running primaries)",
+                FailoverMode.Test => "Test failover (copies start beside the running primaries" + (TestNetwork != null ? ", on network " + TestNetwork : "") + ")",
                 FailoverMode.Planned => "Planned failover (the sources are stopped, then started at the destination)",
                 _ => "Unplanned failover (the sources are not asked; the old primaries are fenced)",
             };
             foreach (var plan in _plans)
             {
                 if (!Approve($"recovery plan {plan.Name}", what)) continue;
-                if (!TryRun(ct => Engine.Replication.RunPlanAsync(plan, Mode, at, Observer, ct), plan.Name, out var run)) continue;
+                if (!TryRun(ct => Engine.Replication.RunPlanAsync(plan, Mode, at, TestNetwork, Observer, ct), plan.Name, out var run)) continue;
                 foreach (var r in run.Results.Where(r => r.ErrorId != null))
                     WriteError(ErrorMapping.Create(r.ErrorId!, ErrorCategory.OperationStopped, $"Recovery plan '{plan.Name}', '{r.Name}': {r.Error}", r.SourceId, GridErrorKind.Conflict));
                 if (run.State == "Waiting")
@@ -101,7 +108,7 @@ namespace GridAutomation.Commands
             if (_targets.Count == 0) return;
             var approved = _targets.Where(w => Approve($"{w.Name} ({w.Id})", what)).ToList();
             if (approved.Count == 0) return;
-            if (!TryRun(ct => Engine.Replication.FailoverAsync(approved, Mode, at, Observer, ct), null, out var results)) return;
+            if (!TryRun(ct => Engine.Replication.FailoverAsync(approved, Mode, at, TestNetwork, Observer, ct), null, out var results)) return;
             foreach (var r in results)
             {
                 if (r.ErrorId != null)
