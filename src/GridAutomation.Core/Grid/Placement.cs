@@ -91,7 +91,9 @@ namespace GridAutomation.Core.Grid
             var reservations = Ready() ? Store.Read(s => GridData.LiveReservations(s, dcs.Select(d => d.Name))) : new List<GridData.Reservation>();
             var needed = WorkloadsNeeded(request, dcs, agreements, reservations, now);
             var tStore = phase.Elapsed; phase.Restart();
-            var views = await Task.WhenAll(dcs.Select(d => ViewAsync(d, needed.Contains(d.Name), observer, ct))).ConfigureAwait(false);
+            // Each datacenter on its own task: a provider that answers synchronously (the simulator reads the store
+            // in-process) would otherwise be listed one datacenter after the other.
+            var views = await Task.WhenAll(dcs.Select(d => Task.Run(() => ViewAsync(d, needed.Contains(d.Name), observer, ct), ct))).ConfigureAwait(false);
             var tList = phase.Elapsed; phase.Restart();
             var plan = new PlacementPlan { Request = request };
             var pl = new Planner { Views = views, Request = request, Requirement = requirement, Agreements = agreements, Now = now };
