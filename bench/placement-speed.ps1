@@ -43,6 +43,11 @@
       empty pool, 10,000 workloads        0.819 s (38.7x)         -> 0.556 s (30.4x)          - MET (goal < 2 s)
       2,500 in each dc, one workload      412.5 ms (3,256x)       -> 132.2 / 74.4 ms (1,532x / 715x) - NOT MET
       2,500 in each dc, 10,000 workloads  1.559 s (53.3x)         -> 1.184 / 1.053 s (38.0x / 37.7x) - MET
+    Again 08:54 UTC on an idle machine (load < 1), same swap:
+      empty pool, one workload            24.6 ms (193x peer)     -> 13.1 ms (149x peer)      - MET
+      empty pool, 10,000 workloads        0.247 s (23.2x)         -> 0.266 s (30.2x)          - MET
+      2,500 in each dc, one workload      156.1 ms (824x)         -> 44.9 ms (418x)           - MET (goal < 50 ms)
+      2,500 in each dc, 10,000 workloads  0.706 s (74.0x)         -> 0.449 s (36.1x)          - MET
     With workloads on the hosts, what is left of the single plan is the simulator's host listing: its allocation query
     (below) reads every consuming workload of the datacenter.
     The simulator's host listing does per host one row read, one dictionary look-up of its allocation (one GROUP BY
