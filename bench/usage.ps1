@@ -47,6 +47,10 @@
       nothing changed: 1.994 / 2.574 / 1.814 s vs listing 2.177 / 1.575 / 1.230 s (0.92x / 1.63x / 1.47x per run);
         medians 1.994 s / 1.575 s = 1.27x - MET (goal <= 1.5x): the 16-row statements re-measured (was 1.25x at 200).
       after 19 outside changes: 1.993 s, 1.27x the listing.
+    Again 08:55 UTC on an idle machine (load ~1), part 2 only: first Update-GridUsage over 100,000: 4.5 s; nothing
+      changed 2.346 / 1.693 / 1.870 s vs listing 1.928 / 1.595 / 1.420 s, medians 1.870 / 1.595 s = 1.17x - MET;
+      after 19 outside changes 1.14x. First observation of 20,000 with main's core and this one swapped in the same
+      minute (writes phase of -Verbose): 2,751 ms -> 993 ms.
     PostgreSQL: the script opens the SQLite file itself to seed, so it measures SQLite only.
 
 .DESCRIPTION
