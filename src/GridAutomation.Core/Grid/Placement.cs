@@ -39,7 +39,6 @@ namespace GridAutomation.Core.Grid
             public double FreeCpu = double.PositiveInfinity, FreeMemMB = double.PositiveInfinity, TotalCpu, TotalMemMB;
             public bool Known => Host != null && Host.CpuCores.HasValue && Host.MemoryMB.HasValue;
             public int ViewIndex;
-            public HashSet<string> SeenKeys = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             private string? _label;
             public string Label => _label ??= View.Dc.Name + "/" + (Host?.Name ?? "-");
         }
@@ -73,6 +72,7 @@ namespace GridAutomation.Core.Grid
             var dupe = request.Workloads.GroupBy(w => w.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
             if (dupe != null) throw GridException.Conflict($"'{dupe.Key}' is named twice in this request: one workload is created per name.", "WorkloadNameExists", dupe.Key);
 
+            var phase = System.Diagnostics.Stopwatch.StartNew();
             IReadOnlyList<GridDatacenter> dcs;
             PlacementPolicy policy = request.Policy ?? PlacementPolicy.Pack;
             if (request.Pool != null)
@@ -84,10 +84,19 @@ namespace GridAutomation.Core.Grid
             else dcs = _engine.GetDatacenters(request.Datacenters);
             if (dcs.Count == 0) throw GridException.NotFound("The pool names no registered datacenter now (its patterns match none).", "PoolEmpty", request.Pool);
 
-            var views = await Task.WhenAll(dcs.Select(d => ViewAsync(d, observer, ct))).ConfigureAwait(false);
+            // The workloads of a datacenter are listed only where a filter reads them (WorkloadsNeeded): listing every
+            // workload of a pool on every call was most of the time of a one-workload plan.
+            var agreements = GetAgreements();
+            var now = DateTimeOffset.UtcNow;
             var reservations = Ready() ? Store.Read(s => GridData.LiveReservations(s, dcs.Select(d => d.Name))) : new List<GridData.Reservation>();
+            var needed = WorkloadsNeeded(request, dcs, agreements, reservations, now);
+            var tStore = phase.Elapsed; phase.Restart();
+            // Each datacenter on its own task: a provider that answers synchronously (the simulator reads the store
+            // in-process) would otherwise be listed one datacenter after the other.
+            var views = await Task.WhenAll(dcs.Select(d => Task.Run(() => ViewAsync(d, needed.Contains(d.Name), observer, ct), ct))).ConfigureAwait(false);
+            var tList = phase.Elapsed; phase.Restart();
             var plan = new PlacementPlan { Request = request };
-            var pl = new Planner { Views = views, Request = request, Requirement = requirement, Agreements = GetAgreements(), Now = DateTimeOffset.UtcNow };
+            var pl = new Planner { Views = views, Request = request, Requirement = requirement, Agreements = agreements, Now = now };
             pl.Prepare();
             var cands = new List<Cand>();
             pl.ViewStart = new int[views.Length]; pl.ViewEnd = new int[views.Length];
@@ -101,15 +110,21 @@ namespace GridAutomation.Core.Grid
 
             // Pending reservations (creates of other commands not yet listed) take capacity; the plan remembers which it saw.
             var listedKeys = new HashSet<string>(views.SelectMany(v => v.Workloads).Where(w => w.State != WorkloadState.Deleted).Select(w => GridData.Key(w.Datacenter, w.Name)), StringComparer.OrdinalIgnoreCase);
-            var byHost = reservations.ToLookup(r => r.Datacenter + "/" + (r.Host ?? "-"), StringComparer.OrdinalIgnoreCase);
-            foreach (var c in pl.Cands)
+            // Only hosts with reservations are looked at (and remembered in plan.Seen; a host missing there saw none).
+            if (reservations.Count > 0)
             {
-                foreach (var r in byHost[c.Label])
+                var byHost = reservations.ToLookup(r => r.Datacenter + "/" + (r.Host ?? "-"), StringComparer.OrdinalIgnoreCase);
+                foreach (var c in pl.Cands)
                 {
-                    c.SeenKeys.Add(r.Key);
-                    if (!listedKeys.Contains(r.Key) && c.Known) { c.FreeCpu -= r.Cpu; c.FreeMemMB -= r.MemoryMB; }
+                    if (!byHost.Contains(c.Label)) continue;
+                    var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+                    foreach (var r in byHost[c.Label])
+                    {
+                        seen.Add(r.Key);
+                        if (!listedKeys.Contains(r.Key) && c.Known) { c.FreeCpu -= r.Cpu; c.FreeMemMB -= r.MemoryMB; }
+                    }
+                    plan.Seen[c.Label] = seen;
                 }
-                plan.Seen[c.Label] = c.SeenKeys;
             }
 
             // Quota use per agreement before this plan: listed capacity-holding workloads in the covered datacenters + pending reservations.
@@ -144,6 +159,7 @@ namespace GridAutomation.Core.Grid
             }
             pl.Initial = st.Clone();
             pl.Index(st);
+            var tIndex = phase.Elapsed; phase.Restart();
 
             var results = new Dictionary<WorkloadSpec, GridPlacement>();
             int unavailable = views.Count(v => v.Error != null);
@@ -227,10 +243,40 @@ namespace GridAutomation.Core.Grid
                 results[spec] = p;
             }
             plan.Placements = request.Workloads.Select(w => results[w]).ToList();
+            observer.Verbose(FormattableString.Invariant(
+                $"Placement timings: pool, agreements and reservations {tStore.TotalMilliseconds:0} ms, listing {views.Length} datacenters ({needed.Count} with their workloads) {tList.TotalMilliseconds:0} ms, candidates {pl.Cands.Length} {tIndex.TotalMilliseconds:0} ms, planning {request.Workloads.Count} workloads {phase.Elapsed.TotalMilliseconds:0} ms."));
             return plan;
         }
 
-        private async Task<DcView> ViewAsync(GridDatacenter dc, IEngineObserver observer, CancellationToken ct)
+        /// <summary>
+        /// The datacenters whose workloads the planner must read, by name: every one for anti-affinity (the group's
+        /// members); those an agreement with quotas covers when a workload of the request is its consumer there (the
+        /// quota counts the consumer's workloads over every datacenter the agreement covers); and those with pending
+        /// reservations (a reservation whose workload is already listed is not subtracted twice). Every other
+        /// datacenter's capacity comes from its host listing alone, which already counts what its workloads hold.
+        /// </summary>
+        internal static HashSet<string> WorkloadsNeeded(PlacementRequest request, IReadOnlyList<GridDatacenter> dcs, IReadOnlyList<GridAgreement> agreements,
+            IReadOnlyList<GridData.Reservation> reservations, DateTimeOffset now)
+        {
+            var needed = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            if (request.AntiAffinity != null) { foreach (var d in dcs) needed.Add(d.Name); return needed; }
+            foreach (var r in reservations) needed.Add(r.Datacenter);
+            var owners = request.Workloads.Select(w => w.Owner).Where(o => !string.IsNullOrEmpty(o)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+            var counted = new List<GridAgreement>();
+            foreach (var d in dcs)
+                foreach (var o in owners)
+                {
+                    if (string.Equals(o, d.Owner, StringComparison.OrdinalIgnoreCase)) continue;
+                    var a = Choose(agreements, d.Owner, o, d.Name, now);
+                    if (a != null && (a.MaxCpu.HasValue || a.MaxMemoryGB.HasValue || a.MaxWorkloads.HasValue)) counted.Add(a);
+                }
+            foreach (var d in dcs)
+                if (counted.Any(a => string.Equals(d.Owner, a.Owner, StringComparison.OrdinalIgnoreCase) && Wildcard.IsMatch(d.Name, a.Datacenter)))
+                    needed.Add(d.Name);
+            return needed;
+        }
+
+        private async Task<DcView> ViewAsync(GridDatacenter dc, bool listWorkloads, IEngineObserver observer, CancellationToken ct)
         {
             var v = new DcView { Dc = dc };
             try
@@ -243,7 +289,7 @@ namespace GridAutomation.Core.Grid
                 var conn = await _engine.GetConnectionAsync(dc.Name, observer, ct).ConfigureAwait(false);
                 var hosts = await _engine.Retry.ExecuteAsync(dc.Name, conn.ListHostsAsync, conn.HandlesOwnRetries, ct).ConfigureAwait(false);
                 v.Sizes = await _engine.Retry.ExecuteAsync(dc.Name, conn.ListSizesAsync, conn.HandlesOwnRetries, ct).ConfigureAwait(false);
-                v.Workloads = await _engine.ListDatacenterWorkloadsAsync(dc, observer, ct).ConfigureAwait(false);
+                if (listWorkloads) v.Workloads = await _engine.ListDatacenterWorkloadsAsync(dc, observer, ct).ConfigureAwait(false);
                 var known = hosts.Where(h => h.CpuCores.HasValue && h.MemoryMB.HasValue).ToList();
                 foreach (var h in known)
                 {

@@ -19,9 +19,10 @@ namespace GridAutomation.Core.Ledger
         /// <summary>Rows per multi-row statement on PostgreSQL (one round trip each; 22 parameters per opened row, far below its 65,535).</summary>
         internal const int BatchRows = 200;
         /// <summary>
-        /// Rows per statement on SQLite: in-process, so no round trips to save, and binding a parameter looks its name up
-        /// linearly (a statement of n parameters costs n²): 200 rows (4,400 parameters) made opening 100,000 intervals take
-        /// minutes. A few rows per statement keep the statement count down without that cost.
+        /// Rows per statement on SQLite for closes, roll-ups and reads by id: in-process, so no round trips to save, and
+        /// binding a parameter looks its name up linearly (a statement of n parameters costs n²): 200 rows (4,400
+        /// parameters) made opening 100,000 intervals take minutes. Opens, the bulk of a first observation, go as one
+        /// JSON parameter per <see cref="SqliteJsonRows"/> rows instead (OpenMany).
         /// </summary>
         internal const int SqliteBatchRows = 16;
 
@@ -86,6 +87,7 @@ namespace GridAutomation.Core.Ledger
                 IReadOnlyList<GridRateCard>? cards = null;
                 IAgreementPrices? agreements = null;
                 var opens = new List<PendingOpen>();
+                var prices = new Dictionary<(string, int, long, decimal?), (decimal?, string?, string?)>();
                 foreach (var (w, key) in changed)
                 {
                     double runBefore = 0;
@@ -102,7 +104,12 @@ namespace GridAutomation.Core.Ledger
                     cards ??= LoadRateCards(s);
                     agreements ??= Agreements.In(s);
                     decimal? list = ListPrice(w);
-                    var (price, priceSource, currency) = ResolvePrice(datacenter.Name, datacenter.Owner, w.Owner, w.CpuCount ?? 0, w.MemoryMB ?? 0, list, time, cards, agreements);
+                    // The price depends only on the owner, the shape and the list price here (one datacenter, one time):
+                    // resolved once per distinct combination, not once per workload.
+                    var priceKey = (w.Owner ?? "", w.CpuCount ?? 0, w.MemoryMB ?? 0, list);
+                    if (!prices.TryGetValue(priceKey, out var resolved))
+                        prices[priceKey] = resolved = ResolvePrice(datacenter.Name, datacenter.Owner, w.Owner, w.CpuCount ?? 0, w.MemoryMB ?? 0, list, time, cards, agreements);
+                    var (price, priceSource, currency) = resolved;
                     opens.Add(new PendingOpen(w, runBefore, list, price, priceSource, currency));
                 }
                 foreach (var k in vanished)
@@ -111,6 +118,12 @@ namespace GridAutomation.Core.Ledger
                     result.Closed++;
                     if (estimated) result.Estimated++;
                 }
+                // In key order: the rows go into three indexes keyed by workload id (ux_usage_open, ix_usage_workload,
+                // ix_usage_open_keys), and provider ids are often random (UUIDs). Inserted in listing order, every row
+                // touched another page of each index, and once those indexes outgrew SQLite's page cache (2 MB) every
+                // insert re-read and re-spilled pages: ~0.6 ms per opened interval at 20,000, ~5 ms at 100,000. In key
+                // order each index fills its pages one after another.
+                opens.Sort((a, b) => string.CompareOrdinal(a.Workload.Id, b.Workload.Id));
                 result.Opened = OpenMany(s, datacenter, rule, opens, t, source, operationId);
                 timings.Writes = sw.Elapsed;
                 return 0;
@@ -195,7 +208,8 @@ namespace GridAutomation.Core.Ledger
         {
             var closed = new HashSet<long>();
             var byId = new Dictionary<long, UsageInterval>();
-            foreach (var chunk in Chunks(intervals.ToList(), RowsPerStatement(s)))
+            // In id order (the order they were opened in, so also near key order): the pages they leave are neighbours.
+            foreach (var chunk in Chunks(intervals.OrderBy(i => i.Id).ToList(), RowsPerStatement(s)))
             {
                 var sql = new StringBuilder("WITH v(id, e, d, b) AS (VALUES ");
                 for (int k = 0; k < chunk.Count; k++) sql.Append(k == 0 ? "" : ", ").Append($"(@i{k}, @e{k}, @d{k}, @b{k})");
@@ -226,20 +240,56 @@ namespace GridAutomation.Core.Ledger
             return closed;
         }
 
-        /// <summary>Opens the next intervals, <see cref="BatchRows"/> per INSERT; a workload that already has an open row (a concurrent observer) is skipped. Returns how many opened.</summary>
+        private const string OpenColumns = @"INSERT INTO usage_intervals(workload_id, workload_name, datacenter, provider, state, native_state, start_time, end_time,
+                    cpu, memory_mb, size, datacenter_owner, workload_owner, billed, billing_rule, run_before_s, list_price_per_hour, price_per_hour,
+                    price_source, currency, estimated, source, operation_id) ";
+        // ON CONFLICT: a concurrent observer already opened this workload's interval; the change is recorded once.
+        private const string OpenConflict = " ON CONFLICT (workload_id) WHERE end_time IS NULL DO NOTHING RETURNING id";
+
+        /// <summary>PostgreSQL: rows of parameters (one round trip per <see cref="BatchRows"/> rows).</summary>
+        private static string OpenSql(int rows)
+        {
+            var sql = new StringBuilder(OpenColumns).Append("VALUES ");
+            for (int k = 0; k < rows; k++)
+                sql.Append(k == 0 ? "" : ", ").Append($"(@w{k}, @n{k}, @dc, @p, @st{k}, @ns{k}, @t, NULL, @cpu{k}, @mem{k}, @size{k}, @dco, @wo{k}, @b{k}, @rule, @rb{k}, @lp{k}, @pp{k}, @ps{k}, @cur{k}, 0, @src, @op)");
+            return sql.Append(OpenConflict).ToString();
+        }
+
+        /// <summary>
+        /// SQLite: the rows as one JSON array parameter, read by json_each. Every per-row parameter of a multi-row
+        /// statement is a prepare-time and bind-time cost in SQLite (a name look-up linear in the statement's
+        /// parameters, so a statement of n rows costs n²), and a statement per row costs a prepare and a bind per row;
+        /// one text parameter per <see cref="SqliteJsonRows"/> rows costs neither.
+        /// </summary>
+        private const string OpenSqliteJson = OpenColumns + @"SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), @dc, @p,
+                    json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), @t, NULL, json_extract(j.value, '$[4]'), json_extract(j.value, '$[5]'),
+                    json_extract(j.value, '$[6]'), @dco, json_extract(j.value, '$[7]'), json_extract(j.value, '$[8]'), @rule, json_extract(j.value, '$[9]'),
+                    json_extract(j.value, '$[10]'), json_extract(j.value, '$[11]'), json_extract(j.value, '$[12]'), json_extract(j.value, '$[13]'), 0, @src, @op
+                FROM json_each(@rows) AS j WHERE true" + OpenConflict;
+
+        /// <summary>Rows per SQLite statement of opens (one JSON parameter each).</summary>
+        internal const int SqliteJsonRows = 2000;
+
+        /// <summary>Opens the next intervals in batches; a workload that already has an open row (a concurrent observer) is skipped. Returns how many opened.</summary>
         private static int OpenMany(IStateSession s, GridDatacenter dc, BillingRule rule, IReadOnlyList<PendingOpen> opens, string t, string source, string? operationId)
         {
             int opened = 0;
-            foreach (var chunk in Chunks(opens, RowsPerStatement(s)))
+            if (s.Backend == StateBackend.Sqlite)
             {
-                var sql = new StringBuilder(@"INSERT INTO usage_intervals(workload_id, workload_name, datacenter, provider, state, native_state, start_time, end_time,
-                    cpu, memory_mb, size, datacenter_owner, workload_owner, billed, billing_rule, run_before_s, list_price_per_hour, price_per_hour,
-                    price_source, currency, estimated, source, operation_id) VALUES ");
-                for (int k = 0; k < chunk.Count; k++)
-                    sql.Append(k == 0 ? "" : ", ").Append($"(@w{k}, @n{k}, @dc, @p, @st{k}, @ns{k}, @t, NULL, @cpu{k}, @mem{k}, @size{k}, @dco, @wo{k}, @b{k}, @rule, @rb{k}, @lp{k}, @pp{k}, @ps{k}, @cur{k}, 0, @src, @op)");
-                // ON CONFLICT: a concurrent observer already opened this workload's interval; the change is recorded once.
-                sql.Append(" ON CONFLICT (workload_id) WHERE end_time IS NULL DO NOTHING RETURNING id");
-                using var cmd = s.Command(sql.ToString());
+                using var cmd = s.Command(OpenSqliteJson);
+                cmd.Bind("@dc", dc.Name).Bind("@p", dc.Provider).Bind("@t", t).Bind("@dco", dc.Owner).Bind("@rule", rule.Name).Bind("@src", source).Bind("@op", operationId).Bind("@rows", null);
+                var rowsParam = cmd.Parameters[cmd.Parameters.Count - 1];
+                foreach (var chunk in Chunks(opens, SqliteJsonRows))
+                {
+                    rowsParam.Value = OpenRowsJson(chunk, rule);
+                    using var r = cmd.ExecuteReader();
+                    while (r.Read()) opened++;
+                }
+                return opened;
+            }
+            foreach (var chunk in Chunks(opens, BatchRows))
+            {
+                using var cmd = s.Command(OpenSql(chunk.Count));
                 cmd.Bind("@dc", dc.Name).Bind("@p", dc.Provider).Bind("@t", t).Bind("@dco", dc.Owner).Bind("@rule", rule.Name).Bind("@src", source).Bind("@op", operationId);
                 for (int k = 0; k < chunk.Count; k++)
                 {
@@ -254,6 +304,37 @@ namespace GridAutomation.Core.Ledger
                 while (r.Read()) opened++;
             }
             return opened;
+        }
+
+        /// <summary>
+        /// One array per row, in the order of <see cref="OpenSqliteJson"/>'s columns. Prices are written as strings (as
+        /// a bound decimal is: exact, then stored by the column's NUMERIC affinity), numbers as numbers.
+        /// </summary>
+        private static string OpenRowsJson(List<PendingOpen> rows, BillingRule rule)
+        {
+            using var buffer = new System.IO.MemoryStream();
+            using (var j = new System.Text.Json.Utf8JsonWriter(buffer))
+            {
+                j.WriteStartArray();
+                foreach (var o in rows)
+                {
+                    var w = o.Workload;
+                    j.WriteStartArray();
+                    j.WriteStringValue(w.Id); Str(j, w.Name); j.WriteStringValue(StateName(w.State)); Str(j, w.NativeState);
+                    j.WriteNumberValue(w.CpuCount ?? 0); j.WriteNumberValue(w.MemoryMB ?? 0); Str(j, w.Size); Str(j, w.Owner);
+                    j.WriteNumberValue(rule.IsBilled(w.State) ? 1 : 0); j.WriteNumberValue(o.RunBefore);
+                    Str(j, o.ListPrice?.ToString(CultureInfo.InvariantCulture)); Str(j, o.Price?.ToString(CultureInfo.InvariantCulture));
+                    Str(j, o.PriceSource); Str(j, o.Currency);
+                    j.WriteEndArray();
+                }
+                j.WriteEndArray();
+            }
+            return Encoding.UTF8.GetString(buffer.ToArray());
+        }
+
+        private static void Str(System.Text.Json.Utf8JsonWriter j, string? v)
+        {
+            if (v == null) j.WriteNullValue(); else j.WriteStringValue(v);
         }
 
         private static IEnumerable<List<T>> Chunks<T>(IReadOnlyList<T> items, int size)
