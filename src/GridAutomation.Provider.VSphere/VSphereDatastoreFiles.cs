@@ -3,7 +3,6 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Net.Http;
-using System.Security.Cryptography;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -237,35 +236,6 @@ namespace GridAutomation.Providers.VSphere
             int total = 0, n;
             while (total < buf.Length && (n = s.Read(buf, total, buf.Length - total)) > 0) total += n;
             return total;
-        }
-    }
-
-    /// <summary>SHA-256 (hex, lower case) of a disk image's guest-visible content: a raw file is hashed as it is, any other format after qemu-img converts it to raw beside it.</summary>
-    internal static class RawContentHash
-    {
-        public static async Task<string> ComputeAsync(string path, DiskFormat format, CancellationToken ct)
-        {
-            if (format == DiskFormat.Raw) return await HashFileAsync(path, ct).ConfigureAwait(false);
-            string raw = path + ".hash.raw";
-            try
-            {
-                await QemuImg.Require(path).ConvertAsync(path, format, raw, DiskFormat.Raw, ct).ConfigureAwait(false);
-                return await HashFileAsync(raw, ct).ConfigureAwait(false);
-            }
-            finally { VSphereConnection.TryDelete(raw); }
-        }
-
-        public static async Task<string> HashFileAsync(string path, CancellationToken ct)
-        {
-            using var sha = SHA256.Create();
-            using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
-            var buf = new byte[1 << 20];
-            int n;
-            while ((n = await f.ReadAsync(buf, 0, buf.Length, ct).ConfigureAwait(false)) > 0) sha.TransformBlock(buf, 0, n, null, 0);
-            sha.TransformFinalBlock(buf, 0, 0);
-            var sb = new StringBuilder(64);
-            foreach (var b in sha.Hash!) sb.Append(b.ToString("x2", CultureInfo.InvariantCulture));
-            return sb.ToString();
         }
     }
 }

@@ -115,7 +115,7 @@ namespace GridAutomation.Providers.VSphere
                 // a fixed name per VM and disk: a repeated (resumed) export overwrites its own file
                 string stem = Path.Combine(tempFolder, "vsphere-" + Safe(Datacenter.Name) + "-" + Safe(nativeId) + "-disk" + index);
                 var (path, format) = await DownloadDiskAsync(disks[index], stem, $"Export disk '{disks[index].Label}' of '{name}'", scope, ct).ConfigureAwait(false);
-                string hash = await RawContentHash.ComputeAsync(path, format, ct).ConfigureAwait(false);
+                string hash = await QemuImg.GuestContentHashAsync(path, format, path, ct).ConfigureAwait(false);
                 _verbose($"Exported {disks[index].FileName} of '{name}' as {format} ({new FileInfo(path).Length} bytes), content SHA-256 {hash}.");
                 return new DiskImage { Name = disks[index].Label, Format = format, CapacityBytes = disks[index].CapacityBytes, Path = path, ContentHash = hash };
             }, cancellationToken);
@@ -131,7 +131,7 @@ namespace GridAutomation.Providers.VSphere
                 Directory.CreateDirectory(folder);
                 string stem = Path.Combine(folder, "vsphere-hash-" + Guid.NewGuid().ToString("N"));
                 var (path, format) = await DownloadDiskAsync(disks[index], stem, $"Read disk '{disks[index].Label}' of '{name}'", null, cancellationToken).ConfigureAwait(false);
-                try { return await RawContentHash.ComputeAsync(path, format, cancellationToken).ConfigureAwait(false); }
+                try { return await QemuImg.GuestContentHashAsync(path, format, path, cancellationToken).ConfigureAwait(false); }
                 finally { TryDelete(path); }
             }, cancellationToken);
 

@@ -68,7 +68,7 @@ namespace GridAutomation.Providers.VSphere
                             ?? throw GridException.NotFound($"'{name}' has no disk '{want.NativeId ?? want.Name}'. Its disks: {string.Join(", ", baseDisks.Select(d => d.FileName))}.", "DiskNotFound", id);
                         string stem = Path.Combine(tempFolder, "vsphere-point-" + Safe(key) + "-disk" + i);
                         var (path, format) = await DownloadDiskAsync(disk, stem, $"Recovery point of disk '{disk.Label}' of '{name}'", scope, ct).ConfigureAwait(false);
-                        string hash = await RawContentHash.ComputeAsync(path, format, ct).ConfigureAwait(false);
+                        string hash = await QemuImg.GuestContentHashAsync(path, format, path, ct).ConfigureAwait(false);
                         images.Add(new DiskImage { Name = disk.Label, Format = format, CapacityBytes = disk.CapacityBytes, Path = path, ContentHash = hash });
                     }
                     _verbose($"vSphere: recovery point of '{name}' copied ({images.Sum(x => new FileInfo(x.Path!).Length)} bytes staged).");

@@ -88,13 +88,20 @@ namespace GridAutomation.Core.Transport
         /// format is converted to a sparse raw file beside it (qemu-img writes no pipe: its raw driver creates and
         /// resizes its output), hashed once and deleted. Holes cost no disk space.
         /// </summary>
-        public async Task<string> GuestContentHashAsync(string image, DiskFormat format, CancellationToken ct)
+        public Task<string> GuestContentHashAsync(string image, DiskFormat format, CancellationToken ct) => GuestContentHashAsync(this, image, format, ct);
+
+        /// <summary>The same, for a caller without a converter at hand: qemu-img is looked up only when the image is not raw
+        /// (DiskConverterMissing when it is needed and not found).</summary>
+        public static Task<string> GuestContentHashAsync(string image, DiskFormat format, object? target, CancellationToken ct)
+            => GuestContentHashAsync(format == DiskFormat.Raw ? null : Require(target), image, format, ct);
+
+        private static async Task<string> GuestContentHashAsync(QemuImg? qemu, string image, DiskFormat format, CancellationToken ct)
         {
             if (format == DiskFormat.Raw) return await Task.Run(() => DiskFiles.Sha256(image, null, ct), ct).ConfigureAwait(false);
             string raw = image + ".guest.raw";
             try
             {
-                await ConvertAsync(image, format, raw, DiskFormat.Raw, ct).ConfigureAwait(false);
+                await qemu!.ConvertAsync(image, format, raw, DiskFormat.Raw, ct).ConfigureAwait(false);
                 return await Task.Run(() => DiskFiles.Sha256(raw, null, ct), ct).ConfigureAwait(false);
             }
             finally { if (File.Exists(raw)) File.Delete(raw); }
