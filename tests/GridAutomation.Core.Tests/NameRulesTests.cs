@@ -46,7 +46,7 @@ namespace GridAutomation.Core.Tests
             => Assert.Equal("InvalidName", Assert.Throws<GridException>(() => NameRules.ValidateDatacenterName("a/b")).ErrorId);
 
         private static string TagError(params (string k, string? v)[] tags)
-            => Assert.Throws<GridException>(() => NameRules.ValidateTags(tags.Select(t => new KeyValuePair<string, string?>(t.k, t.v)), "w")).ErrorId;
+            => Assert.Throws<GridException>(() => NameRules.ValidateTags(tags.Select(t => new KeyValuePair<string, string?>(t.k, t.v)), "w", allowNullValues: false)).ErrorId;
 
         [Fact]
         public void BadTags_AreInvalidTag()
@@ -67,7 +67,7 @@ namespace GridAutomation.Core.Tests
         [Fact]
         public void GoodTags_Pass_AndNullMeansRemoveWhereAllowed()
         {
-            NameRules.ValidateTags(Enumerable.Range(0, 50).Select(i => new KeyValuePair<string, string?>("k" + i, "v")), "w");
+            NameRules.ValidateTags(Enumerable.Range(0, 50).Select(i => new KeyValuePair<string, string?>("k" + i, "v")), "w", allowNullValues: false);
             NameRules.ValidateTags(new[] { new KeyValuePair<string, string?>("env", null) }, "w", allowNullValues: true);
         }
 
