@@ -23,7 +23,7 @@ namespace GridAutomation.Core.Tests
             using var tmp = new TempDir();
             using (var s = Backends.Open(backend, tmp))
             {
-                Assert.Equal(4, StateStore.CoreSchemaVersion); // v4: lease_client
+                Assert.Equal(5, StateStore.CoreSchemaVersion); // v4: lease_client; v5: the state Waiting
                 Assert.Equal((long)StateStore.CoreSchemaVersion, s.Read(c => c.ScalarInt64("SELECT version FROM schema_version WHERE component = 'core'")));
                 s.Write(c => c.Execute("UPDATE schema_version SET version = 99 WHERE component = 'core'"));
             }

@@ -95,6 +95,11 @@ namespace GridAutomation.Core.State
             // v4 (issue 12): the lease names its holder's client id (ClientId / GRIDAUTOMATION_CLIENT_ID) beside machine
             // and process, so holders that share a machine name (sandboxes, containers, tests) are told apart.
             @"ALTER TABLE operations ADD COLUMN lease_client TEXT;",
+            // v5 (issue 17): changes no table. It marks a store that may hold the operation state Waiting (a recovery
+            // plan run paused at a manual step), which a v4 module cannot parse: as with Cancelled in v3, the bump makes
+            // an older module refuse the store with StateStoreNewerSchema ("update the module") instead of calling a
+            // Waiting row damage (StateStoreCorrupt).
+            @"SELECT 1;",
         };
 
         /// <summary>SQLite <c>PRAGMA application_id</c> of a GridAutomation state file ("GRID").</summary>
