@@ -340,22 +340,48 @@ function Set-TestEnvironment {
     Write-Step "Test state: $($script:TestTemp) (GRIDAUTOMATION_REQUIRE_ALL=$($env:GRIDAUTOMATION_REQUIRE_ALL))"
 }
 
-function Invoke-TestSetupScripts {
-    $scripts = @(Get-ChildItem (Join-Path $Root 'tests') -Directory | ForEach-Object { Join-Path $_.FullName 'setup.sh' } | Where-Object { Test-Path $_ })
-    if (-not $scripts) { return }
+function Get-TestSetupScripts {
+    @(Get-ChildItem (Join-Path $Root 'tests') -Directory | ForEach-Object { Join-Path $_.FullName 'setup.sh' } | Where-Object { Test-Path $_ })
+}
+
+# Starts every tests/*/setup.sh, one after the other (they share apt's lock), in one background bash, so that they run
+# while the module builds (they need nothing of the build; mostly apt, npm and go). Their output goes to a log that
+# Wait-TestSetupScripts prints. $null when there is nothing to run here (not root or no apt-get: warned then).
+function Start-TestSetupScripts([string] $LogDir, [string[]] $Scripts = (Get-TestSetupScripts)) {
+    $scripts = @($Scripts)
+    if (-not $scripts) { return $null }
     $isRoot = $false
     if (-not $IsWindows) { $isRoot = ((& id -u) -eq '0') }
     $hasApt = [bool](Get-Command apt-get -ErrorAction SilentlyContinue)
-    foreach ($s in $scripts) {
+    if (-not ($isRoot -and $hasApt)) {
+        foreach ($s in $scripts) { Write-Warning "Not running $([IO.Path]::GetRelativePath($Root, $s)) (needs root and apt-get): the tests that need it will report as skipped." }
+        return $null
+    }
+    $q = { param($x) "'" + ($x -replace "'", "'\''") + "'" }
+    $lines = foreach ($s in $scripts) {
         $rel = [IO.Path]::GetRelativePath($Root, $s)
-        if ($isRoot -and $hasApt) {
-            Write-Step "Running $rel"
-            $code = Invoke-Native bash @($s) -AllowFailure
-            if ($code -ne 0) { Write-Warning "$rel exited with code $($code): the tests that need it will skip (or fail under -CI)." }
+        "echo '==> Running $rel'; bash $(& $q $s) < /dev/null; echo `"setup-exit $(& $q $rel) `$?`""
+    }
+    $null = New-Item -ItemType Directory -Force $LogDir
+    $runner = Join-Path $LogDir 'setup.sh'
+    Set-Content -Path $runner -Value (@('#!/usr/bin/env bash') + $lines) -Encoding utf8
+    $log = Join-Path $LogDir 'setup.log'
+    Write-Step "Running $($scripts.Count) tests/*/setup.sh in the background while the module builds (log: $log)"
+    $p = Start-Process -FilePath bash -ArgumentList @($runner) -RedirectStandardOutput $log -RedirectStandardError (Join-Path $LogDir 'setup.stderr.log') -NoNewWindow -PassThru
+    $null = $p.Handle
+    return [pscustomobject]@{ Process = $p; Log = $log; ErrorLog = (Join-Path $LogDir 'setup.stderr.log') }
+}
+
+# Waits for the setup scripts, prints their output and warns for each that failed (the tests needing it then skip, or
+# fail under -CI).
+function Wait-TestSetupScripts($Setup) {
+    if (-not $Setup) { return }
+    $Setup.Process.WaitForExit()
+    foreach ($line in @(Get-Content $Setup.Log -ErrorAction SilentlyContinue) + @(Get-Content $Setup.ErrorLog -ErrorAction SilentlyContinue)) {
+        if ($line -match "^setup-exit '?(.+?)'? (\d+)$") {
+            if ($Matches[2] -ne '0') { Write-Warning "$($Matches[1]) exited with code $($Matches[2]): the tests that need it will skip (or fail under -CI)." }
         }
-        else {
-            Write-Warning "Not running $rel (needs root and apt-get): the tests that need it will report as skipped."
-        }
+        else { Write-Host $line }
     }
 }
 
@@ -565,16 +591,17 @@ function Invoke-TestRuns([string] $resultsDir) {
 }
 
 function Invoke-TestTask {
+    Set-TestEnvironment
+    $setup = Start-TestSetupScripts (Join-Path $script:TestTemp 'setup')
     $failedEarly = $null
     try { Invoke-BuildTask; Invoke-PackageTask }
     catch { $failedEarly = $_ }
+    Wait-TestSetupScripts $setup
     if ($failedEarly) {
         Write-Host "Build failed: $failedEarly" -ForegroundColor Red
         Write-Host '0 passed, 1 failed'
         exit 1
     }
-    Set-TestEnvironment
-    Invoke-TestSetupScripts
     $resultsDir = Join-Path $Root 'out/TestResults'
     if (Test-Path $resultsDir) { Remove-Item $resultsDir -Recurse -Force }
     $null = New-Item -ItemType Directory -Force $resultsDir

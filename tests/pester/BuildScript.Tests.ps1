@@ -144,4 +144,31 @@ Describe 'broken block' {
         $r.Failed | Should -Be 1
         $r.FailedNames | Should -Be @('The xunit lane (exit 137) produced no summary')
     }
+
+    It 'selects xunit projects and Pester files by name (-TestProject, -PesterFile), all when none is given' {
+        Test-NameSelected 'GridAutomation.Engine.Tests' @() | Should -BeTrue
+        Test-NameSelected 'GridAutomation.Engine.Tests' @('*.Core.Tests', '*.Engine.*') | Should -BeTrue
+        Test-NameSelected 'GridAutomation.Engine.Tests' @('*.Core.Tests') | Should -BeFalse
+        $TestProject = @('GridAutomation.Engine.Tests')
+        @(Get-TestProjects) | Should -Be @((Join-Path $Root 'tests/GridAutomation.Engine.Tests/GridAutomation.Engine.Tests.csproj'))
+        $PesterFile = @('Get-GridSize', 'WhatIf')
+        @(Get-PesterTestFiles | ForEach-Object { Split-Path -Leaf $_ }) | Should -Be @('Get-GridSize.Tests.ps1', 'WhatIf.Tests.ps1')
+    }
+
+    It 'runs the setup scripts one after the other in the background, prints their output, warns for each that failed' {
+        $dir = Join-Path $Temp 'setup'; $null = New-Item -ItemType Directory -Force $dir
+        $ok = Join-Path $dir 'ok.sh'; $bad = Join-Path $dir 'bad.sh'
+        "sleep 1; echo first-done" | Set-Content $ok
+        "echo second-started; exit 3" | Set-Content $bad
+        $setup = Start-TestSetupScripts (Join-Path $dir 'logs') @($ok, $bad) 6>$null
+        if (((& id -u) -ne '0') -or -not (Get-Command apt-get -ErrorAction SilentlyContinue)) {
+            $setup | Should -BeNullOrEmpty -Because 'without root and apt-get nothing is started (and the skip is warned)'
+            return
+        }
+        $out = @(Wait-TestSetupScripts $setup 3>&1 6>&1 | ForEach-Object { "$_" })
+        $out | Should -Contain 'first-done'
+        [array]::IndexOf($out, 'first-done') | Should -BeLessThan ([array]::IndexOf($out, 'second-started')) -Because 'one after the other'
+        @($out | Where-Object { $_ -like '*bad.sh exited with code 3*' }).Count | Should -Be 1
+        @($out | Where-Object { $_ -like '*ok.sh exited*' }).Count | Should -Be 0
+    }
 }
