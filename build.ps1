@@ -22,6 +22,18 @@
 .PARAMETER CI
     Sets GRIDAUTOMATION_REQUIRE_ALL=1: a test whose prerequisite is missing fails instead of skipping, and any
     skipped test fails the run.
+
+.PARAMETER TestLanes
+    -Task Test only. 2 (default): the xunit projects run in a child process while this one runs Pester files; when the
+    xunit projects are done, that lane takes Pester files from the same queue (slowest first), so both lanes end close
+    together. Its output is printed after this lane's, and the counts of both are summed. 1: xunit then Pester, one
+    after the other. See docs/testing.md.
+
+.PARAMETER TestProject
+    -Task Test only: run only the xunit projects whose name matches (wildcards), e.g. GridAutomation.Engine.Tests.
+
+.PARAMETER PesterFile
+    -Task Test only: run only the Pester files whose name (without .Tests.ps1) matches (wildcards), e.g. Get-Grid*.
 #>
 [CmdletBinding()]
 param(
@@ -29,7 +41,15 @@ param(
     [string] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
-    [switch] $CI
+    [switch] $CI,
+    # -Task Test: 2 runs the xunit projects in a second lane beside Pester (which then takes Pester files too); 1 runs
+    # xunit, then Pester, in this process's order.
+    [ValidateRange(1, 2)]
+    [int] $TestLanes = 2,
+    # -Task Test: only the xunit projects (by name, wildcards) and Pester files (name without .Tests.ps1) named; all
+    # when not given. For a quicker local run; CI gives neither.
+    [string[]] $TestProject,
+    [string[]] $PesterFile
 )
 
 Set-StrictMode -Version 3.0
@@ -320,22 +340,48 @@ function Set-TestEnvironment {
     Write-Step "Test state: $($script:TestTemp) (GRIDAUTOMATION_REQUIRE_ALL=$($env:GRIDAUTOMATION_REQUIRE_ALL))"
 }
 
-function Invoke-TestSetupScripts {
-    $scripts = @(Get-ChildItem (Join-Path $Root 'tests') -Directory | ForEach-Object { Join-Path $_.FullName 'setup.sh' } | Where-Object { Test-Path $_ })
-    if (-not $scripts) { return }
+function Get-TestSetupScripts {
+    @(Get-ChildItem (Join-Path $Root 'tests') -Directory | ForEach-Object { Join-Path $_.FullName 'setup.sh' } | Where-Object { Test-Path $_ })
+}
+
+# Starts every tests/*/setup.sh, one after the other (they share apt's lock), in one background bash, so that they run
+# while the module builds (they need nothing of the build; mostly apt, npm and go). Their output goes to a log that
+# Wait-TestSetupScripts prints. $null when there is nothing to run here (not root or no apt-get: warned then).
+function Start-TestSetupScripts([string] $LogDir, [string[]] $Scripts = (Get-TestSetupScripts)) {
+    $scripts = @($Scripts)
+    if (-not $scripts) { return $null }
     $isRoot = $false
     if (-not $IsWindows) { $isRoot = ((& id -u) -eq '0') }
     $hasApt = [bool](Get-Command apt-get -ErrorAction SilentlyContinue)
-    foreach ($s in $scripts) {
+    if (-not ($isRoot -and $hasApt)) {
+        foreach ($s in $scripts) { Write-Warning "Not running $([IO.Path]::GetRelativePath($Root, $s)) (needs root and apt-get): the tests that need it will report as skipped." }
+        return $null
+    }
+    $q = { param($x) "'" + ($x -replace "'", "'\''") + "'" }
+    $lines = foreach ($s in $scripts) {
         $rel = [IO.Path]::GetRelativePath($Root, $s)
-        if ($isRoot -and $hasApt) {
-            Write-Step "Running $rel"
-            $code = Invoke-Native bash @($s) -AllowFailure
-            if ($code -ne 0) { Write-Warning "$rel exited with code $($code): the tests that need it will skip (or fail under -CI)." }
+        "echo '==> Running $rel'; bash $(& $q $s) < /dev/null; echo `"setup-exit $(& $q $rel) `$?`""
+    }
+    $null = New-Item -ItemType Directory -Force $LogDir
+    $runner = Join-Path $LogDir 'setup.sh'
+    Set-Content -Path $runner -Value (@('#!/usr/bin/env bash') + $lines) -Encoding utf8
+    $log = Join-Path $LogDir 'setup.log'
+    Write-Step "Running $($scripts.Count) tests/*/setup.sh in the background while the module builds (log: $log)"
+    $p = Start-Process -FilePath bash -ArgumentList @($runner) -RedirectStandardOutput $log -RedirectStandardError (Join-Path $LogDir 'setup.stderr.log') -NoNewWindow -PassThru
+    $null = $p.Handle
+    return [pscustomobject]@{ Process = $p; Log = $log; ErrorLog = (Join-Path $LogDir 'setup.stderr.log') }
+}
+
+# Waits for the setup scripts, prints their output and warns for each that failed (the tests needing it then skip, or
+# fail under -CI).
+function Wait-TestSetupScripts($Setup) {
+    if (-not $Setup) { return }
+    $Setup.Process.WaitForExit()
+    foreach ($line in @(Get-Content $Setup.Log -ErrorAction SilentlyContinue) + @(Get-Content $Setup.ErrorLog -ErrorAction SilentlyContinue)) {
+        if ($line -match "^setup-exit '?(.+?)'? (\d+)$") {
+            if ($Matches[2] -ne '0') { Write-Warning "$($Matches[1]) exited with code $($Matches[2]): the tests that need it will skip (or fail under -CI)." }
         }
-        else {
-            Write-Warning "Not running $rel (needs root and apt-get): the tests that need it will report as skipped."
-        }
+        else { Write-Host $line }
     }
 }
 
@@ -344,7 +390,14 @@ function Get-TestProjects {
             Where-Object {
                 $text = Get-Content -Raw $_.FullName
                 $text -notmatch '<IsTestProject>\s*false\s*</IsTestProject>' -and $text -match 'Microsoft\.NET\.Test\.Sdk'
-            } | ForEach-Object FullName)
+            } | Where-Object { Test-NameSelected $_.BaseName $TestProject } | ForEach-Object FullName)
+}
+
+# True when no pattern is given or one matches.
+function Test-NameSelected([string] $Name, [string[]] $Patterns) {
+    if (-not $Patterns) { return $true }
+    foreach ($p in $Patterns) { if ($Name -like $p) { return $true } }
+    return $false
 }
 
 # Counts from a TRX file: every UnitTestResult by outcome (xunit's skips are NotExecuted).
@@ -413,42 +466,147 @@ function Invoke-XunitTests([string] $ResultsDir) {
     return [pscustomobject]$total
 }
 
-function Invoke-PesterTests([string] $ResultsDir) {
-    $paths = @(Get-ChildItem (Join-Path $Root 'tests/pester') -Filter '*.Tests.ps1' -File -ErrorAction SilentlyContinue | ForEach-Object FullName)
-    $empty = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0; SkippedNames = @(); FailedNames = @() }
-    if (-not $paths) { return $empty }
-    $pester = Join-Path $script:GlobalPackages 'pester/6.2.0/tools/Pester.psd1'
-    $summary = Join-Path $ResultsDir 'pester-summary.json'
-    Write-Step "Pester 6.2.0: $($paths.Count) file(s) in tests/pester"
-    # A child process: the tests import the built module, and Invoke-Pester's exit code is not trusted; the counts
-    # come from its result object, written to a JSON file.
-    $code = Invoke-ChildPwsh @('-File', (Join-Path $Root 'tools/build/Invoke-PesterTests.ps1'), '-PesterManifest', $pester,
-        '-TestPath', ($paths -join [IO.Path]::PathSeparator), '-SummaryPath', $summary, '-ResultsDir', $ResultsDir) -AllowFailure
-    if (-not (Test-Path $summary)) {
-        $empty.Failed = 1; $empty.FailedNames = @("Pester run produced no summary (exit $code)"); return $empty
+# Pester files by the time their tests took in the last measured CI run (docs/testing.md), the slowest first: the
+# queue hands them out in this order, so the long files start early and the lanes end close together. A file not
+# listed goes after them, by name; a listed name that no longer exists is ignored.
+$PesterSlowFirst = @('Move-GridWorkload.Datacenter', 'JournalTruth', 'Provider.HyperV', 'SharedState.Contention',
+    'Enable-GridReplication', 'Dsc', 'FailoverPlanKill', 'Cancellation', 'FailoverPlan', 'Failover', 'Grid', 'Runbooks',
+    'BadInput', 'Usage', 'Provider.Libvirt.LiveMove', 'Move-GridWorkload.BadInput', 'Crash')
+
+function Get-PesterTestFiles {
+    @(Get-ChildItem (Join-Path $Root 'tests/pester') -Filter '*.Tests.ps1' -File -ErrorAction SilentlyContinue |
+            Where-Object { Test-NameSelected ($_.Name -replace '\.Tests\.ps1$', '') $PesterFile } | ForEach-Object FullName)
+}
+
+# The files in queue order: the listed slow ones first (in list order), then the rest by name.
+function Get-PesterQueueOrder([string[]] $Paths, [string[]] $SlowFirst = $PesterSlowFirst) {
+    $rank = @{}; for ($i = 0; $i -lt $SlowFirst.Count; $i++) { $rank["$($SlowFirst[$i]).Tests.ps1"] = $i }
+    @($Paths | Sort-Object @{ Expression = { $n = [IO.Path]::GetFileName($_); if ($rank.ContainsKey($n)) { $rank[$n] } else { [int]::MaxValue } } },
+        @{ Expression = { [IO.Path]::GetFileName($_) } })
+}
+
+# A queue folder for tools/build/Invoke-PesterTests.ps1 -QueueDir: queue.txt lists the files, slowest first.
+function New-PesterQueue([string] $Dir, [string[]] $Paths) {
+    if (Test-Path $Dir) { Remove-Item $Dir -Recurse -Force }
+    $null = New-Item -ItemType Directory -Force $Dir
+    Get-PesterQueueOrder $Paths | Set-Content (Join-Path $Dir 'queue.txt') -Encoding utf8
+    return $Dir
+}
+
+function Get-PesterManifest {
+    if (-not (Get-Variable -Scope Script -Name GlobalPackages -ErrorAction SilentlyContinue)) { $script:GlobalPackages = Get-GlobalPackagesFolder }
+    Join-Path $script:GlobalPackages 'pester/6.2.0/tools/Pester.psd1'
+}
+
+# Reads a summary JSON (Invoke-PesterTests.ps1's, or the xunit lane's); a missing one is one failure named $What.
+function Read-TestSummary([string] $Path, [string] $What) {
+    if (-not (Test-Path $Path)) {
+        return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0; SkippedNames = @(); FailedNames = @("$What produced no summary") }
     }
-    $s = Get-Content -Raw $summary | ConvertFrom-Json
+    $s = Get-Content -Raw $Path | ConvertFrom-Json
     return [pscustomobject]@{ Passed = [int]$s.Passed; Failed = [int]$s.Failed; Skipped = [int]$s.Skipped
         SkippedNames = @($s.SkippedNames | Where-Object { $_ }); FailedNames = @($s.FailedNames | Where-Object { $_ }) }
 }
 
+function Add-TestCounts([object[]] $Parts) {
+    $t = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0; SkippedNames = @(); FailedNames = @() }
+    foreach ($p in $Parts) {
+        foreach ($k in 'Passed', 'Failed', 'Skipped') { $t[$k] += [int]$p.$k }
+        $t.SkippedNames += @($p.SkippedNames | Where-Object { $_ }); $t.FailedNames += @($p.FailedNames | Where-Object { $_ })
+    }
+    return [pscustomobject]$t
+}
+
+# Runs Pester in a child process over every file (-QueueDir empty) or as a worker of a queue; the counts come from its
+# result object, written to a JSON file (Invoke-Pester's exit code is not trusted).
+function Invoke-PesterTests([string] $ResultsDir, [string] $QueueDir, [string] $SummaryName = 'pester-summary.json') {
+    $paths = Get-PesterTestFiles
+    $summary = Join-Path $ResultsDir $SummaryName
+    if (-not $paths) {
+        # None selected: nothing ran, nothing failed (the other lane reads this summary too).
+        '{ "Passed": 0, "Failed": 0, "Skipped": 0 }' | Set-Content -Path $summary -Encoding utf8
+        return Read-TestSummary $summary 'Pester'
+    }
+    $source = if ($QueueDir) { @('-QueueDir', $QueueDir) } else { @('-TestPath', ($paths -join [IO.Path]::PathSeparator)) }
+    Write-Step ("Pester 6.2.0: {0} file(s) in tests/pester{1}" -f $paths.Count, $(if ($QueueDir) { ' (from the shared queue)' }))
+    $code = Invoke-ChildPwsh (@('-File', (Join-Path $Root 'tools/build/Invoke-PesterTests.ps1'), '-PesterManifest', (Get-PesterManifest)) + $source +
+        @('-SummaryPath', $summary, '-ResultsDir', $ResultsDir)) -AllowFailure
+    return Read-TestSummary $summary "Pester (exit $code)"
+}
+
+# The second lane: a child pwsh that dot-sources this script, runs the xunit projects with a state and config of its
+# own, then works the Pester queue. Its output goes to lane-xunit.log (printed when it ends).
+function Start-XunitLane([string] $ResultsDir, [string] $QueueDir) {
+    $laneTemp = Join-Path $script:TestTemp 'xunit-lane'
+    $null = New-Item -ItemType Directory -Force $laneTemp
+    $q = { param($s) "'" + ($s -replace "'", "''") + "'" }
+    $body = @"
+`$ErrorActionPreference = 'Stop'
+. $(& $q (Join-Path $Root 'build.ps1')) -Task Build -Configuration $Configuration$(if ($TestProject) { ' -TestProject ' + (($TestProject | ForEach-Object { & $q $_ }) -join ',') })$(if ($PesterFile) { ' -PesterFile ' + (($PesterFile | ForEach-Object { & $q $_ }) -join ',') })
+`$env:GRIDAUTOMATION_STATE = $(& $q (Join-Path $laneTemp 'state.db'))
+`$env:GRIDAUTOMATION_CONFIG = $(& $q (Join-Path $laneTemp 'config.json'))
+`$x = Invoke-XunitTests $(& $q $ResultsDir)
+[ordered]@{ Passed = `$x.Passed; Failed = `$x.Failed; Skipped = `$x.Skipped; FailedNames = @(`$x.FailedNames); SkippedNames = @(`$x.SkippedNames) } |
+    ConvertTo-Json -Depth 4 | Set-Content -Path $(& $q (Join-Path $ResultsDir 'xunit-summary.json')) -Encoding utf8
+`$env:GRIDAUTOMATION_STATE = $(& $q (Join-Path $laneTemp 'pester-state.db'))
+`$env:GRIDAUTOMATION_CONFIG = $(& $q (Join-Path $laneTemp 'pester-config.json'))
+`$null = Invoke-PesterTests $(& $q $ResultsDir) -QueueDir $(& $q $QueueDir) -SummaryName 'pester-summary-2.json'
+"@
+    $file = Join-Path $laneTemp 'lane.ps1'
+    Set-Content -Path $file -Value $body -Encoding utf8
+    $pwsh = Get-PwshCommand
+    $out = Join-Path $ResultsDir 'lane-xunit.log'; $err = Join-Path $ResultsDir 'lane-xunit.stderr.log'
+    # Start-Process joins the arguments with spaces: quote any that has one.
+    $argv = @(@($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', $file) | ForEach-Object { if ($_ -match '\s') { '"' + $_ + '"' } else { $_ } })
+    $p = Start-Process -FilePath $pwsh[0] -ArgumentList $argv `
+        -RedirectStandardOutput $out -RedirectStandardError $err -NoNewWindow -PassThru
+    $null = $p.Handle   # keeps the exit code readable after the process ends
+    return [pscustomobject]@{ Process = $p; LogPath = $out; ErrorLogPath = $err }
+}
+
+# The xunit projects and the Pester files, in two lanes or one after the other (-TestLanes); returns the xunit counts
+# and the Pester counts.
+function Invoke-TestRuns([string] $resultsDir) {
+    if ($TestLanes -eq 2) {
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        $queue = New-PesterQueue (Join-Path $resultsDir 'pester-queue') (Get-PesterTestFiles)
+        Write-Step 'xunit projects in a second lane (output below when it ends), Pester files from one queue in both'
+        $lane = Start-XunitLane $resultsDir $queue
+        $p1 = Invoke-PesterTests $resultsDir -QueueDir $queue -SummaryName 'pester-summary-1.json'
+        Write-Step ("This lane's Pester files done at {0:n0} s; waiting for the xunit lane" -f $sw.Elapsed.TotalSeconds)
+        $lane.Process.WaitForExit()
+        Write-Step ("xunit lane (ended at {0:n0} s, exit {1}):" -f $sw.Elapsed.TotalSeconds, $lane.Process.ExitCode)
+        Get-Content $lane.LogPath -ErrorAction SilentlyContinue | Out-Host
+        $laneErr = @(Get-Content $lane.ErrorLogPath -ErrorAction SilentlyContinue)
+        if ($laneErr) { Write-Host '    xunit lane, stderr:'; $laneErr | Out-Host }
+        $x = Read-TestSummary (Join-Path $resultsDir 'xunit-summary.json') "The xunit lane (exit $($lane.Process.ExitCode))"
+        $p2 = Read-TestSummary (Join-Path $resultsDir 'pester-summary-2.json') "The xunit lane's Pester worker (exit $($lane.Process.ExitCode))"
+        $p = Add-TestCounts @($p1, $p2)
+    }
+    else {
+        $x = Invoke-XunitTests $resultsDir
+        $p = Invoke-PesterTests $resultsDir
+    }
+    return $x, $p
+}
+
 function Invoke-TestTask {
+    Set-TestEnvironment
+    $setup = Start-TestSetupScripts (Join-Path $script:TestTemp 'setup')
     $failedEarly = $null
     try { Invoke-BuildTask; Invoke-PackageTask }
     catch { $failedEarly = $_ }
+    Wait-TestSetupScripts $setup
     if ($failedEarly) {
         Write-Host "Build failed: $failedEarly" -ForegroundColor Red
         Write-Host '0 passed, 1 failed'
         exit 1
     }
-    Set-TestEnvironment
-    Invoke-TestSetupScripts
     $resultsDir = Join-Path $Root 'out/TestResults'
     if (Test-Path $resultsDir) { Remove-Item $resultsDir -Recurse -Force }
     $null = New-Item -ItemType Directory -Force $resultsDir
 
-    $x = Invoke-XunitTests $resultsDir
-    $p = Invoke-PesterTests $resultsDir
+    $x, $p = Invoke-TestRuns $resultsDir
     $passed = $x.Passed + $p.Passed; $failed = $x.Failed + $p.Failed; $skipped = $x.Skipped + $p.Skipped
 
     Write-Host ''

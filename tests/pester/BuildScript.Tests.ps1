@@ -96,4 +96,79 @@ Describe 'broken block' {
     It 'reads each project''s target frameworks' {
         Get-TargetFrameworks (Join-Path $Root 'src/GridAutomation.Loader/GridAutomation.Loader.csproj') | Should -Be @('net8.0', 'netstandard2.0')
     }
+
+    It 'hands out the Pester files slowest first, then the rest by name' {
+        $paths = @('/t/Zeta.Tests.ps1', '/t/Alpha.Tests.ps1', '/t/Slow2.Tests.ps1', '/t/Slow1.Tests.ps1')
+        Get-PesterQueueOrder $paths -SlowFirst @('Slow1', 'Gone', 'Slow2') |
+            Should -Be @('/t/Slow1.Tests.ps1', '/t/Slow2.Tests.ps1', '/t/Alpha.Tests.ps1', '/t/Zeta.Tests.ps1')
+        # The real list names only files that exist (a renamed file would silently lose its place).
+        foreach ($n in $PesterSlowFirst) { Join-Path $Root "tests/pester/$n.Tests.ps1" | Should -Exist }
+    }
+
+    It 'two Pester workers on one queue run every file exactly once, and their counts add up' {
+        $dir = Join-Path $Temp 'queue-files'; $null = New-Item -ItemType Directory -Force $dir
+        $ran = Join-Path $Temp 'queue-ran.txt'
+        $files = foreach ($f in @(
+                @{ Name = 'A'; Body = "It 'p1' { 1 | Should -Be 1 }; It 'p2' { 1 | Should -Be 1 }" },
+                @{ Name = 'B'; Body = "It 'f' { 1 | Should -Be 2 }" },
+                @{ Name = 'C'; Body = "It 's' -Skip { }; It 'p' { 1 | Should -Be 1 }" },   # (a file of skips only runs no BeforeAll)
+                # D (taken before E) finishes only once E has started: E must run in the other worker, at the same time.
+                @{ Name = 'D'; Body = "It 'waits for E' { `$d = [DateTime]::UtcNow.AddSeconds(90); while (-not (Select-String -Path '$ran' -Pattern '^E$' -Quiet) -and [DateTime]::UtcNow -lt `$d) { Start-Sleep -Milliseconds 100 }; Select-String -Path '$ran' -Pattern '^E$' -Quiet | Should -BeTrue }" },
+                @{ Name = 'E'; Body = "It 'p' { 1 | Should -Be 1 }" })) {
+            $path = Join-Path $dir "$($f.Name).Tests.ps1"
+            "BeforeAll { Add-Content -Path '$ran' -Value '$($f.Name)' }`nDescribe '$($f.Name)' { $($f.Body) }" | Set-Content $path
+            $path
+        }
+        $queue = New-PesterQueue (Join-Path $Temp 'queue') $files
+        $pwsh = Get-PwshCommand
+        $workers = foreach ($n in 1, 2) {
+            $argv = @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tools/build/Invoke-PesterTests.ps1'),
+                '-PesterManifest', (Get-PesterManifest), '-QueueDir', $queue, '-SummaryPath', (Join-Path $Temp "queue-summary-$n.json"),
+                '-ResultsDir', $dir, '-Verbosity', 'None')
+            Start-Process -FilePath $pwsh[0] -ArgumentList $argv -NoNewWindow -PassThru -RedirectStandardOutput (Join-Path $Temp "queue-out-$n.txt")
+        }
+        foreach ($w in $workers) { $w.WaitForExit(120000) | Should -BeTrue }
+        @(Get-Content $ran | Sort-Object) | Should -Be @('A', 'B', 'C', 'D', 'E') -Because 'each file ran once, none twice'
+        @(Get-ChildItem $queue -Filter '*.claim').Count | Should -Be 5
+        # Both workers took files (D passed, so E ran beside it in the other one).
+        @(Get-ChildItem $queue -Filter '*.claim' | ForEach-Object { Get-Content $_.FullName } | Sort-Object -Unique).Count | Should -Be 2
+        $t = Add-TestCounts @((Read-TestSummary (Join-Path $Temp 'queue-summary-1.json') 'one'), (Read-TestSummary (Join-Path $Temp 'queue-summary-2.json') 'two'))
+        $t.Passed | Should -Be 5 -Because 'D passed only if the workers ran side by side'
+        $t.Failed | Should -Be 1
+        $t.Skipped | Should -Be 1
+        @($t.FailedNames) | Should -Be @('B.f: Expected 2, but got 1.')
+    }
+
+    It 'a lane that wrote no summary counts as one failure, named' {
+        $r = Read-TestSummary (Join-Path $Temp 'no-such-summary.json') 'The xunit lane (exit 137)'
+        $r.Failed | Should -Be 1
+        $r.FailedNames | Should -Be @('The xunit lane (exit 137) produced no summary')
+    }
+
+    It 'selects xunit projects and Pester files by name (-TestProject, -PesterFile), all when none is given' {
+        Test-NameSelected 'GridAutomation.Engine.Tests' @() | Should -BeTrue
+        Test-NameSelected 'GridAutomation.Engine.Tests' @('*.Core.Tests', '*.Engine.*') | Should -BeTrue
+        Test-NameSelected 'GridAutomation.Engine.Tests' @('*.Core.Tests') | Should -BeFalse
+        $TestProject = @('GridAutomation.Engine.Tests')
+        @(Get-TestProjects) | Should -Be @((Join-Path $Root 'tests/GridAutomation.Engine.Tests/GridAutomation.Engine.Tests.csproj'))
+        $PesterFile = @('Get-GridSize', 'WhatIf')
+        @(Get-PesterTestFiles | ForEach-Object { Split-Path -Leaf $_ }) | Should -Be @('Get-GridSize.Tests.ps1', 'WhatIf.Tests.ps1')
+    }
+
+    It 'runs the setup scripts one after the other in the background, prints their output, warns for each that failed' {
+        $dir = Join-Path $Temp 'setup'; $null = New-Item -ItemType Directory -Force $dir
+        $ok = Join-Path $dir 'ok.sh'; $bad = Join-Path $dir 'bad.sh'
+        "sleep 1; echo first-done" | Set-Content $ok
+        "echo second-started; exit 3" | Set-Content $bad
+        $setup = Start-TestSetupScripts (Join-Path $dir 'logs') @($ok, $bad) 6>$null
+        if (((& id -u) -ne '0') -or -not (Get-Command apt-get -ErrorAction SilentlyContinue)) {
+            $setup | Should -BeNullOrEmpty -Because 'without root and apt-get nothing is started (and the skip is warned)'
+            return
+        }
+        $out = @(Wait-TestSetupScripts $setup 3>&1 6>&1 | ForEach-Object { "$_" })
+        $out | Should -Contain 'first-done'
+        [array]::IndexOf($out, 'first-done') | Should -BeLessThan ([array]::IndexOf($out, 'second-started')) -Because 'one after the other'
+        @($out | Where-Object { $_ -like '*bad.sh exited with code 3*' }).Count | Should -Be 1
+        @($out | Where-Object { $_ -like '*ok.sh exited*' }).Count | Should -Be 0
+    }
 }

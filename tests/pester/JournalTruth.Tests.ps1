@@ -9,14 +9,27 @@ BeforeAll {
     New-SimDatacenter -Name lu -Parameters @{ Hosts = 3; Workloads = 4 } | Out-Null
 
     # Runs $Script in $Count child processes that all start their work at the same moment; returns their output lines.
+    # Each child, once started (module imported), says so with a file and waits for the go file; when every child is
+    # ready the test writes that file with a start time 500 ms ahead, and all begin at that tick. (It was a start time
+    # fixed 25 s ahead, waited out in full even when the children were ready in a few seconds.)
     function Invoke-Racing([int] $Count, [string] $Script) {
-        $go = [DateTime]::UtcNow.AddSeconds(25).Ticks
+        $tag = [guid]::NewGuid().ToString('N').Substring(0, 6)
+        $go = Join-Path $script:dir "go-$tag.txt"
         $procs = foreach ($i in 1..$Count) {
-            $out = Join-Path $script:dir "race-$i-$([guid]::NewGuid().ToString('N').Substring(0,6)).txt"
-            $body = "while ([DateTime]::UtcNow.Ticks -lt $go) { Start-Sleep -Milliseconds 5 }`n" + $Script
+            $out = Join-Path $script:dir "race-$i-$tag.txt"
+            $ready = Join-Path $script:dir "ready-$i-$tag"
+            $body = "New-Item -ItemType File -Path '$ready' | Out-Null`n" +
+                "while (-not (Test-Path '$go')) { Start-Sleep -Milliseconds 10 }`n" +
+                "`$t = [long](Get-Content -Raw '$go'); while ([DateTime]::UtcNow.Ticks -lt `$t) { Start-Sleep -Milliseconds 5 }`n" + $Script
             $p = Start-ChildPwsh -Script "`$ErrorActionPreference = 'Continue'`n& { $body } *>&1 | ForEach-Object { `"`$_`" } | Set-Content -Path '$out'"
-            [pscustomobject]@{ Process = $p; Out = $out }
+            [pscustomobject]@{ Process = $p; Out = $out; Ready = $ready }
         }
+        $deadline = [DateTime]::UtcNow.AddSeconds(120)
+        while (@($procs | Where-Object { -not (Test-Path $_.Ready) -and -not $_.Process.HasExited }).Count -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+        @($procs | Where-Object { -not (Test-Path $_.Ready) }).Count | Should -Be 0 -Because 'every racing child started'
+        # Written aside and renamed, so no child reads half a number.
+        Set-Content -Path "$go.tmp" -Value ([DateTime]::UtcNow.AddMilliseconds(500).Ticks) -NoNewline
+        Move-Item "$go.tmp" $go
         foreach ($x in $procs) { if (-not $x.Process.WaitForExit(120000)) { $x.Process.Kill($true) } }
         foreach ($x in $procs) { if (Test-Path $x.Out) { Get-Content $x.Out } }
     }
