@@ -253,6 +253,7 @@ namespace GridAutomation.Providers.Aws
         /// <summary>Roll-back of a move out of AWS: cancels a running export task and removes its objects, the image and its snapshots.</summary>
         public async Task DiscardExportsAsync(IOperationScope scope, CancellationToken cancellationToken)
         {
+            await DiscardPointSnapshotsAsync(scope, cancellationToken).ConfigureAwait(false); // a recovery point's snapshots (AwsRunningExport.cs)
             var cp = scope.Checkpoints;
             foreach (var disk in cp.Keys.Where(k => k.StartsWith(ExportAmiNameCheckpoint, StringComparison.Ordinal)).Select(k => k.Substring(ExportAmiNameCheckpoint.Length)).ToList())
             {
