@@ -61,29 +61,24 @@ namespace GridAutomation.Providers.Aws.Tests
                     [MovePlanner.DefaultsSetting] = $"ImportBucket={_s3.Bucket}\nSubnetId=subnet-0abc\nSecurityGroupIds=sg-0abc",
                 }, secrets, NullObserver.Instance, Ct());
 
-            // a running instance launched from an image our import made, its 1 GiB root volume holding 2 MiB of data
-            using var c = await TestEnvironment.ConnectAsync(_ec2.Url, settings: new Dictionary<string, string> { ["S3Endpoint"] = _s3.Url },
-                credential: new NetworkCredential(S3rver.AccessKey, S3rver.SecretKey));
-            string staged = Path.Combine(_dir, "src.raw");
+            // a running instance launched from a plain AMI (a move could not export it: ExportNotAllowed), its 1 GiB root
+            // volume holding 2 MiB of data: the running copy reads any instance
+            _ec2.Seed(1, "running");
+            var created = await engine.GetWorkloadAsync("aws-a/" + _ec2.Instances.Keys.Single(), Ct());
+            var root = _ec2.Instances[created.NativeId!].Volumes[0];
             var data = new byte[2 * Mib];
             new Random(5).NextBytes(data);
-            File.WriteAllBytes(staged, data);
-            var importScope = new TestScope("import-src");
-            string ami = await c.ImportDiskAsync(new DiskImage { Name = "disk0", Format = DiskFormat.Raw, CapacityBytes = data.Length, Path = staged, Firmware = "bios", Options = new Dictionary<string, string> { ["ImportBucket"] = _s3.Bucket } }, importScope.IdempotencyKey, importScope, Ct());
-            var created = await c.CreateWorkloadAsync(new CreateWorkloadRequest
-            {
-                Name = "db-1", Size = "t3.micro", PowerOn = true, IdempotencyKey = "create-db-1",
-                Options = new Dictionary<string, string> { ["ImportedDisk"] = ami, ["SubnetId"] = "subnet-0abc", ["SecurityGroupIds"] = "sg-0abc" },
-            }, importScope, Ct());
-            var root = _ec2.Instances[created.NativeId!].Volumes[0];
+            root.Data = data;
             root.Size = 1;
+            var move = await new MoveService(engine).TestAsync(created, new MoveRequest { DestinationDatacenter = "aws-b" }, NullObserver.Instance, Ct());
+            Assert.Contains(move.Incompatibilities, i => i.Code == "ExportNotAllowed"); // a move would be refused
             int amisBefore = _ec2.Amis.Count;
 
             // each point: the volume as it was at the snapshot, then the guest writes on
             var atPoints = new List<byte[]>();
             _ec2.AfterSnapshot = (vol, snap) => { atPoints.Add((byte[])vol.Data!.Clone()); vol.Data![atPoints.Count * 1000] ^= 0x5a; };
 
-            var source = await engine.GetWorkloadAsync("aws-a/" + created.NativeId, Ct());
+            var source = created;
             Assert.Equal(WorkloadState.Running, source.State);
             var item = await engine.Replication.EnableAsync(source, new ReplicationRequest { DestinationDatacenter = "aws-b", RecoveryPointCount = 2 }, NullObserver.Instance, Ct());
             Assert.Equal(ReplicationState.Protected, item.State);
