@@ -4,7 +4,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -47,20 +46,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
         public FakeEbsDirect(FakeEc2 ec2, string accessKey, string secretKey, string region = "us-east-1")
         {
             _ec2 = ec2; _accessKey = accessKey; _secretKey = secretKey; _region = region;
-            HttpListener? listener = null;
-            int port = 0;
-            for (int attempt = 0; attempt < 20 && listener == null; attempt++)
-            {
-                var probe = new TcpListener(IPAddress.Loopback, 0);
-                probe.Start();
-                port = ((IPEndPoint)probe.LocalEndpoint).Port;
-                probe.Stop();
-                var l = new HttpListener();
-                l.Prefixes.Add("http://127.0.0.1:" + port + "/");
-                try { l.Start(); listener = l; }
-                catch (HttpListenerException) { l.Close(); }
-            }
-            _listener = listener ?? throw new InvalidOperationException("No loopback port could be bound.");
+            (_listener, int port) = LoopbackEc2Server.BindLoopback();
             Url = "http://127.0.0.1:" + port + "/";
             _loop = Task.Run(LoopAsync);
         }
