@@ -189,6 +189,7 @@ namespace GridAutomation.Providers.Aws
             _client.Dispose();
             _s3?.Dispose();
             _iamHttp?.Dispose();
+            _ebsHttp?.Dispose();
             _catalogueGate.Dispose();
         }
     }

@@ -100,7 +100,9 @@ namespace GridAutomation.Providers.Aws
                 info.Disks.Add(new MoveDisk { Name = "disk" + n, NativeId = m.Ebs?.VolumeId, Format = DiskFormat.Raw, CapacityBytes = bytes, TransferBytes = bytes, IsOsDisk = m.DeviceName == inst.RootDeviceName });
                 n++;
             }
-            info.ExportRefusal = await ExportRefusalAsync(inst, info.Disks.Count, cancellationToken).ConfigureAwait(false);
+            var refusal = await ExportRefusalAsync(inst, info.Disks.Count, cancellationToken).ConfigureAwait(false);
+            info.ExportRefusal = refusal?.Message;
+            info.ExportRefusalCode = refusal?.Code;
             return info;
         }
 

@@ -131,6 +131,26 @@ namespace GridAutomation.Providers.Aws
             return new GridException(GridErrorKind.Unavailable, $"EC2 {action} failed unexpectedly ({ex.GetType().Name}): {Scrub(ex.Message, secrets)}", Unavailable) { NativeCode = ex.GetType().Name, Target = target, IsTransient = false };
         }
 
+        /// <summary>An EBS direct API error (REST+JSON: HTTP status, x-amzn-ErrorType, a JSON message) as a GridException.</summary>
+        public static GridException MapEbs(int status, string? type, string message, TimeSpan? retryAfter, string action, object? target)
+        {
+            string native = string.IsNullOrEmpty(type) ? "HTTP " + status.ToString(System.Globalization.CultureInfo.InvariantCulture) : type!;
+            string text = $"EBS {action} failed: {native}{(message.Length > 0 ? ": " + message : "")}";
+            if (type == "ThrottlingException" || type == "RequestThrottledException" || status == 429 || status == 503)
+                return new GridException(GridErrorKind.Throttled, $"EBS {action} was throttled ({native}).", Throttled) { NativeCode = native, Target = target, RetryAfter = retryAfter };
+            if (type == "ResourceNotFoundException" || status == 404)
+                return new GridException(GridErrorKind.NotFound, text, "AwsResourceNotFound") { NativeCode = native, Target = target };
+            if (type == "AccessDeniedException" || status == 403)
+                return new GridException(GridErrorKind.PermissionDenied, text + " (the credentials need ebs:ListSnapshotBlocks and ebs:GetSnapshotBlock)", PermissionDenied) { NativeCode = native, Target = target };
+            if (type == "UnauthorizedException" || status == 401)
+                return new GridException(GridErrorKind.Unauthorized, text, Unauthorized) { NativeCode = native, Target = target };
+            if (type == "ServiceQuotaExceededException")
+                return new GridException(GridErrorKind.ResourceUnavailable, text, QuotaExceeded) { NativeCode = native, Target = target };
+            if (type == "InternalServerException" || status >= 500)
+                return new GridException(GridErrorKind.Unavailable, text, Unavailable) { NativeCode = native, Target = target };
+            return new GridException(GridErrorKind.InvalidRequest, text, InvalidRequest) { NativeCode = native, Target = target };
+        }
+
         private static bool IsCredentialProblem(AmazonClientException ce)
         {
             string m = ce.Message ?? "";

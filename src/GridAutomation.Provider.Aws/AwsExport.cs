@@ -56,8 +56,10 @@ namespace GridAutomation.Providers.Aws
             return null;
         }
 
-        /// <summary>Null when the instance can be exported; else why not (Test-GridMove's ExportNotAllowed).</summary>
-        private async Task<string?> ExportRefusalAsync(Instance inst, int disks, CancellationToken ct)
+        /// <summary>Null when the instance can be exported; else why not and under which code (Test-GridMove reports it so):
+        /// ExportNotAllowed (not imported, or more than one volume), ExportBucketMissing (no bucket named),
+        /// ExportBucketNotFound (S3 HeadBucket: the bucket named does not exist; a bucket that cannot be checked is not a refusal).</summary>
+        private async Task<(string Message, string Code)?> ExportRefusalAsync(Instance inst, int disks, CancellationToken ct)
         {
             bool imported = false;
             if (!string.IsNullOrEmpty(inst.ImageId))
@@ -66,12 +68,34 @@ namespace GridAutomation.Providers.Aws
                 imported = resp.Images?.Any(i => i.Tags?.Any(t => t.Key == ImportTag) == true) == true;
             }
             if (!imported)
-                return $"AWS exports only instances that were imported with VM Import/Export; {inst.InstanceId} was launched from image {inst.ImageId}, which no import of this module made, so AWS does not let its disks out (see {VmExportHelp}).";
+                return ($"AWS exports only instances that were imported with VM Import/Export; {inst.InstanceId} was launched from image {inst.ImageId}, which no import of this module made, so AWS does not let its disks out (see {VmExportHelp}).", "ExportNotAllowed");
             if (disks != 1)
-                return $"{inst.InstanceId} was imported, but it has {disks} volumes now; this module exports an imported instance's one root volume (ExportImage of an image of the instance). Detach the other volumes first.";
-            if (ExportBucket() == null)
-                return $"{inst.InstanceId} was imported and can be exported, but AWS datacenter '{Datacenter.Name}' names no S3 bucket for the export: store one with Connect-GridDatacenter -Name {Datacenter.Name} -MoveDefaults '{ExportBucketSetting}=...' (or ImportBucket=...); the vmimport role needs write access to it.";
+                return ($"{inst.InstanceId} was imported, but it has {disks} volumes now; this module exports an imported instance's one root volume (ExportImage of an image of the instance). Detach the other volumes first.", "ExportNotAllowed");
+            string? bucket = ExportBucket();
+            if (bucket == null)
+                return ($"{inst.InstanceId} was imported and can be exported, but AWS datacenter '{Datacenter.Name}' names no S3 bucket for the export: store one with Connect-GridDatacenter -Name {Datacenter.Name} -MoveDefaults '{ExportBucketSetting}=...' (or ImportBucket=...); the vmimport role needs write access to it.", "ExportBucketMissing");
+            if (await ExportBucketMissingAsync(bucket, ct).ConfigureAwait(false))
+                return ($"The S3 bucket '{bucket}' that AWS datacenter '{Datacenter.Name}' names for exports ({ExportBucketSetting}, else ImportBucket) does not exist in region {_region}: create it (the vmimport role needs write access to it) or name another with -MoveDefaults '{ExportBucketSetting}=...'.", "ExportBucketNotFound");
             return null;
+        }
+
+        /// <summary>S3 HeadBucket of the export bucket, as the import bucket is checked: true only when S3 says it does not exist.</summary>
+        private async Task<bool> ExportBucketMissingAsync(string bucket, CancellationToken ct)
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(PreflightTimeout);
+                await S3.HeadBucketAsync(new HeadBucketRequest { BucketName = bucket }, timeout.Token).ConfigureAwait(false);
+                return false;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { throw; }
+            catch (AmazonS3Exception ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound || ex.ErrorCode == "NoSuchBucket") { return true; }
+            catch (Exception ex) when (ex is AmazonS3Exception || ex is Amazon.Runtime.AmazonClientException || ex is System.Net.Http.HttpRequestException || ex is OperationCanceledException)
+            {
+                _verbose($"Aws: the export bucket '{bucket}' could not be checked ({AwsErrors.Scrub(ex.Message, _scrub)}); the export fails if it is missing.");
+                return false;
+            }
         }
 
         private string ExportName(string key, string disk)
@@ -90,8 +114,10 @@ namespace GridAutomation.Providers.Aws
             if (ami == null)
             {
                 // an export resumed after its image was deleted has its object already: only a first run needs the refusal check
-                var refusal = await ExportRefusalAsync(inst, 1, cancellationToken).ConfigureAwait(false);
-                if (refusal != null) throw GridException.Unsupported(refusal, "ExportNotAllowed");
+                if (await ExportRefusalAsync(inst, 1, cancellationToken).ConfigureAwait(false) is (string why, string code))
+                    throw code == "ExportBucketMissing" ? GridException.InvalidRequest(why, code, Datacenter.Name)
+                        : code == "ExportBucketNotFound" ? GridException.NotFound(why, code, Datacenter.Name)
+                        : GridException.Unsupported(why, code);
             }
             string bucket = ExportBucket() ?? throw GridException.InvalidRequest($"AWS datacenter '{Datacenter.Name}' names no S3 bucket for the export (MoveDefaults {ExportBucketSetting}=...).", "SourceOptionMissing", Datacenter.Name);
             string name = ExportName(scope.IdempotencyKey, disk.Name);
@@ -253,6 +279,7 @@ namespace GridAutomation.Providers.Aws
         /// <summary>Roll-back of a move out of AWS: cancels a running export task and removes its objects, the image and its snapshots.</summary>
         public async Task DiscardExportsAsync(IOperationScope scope, CancellationToken cancellationToken)
         {
+            await DiscardPointSnapshotsAsync(scope, cancellationToken).ConfigureAwait(false); // a recovery point's snapshots (AwsRunningExport.cs)
             var cp = scope.Checkpoints;
             foreach (var disk in cp.Keys.Where(k => k.StartsWith(ExportAmiNameCheckpoint, StringComparison.Ordinal)).Select(k => k.Substring(ExportAmiNameCheckpoint.Length)).ToList())
             {

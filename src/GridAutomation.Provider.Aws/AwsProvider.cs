@@ -42,6 +42,7 @@ namespace GridAutomation.Providers.Aws
             new ProviderParameter("Endpoint", ProviderParameterKind.String, "EC2 service URL override (GovCloud, China, VPC endpoint, local emulator). The request is still signed for -Region."),
             new ProviderParameter("S3Endpoint", ProviderParameterKind.String, "S3 service URL override for disk moves (the image is uploaded to S3 before ImportSnapshot): VPC endpoint or a local S3 emulator; path-style addressing."),
             new ProviderParameter("IamEndpoint", ProviderParameterKind.String, "IAM service URL override, read only by Test-GridMove to check the vmimport role (default: the -Endpoint override if given, else the partition's global IAM endpoint)."),
+            new ProviderParameter("EbsEndpoint", ProviderParameterKind.String, "EBS direct APIs URL override (VPC endpoint, local stand-in): recovery points of a running instance read their snapshot's blocks there (default https://ebs.<region>.amazonaws.com/)."),
             new ProviderParameter("ServiceQuotasEndpoint", ProviderParameterKind.String, "Service Quotas URL override (VPC endpoint, local emulator): placement reads the EC2 vCPU quota L-1216C47A there (default https://servicequotas.<region>.amazonaws.com/)."),
         };
 

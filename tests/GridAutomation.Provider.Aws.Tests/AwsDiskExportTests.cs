@@ -138,6 +138,38 @@ namespace GridAutomation.Providers.Aws.Tests
             Assert.Empty(_ec2.ExportTasks);
         }
 
+        /// <summary>The export bucket: none named is ExportBucketMissing, one S3 (HeadBucket) does not know is ExportBucketNotFound; both refused before any image is made.</summary>
+        [Fact]
+        public async Task Export_bucket_missing_or_not_in_S3_has_its_own_stable_code_and_makes_nothing()
+        {
+            using var c = await ConnectAsync();
+            var (id, _) = await ImportedInstanceAsync(c, 1 * Mib);
+            var dst = new GridDatacenter { Name = "kvm", Provider = "Libvirt" };
+            foreach (var (moveDefaults, code, kind) in new[] { ("", "ExportBucketMissing", GridErrorKind.InvalidRequest), ("ExportBucket=ga-no-such-bucket", "ExportBucketNotFound", GridErrorKind.NotFound) })
+            {
+                using var other = await TestEnvironment.ConnectAsync(_ec2.Url, datacenter: "aws-" + code, settings: new Dictionary<string, string> { ["S3Endpoint"] = _s3.Url, ["MoveDefaults"] = moveDefaults },
+                    credential: new NetworkCredential(S3rver.AccessKey, S3rver.SecretKey));
+                var info = await other.DescribeAsync(id, Ct());
+                Assert.Equal(code, info.ExportRefusalCode);
+                var report = MovePlanner.Plan(new MovePlanInput
+                {
+                    Workload = await other.GetWorkloadAsync(id, Ct()), Source = other.Datacenter, Destination = dst, SourceTransport = other, DestinationTransport = new Qcow2Destination(), SourceInfo = info,
+                    SourceCanTransfer = true, DestinationCanTransfer = true, ConverterPath = "/usr/bin/qemu-img", TempFolder = "/tmp",
+                });
+                var why = Assert.Single(report.Incompatibilities, i => i.Code == code);
+                Assert.Equal(MoveSeverity.Error, why.Severity);
+                Assert.DoesNotContain(report.Incompatibilities, i => i.Code == "ExportNotAllowed");
+                Assert.False(report.CanMove);
+                var ex = await Assert.ThrowsAsync<GridException>(() => other.ExportDiskAsync(id, info.Disks[0], _dir, new TestScope("x-" + code), Ct()));
+                Assert.Equal(code, ex.ErrorId);
+                Assert.Equal(kind, ex.Kind);
+            }
+            Assert.Empty(_ec2.Server.RequestsFor("CreateImage"));
+            Assert.Empty(_ec2.ExportTasks);
+            // and with the bucket that exists, nothing is refused
+            Assert.Null((await c.DescribeAsync(id, Ct())).ExportRefusalCode);
+        }
+
         private sealed class Qcow2Destination : IDiskTransport
         {
             public IReadOnlyList<DiskFormat> ExportFormats { get; } = new[] { DiskFormat.Qcow2 };

@@ -39,6 +39,9 @@ namespace GridAutomation.Core.Moves
     /// </summary>
     public static class MovePlanner
     {
+        /// <summary>The codes under which a source's cold export refuses a workload (MoveSourceInfo.ExportRefusalCode): ExportNotAllowed (the platform does not let its disks out), ExportBucketMissing (no bucket named for the export), ExportBucketNotFound (the bucket named does not exist). They limit moves and stopped copies, not the copy of a running workload.</summary>
+        public static readonly IReadOnlyList<string> ExportRefusalCodes = new[] { "ExportNotAllowed", "ExportBucketMissing", "ExportBucketNotFound" };
+
         /// <summary>Rate assumed when neither datacenter knows its bandwidth (said so in <see cref="GridMoveReport.DowntimeBasis"/>).</summary>
         public const long AssumedBytesPerSecond = 100L * 1024 * 1024;
 
@@ -78,7 +81,7 @@ namespace GridAutomation.Core.Moves
             bool converts = false, files = false, formatsKnown = true;
             if (src == null) { Error("UnsupportedDiskFormat", $"The {i.Source.Provider} provider cannot export disks yet, so '{w.Name}' cannot leave datacenter '{i.Source.Name}'."); formatsKnown = false; }
             if (dst == null) { Error("UnsupportedDiskFormat", $"The {i.Destination.Provider} provider cannot import disks yet, so datacenter '{i.Destination.Name}' cannot receive workloads from another datacenter."); formatsKnown = false; }
-            if (i.SourceInfo?.ExportRefusal is string refusal) { Error("ExportNotAllowed", refusal); formatsKnown = false; }
+            if (i.SourceInfo?.ExportRefusal is string refusal) { Error(i.SourceInfo.ExportRefusalCode ?? "ExportNotAllowed", refusal); formatsKnown = false; }
             foreach (var d in disks)
             {
                 var plan = new MoveDiskPlan { Name = d.Name, NativeId = d.NativeId, CapacityBytes = d.CapacityBytes, TransferBytes = d.TransferBytes };

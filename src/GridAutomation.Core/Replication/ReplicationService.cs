@@ -116,10 +116,13 @@ namespace GridAutomation.Core.Replication
                 DestinationDatacenter = dstDc.Name, DestinationHost = request.DestinationHost, Size = request.Size,
                 Options = new Dictionary<string, string>(request.Options, StringComparer.OrdinalIgnoreCase),
             }, observer, ct).ConfigureAwait(false);
-            var errors = report.Incompatibilities.Where(i => i.Severity == MoveSeverity.Error).ToList();
+            var src = await _engine.GetConnectionAsync(w.Datacenter, observer, ct).ConfigureAwait(false);
+            // ExportNotAllowed/ExportBucket* are rules of the cold export a move uses (AWS: only imported instances, through
+            // an S3 bucket); a running workload's points come through IRunningDiskExport instead, which they do not limit
+            bool runningCopy = w.State == WorkloadState.Running && src is IRunningDiskExport;
+            var errors = report.Incompatibilities.Where(i => i.Severity == MoveSeverity.Error && !(runningCopy && MovePlanner.ExportRefusalCodes.Contains(i.Code))).ToList();
             if (errors.Count > 0)
                 throw GridException.InvalidRequest($"'{w.Name}' cannot be protected to datacenter '{dstDc.Name}': " + string.Join(" ", errors.Select(e => e.Code + ": " + e.Message)), "ReplicationIncompatible", w.Id);
-            var src = await _engine.GetConnectionAsync(w.Datacenter, observer, ct).ConfigureAwait(false);
             var dst = await _engine.GetConnectionAsync(dstDc.Name, observer, ct).ConfigureAwait(false);
             if (src is not IDiskTransfer || dst is not IDiskTransfer)
                 throw GridException.Unsupported($"Replicating disks from {w.Provider} datacenter '{w.Datacenter}' to datacenter '{dstDc.Name}' is not implemented yet.", "ReplicationNotImplemented", w.Id);

@@ -41,6 +41,8 @@ namespace GridAutomation.Core.Transport
         public IList<MoveDisk> Disks { get; set; } = new List<MoveDisk>();
         /// <summary>Why the source's platform does not let this workload's disks out (AWS exports only imported instances); null when it does. Test-GridMove reports it as ExportNotAllowed.</summary>
         public string? ExportRefusal { get; set; }
+        /// <summary>The stable code Test-GridMove reports <see cref="ExportRefusal"/> under; null = ExportNotAllowed. One of <see cref="Moves.MovePlanner.ExportRefusalCodes"/>.</summary>
+        public string? ExportRefusalCode { get; set; }
         /// <summary>"bios" or "uefi" (lower case); null when unknown.</summary>
         public string? Firmware { get; set; }
     }

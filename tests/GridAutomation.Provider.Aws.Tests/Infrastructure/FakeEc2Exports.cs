@@ -32,7 +32,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
                 case "ExportImage": return ExportImage(r);
                 case "DescribeExportImageTasks": return DescribeExports(r);
                 case "CancelExportTask": return CancelExport(r);
-                default: return null;
+                default: return HandleSnapshots(r); // FakeEc2Snapshots.cs
             }
         }
 

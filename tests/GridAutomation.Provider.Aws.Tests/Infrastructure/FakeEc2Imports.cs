@@ -19,7 +19,9 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
     public sealed partial class FakeEc2
     {
         public sealed class ImportTask { public string Id = ""; public string Bucket = ""; public string Key = ""; public string Format = ""; public string Status = "active"; public string? Message; public string? SnapshotId; public DateTime Started = DateTime.UtcNow; public string? ClientToken; }
-        public sealed class Snap { public string Id = ""; public byte[] Data = Array.Empty<byte>(); public Dictionary<string, string> Tags = new Dictionary<string, string>(StringComparer.Ordinal); }
+        public sealed class Snap { public string Id = ""; public byte[] Data = Array.Empty<byte>(); public Dictionary<string, string> Tags = new Dictionary<string, string>(StringComparer.Ordinal);
+            /// <summary>Set by CreateSnapshot (FakeEc2Snapshots.cs): the volume, its size in GiB, the state and when it was started.</summary>
+            public string? VolumeId; public int VolumeSize; public string State = "completed"; public DateTime Started = DateTime.UtcNow; public string Description = ""; }
         public sealed class Ami { public string Id = ""; public string Name = ""; public string SnapshotId = ""; public string RootDevice = ""; public string BootMode = ""; public bool Ena; public Dictionary<string, string> Tags = new Dictionary<string, string>(StringComparer.Ordinal); }
 
         public Dictionary<string, ImportTask> ImportTasks { get; } = new Dictionary<string, ImportTask>(StringComparer.Ordinal);

@@ -75,22 +75,25 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
         public LoopbackEc2Server(Func<Ec2Request, Ec2Response> handler)
         {
             _handler = handler;
-            HttpListener? listener = null;
-            int port = 0;
-            for (int attempt = 0; attempt < 20 && listener == null; attempt++)
+            (_listener, Port) = BindLoopback();
+            _loop = Task.Run(LoopAsync);
+        }
+
+        /// <summary>An HttpListener started on a free 127.0.0.1 port (also used by FakeEbsDirect).</summary>
+        internal static (HttpListener Listener, int Port) BindLoopback()
+        {
+            for (int attempt = 0; attempt < 20; attempt++)
             {
                 var probe = new TcpListener(IPAddress.Loopback, 0);
                 probe.Start();
-                port = ((IPEndPoint)probe.LocalEndpoint).Port;
+                int port = ((IPEndPoint)probe.LocalEndpoint).Port;
                 probe.Stop();
                 var l = new HttpListener();
                 l.Prefixes.Add("http://127.0.0.1:" + port + "/");
-                try { l.Start(); listener = l; }
+                try { l.Start(); return (l, port); }
                 catch (HttpListenerException) { l.Close(); }
             }
-            _listener = listener ?? throw new InvalidOperationException("No loopback port could be bound.");
-            Port = port;
-            _loop = Task.Run(LoopAsync);
+            throw new InvalidOperationException("No loopback port could be bound.");
         }
 
         public IEnumerable<Ec2Request> RequestsFor(string action) => Requests.Where(r => r.Action == action);
