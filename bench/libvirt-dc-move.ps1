@@ -97,13 +97,17 @@ function Write-StepTimes([DateTimeOffset] $Begun, [DateTimeOffset] $Ended) {
     $op = Get-GridOperation -Kind MoveDatacenter | Sort-Object Started | Select-Object -Last 1
     $children = @(Get-GridOperation -Parent $op.Id | Sort-Object Started)
     $steps = $children | ForEach-Object {
-        '{0} {1:0.0}' -f ($_.Kind -replace '^Move', ''), ((($_.Finished ?? [DateTimeOffset]::UtcNow) - $_.Started).TotalSeconds)
+        '{0} {1:0.00}' -f ($_.Kind -replace '^Move', ''), ((($_.Finished ?? [DateTimeOffset]::UtcNow) - $_.Started).TotalSeconds)
     }
     Write-Host ("       steps (s): " + ($steps -join ', '))
+    # the time between one step's end and the next one's start (the journal's checkpoint writes, progress, slots)
+    $gaps = 0.0
+    for ($k = 1; $k -lt $children.Count; $k++) { if ($children[$k - 1].Finished) { $gaps += ($children[$k].Started - $children[$k - 1].Finished).TotalSeconds } }
+    Write-Host ("       between the steps {0:0.00} s in all" -f $gaps)
     if ($Begun -and $children) {
         # outside the steps: the report and admission before the move is journaled, and what follows the last step
-        Write-Host ("       before the first step {0:0.0} s (report, admission, journal), after the last {1:0.0} s" -f `
-            ($children[0].Started - $Begun).TotalSeconds, ($Ended - ($children[-1].Finished ?? $Ended)).TotalSeconds)
+        Write-Host ("       before the first step {0:0.0} s (report, admission, journal), after the last {1:0.0} s ({2:0.0} s of it before the move's operation ended)" -f `
+            ($children[0].Started - $Begun).TotalSeconds, ($Ended - ($children[-1].Finished ?? $Ended)).TotalSeconds, (($op.Finished ?? $Ended) - ($children[-1].Finished ?? $Ended)).TotalSeconds)
     }
 }
 

@@ -294,7 +294,12 @@ namespace GridAutomation.Core.Moves
                     for (int i = 0; i < images.Count; i++)
                     {
                         string h;
-                        try { h = await dstX.HashDiskAsync(cp["done:create"], i, ct).ConfigureAwait(false); }
+                        try
+                        {
+                            // a destination that knows what was imported may prove it by the file's bytes (no inflate), else by the guest's
+                            h = dst is IImportedDiskHash known ? await known.HashImportedDiskAsync(cp["done:create"], i, images[i], ct).ConfigureAwait(false)
+                                : await dstX.HashDiskAsync(cp["done:create"], i, ct).ConfigureAwait(false);
+                        }
                         catch (GridException ex) when (ex.Kind == GridErrorKind.Unsupported)
                         {
                             // the destination cannot read its disks back (AWS: no EBS bytes through the EC2 API): said, not hidden
