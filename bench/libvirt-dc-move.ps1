@@ -87,7 +87,12 @@
       29.5 / 27.4 / 26.5, import 2.2 / 3.0 / 3.3, verify-destination 1.15 / 1.29 / 1.32, between the steps 0.6 / 1.2 /
       1.0, after the last 0.0) vs 28.48 / 28.34 / 36.96 s: median module 35.83 s, by hand 28.48 s, ratio 0.79 (per run
       0.76, 0.79, 1.05). On main, idle, the module took 46-53 s: 10-15 s less now, with every check kept.
-      Goal 0.8: met on the loaded median (0.81), missed by 0.01 on the quiet one (0.79); per run 0.68-1.05.
+      Once more right after (load 11-20 falling to 2): module 61.58 / 61.19 / 45.53 s (convert 46.1 / 50.4 / 34.6,
+      verify-destination 1.56 / 1.60 / 1.84, between the steps 1.5 / 0.2 / 2.3) vs 46.44 / 40.92 / 32.22 s: median
+      ratio 0.67 (per run 0.75, 0.67, 0.71).
+      Goal 0.8 NOT reliably met: medians 0.81 (loaded), 0.79 (quiet), 0.67 (load falling); per run 0.67-1.05. The
+      gap to 0.8 is 0-0.13 of the ratio, i.e. 0-8 s of a 36-61 s move, nearly all in the convert step below, plus
+      0.2-2.3 s of journal writes between the steps (their spread follows the disk's load: they are fsynced).
       What is left is the convert step: the hand chain's qemu-img convert plus the module's proof around it (the
       guest content's raw copy and hash beside the one deflating thread, then qemu-img compare inflating the VMDK while
       its bytes are hashed). On two free cores those run beside the deflate; on a loaded machine every CPU second of
