@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Net.Http;
+using System.Security.Cryptography;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -60,6 +61,72 @@ namespace GridAutomation.Providers.VSphere
                 File.Move(partial, destination);
             }
             finally { VSphereConnection.TryDelete(partial); }
+        }
+
+        /// <summary>
+        /// Streams a datastore file into a SHA-256, nothing written to disk: the running hash (not finished, so a caller
+        /// may append the zeros a short raw file stands for: <see cref="FinishHash"/>), the file's first
+        /// <see cref="VmdkSniffer.HeadBytes"/> bytes (to tell what it is) and its length.
+        /// </summary>
+        public static async Task<(IncrementalHash Sha, byte[] Head, int HeadCount, long Length)> HashAsync(VimClient vim, string datacenterPath, string datastore, string path, CancellationToken ct)
+        {
+            var url = FolderUrl(vim.SdkUrl, datacenterPath, datastore, path);
+            string what = $"read of [{datastore}] {path}";
+            using var req = new HttpRequestMessage(HttpMethod.Get, url);
+            using var resp = await SendAsync(vim, req, what, ct).ConfigureAwait(false);
+            if ((int)resp.StatusCode == 404)
+                throw GridException.NotFound($"The {what} failed: the datastore has no such file (HTTP 404).", "DatastoreFileNotFound", $"[{datastore}] {path}");
+            Check(resp, what);
+            var sink = new HashSink();
+            try
+            {
+                using (var src = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false))
+                    await CopyAsync(src, sink, resp.Content.Headers.ContentLength ?? 0, what, path, null, what, ct).ConfigureAwait(false);
+            }
+            catch { sink.Sha.Dispose(); throw; }
+            return (sink.Sha, sink.Head, sink.HeadCount, sink.Written);
+        }
+
+        /// <summary>Appends <paramref name="zeros"/> zero bytes to a running hash and returns it (lower-case hex).</summary>
+        public static string FinishHash(IncrementalHash sha, long zeros)
+        {
+            using (sha)
+            {
+                var z = new byte[BufferSize];
+                for (; zeros > 0; zeros -= Math.Min(zeros, z.Length)) sha.AppendData(z, 0, (int)Math.Min(zeros, z.Length));
+                return DiskFiles.Hex(sha.GetHashAndReset());
+            }
+        }
+
+        /// <summary>A write-only stream that hashes what is written and keeps its first bytes.</summary>
+        private sealed class HashSink : Stream
+        {
+            public readonly IncrementalHash Sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            public readonly byte[] Head = new byte[VmdkSniffer.HeadBytes];
+            public int HeadCount;
+            public long Written;
+            public override bool CanRead => false;
+            public override bool CanSeek => false;
+            public override bool CanWrite => true;
+            public override long Length => Written;
+            public override long Position { get => Written; set => throw new NotSupportedException(); }
+            public override void Flush() { }
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
+            public override void Write(byte[] buffer, int offset, int count)
+            {
+                if (HeadCount < Head.Length)
+                {
+                    int k = Math.Min(count, Head.Length - HeadCount);
+                    Buffer.BlockCopy(buffer, offset, Head, HeadCount, k);
+                    HeadCount += k;
+                }
+                Sha.AppendData(buffer, offset, count);
+                Written += count;
+            }
+            public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+            { Write(buffer, offset, count); return Task.CompletedTask; }
         }
 
         /// <summary>The first <see cref="VmdkSniffer.HeadBytes"/> bytes of a datastore file (an HTTP Range request) and its whole length.</summary>

@@ -17,7 +17,7 @@ namespace GridAutomation.Providers.VSphere
     /// (VSphereOvfImport.cs) makes a VM from a streamOptimized VMDK; the move's create step adopts that VM.
     /// Content hashes are SHA-256 of the disk's guest-visible (raw) content, so they compare across formats.
     /// </summary>
-    public sealed partial class VSphereConnection : IDiskTransport, IDiskTransfer, IDiskImportCleanup
+    public sealed partial class VSphereConnection : IDiskTransport, IDiskTransfer, IDiskImportCleanup, IImportedDiskHash
     {
         /// <summary>What a datastore download gives: the streamOptimized VMDK an OVF import left, or a flat (raw) extent.</summary>
         private static readonly DiskFormat[] ExportList = { DiskFormat.VmdkStreamOptimized, DiskFormat.Raw, DiskFormat.VmdkMonolithicSparse };
@@ -124,16 +124,72 @@ namespace GridAutomation.Providers.VSphere
         public Task<string> HashDiskAsync(string nativeId, int index, CancellationToken cancellationToken)
             => WithSessionAsync(async () =>
             {
-                var (name, _, _, disks) = await DisksOfAsync(nativeId, cancellationToken).ConfigureAwait(false);
-                if (index < 0 || index >= disks.Count)
-                    throw GridException.NotFound($"'{name}' has no disk number {index} (it has {disks.Count}).", "DiskNotFound", WorkloadId.Format(Datacenter.Name, nativeId));
-                string folder = DiskConverter.TempFolder();
-                Directory.CreateDirectory(folder);
-                string stem = Path.Combine(folder, "vsphere-hash-" + Guid.NewGuid().ToString("N"));
-                var (path, format) = await DownloadDiskAsync(disks[index], stem, $"Read disk '{disks[index].Label}' of '{name}'", null, cancellationToken).ConfigureAwait(false);
-                try { return await QemuImg.GuestContentHashAsync(path, format, path, cancellationToken).ConfigureAwait(false); }
-                finally { TryDelete(path); }
+                var (name, disk) = await DiskAtAsync(nativeId, index, cancellationToken).ConfigureAwait(false);
+                return await GuestHashByDownloadAsync(name, disk, cancellationToken).ConfigureAwait(false);
             }, cancellationToken);
+
+        /// <summary>
+        /// IImportedDiskHash (verify-destination of a move): the disk's datastore file is read once, straight into a
+        /// SHA-256 (no temp file). A sparse VMDK whose bytes hash to the imported image's ContentHash is that image (our
+        /// simulator keeps the uploaded stream as it came): proven without inflating it. A descriptor (a real vCenter
+        /// stores the disk as a flat extent) is followed to its extent, whose bytes (zeros up to the capacity) are the
+        /// guest content; a raw file is the guest content itself. Only a sparse VMDK with other bytes (rewritten by the
+        /// destination) is downloaded and inflated to hash its guest content, as <see cref="HashDiskAsync"/> does.
+        /// </summary>
+        public Task<string> HashImportedDiskAsync(string nativeId, int index, DiskImage imported, CancellationToken cancellationToken)
+            => WithSessionAsync(async () =>
+            {
+                var ct = cancellationToken;
+                var (name, disk) = await DiskAtAsync(nativeId, index, ct).ConfigureAwait(false);
+                var (ds, rel) = VSphereDatastoreFiles.ParsePath(disk.FileName);
+                var (sha, head, n, length) = await VSphereDatastoreFiles.HashAsync(_vim, _dcName, ds, rel, ct).ConfigureAwait(false);
+                var kind = VmdkSniffer.Sniff(head, n);
+                switch (kind.Format)
+                {
+                    case VmdkSniffer.Kind.StreamOptimized:
+                    case VmdkSniffer.Kind.MonolithicSparse:
+                    {
+                        string bytes = VSphereDatastoreFiles.FinishHash(sha, 0);
+                        if (string.Equals(bytes, imported?.ContentHash, StringComparison.OrdinalIgnoreCase))
+                        {
+                            _verbose($"{disk.FileName} of '{name}' is byte for byte the imported image ({length} bytes, SHA-256 {bytes}): no inflate needed.");
+                            return bytes;
+                        }
+                        _verbose($"{disk.FileName} of '{name}' is not the imported image's bytes (the datastore rewrote it): hashing its guest content.");
+                        return await GuestHashByDownloadAsync(name, disk, ct).ConfigureAwait(false);
+                    }
+                    case VmdkSniffer.Kind.Descriptor:
+                    {
+                        sha.Dispose();
+                        if (kind.FlatExtent == null) return await GuestHashByDownloadAsync(name, disk, ct).ConfigureAwait(false); // says why it cannot
+                        string dir = rel.Contains('/') ? rel.Substring(0, rel.LastIndexOf('/') + 1) : "";
+                        var (flat, _, _, flatLength) = await VSphereDatastoreFiles.HashAsync(_vim, _dcName, ds, dir + kind.FlatExtent, ct).ConfigureAwait(false);
+                        _verbose($"{disk.FileName} of '{name}' is a descriptor: its flat extent ({flatLength} bytes) is the guest content, hashed as read.");
+                        return VSphereDatastoreFiles.FinishHash(flat, Math.Max(0, disk.CapacityBytes - flatLength));
+                    }
+                    default: // raw bytes or an empty (never written) file: the guest content, zeros up to the capacity
+                        return VSphereDatastoreFiles.FinishHash(sha, Math.Max(0, disk.CapacityBytes - length));
+                }
+            }, cancellationToken);
+
+        private async Task<(string Name, VmDisk Disk)> DiskAtAsync(string nativeId, int index, CancellationToken ct)
+        {
+            var (name, _, _, disks) = await DisksOfAsync(nativeId, ct).ConfigureAwait(false);
+            if (index < 0 || index >= disks.Count)
+                throw GridException.NotFound($"'{name}' has no disk number {index} (it has {disks.Count}).", "DiskNotFound", WorkloadId.Format(Datacenter.Name, nativeId));
+            return (name, disks[index]);
+        }
+
+        /// <summary>The guest content's hash of a disk downloaded into the temp folder (and deleted): a sparse VMDK is inflated by qemu-img.</summary>
+        private async Task<string> GuestHashByDownloadAsync(string name, VmDisk disk, CancellationToken ct)
+        {
+            string folder = DiskConverter.TempFolder();
+            Directory.CreateDirectory(folder);
+            string stem = Path.Combine(folder, "vsphere-hash-" + Guid.NewGuid().ToString("N"));
+            var (path, format) = await DownloadDiskAsync(disk, stem, $"Read disk '{disk.Label}' of '{name}'", null, ct).ConfigureAwait(false);
+            try { return await QemuImg.GuestContentHashAsync(path, format, path, ct).ConfigureAwait(false); }
+            finally { TryDelete(path); }
+        }
 
         /// <summary>
         /// Downloads a disk from its datastore to <paramref name="stem"/> + extension. A VMDK descriptor (what a real

@@ -32,6 +32,33 @@ namespace GridAutomation.Core.Tests
             finally { Directory.Delete(dir, true); }
         }
 
+        /// <summary>A move deletes staged files no later step reads while the next steps run: only files inside its own staging folder, never a path outside it (a source disk).</summary>
+        [Fact]
+        public async System.Threading.Tasks.Task StagingSweeper_DeletesOnlyItsOwnStagedFiles_AndDrainWaitsForThem()
+        {
+            string root = Path.Combine(Path.GetTempPath(), "ga-sweep-" + Guid.NewGuid().ToString("N"));
+            string staging = DiskFiles.StagingFolder(Guid.NewGuid(), root);
+            Directory.CreateDirectory(staging);
+            try
+            {
+                string export = Path.Combine(staging, "d.qcow2"), converted = Path.Combine(staging, "d.stream.vmdk");
+                string outside = Path.Combine(root, "source.qcow2"), sibling = staging + "-other.img";
+                foreach (var f in new[] { export, converted, outside, sibling }) File.WriteAllBytes(f, new byte[4096]);
+                var sweeper = new GridAutomation.Core.Moves.StagingSweeper(staging);
+                sweeper.Delete(new[] { export, null, "", outside, sibling, Path.Combine(staging, "..", Path.GetFileName(outside)) });
+                await sweeper.DrainAsync();
+                Assert.False(File.Exists(export));
+                Assert.True(File.Exists(converted)); // not named
+                Assert.True(File.Exists(outside));   // outside the staging folder, also by a "..": never touched
+                Assert.True(File.Exists(sibling));   // a name that only starts like the folder
+                sweeper.Delete(new[] { converted, converted, export }); // twice, and one already gone
+                await sweeper.DrainAsync();
+                Assert.False(File.Exists(converted));
+                await sweeper.DrainAsync(); // nothing pending
+            }
+            finally { Directory.Delete(root, true); }
+        }
+
         [Fact]
         public void StagingFolder_IsPerOperation_AndRemoveStagingDeletesItWhole()
         {

@@ -17,8 +17,10 @@ namespace GridAutomation.Provider.Libvirt.Tests
 {
     /// <summary>
     /// A qcow2 source into vSphere (our vcsim): the export's hash is of the qcow2 file, the converted VMDK's of the VMDK
-    /// file, and vSphere hashes the guest-visible (raw) bytes, so verify-destination must compare the guest content's
-    /// hash the convert step computed. Before that hash existed this move always failed verify-destination and rolled back.
+    /// file, and vSphere's plain HashDiskAsync hashes the guest-visible (raw) bytes, so the convert step computes the guest
+    /// content's hash too (before it did, this move always failed verify-destination and rolled back). verify-destination
+    /// itself reads the datastore file back through IImportedDiskHash: our simulator keeps the uploaded VMDK's bytes, so
+    /// the file's hash (no inflate) matches the converted image's, recorded as "image file".
     /// </summary>
     public sealed partial class ChainMoveTests
     {
@@ -27,7 +29,7 @@ namespace GridAutomation.Provider.Libvirt.Tests
             => JsonSerializer.Deserialize<List<DiskImage>>(json, new JsonSerializerOptions { Converters = { new JsonStringEnumConverter() } })!;
 
         [DaemonFact]
-        public async Task Qcow2Volume_LibvirtA_ToVSphere_PassesVerifyOnGuestContent_VmdkComparesEqual()
+        public async Task Qcow2Volume_LibvirtA_ToVSphere_GuestContentHashed_VerifiedByTheUploadedFile_VmdkComparesEqual()
         {
             var (engine, sim) = await Lab();
             using var _ = sim;
@@ -45,8 +47,8 @@ namespace GridAutomation.Provider.Libvirt.Tests
             var atVs = await new MoveOrchestrator(engine).MoveAsync(w, ToVSphere(), false, false, false, null, NullObserver.Instance, Ct());
             var op = engine.Journal.List(new OperationFilter { Kind = MoveOrchestrator.Kind }).Single(o => o.Target == w.Id);
             Assert.Equal(OperationState.Succeeded, op.State);
-            // the hash compared at the destination was the guest content's, not a file's; recorded as such
-            Assert.Contains("guest content", op.Checkpoints["done:verify-destination"]);
+            // the destination's file is byte for byte the uploaded VMDK: proven by the file's hash, recorded as such
+            Assert.Contains("image file", op.Checkpoints["done:verify-destination"]);
             var exported = Staged(op.Checkpoints["done:export"]).Single();
             var converted = Staged(op.Checkpoints["done:convert"]).Single();
             Assert.Equal(DiskFormat.Qcow2, exported.Format);

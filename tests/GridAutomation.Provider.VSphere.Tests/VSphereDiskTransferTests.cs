@@ -251,6 +251,49 @@ namespace GridAutomation.Provider.VSphere.Tests
             Assert.Equal(Convert.ToHexString(sha.Hash!).ToLowerInvariant(), img.ContentHash);
         }
 
+        /// <summary>
+        /// verify-destination's cheaper read (IImportedDiskHash): the datastore file our simulator keeps is the uploaded
+        /// stream, so its bytes' hash is the imported image's ContentHash (no inflate). A file the datastore rewrote
+        /// (another sparse VMDK of the same content, or a descriptor + flat extent as a real vCenter keeps) gives the guest
+        /// content's hash instead; a damaged one gives neither, so the move's check still fails.
+        /// </summary>
+        [SimulatorFact]
+        public async Task HashImportedDisk_ProvesTheUploadedBytes_ElseHashesTheGuestContent_AndNeverHidesDamage()
+        {
+            var (raw, vmdk, guest) = MakeDisk("verify");
+            using var sim = VcSim.Start("-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "0", "-templates", "0");
+            using var c = await sim.ConnectAsync();
+            var scope = new TestScope();
+            string fileHash = DiskFiles.Sha256(vmdk);
+            Assert.NotEqual(guest, fileHash);
+            var image = Image(vmdk, fileHash);
+            image.GuestContentHash = guest;
+            string imported = await c.ImportDiskAsync(image, scope.IdempotencyKey, scope, Ct());
+            Assert.Equal(fileHash, await c.HashImportedDiskAsync(imported, 0, image, Ct()));
+            Assert.Equal(guest, await c.HashDiskAsync(imported, 0, Ct())); // the plain hash stays the guest content's
+
+            string rel = (await c.DescribeAsync(imported, Ct())).Disks.Single().NativeId!;
+            rel = rel.Substring(rel.IndexOf(']') + 1).Trim();
+            string file = (await VcSim.DatastoreFoldersAsync(c)).Select(f => Path.Combine(f, rel)).First(File.Exists);
+            // rewritten with the same guest content, other bytes: falls back to the guest content's hash
+            var (code, err) = Run(QemuImg, "convert", "-q", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicSparse", raw, file);
+            Assert.True(code == 0, err);
+            Assert.Equal(guest, await c.HashImportedDiskAsync(imported, 0, image, Ct()));
+            // a descriptor and its flat extent, shorter than the capacity (the rest reads as zeros)
+            var bytes = File.ReadAllBytes(raw);
+            int used = (int)(DiskBytes / 2);
+            File.WriteAllBytes(file + ".flat", bytes.AsSpan(0, used).ToArray());
+            File.WriteAllText(file, "# Disk DescriptorFile\nversion=1\ncreateType=\"vmfs\"\n\n# Extent description\nRW " + DiskBytes / 512 + " VMFS \"" + Path.GetFileName(file) + ".flat\"\n");
+            Assert.True(bytes.AsSpan(used).IndexOfAnyExcept((byte)0) < 0, "MakeDisk's second half is zeros");
+            Assert.Equal(guest, await c.HashImportedDiskAsync(imported, 0, image, Ct()));
+            // one byte of the guest's content changed: neither hash, so verify-destination refuses (DiskVerifyFailed)
+            bytes[4096] ^= 0xff;
+            File.WriteAllBytes(file + ".flat", bytes.AsSpan(0, used).ToArray());
+            string damaged = await c.HashImportedDiskAsync(imported, 0, image, Ct());
+            Assert.NotEqual(guest, damaged);
+            Assert.NotEqual(fileHash, damaged);
+        }
+
         [Fact]
         public void Ovf_Descriptor_And_NfcUrl()
         {

@@ -156,6 +156,8 @@ namespace GridAutomation.Core.Moves
             var bytes = new MoveByteProgress(rec.BytesToTransfer);
             if (scope.Checkpoints.ContainsKey("done:export")) bytes.PhaseDone(1);
             if (scope.Checkpoints.ContainsKey("done:import")) bytes.PhaseDone(2);
+            // staged files no later step reads are deleted beside the next steps (unlinking a GiB costs seconds on a busy disk)
+            var sweeper = new StagingSweeper(DiskFiles.StagingFolder(op.Id));
             try
             {
                 foreach (var step in Steps)
@@ -173,7 +175,11 @@ namespace GridAutomation.Core.Moves
                     if (step == "export") bytes.PhaseDone(1);
                     if (step == "import") bytes.PhaseDone(2);
                     ReportStep(scope, rec, step, bytes);
+                    // checkpointed, so a resume never reads them again: after convert the exported files it replaced, after import every staged file
+                    if (step == "convert") sweeper.Delete(Images(scope.Checkpoints).Select(i => i.Path).Except(Converted(scope.Checkpoints).Select(i => i.Path)));
+                    if (step == "import") sweeper.Delete(Converted(scope.Checkpoints).Select(i => i.Path));
                 }
+                await sweeper.DrainAsync().ConfigureAwait(false);
                 DiskFiles.RemoveStaging(DiskFiles.StagingFolder(op.Id));
                 var moved = await dst.GetWorkloadAsync(scope.Checkpoints["done:create"], ct).ConfigureAwait(false);
                 if (string.IsNullOrEmpty(moved.Id)) moved.Id = WorkloadId.Format(rec.DestinationDatacenter, moved.NativeId);
@@ -183,6 +189,7 @@ namespace GridAutomation.Core.Moves
             }
             catch (Exception ex) when (ct.IsCancellationRequested && GridEngine.IsCancellation(ex))
             {
+                await sweeper.DrainAsync().ConfigureAwait(false);
                 string message = "Cancelled during step '" + (scope.Checkpoints.TryGetValue("step", out var s) ? s : "?") + "'. Resume-GridOperation finishes it (or -Rollback).";
                 _engine.Journal.Interrupt(op.Id, message);
                 children.InterruptOpen(message + " Resume the parent operation " + op.Id + ".");
@@ -190,6 +197,7 @@ namespace GridAutomation.Core.Moves
             }
             catch (Exception ex)
             {
+                await sweeper.DrainAsync().ConfigureAwait(false); // before a roll-back removes the staging folder
                 var g = GridEngine.Normalize(ex, op.Target);
                 string at = scope.Checkpoints.TryGetValue("step", out var s) ? s : "?";
                 children.FailOpen(g.ErrorId, $"Step '{at}' failed: {g.Message}");
@@ -294,7 +302,12 @@ namespace GridAutomation.Core.Moves
                     for (int i = 0; i < images.Count; i++)
                     {
                         string h;
-                        try { h = await dstX.HashDiskAsync(cp["done:create"], i, ct).ConfigureAwait(false); }
+                        try
+                        {
+                            // a destination that knows what was imported may prove it by the file's bytes (no inflate), else by the guest's
+                            h = dst is IImportedDiskHash known ? await known.HashImportedDiskAsync(cp["done:create"], i, images[i], ct).ConfigureAwait(false)
+                                : await dstX.HashDiskAsync(cp["done:create"], i, ct).ConfigureAwait(false);
+                        }
                         catch (GridException ex) when (ex.Kind == GridErrorKind.Unsupported)
                         {
                             // the destination cannot read its disks back (AWS: no EBS bytes through the EC2 API): said, not hidden

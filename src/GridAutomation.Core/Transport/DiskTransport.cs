@@ -115,6 +115,20 @@ namespace GridAutomation.Core.Transport
         Task<string> HashDiskAsync(string nativeId, int index, CancellationToken cancellationToken);
     }
 
+    /// <summary>
+    /// Optional interface of a destination that can check an imported disk more cheaply when it knows what was
+    /// imported: when the file it keeps is byte for byte the imported image file (vSphere behind our simulator keeps the
+    /// uploaded streamOptimized VMDK), a hash of those bytes as they are read back proves the copy without inflating it;
+    /// when it rewrote the file (a real vCenter stores a flat extent) it hashes the guest-visible content instead. The
+    /// result is compared like <see cref="IDiskTransfer.HashDiskAsync"/>'s: with the image's ContentHash (the file) or
+    /// its GuestContentHash (the guest's bytes), and verify-destination records which one matched.
+    /// </summary>
+    public interface IImportedDiskHash
+    {
+        /// <summary>The hash of a workload's disk (by index): <paramref name="imported"/>'s ContentHash when the disk's file is those bytes, else its guest content's hash.</summary>
+        Task<string> HashImportedDiskAsync(string nativeId, int index, DiskImage imported, CancellationToken cancellationToken);
+    }
+
     /// <summary>Option names of a create from an imported disk (<see cref="IDiskTransfer.ImportDiskAsync"/>'s reference).</summary>
     public static class ImportedDiskOptions
     {
