@@ -153,7 +153,7 @@ namespace GridAutomation.Provider.Xen.Tests
         }
 
         /// <summary>The VDI of a VM's one disk, by the VM's uuid.</summary>
-        private static string DiskOf(FakeXapi s, string vmUuid)
+        internal static string DiskOf(FakeXapi s, string vmUuid)
         {
             string vm = s.Db["VM"].First(kv => (string?)kv.Value["uuid"] == vmUuid).Key;
             return s.Db["VBD"].Values.Where(x => (string?)x["VM"] == vm && (string?)x["type"] == "Disk").Select(x => (string)x["VDI"]!).Single();
