@@ -84,7 +84,7 @@ namespace GridAutomation.Provider.Xen.Tests
             }
         }
         /// <summary>A fresh engine on its own state file, with these loopback pools connected as Xen datacenters; reset afterwards.</summary>
-        private static async Task WithEngineAsync(Func<GridEngine, Task> body, params (string Name, FakeXapi Server)[] pools)
+        internal static async Task WithEngineAsync(Func<GridEngine, Task> body, params (string Name, FakeXapi Server)[] pools)
         {
             string dir = Directory.CreateTempSubdirectory("xen-engine-").FullName;
             try

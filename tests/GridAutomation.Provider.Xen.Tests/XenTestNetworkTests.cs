@@ -1,8 +1,6 @@
 using System;
 using System.Collections.Generic;
-using System.IO;
 using System.Linq;
-using System.Net;
 using System.Threading;
 using System.Threading.Tasks;
 using GridAutomation.Core.Engine;
@@ -30,14 +28,8 @@ namespace GridAutomation.Provider.Xen.Tests
         {
             using var a = FakeXapi.FromFixture(XenContractTests.Pool);
             using var b = FakeXapi.FromFixture(XenContractTests.Pool);
-            string dir = Directory.CreateTempSubdirectory("xen-testnet-").FullName;
-            try
+            await XenEngineTests.WithEngineAsync(async engine =>
             {
-                ProviderRegistry.Register(new XenProvider());
-                var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(dir, "state.db") }, false);
-                foreach (var (name, server) in new[] { ("pool-a", a), ("pool-b", b) })
-                    await engine.ConnectDatacenterAsync("Xen", name, null, null, new Dictionary<string, string> { ["Server"] = server.Url },
-                        new Dictionary<string, object> { ["Credential"] = new NetworkCredential(server.User, server.Password) }, NullObserver.Instance, Ct());
                 var w = await engine.CreateWorkloadAsync("pool-a", new CreateWorkloadRequest { Name = "ledger", Image = XenContractTests.Template, Size = "small", PowerOn = false }, null, NullObserver.Instance, Ct());
                 a.SetVdiContent(XenEngineTests.DiskOf(a, w.NativeId), new byte[1024 * 1024]);
                 var req = new ReplicationRequest { DestinationDatacenter = "pool-b", RecoveryPointCount = 2 };
@@ -59,13 +51,7 @@ namespace GridAutomation.Provider.Xen.Tests
                 var now = engine.Replication.Find(w.Id)!;
                 Assert.Equal(ReplicationState.Protected, now.State);
                 Assert.Empty(now.TestWorkloadIds);
-                engine.Store.Dispose();
-            }
-            finally
-            {
-                GridEngine.Reset();
-                try { Directory.Delete(dir, true); } catch { }
-            }
+            }, ("pool-a", a), ("pool-b", b));
         }
     }
 }
