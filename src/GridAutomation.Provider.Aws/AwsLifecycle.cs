@@ -40,7 +40,7 @@ namespace GridAutomation.Providers.Aws
             return sb.ToString();
         }
 
-        private static readonly string[] KnownOptions = { "SubnetId", "SecurityGroupIds", "KeyName", "IamInstanceProfile", "UserData", "Hibernate", "EbsOptimized", "PrivateIpAddress", "PlacementGroup", "Architecture", "ImportedDisk", "ImportBucket", "ImportedDiskTakeOver" };
+        private static readonly string[] KnownOptions = { "SubnetId", "SecurityGroupIds", "KeyName", "IamInstanceProfile", "UserData", "Hibernate", "EbsOptimized", "PrivateIpAddress", "PlacementGroup", "Architecture", "ImportedDisk", "ImportBucket", "ImportedDiskTakeOver", "Network" };
 
         public async Task<GridWorkload> CreateWorkloadAsync(CreateWorkloadRequest request, IOperationScope scope, CancellationToken cancellationToken)
         {
@@ -87,6 +87,7 @@ namespace GridAutomation.Providers.Aws
             if (!string.IsNullOrEmpty(request.TargetHost)) run.Placement = new Placement { AvailabilityZone = request.TargetHost };
             if (Opt(options, "PlacementGroup") is string pg) (run.Placement ??= new Placement()).GroupName = pg;
             if (Opt(options, "SubnetId") is string subnet) run.SubnetId = subnet;
+            if (Opt(options, "Network") is string net) run.SubnetId = await ResolveSubnetAsync(net, target, cancellationToken).ConfigureAwait(false); // AwsNetworks.cs
             if (Opt(options, "SecurityGroupIds") is string sgs) run.SecurityGroupIds = SplitList(sgs);
             if (Opt(options, "KeyName") is string keyName) run.KeyName = keyName;
             if (Opt(options, "PrivateIpAddress") is string pip) run.PrivateIpAddress = pip;

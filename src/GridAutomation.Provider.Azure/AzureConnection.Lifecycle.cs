@@ -103,6 +103,7 @@ namespace GridAutomation.Providers.Azure
             var image = imported == null ? ParseImage(request.Image) : null;
             string network = Get(opts, "Network") ?? Get(opts, "SubnetId") ?? Get(opts, "NetworkInterfaceId")
                 ?? throw GridException.InvalidRequest("Options[\"Network\"] must name an existing subnet id or network interface id.", "AzureNetworkRequired");
+            if (!network.StartsWith("/", StringComparison.Ordinal)) network = await ResolveSubnetAsync(network.Trim(), request.Name, ct).ConfigureAwait(false); // "vnet/subnet" or a subnet name (AzureNetworks.cs)
             ResourceIdentifier netId;
             try { netId = new ResourceIdentifier(network); }
             catch (Exception) { throw GridException.InvalidRequest("Options[\"Network\"] is not an Azure resource id of a subnet or network interface.", "AzureInvalidNetwork"); }

@@ -61,6 +61,7 @@ namespace GridAutomation.Providers.Azure
             options.Diagnostics.IsTelemetryEnabled = false;
             options.SetApiVersion(new ResourceType("Microsoft.Network/networkInterfaces"), NicApiVersion);
             options.SetApiVersion(new ResourceType("Microsoft.Compute/disks"), DiskApiVersion);
+            options.SetApiVersion(VnetType, VnetApiVersion); // AzureNetworks.cs
             _arm = new ArmClient(credential, settings.SubscriptionId, options);
             _subscription = _arm.GetSubscriptionResource(SubscriptionResource.CreateResourceIdentifier(settings.SubscriptionId));
             Endpoint = settings.Environment.Endpoint.GetLeftPart(UriPartial.Authority) + "/subscriptions/" + settings.SubscriptionId + "/locations/" + settings.Location

@@ -34,7 +34,7 @@ namespace GridAutomation.Providers.VSphere
                 if (theirKey != null && theirKey != key)
                     throw GridException.Conflict($"The imported VM {imported} already belongs to another request (key '{theirKey}').", "ImportedDiskInUse", request.Name);
                 // -Option Network: resolved before anything changes, so a wrong name refuses cleanly
-                MoRef? network = null;
+                VimNetwork? network = null;
                 if (request.Options.TryGetValue("Network", out var netName) && !string.IsNullOrWhiteSpace(netName))
                     network = await FindNetworkAsync(netName!.Trim(), request.Name, ct).ConfigureAwait(false);
                 string current = oc.Text("name") ?? "";
@@ -50,53 +50,6 @@ namespace GridAutomation.Providers.VSphere
                 if (network.HasValue) await EnsureNicAsync(vm, request.Name, request.Options["Network"].Trim(), network.Value, activity, scope, ct).ConfigureAwait(false);
                 return await FinishCreateAsync(vm, imported, request, cpu, mem, scope, ct).ConfigureAwait(false);
             }, cancellationToken);
-        }
-
-        private static readonly HashSet<string> NicTypes = new HashSet<string>(StringComparer.Ordinal)
-        { "VirtualVmxnet3", "VirtualVmxnet2", "VirtualVmxnet", "VirtualE1000", "VirtualE1000e", "VirtualPCNet32", "VirtualSriovEthernetCard", "VirtualVmxnet3Vrdma" };
-
-        /// <summary>A standard network (port group) of the datacenter by name; NotFound lists those that exist.</summary>
-        private async Task<MoRef> FindNetworkAsync(string name, string target, CancellationToken ct)
-        {
-            var view = await _vim.CreateContainerViewAsync(_dc, new[] { "Network" }, ct).ConfigureAwait(false);
-            try
-            {
-                var all = await _vim.RetrieveAllAsync(new FilterSpec { Root = view, ViaView = true }.Add("Network", "name"), ct).ConfigureAwait(false);
-                var n = all.FirstOrDefault(o => string.Equals(o.Text("name"), name, StringComparison.OrdinalIgnoreCase))
-                        ?? throw GridException.NotFound($"No network '{name}' in vSphere datacenter '{_dcName}'. Networks: {string.Join(", ", all.Select(o => o.Text("name")))}.", "NetworkNotFound", target);
-                if (n.Obj.Type != "Network")
-                    throw GridException.Unsupported($"'{name}' is a {n.Obj.Type}: the moved workload's network card is attached to standard port groups only so far.", "NetworkTypeUnsupported", target);
-                return n.Obj;
-            }
-            finally { try { await _vim.DestroyViewAsync(view, CancellationToken.None).ConfigureAwait(false); } catch (GridException) { } }
-        }
-
-        /// <summary>Adds a vmxnet3 card on the network unless the VM already has a network card (an imported VM has none).</summary>
-        private async Task EnsureNicAsync(MoRef vm, string vmName, string networkName, MoRef network, string activity, IOperationScope? scope, CancellationToken ct)
-        {
-            var oc = await _vim.GetPropertiesAsync(vm, new[] { "config.hardware.device" }, ct).ConfigureAwait(false);
-            if ((oc?.Get("config.hardware.device")?.Children ?? new List<VimNode>()).Any(d => d.XsiType != null && NicTypes.Contains(d.XsiType))) return;
-            await RunTaskAsync("ReconfigVM_Task", vm, w =>
-            {
-                VimClient.StartTyped(w, "spec", "VirtualMachineConfigSpec");
-                w.WriteStartElement("deviceChange");
-                w.WriteElementString("operation", "add");
-                VimClient.StartTyped(w, "device", "VirtualVmxnet3");
-                w.WriteElementString("key", "-1");
-                VimClient.StartTyped(w, "backing", "VirtualEthernetCardNetworkBackingInfo");
-                w.WriteElementString("deviceName", networkName);
-                VimClient.WriteMoRef(w, "network", network);
-                w.WriteEndElement();
-                w.WriteStartElement("connectable");
-                w.WriteElementString("startConnected", "true");
-                w.WriteElementString("allowGuestControl", "true");
-                w.WriteElementString("connected", "false");
-                w.WriteEndElement();
-                w.WriteElementString("addressType", "generated");
-                w.WriteEndElement();
-                w.WriteEndElement();
-                w.WriteEndElement();
-            }, activity + " (network card on " + networkName + ")", vmName, scope, ct).ConfigureAwait(false);
         }
     }
 }

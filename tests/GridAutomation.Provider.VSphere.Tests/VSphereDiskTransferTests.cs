@@ -60,7 +60,7 @@ namespace GridAutomation.Provider.VSphere.Tests
         private static DiskImage Image(string vmdk, string hash, long capacity = DiskBytes)
             => new DiskImage { Name = "Hard disk 1", Format = DiskFormat.VmdkStreamOptimized, CapacityBytes = capacity, Path = vmdk, ContentHash = hash };
 
-        private static async Task<List<GridWorkload>> ListAsync(IGridConnection c)
+        internal static async Task<List<GridWorkload>> ListAsync(IGridConnection c)
         {
             var all = new List<GridWorkload>();
             await foreach (var page in c.ListWorkloadsAsync(new WorkloadQuery(), Ct())) all.AddRange(page);

@@ -12,6 +12,7 @@ using GridAutomation.Core.Engine;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
 using GridAutomation.Core.Replication;
+using GridAutomation.Core.State;
 using GridAutomation.Core.Transport;
 using GridAutomation.Providers.VSphere;
 using GridAutomation.Providers.VSphere.Vim25;
@@ -51,13 +52,14 @@ namespace GridAutomation.Provider.VSphere.Tests
         }
 
         /// <summary>A RUNNING VM "db" whose disk holds the content of <see cref="MakeDisk"/>.</summary>
-        private async Task<(GridWorkload Vm, string Hash)> RunningVmAsync(VSphereConnection c)
+        private async Task<(GridWorkload Vm, string Hash)> RunningVmAsync(VSphereConnection c, string? network = null)
         {
             var (vmdk, hash) = MakeDisk();
             var s = new TestScope();
             string imported = await c.ImportDiskAsync(new DiskImage { Name = "Hard disk 1", Format = DiskFormat.VmdkStreamOptimized, CapacityBytes = DiskBytes, Path = vmdk, ContentHash = hash }, s.IdempotencyKey, s, Ct());
             var req = new CreateWorkloadRequest { Name = "db", CpuCount = 2, MemoryMB = 1024, PowerOn = true, IdempotencyKey = "seed-db" };
             req.Options["ImportedDisk"] = imported;
+            if (network != null) req.Options["Network"] = network;
             var w = await c.CreateWorkloadAsync(req, s, Ct());
             Assert.Equal(WorkloadState.Running, (await c.GetWorkloadAsync(w.NativeId, Ct())).State);
             return (w, hash);
@@ -186,6 +188,81 @@ namespace GridAutomation.Provider.VSphere.Tests
             using var dst = await sim.ConnectAsync("check-b", new Dictionary<string, string> { ["DatacenterName"] = "DC1" });
             foreach (var p in points)
                 Assert.Equal(hash, await dst.HashDiskAsync(Assert.Single(p.ImportedDisks), 0, Ct())); // each point holds the disk's content at DC1
+        }
+
+        /// <summary>The backing of a VM's one network card: (xsi type, network name or port group key).</summary>
+        private static async Task<(string? Type, string? Network)> NicOfAsync(VSphereConnection c, GridWorkload w)
+        {
+            var devices = (await c.Vim.GetPropertiesAsync(VmRef(w), new[] { "config.hardware.device" }, Ct()))!.Get("config.hardware.device")!.Children;
+            var nic = Assert.Single(devices, d => d.XsiType == "VirtualVmxnet3");
+            var backing = nic.Child("backing")!;
+            return (backing.XsiType, backing.ChildText("deviceName") ?? backing.Path("port.portgroupKey")?.Text);
+        }
+
+        /// <summary>
+        /// Start-GridFailover -Mode Test -TestNetwork into vSphere: the destination lists its standard and distributed
+        /// port groups; an unknown name is refused before anything is journaled; the copy's card is backed by the
+        /// distributed port group (switch uuid + port group key) while the primary keeps running on "VM Network";
+        /// Stop-GridFailover -Test removes the copy.
+        /// </summary>
+        [SimulatorFact]
+        public async Task TestFailover_AttachesTheCopysCard_ToTheDistributedPortGroup_TheNetworkCatalogNames()
+        {
+            using var sim = VcSim.Start("-dc", "2", "-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0", "-portgroup", "1");
+            using (var seed = await sim.ConnectAsync("seed", new Dictionary<string, string> { ["DatacenterName"] = "DC0" }))
+                await RunningVmAsync(seed, "VM Network");
+
+            ProviderRegistry.Register(new VSphereProvider());
+            var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(_dir, "state.db") }, false);
+            await Task.Run(() => Program.ConnectPair(engine, sim.Url.ToString()));
+            GridWorkload? db = null;
+            await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { "vsa" } }, NullObserver.Instance, Ct()))
+                if (!r.IsError && r.Value!.Name == "db") db = r.Value;
+            Assert.NotNull(db);
+            await engine.Replication.EnableAsync(db!, new ReplicationRequest { DestinationDatacenter = "vsb", RecoveryPointCount = 1 }, NullObserver.Instance, Ct(5));
+
+            using var dst = await sim.ConnectAsync("check-b", new Dictionary<string, string> { ["DatacenterName"] = "DC1" });
+            var nets = await ((INetworkCatalog)dst).GetNetworksAsync(Ct());
+            Assert.Contains("VM Network", nets);
+            Assert.Contains("DC1_DVPG0", nets);
+            Assert.DoesNotContain("DC0_DVPG0", nets); // the other datacenter's port group is not this one's
+
+            int ops = engine.GetOperations(new OperationFilter { IncludeChildren = true }).Count;
+            var atB = (await VSphereDiskTransferTests.ListAsync(dst)).Select(x => x.Name).OrderBy(n => n).ToList();
+            int vmsAtB = atB.Count;
+            var nf = await Assert.ThrowsAsync<GridException>(() => engine.Replication.FailoverAsync(new[] { db! }, FailoverMode.Test, null, "no-such-pg", NullObserver.Instance, Ct()));
+            Assert.Equal(("NetworkNotFound", GridErrorKind.NotFound), (nf.ErrorId, nf.Kind));
+            Assert.Contains("DC1_DVPG0", nf.Message);
+            Assert.Equal(ops, engine.GetOperations(new OperationFilter { IncludeChildren = true }).Count);
+            Assert.Equal(vmsAtB, (await VSphereDiskTransferTests.ListAsync(dst)).Count);
+
+            // the test copy: on the distributed port group (named in another case: the catalog's spelling is used)
+            var result = Assert.Single(await engine.Replication.FailoverAsync(new[] { db! }, FailoverMode.Test, null, "dc1_dvpg0", NullObserver.Instance, Ct(5)));
+            Assert.True(result.Status == "Running", result.ErrorId + ": " + result.Error);
+            var copy = await dst.GetWorkloadAsync(WorkloadId.TryParse(result.DestinationId!, out _, out var native) ? native : result.DestinationId!, Ct());
+            Assert.Equal(WorkloadState.Running, copy.State);
+            Assert.True(copy.Tags.ContainsKey(ReplicationService.TestTag));
+            var (type, portgroup) = await NicOfAsync(dst, copy);
+            Assert.Equal("VirtualEthernetCardDistributedVirtualPortBackingInfo", type);
+            // the port group the card names is DC1_DVPG0 (as vCenter records the VM's networks)
+            var vmNets = (await dst.Vim.GetPropertiesAsync(VmRef(copy), new[] { "network" }, Ct()))!.Get("network")!;
+            var onPg = Assert.Single(vmNets.Children.Count > 0 ? vmNets.Children.Select(n => n.AsMoRef()) : new[] { vmNets.AsMoRef() });
+            Assert.Equal(("DistributedVirtualPortgroup", portgroup), (onPg.Type, onPg.Value));
+            Assert.Equal("DC1_DVPG0", (await dst.Vim.GetPropertiesAsync(onPg, new[] { "name" }, Ct()))!.Text("name"));
+
+            // the primary keeps running, its card still on "VM Network"
+            using var src = await sim.ConnectAsync("check-a", new Dictionary<string, string> { ["DatacenterName"] = "DC0" });
+            var prim = await src.GetWorkloadAsync(db!.NativeId, Ct());
+            Assert.Equal(WorkloadState.Running, prim.State);
+            Assert.Equal(("VirtualEthernetCardNetworkBackingInfo", "VM Network"), await NicOfAsync(src, prim));
+
+            // Stop-GridFailover -Test: the copy is gone
+            await engine.Replication.StopTestAsync(engine.Replication.Get(), NullObserver.Instance, Ct(5));
+            // (the copy adopted the point's imported VM, so that goes with it: see the report on the vSphere adopt path)
+            var left = await VSphereDiskTransferTests.ListAsync(dst);
+            Assert.DoesNotContain(left, x => x.NativeId == copy.NativeId || x.Tags.ContainsKey(ReplicationService.TestTag));
+            Assert.Contains(left, x => x.Name == "DC1_C0_RP0_VM0");
+            Assert.Empty(engine.Replication.Find(db.Id)!.TestWorkloadIds);
         }
     }
 }

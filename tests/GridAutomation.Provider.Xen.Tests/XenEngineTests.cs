@@ -84,7 +84,7 @@ namespace GridAutomation.Provider.Xen.Tests
             }
         }
         /// <summary>A fresh engine on its own state file, with these loopback pools connected as Xen datacenters; reset afterwards.</summary>
-        private static async Task WithEngineAsync(Func<GridEngine, Task> body, params (string Name, FakeXapi Server)[] pools)
+        internal static async Task WithEngineAsync(Func<GridEngine, Task> body, params (string Name, FakeXapi Server)[] pools)
         {
             string dir = Directory.CreateTempSubdirectory("xen-engine-").FullName;
             try
@@ -153,7 +153,7 @@ namespace GridAutomation.Provider.Xen.Tests
         }
 
         /// <summary>The VDI of a VM's one disk, by the VM's uuid.</summary>
-        private static string DiskOf(FakeXapi s, string vmUuid)
+        internal static string DiskOf(FakeXapi s, string vmUuid)
         {
             string vm = s.Db["VM"].First(kv => (string?)kv.Value["uuid"] == vmUuid).Key;
             return s.Db["VBD"].Values.Where(x => (string?)x["VM"] == vm && (string?)x["type"] == "Disk").Select(x => (string)x["VDI"]!).Single();

@@ -53,6 +53,14 @@ Describe 'Start-GridFailover' {
         { Start-GridFailover -Name fo-db -Mode Planned -TestNetwork isolated -Force -ErrorAction Stop } | Should -Throw -ErrorId 'TestNetworkNeedsTestMode,*'
         { Start-GridFailover -Name fo-db -Mode Test -TestNetwork dmz -Force -ErrorAction Stop } | Should -Throw -ErrorId 'NetworkNotFound,*'
         Get-OperationCount | Should -Be $before
+        # tab completion names the networks the destination lists, and journals nothing
+        $line = 'Start-GridFailover -Name fo-db -Mode Test -TestNetwork '
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('isolated', 'lan')
+        $line = 'Start-GridFailover -Name fo-db -Mode Test -TestNetwork is'
+        $m = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+        $m.CompletionText | Should -Be 'isolated'
+        $m.ToolTip | Should -Be 'isolated (network of fo-b)'
+        Get-OperationCount | Should -Be $before
         @(Get-GridWorkload -Datacenter fo-b).Count | Should -Be 0
         $r = @(Start-GridFailover -Name fo-db, fo-web -Mode Test -TestNetwork isolated -Force)
         $r.Count | Should -Be 2

@@ -45,9 +45,9 @@ namespace GridAutomation.Commands
 
         /// <summary>
         /// -Mode Test only: the destination network the test copies are attached to (isolated from production). The
-        /// destination provider must list its networks (simulator, libvirt); refused before anything is journaled otherwise.
+        /// destination provider must list its networks (simulator, libvirt, vSphere, AWS, Azure); refused before anything is journaled otherwise.
         /// </summary>
-        [Parameter] [ValidateNotNullOrEmpty]
+        [Parameter] [ValidateNotNullOrEmpty] [ArgumentCompleter(typeof(TestNetworkCompleter))]
         public string? TestNetwork { get; set; }
 
         protected override void BeginProcessing()

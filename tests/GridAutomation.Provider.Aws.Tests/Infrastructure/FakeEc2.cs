@@ -166,6 +166,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
                     case "DeleteTags": return Tags(r, set: false);
                     case "DescribeVolumes": return DescribeVolumes(r);
                     case "DeleteVolume": return DeleteVolume(r);
+                    case "DescribeSubnets": return DescribeSubnets(r); // FakeEc2Networks.cs
                     default: return Ec2Response.Error(400, "InvalidAction", "The action " + r.Action + " is not valid for this web service.");
                 }
             }
@@ -289,7 +290,7 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
               .Append("</code><name>").Append(i.State).Append("</name></instanceState><privateDnsName>ip-").Append(i.PrivateIp.Replace('.', '-')).Append(".ec2.internal</privateDnsName><dnsName/>")
               .Append("<reason/><amiLaunchIndex>0</amiLaunchIndex><productCodes/><instanceType>").Append(i.Type).Append("</instanceType><launchTime>")
               .Append(i.LaunchTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture)).Append("</launchTime><placement><availabilityZone>").Append(i.Zone)
-              .Append("</availabilityZone><groupName/><tenancy>default</tenancy></placement><monitoring><state>disabled</state></monitoring><subnetId>subnet-0a1b2c3d</subnetId><vpcId>vpc-0a1b2c3d</vpcId>");
+              .Append("</availabilityZone><groupName/><tenancy>default</tenancy></placement><monitoring><state>disabled</state></monitoring>").Append(SubnetXml(i));
             if (i.State != "terminated") sb.Append("<privateIpAddress>").Append(i.PrivateIp).Append("</privateIpAddress>");
             if (i.StateReasonCode != null) sb.Append("<stateReason><code>").Append(i.StateReasonCode).Append("</code><message>").Append(i.StateReasonCode).Append("</message></stateReason>");
             sb.Append("<architecture>").Append(Types.FirstOrDefault(t => t.Name == i.Type).Arch ?? "x86_64").Append("</architecture><rootDeviceType>ebs</rootDeviceType><rootDeviceName>/dev/xvda</rootDeviceName><blockDeviceMapping>");
@@ -323,7 +324,9 @@ namespace GridAutomation.Providers.Aws.Tests.Infrastructure
             }
             string zone = r.Get("Placement.AvailabilityZone") ?? "us-east-1a";
             if (!zone.StartsWith("us-east-1", StringComparison.Ordinal)) return Ec2Response.Error(400, "InvalidParameterValue", $"Invalid availability zone: [{zone}]");
+            if (CheckRunSubnet(r) is Ec2Response badSubnet) return badSubnet;
             var inst = NewInstance(image, type, zone, token, r.Get("HibernationOptions.Configured") == "true");
+            RecordRunSubnet(r, inst);
             for (int s = 1; ; s++)
             {
                 string? rt = r.Get($"TagSpecification.{s}.ResourceType");

@@ -243,6 +243,7 @@ namespace GridAutomation.Provider.Azure.Tests
                     return;
                 }
             }
+            if (await HandleNetworkAsync(ctx, req, seg)) return; // ArmNetworks.cs
             await CloudError(ctx, 404, "NotFound", $"The test ARM endpoint has no route for {method} {path}.");
         }
 

@@ -27,7 +27,7 @@ namespace GridAutomation.Provider.Azure.Tests
     [Collection("environment")]
     public sealed class RunningExportTests
     {
-        private static async Task<(GridWorkload Vm, string DiskId, DiskImage Image)> RunningVmAsync(AzureConnection c, string dir)
+        internal static async Task<(GridWorkload Vm, string DiskId, DiskImage Image)> RunningVmAsync(AzureConnection c, string dir)
         {
             var (_, image) = await DiskMoveTests.StageAsync(dir, "os", 23);
             var scope = new TestScope("move:az-points");

@@ -36,6 +36,7 @@ func main() {
 	templates := flag.Int("templates", 1, "VMs of the first datacenter turned into templates (powered off, marked as template)")
 	ds := flag.Int("ds", 1, "datastores")
 	pool := flag.Int("pool", 0, "child resource pools per cluster (DC0_C0_RP1...), each with its own VMs")
+	portgroup := flag.Int("portgroup", 0, "distributed port groups per datacenter (DC0_DVPG0... on one switch DC0_DVS); 0: none, every VM's card on \"VM Network\"")
 	autostart := flag.Bool("autostart", true, "power on the VMs")
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
 	cert := flag.String("tls-cert", "", "PEM certificate file: serve HTTPS with it")
@@ -63,7 +64,7 @@ func main() {
 	model.Datastore = *ds
 	model.Pool = *pool
 	model.Autostart = *autostart
-	model.Portgroup = 0
+	model.Portgroup = *portgroup
 	model.DelayConfig.Delay = *delay
 	model.DelayConfig.MethodDelay = map[string]int{}
 	if *methodDelay != "" {
