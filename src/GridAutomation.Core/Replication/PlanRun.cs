@@ -105,14 +105,17 @@ namespace GridAutomation.Core.Replication
             var dup = given.GroupBy(x => x.w.Id, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
             if (dup != null) throw GridException.InvalidRequest($"'{dup.First().w.Name}' is given twice.", "WorkloadGivenTwice", dup.Key);
             var entries = new List<RunEntry>();
+            // the items and their points read once for the run (Find and GetPoints per workload read every item each time)
+            var items = Get().GroupBy(i => i.SourceId, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
+            var pointsOf = GetPoints().GroupBy(p => p.ReplicationId, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (IReadOnlyList<GridRecoveryPoint>)g.ToList(), StringComparer.Ordinal);
             foreach (var (w, group) in given)
             {
-                var item = Require(w);
+                var item = Require(w, items.TryGetValue(w.Id, out var found) ? found : null);
                 if (item.State != ReplicationState.Protected)
                     throw GridException.Conflict($"'{w.Name}' is {item.State}: only a Protected workload fails over (Complete-GridFailover, Stop-GridFailover -Test or Enable-GridReplication -Reverse first).", "NotFailoverReady", w.Id);
                 if (mode == FailoverMode.Test && item.TestWorkloadIds.Count > 0)
                     throw GridException.Conflict($"'{w.Name}' has a test failover running: Stop-GridFailover -Test removes it first.", "TestFailoverRunning", w.Id);
-                entries.Add(new RunEntry { W = w, Item = item, Point = ChoosePoint(item, pointTime), Group = group, TestNetwork = testNetwork });
+                entries.Add(new RunEntry { W = w, Item = item, Point = ChoosePoint(item, pointTime, pointsOf.TryGetValue(item.Id, out var ps) ? ps : Array.Empty<GridRecoveryPoint>()), Group = group, TestNetwork = testNetwork });
             }
             await CheckTestNetworkAsync(entries, mode, testNetwork, observer, ct).ConfigureAwait(false);
             var checkedIn = sw.Elapsed;
