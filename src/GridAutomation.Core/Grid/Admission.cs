@@ -111,10 +111,7 @@ namespace GridAutomation.Core.Grid
                     use.count++; use.cpu += r.Cpu; use.mem += r.MemoryMB;
                 }
                 var limit = QuotaLimit(agreement, use, demand);
-                if (limit != null)
-                    throw new GridException(GridErrorKind.ResourceUnavailable,
-                        $"'{workloadName}' does not fit the agreement {agreement.Id} ({agreement.Owner} lends {agreement.Datacenter} to {agreement.Consumer}): {limit}. " +
-                        $"Free capacity under it, or raise the quota with Set-GridAgreement -Id {agreement.Id}.", "AgreementQuotaExceeded") { Target = workloadName };
+                if (limit != null) throw QuotaExceeded(agreement, limit, workloadName);
                 if (reserve) GridData.PutReservation(s, new GridData.Reservation { Key = key, Consumer = consumer, Datacenter = datacenter, Cpu = demand.Cpu, MemoryMB = demand.MemoryMB }, PendingTtl);
                 return 0;
             };
@@ -124,12 +121,19 @@ namespace GridAutomation.Core.Grid
         /// <summary>The agreement in force for a consumer in another company's datacenter, or PermissionDenied "NoAgreement".</summary>
         internal GridAgreement CheckAgreement(GridDatacenter dc, string consumer, string workloadName)
         {
-            var a = Choose(GetAgreements(), dc.Owner, consumer, dc.Name, DateTimeOffset.UtcNow);
-            if (a == null)
-                throw new GridException(GridErrorKind.PermissionDenied,
-                    $"'{workloadName}' is owned by {consumer}, but datacenter '{dc.Name}' belongs to {dc.Owner} and no agreement in force lets {consumer} use it. " +
-                    $"{dc.Owner} can lend it: New-GridAgreement -Owner {dc.Owner} -Consumer {consumer} -Datacenter {dc.Name}.", "NoAgreement") { Target = workloadName };
-            return a;
+            return Choose(GetAgreements(), dc.Owner, consumer, dc.Name, DateTimeOffset.UtcNow) ?? throw NoAgreement(dc, consumer, workloadName);
         }
+
+        /// <summary>PermissionDenied "NoAgreement": the consumer may not use another company's datacenter, and which New-GridAgreement would allow it.</summary>
+        internal static GridException NoAgreement(GridDatacenter dc, string consumer, string workloadName)
+            => new GridException(GridErrorKind.PermissionDenied,
+                $"'{workloadName}' is owned by {consumer}, but datacenter '{dc.Name}' belongs to {dc.Owner} and no agreement in force lets {consumer} use it. " +
+                $"{dc.Owner} can lend it: New-GridAgreement -Owner {dc.Owner} -Consumer {consumer} -Datacenter {dc.Name}.", "NoAgreement") { Target = workloadName };
+
+        /// <summary>ResourceUnavailable "AgreementQuotaExceeded" naming the limit (from <see cref="QuotaLimit"/>).</summary>
+        internal static GridException QuotaExceeded(GridAgreement agreement, string limit, string workloadName)
+            => new GridException(GridErrorKind.ResourceUnavailable,
+                $"'{workloadName}' does not fit the agreement {agreement.Id} ({agreement.Owner} lends {agreement.Datacenter} to {agreement.Consumer}): {limit}. " +
+                $"Free capacity under it, or raise the quota with Set-GridAgreement -Id {agreement.Id}.", "AgreementQuotaExceeded") { Target = workloadName };
     }
 }

@@ -115,6 +115,24 @@ namespace GridAutomation.Core.Engine
             request.Tags = tags;
         }
 
+        /// <summary>Admission of many workloads moving (a failover run's copies): as <see cref="AdmitMoveAsync"/> per workload,
+        /// but each covered datacenter is listed once for the batch and the reservations are taken in one transaction
+        /// (<see cref="GridService.AdmitBatchAsync"/>).</summary>
+        internal Task<IReadOnlyList<AdmissionOutcome>> AdmitMovesAsync(IReadOnlyList<(GridDatacenter destination, GridWorkload workload)> moves, bool allOrNothing, IEngineObserver observer, CancellationToken ct)
+        {
+            var requests = new List<AdmissionRequest>(moves.Count);
+            foreach (var (destination, workload) in moves)
+            {
+                if (string.IsNullOrEmpty(workload.Owner)) Complete(workload, GetDatacenter(workload.Datacenter));
+                requests.Add(new AdmissionRequest
+                {
+                    Destination = destination, Consumer = workload.Owner, WorkloadName = workload.Name,
+                    Demand = new Demand { Cpu = workload.CpuCount ?? 0, MemoryMB = workload.MemoryMB ?? 0 },
+                });
+            }
+            return Grid.AdmitBatchAsync(requests, allOrNothing, observer, ct);
+        }
+
         /// <summary>Admission of a workload moving into another datacenter (its owner, its shape there). <paramref name="dryRun"/>:
         /// the same checks (NoAgreement, AgreementQuotaExceeded) without taking a reservation (Test-GridMove).</summary>
         internal Task<Admission?> AdmitMoveAsync(GridDatacenter destination, GridWorkload workload, int? cpu, long? memoryMB, IEngineObserver observer, CancellationToken ct, bool dryRun = false)

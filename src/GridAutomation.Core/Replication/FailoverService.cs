@@ -30,9 +30,11 @@ namespace GridAutomation.Core.Replication
         public const string TestTag = "GridFailoverTest";
 
         /// <summary>The point a failover uses: the newest (null = Latest), or the newest taken at or before <paramref name="at"/>; NotFound "RecoveryPointNotFound".</summary>
-        public GridRecoveryPoint ChoosePoint(GridReplication item, DateTimeOffset? at)
+        public GridRecoveryPoint ChoosePoint(GridReplication item, DateTimeOffset? at) => ChoosePoint(item, at, GetPoints(item));
+
+        /// <summary>As above, from the item's points (oldest first) already read.</summary>
+        internal static GridRecoveryPoint ChoosePoint(GridReplication item, DateTimeOffset? at, IReadOnlyList<GridRecoveryPoint> points)
         {
-            var points = GetPoints(item);
             var p = at == null ? points.LastOrDefault() : points.LastOrDefault(x => x.Time <= at.Value);
             return p ?? throw GridException.NotFound(at == null
                 ? $"'{item.Name}' has no recovery point yet: Sync-GridReplication takes one."

@@ -65,7 +65,9 @@ namespace GridAutomation.Core.Replication
             var groups = GroupItems(plan.Name, plan.Groups);
             if (groups.All(g => g.Count == 0))
                 throw GridException.InvalidRequest($"Recovery plan '{plan.Name}' matches no protected workload (Get-GridReplication lists them).", "NothingToFailOver", plan.Name);
+            var sw = Stopwatch.StartNew();
             var workloads = await ResolveWorkloadsAsync(groups.SelectMany(g => g).ToList(), mode, ct).ConfigureAwait(false);
+            observer.Verbose(FormattableString.Invariant($"Failover: the plan's {workloads.Count} source workload(s) listed in {sw.Elapsed.TotalSeconds:0.00} s."));
             var given = new List<(GridWorkload, int)>();
             for (int k = 0; k < groups.Count; k++) foreach (var i in groups[k]) given.Add((workloads[i.SourceId], k));
             var entries = await PrepareAsync(given, mode, pointTime, testNetwork, observer, ct).ConfigureAwait(false);
@@ -99,26 +101,29 @@ namespace GridAutomation.Core.Replication
         private async Task<List<RunEntry>> PrepareAsync(IReadOnlyList<(GridWorkload w, int group)> given, FailoverMode mode, DateTimeOffset? pointTime, string? testNetwork,
             IEngineObserver observer, CancellationToken ct)
         {
+            var sw = Stopwatch.StartNew();
             var dup = given.GroupBy(x => x.w.Id, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
             if (dup != null) throw GridException.InvalidRequest($"'{dup.First().w.Name}' is given twice.", "WorkloadGivenTwice", dup.Key);
             var entries = new List<RunEntry>();
+            // the items and their points read once for the run (Find and GetPoints per workload read every item each time)
+            var items = Get().GroupBy(i => i.SourceId, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
+            var pointsOf = GetPoints().GroupBy(p => p.ReplicationId, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (IReadOnlyList<GridRecoveryPoint>)g.ToList(), StringComparer.Ordinal);
             foreach (var (w, group) in given)
             {
-                var item = Require(w);
+                var item = Require(w, items.TryGetValue(w.Id, out var found) ? found : null);
                 if (item.State != ReplicationState.Protected)
                     throw GridException.Conflict($"'{w.Name}' is {item.State}: only a Protected workload fails over (Complete-GridFailover, Stop-GridFailover -Test or Enable-GridReplication -Reverse first).", "NotFailoverReady", w.Id);
                 if (mode == FailoverMode.Test && item.TestWorkloadIds.Count > 0)
                     throw GridException.Conflict($"'{w.Name}' has a test failover running: Stop-GridFailover -Test removes it first.", "TestFailoverRunning", w.Id);
-                entries.Add(new RunEntry { W = w, Item = item, Point = ChoosePoint(item, pointTime), Group = group, TestNetwork = testNetwork });
+                entries.Add(new RunEntry { W = w, Item = item, Point = ChoosePoint(item, pointTime, pointsOf.TryGetValue(item.Id, out var ps) ? ps : Array.Empty<GridRecoveryPoint>()), Group = group, TestNetwork = testNetwork });
             }
             await CheckTestNetworkAsync(entries, mode, testNetwork, observer, ct).ConfigureAwait(false);
-            // a replica that runs counts against its owner's agreement in the destination: admitted (reserved) before journaling
-            try
-            {
-                foreach (var e in entries)
-                    e.Admission = await _engine.AdmitMoveAsync(_engine.GetDatacenter(e.Item.DestinationDatacenter), e.W, null, null, observer, ct).ConfigureAwait(false);
-            }
-            catch (Exception) { foreach (var e in entries) e.Admission?.Failed(); throw; }
+            var checkedIn = sw.Elapsed;
+            // a replica that runs counts against its owner's agreement in the destination: admitted (reserved) before journaling,
+            // as one batch (each covered datacenter listed once; all reserved in one transaction, or none)
+            var outcomes = await _engine.AdmitMovesAsync(entries.Select(e => (_engine.GetDatacenter(e.Item.DestinationDatacenter), e.W)).ToList(), true, observer, ct).ConfigureAwait(false);
+            for (int k = 0; k < entries.Count; k++) entries[k].Admission = outcomes[k].Admission;
+            observer.Verbose(FormattableString.Invariant($"Failover: {entries.Count} workload(s) checked in {checkedIn.TotalSeconds:0.00} s, admitted in {(sw.Elapsed - checkedIn).TotalSeconds:0.00} s."));
             return entries;
         }
 
@@ -199,16 +204,14 @@ namespace GridAutomation.Core.Replication
             var begun = new HashSet<string>(_engine.Journal.List(new OperationFilter { ParentId = parent.Id, IncludeChildren = true })
                 .Where(c => string.Equals(c.Kind, FailoverChildKind, StringComparison.OrdinalIgnoreCase)).Select(c => c.Target ?? ""), StringComparer.OrdinalIgnoreCase);
             GridException? refused = null;
+            var again = entries.Where(x => !begun.Contains(x.W.Id)).ToList();
             try
             {
-                foreach (var e in entries.Where(x => !begun.Contains(x.W.Id)))
-                {
-                    try { e.Admission = await _engine.AdmitMoveAsync(_engine.GetDatacenter(e.Item.DestinationDatacenter), e.W, null, null, observer, ct).ConfigureAwait(false); }
-                    catch (GridException g) when ((g.Kind is GridErrorKind.ResourceUnavailable or GridErrorKind.PermissionDenied) && mode == FailoverMode.Unplanned) { e.Refused = g; }
-                    catch (GridException g) when (g.Kind is GridErrorKind.ResourceUnavailable or GridErrorKind.PermissionDenied) { refused = g; break; }
-                }
+                // one batch: Unplanned keeps going past a refusal (that workload fails with it); Test and Planned reserve all or none
+                var outcomes = await _engine.AdmitMovesAsync(again.Select(e => (_engine.GetDatacenter(e.Item.DestinationDatacenter), e.W)).ToList(), mode != FailoverMode.Unplanned, observer, ct).ConfigureAwait(false);
+                for (int k = 0; k < again.Count; k++) { again[k].Admission = outcomes[k].Admission; again[k].Refused = outcomes[k].Refused; }
             }
-            catch (Exception) { foreach (var e in entries) e.Admission?.Failed(); throw; }
+            catch (GridException g) when (g.Kind is GridErrorKind.ResourceUnavailable or GridErrorKind.PermissionDenied) { refused = g; }
             if (refused == null) return;
             foreach (var e in entries) e.Admission?.Failed();
             if (mode != FailoverMode.Test)
@@ -259,6 +262,7 @@ namespace GridAutomation.Core.Replication
                                 }
                         }).ConfigureAwait(false);
                     if (stopError == null) ParentCheckpoint(parent.Id, "done:stop", "stopped");
+                    observer.Verbose(FormattableString.Invariant($"Failover: {entries.Count} source(s) stopped in reverse group order by {(DateTimeOffset.UtcNow - started).TotalSeconds:0.00} s of the run."));
                 }
                 for (int k = 0; k < n && stopError == null; k++)
                 {
@@ -303,6 +307,7 @@ namespace GridAutomation.Core.Replication
                     gr.Rto = mine.Count(r => r!.Status == "Running") > 0 ? mine.Where(r => r!.Status == "Running").Max(r => r!.Rto) : (TimeSpan?)null;
                     gr.Duration = DateTimeOffset.UtcNow - groupStart;
                     gr.Status = gr.Failed > 0 ? "Failed" : "Succeeded";
+                    observer.Verbose(FormattableString.Invariant($"Failover: group {k + 1} ({byGroup[k].Count} workload(s), {gr.Failed} failed) took {(gr.Duration ?? TimeSpan.Zero).TotalSeconds:0.00} s; {(DateTimeOffset.UtcNow - started).TotalSeconds:0.00} s since the run began."));
                     if (stopError == null && group.ManualStep != null && !cps.ContainsKey("done:manual:" + key))
                     {
                         // a manual step: the run pauses (Waiting, no lease) until Resume-GridOperation

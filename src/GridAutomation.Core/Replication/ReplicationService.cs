@@ -63,9 +63,11 @@ namespace GridAutomation.Core.Replication
         public GridReplication? Find(string sourceId) => Get(sourceIds: new[] { sourceId }).FirstOrDefault();
 
         /// <summary>The item protecting <paramref name="w"/>, or NotFound "NotProtected".</summary>
-        public GridReplication Require(GridWorkload w)
+        public GridReplication Require(GridWorkload w) => Require(w, Find(w.Id));
+
+        /// <summary>As above, with the item already looked up (a run of many workloads reads the items once).</summary>
+        internal static GridReplication Require(GridWorkload w, GridReplication? i)
         {
-            var i = Find(w.Id);
             if (i == null || i.State == ReplicationState.Disabled)
                 throw GridException.NotFound($"'{w.Name}' ({w.Id}) is not protected: Enable-GridReplication -DestinationDatacenter <name> protects it first.", "NotProtected", w.Id);
             return i;

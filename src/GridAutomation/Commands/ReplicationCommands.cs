@@ -1,4 +1,5 @@
 using System;
+using System.Collections;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
@@ -66,6 +67,9 @@ namespace GridAutomation.Commands
         [Parameter] [ValidateRange(1, 10080)] public int RpoMinutes { get; set; } = 15;
         /// <summary>How many recovery points to keep.</summary>
         [Parameter] [ValidateRange(1, 1000)] public int RecoveryPointCount { get; set; } = 24;
+
+        /// <summary>Settings of the copy a failover creates at the destination, as New-GridWorkload -Option takes them (e.g. @{ Network = 'dr-lan' }).</summary>
+        [Parameter] public Hashtable? Option { get; set; }
         /// <summary>Reprotect: the failed-over copy becomes the primary, replicated back to the old primary's datacenter (lifts the fence).</summary>
         [Parameter] public SwitchParameter Reverse { get; set; }
         /// <summary>Write the protected item.</summary>
@@ -77,6 +81,9 @@ namespace GridAutomation.Commands
             foreach (var (w, note) in targets)
             {
                 var req = new ReplicationRequest { DestinationDatacenter = DestinationDatacenter ?? "", DestinationHost = DestinationHost, Size = Size, RpoMinutes = RpoMinutes, RecoveryPointCount = RecoveryPointCount };
+                if (Option != null)
+                    foreach (DictionaryEntry e in Option)
+                        req.Options[e.Key?.ToString() ?? ""] = e.Value is PSObject p ? p.BaseObject?.ToString() ?? "" : e.Value?.ToString() ?? "";
                 if (!Reverse.IsPresent && string.IsNullOrEmpty(DestinationDatacenter))
                 {
                     WriteError(ErrorMapping.Create("DestinationDatacenterRequired", ErrorCategory.InvalidArgument, "Give -DestinationDatacenter (or -Reverse to reprotect a failed-over workload).", w.Id, GridErrorKind.InvalidRequest));
