@@ -5,6 +5,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
+using GridAutomation.Core.Transport;
 using GridAutomation.Providers.Xen.Xapi;
 
 namespace GridAutomation.Providers.Xen
@@ -77,7 +78,13 @@ namespace GridAutomation.Providers.Xen
                 await XapiAsync(() => _x.CallAsync("VM.set_is_a_template", ct, vm, false), "Making the clone a VM", request.Name).ConfigureAwait(false);
                 rec = await XapiAsync(() => _x.GetRecordAsync("VM", vm!, ct), "Reading the new VM", request.Name).ConfigureAwait(false);
             }
-            if (!string.IsNullOrEmpty(imported)) await AttachImportedDiskAsync(vm!, imported!, request.Name, ct).ConfigureAwait(false);
+            if (!string.IsNullOrEmpty(imported))
+            {
+                // a move's own import is taken over; any other (a recovery point, still recorded) is copied first, so the
+                // guest never writes to it and removing the workload with its storage leaves it
+                bool takeOver = request.Options.TryGetValue(ImportedDiskOptions.TakeOver, out var take) && string.Equals(take, "true", StringComparison.OrdinalIgnoreCase);
+                await AttachImportedDiskAsync(vm!, imported!, takeOver ? null : key, request.Name, ct).ConfigureAwait(false);
+            }
             if (XapiValue.Str(rec, "power_state") == "Halted" && (cpu.HasValue || memMB.HasValue))
                 await ResizeAsync(uuid, new ResizeRequest { CpuCount = cpu, MemoryMB = memMB }, scope ?? NoScope.Instance, ct).ConfigureAwait(false);
             var existing = XenMapping.Tags(rec).Select(t => t.Key).ToList();

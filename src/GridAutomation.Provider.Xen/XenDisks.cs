@@ -169,13 +169,21 @@ namespace GridAutomation.Providers.Xen
             return Hex(sha.Hash!);
         }
 
-        /// <summary>Attaches an imported VDI (by uuid) to a new VM as its boot disk, once (a re-run finds the VBD).</summary>
-        private async Task AttachImportedDiskAsync(string vm, string vdiUuid, string name, CancellationToken ct)
+        /// <summary>other_config key of a VDI copied for a create: the create's idempotency key (a re-run finds its copy).</summary>
+        internal const string CopyForKey = "gridautomation-copy-for";
+
+        /// <summary>
+        /// Attaches an imported VDI (by uuid) to a new VM as its boot disk, once (a re-run finds the VBD). With
+        /// <paramref name="copyForKey"/> (not a move's own import: a recovery point) the VM gets its own copy (VDI.copy into
+        /// the same SR, marked with the key so a re-run reuses it) and the imported VDI is left as it is.
+        /// </summary>
+        private async Task AttachImportedDiskAsync(string vm, string vdiUuid, string? copyForKey, string name, CancellationToken ct)
         {
             string vdi;
             try { vdi = XapiValue.AsString(await _x.CallAsync("VDI.get_by_uuid", ct, vdiUuid).ConfigureAwait(false)) ?? ""; }
             catch (XapiFailure f) when (f.Code == "UUID_INVALID")
             { throw GridException.InvalidRequest($"'{vdiUuid}' is not a disk of pool '{PoolName}' ({Datacenter.Name}).", "InvalidImportedDisk", name); }
+            if (copyForKey != null) vdi = await CopyImportedDiskAsync(vdi, copyForKey, name, ct).ConfigureAwait(false);
             var vbds = await XapiAsync(() => _x.GetAllRecordsAsync("VBD", ct), "Listing disks", name).ConfigureAwait(false);
             if (vbds.Values.Any(b => XapiValue.Str(b, "VM") == vm && XapiValue.Str(b, "VDI") == vdi)) return;
             var record = new Dictionary<string, object?>
@@ -185,6 +193,29 @@ namespace GridAutomation.Providers.Xen
                 ["qos_algorithm_type"] = "", ["qos_algorithm_params"] = new Dictionary<string, object?>(),
             };
             await XapiAsync(() => _x.CallAsync("VBD.create", ct, record), $"Attaching the imported disk to '{name}'", name).ConfigureAwait(false);
+        }
+
+        private async Task<string> CopyImportedDiskAsync(string vdi, string key, string name, CancellationToken ct)
+        {
+            var all = await XapiAsync(() => _x.GetAllRecordsAsync("VDI", ct), "Listing disks", name).ConfigureAwait(false);
+            var mine = all.FirstOrDefault(kv => XapiValue.Map(kv.Value, "other_config").TryGetValue(CopyForKey, out var k) && XapiValue.AsString(k) == key).Key;
+            if (mine != null) return mine;
+            string? sr = all.TryGetValue(vdi, out var rec) ? XapiValue.Str(rec, "SR") : null;
+            if (string.IsNullOrEmpty(sr)) throw GridException.NotFound($"The imported disk of '{name}' ({vdi}) is no longer in pool '{PoolName}' ({Datacenter.Name}).", "ImportedDiskNotFound", name);
+            _verbose($"Copying the imported disk for '{name}' (VDI.copy): the recovery point it came from stays as it is.");
+            string copy;
+            try
+            {
+                copy = await _x.RunTaskAsync("VDI.copy", null, ct, vdi, sr, "OpaqueRef:NULL", "OpaqueRef:NULL").ConfigureAwait(false)
+                    ?? throw GridException.Unavailable("VDI.copy returned no VDI.", null, "XenMalformedReply");
+            }
+            catch (XapiFailure f) { throw XapiErrors.ToException(f, $"Copying the imported disk for '{name}'", name); }
+            await XapiAsync(async () =>
+            {
+                await _x.CallAsync("VDI.remove_from_other_config", ct, copy, CopyForKey).ConfigureAwait(false);
+                await _x.CallAsync("VDI.add_to_other_config", ct, copy, CopyForKey, key).ConfigureAwait(false);
+            }, "Marking the copied disk", name).ConfigureAwait(false);
+            return copy;
         }
 
         private static string Hex(byte[] hash) => BitConverter.ToString(hash).Replace("-", "").ToLowerInvariant();

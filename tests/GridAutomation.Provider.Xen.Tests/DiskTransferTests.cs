@@ -82,6 +82,7 @@ namespace GridAutomation.Provider.Xen.Tests
             // A create with the imported disk (what a move's create step does): cloned from the option's template, no provisioned disk.
             var req = new CreateWorkloadRequest { Name = "disk-dst", IdempotencyKey = "move:1", PowerOn = false };
             req.Options["ImportedDisk"] = imported;
+            req.Options["ImportedDiskTakeOver"] = "true"; // a move's own import: attached as it is (no VDI.copy)
             req.Options["Image"] = XenContractTests.Template;
             var copy = await c.CreateWorkloadAsync(req, new TestScope("move:1"), Ct);
             Assert.Equal(Sha(content), await c.HashDiskAsync(copy.NativeId, 0, Ct));

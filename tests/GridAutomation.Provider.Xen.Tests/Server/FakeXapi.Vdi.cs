@@ -7,7 +7,7 @@ using System.Text;
 namespace GridAutomation.Provider.Xen.Tests.Server
 {
     /// <summary>
-    /// Disks of the fake XAPI: VDI.create and VBD.create (records as in the datamodel), and the HTTP handlers
+    /// Disks of the fake XAPI: VDI.create, VDI.copy (whole copies) and VBD.create (records as in the datamodel), and the HTTP handlers
     /// GET /export_raw_vdi and PUT /import_raw_vdi (query vdi=&lt;ref or uuid&gt;, format=raw|vhd; the session from the
     /// session_id query parameter or cookie, as xapi's Xapi_http reads it). Content is kept per VDI as real bytes; a VDI
     /// never written reads as zeros of its virtual_size (up to 64 MiB, the test server's limit). format=vhd is read and
@@ -44,6 +44,22 @@ namespace GridAutomation.Provider.Xen.Tests.Server
                 if (r["VDI"] is string vdi && vdi != "OpaqueRef:NULL") ((List<object?>)Row("VDI", vdi)["VBDs"]!).Add(reference);
                 ((List<object?>)vm["VBDs"]!).Add(reference);
             }));
+            if (cls == "VDI" && name == "copy")
+            {
+                // VDI.copy(vdi, sr, base_vdi, into_vdi): a fresh VDI in sr with the source's fields and bytes (base_vdi and
+                // into_vdi, the changed-block forms, are not modelled: they must be null refs)
+                string src = S(a, 0), sr = S(a, 1);
+                var from = Row("VDI", src);
+                if (!Table("SR").ContainsKey(sr)) throw new XapiError("HANDLE_INVALID", "SR", sr);
+                for (int i = 2; i < a.Count; i++)
+                    if (a[i] is string r && r != "OpaqueRef:NULL") throw new XapiError("INTERNAL_ERROR", "the test server copies whole VDIs only (base_vdi/into_vdi)");
+                var row = from.ToDictionary(kv => kv.Key, kv => Copy(kv.Value), StringComparer.Ordinal);
+                row["uuid"] = Guid.NewGuid().ToString(); row["SR"] = sr; row["VBDs"] = new List<object?>();
+                string reference = NewRef();
+                Table("VDI")[reference] = row; Added("VDI", reference);
+                if (_vdiContent.TryGetValue(src, out var bytes)) _vdiContent[reference] = bytes.ToArray();
+                return (true, reference);
+            }
             if (cls == "VDI" && name == "destroy") _vdiContent.Remove(S(a, 0));
             return (false, null);
         }
