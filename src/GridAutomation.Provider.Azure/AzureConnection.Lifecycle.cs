@@ -17,6 +17,7 @@ using Azure.ResourceManager.Resources;
 using Azure.ResourceManager.Resources.Models;
 using GridAutomation.Core.Model;
 using GridAutomation.Core.Providers;
+using GridAutomation.Core.Transport;
 
 namespace GridAutomation.Providers.Azure
 {
@@ -51,12 +52,27 @@ namespace GridAutomation.Providers.Azure
                     return await MapOneAsync(existing, cancellationToken).ConfigureAwait(false);
                 }
 
-                var data = await BuildVmDataAsync(request, keyTag, cancellationToken).ConfigureAwait(false);
+                // A create from an imported disk that does not take it over (a failover from a recovery point) runs on
+                // its own copy of the disk (AzureDisks.cs), so the point stays unchanged and outlives the workload.
+                var ro = ToRo(request.Options);
+                string? imported = Get(ro, ImportedDiskOptions.Reference);
+                string? copy = imported != null && !string.Equals(Get(ro, ImportedDiskOptions.TakeOver), "true", StringComparison.OrdinalIgnoreCase)
+                    ? await CopyImportedDiskAsync(imported, rg, key, scope, cancellationToken).ConfigureAwait(false) : null;
+                var data = await BuildVmDataAsync(request, keyTag, copy, cancellationToken).ConfigureAwait(false);
                 scope.Checkpoint("azure.vmId", id.ToString());
                 var rgResource = _arm.GetResourceGroupResource(ResourceGroupResource.CreateResourceIdentifier(_s.SubscriptionId, rg));
                 Invalidate();
-                var op = await rgResource.GetVirtualMachines().CreateOrUpdateAsync(WaitUntil.Started, request.Name, data, cancellationToken).ConfigureAwait(false);
-                await FollowAsync(op, "Creating Azure VM " + request.Name, scope, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    var op = await rgResource.GetVirtualMachines().CreateOrUpdateAsync(WaitUntil.Started, request.Name, data, cancellationToken).ConfigureAwait(false);
+                    await FollowAsync(op, "Creating Azure VM " + request.Name, scope, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (copy != null && !cancellationToken.IsCancellationRequested && !(ex is OperationCanceledException))
+                {
+                    // the VM was refused: the copy made for it goes too (a retry makes it again); the point is untouched
+                    await DiscardCopyAsync(copy, scope).ConfigureAwait(false);
+                    throw;
+                }
                 if (!request.PowerOn)
                 {
                     var dop = await _arm.GetVirtualMachineResource(id).DeallocateAsync(WaitUntil.Started, null, cancellationToken).ConfigureAwait(false);
@@ -83,7 +99,7 @@ namespace GridAutomation.Providers.Azure
             catch (RequestFailedException rf) when (rf.Status == 404) { return null; }
         }
 
-        private async Task<VirtualMachineData> BuildVmDataAsync(CreateWorkloadRequest request, string keyTag, CancellationToken ct)
+        private async Task<VirtualMachineData> BuildVmDataAsync(CreateWorkloadRequest request, string keyTag, string? importedCopy, CancellationToken ct)
         {
             var opts = ToRo(request.Options);
             // Size: named, or the smallest of the location that fits CPU/memory.
@@ -99,7 +115,7 @@ namespace GridAutomation.Providers.Azure
                     ?? throw GridException.InvalidRequest("No VM size of this location has that many CPUs and that much memory.", "SizeNotFound");
             }
 
-            string? imported = Get(opts, "ImportedDisk");
+            string? imported = importedCopy ?? Get(opts, ImportedDiskOptions.Reference);
             var image = imported == null ? ParseImage(request.Image) : null;
             string network = Get(opts, "Network") ?? Get(opts, "SubnetId") ?? Get(opts, "NetworkInterfaceId")
                 ?? throw GridException.InvalidRequest("Options[\"Network\"] must name an existing subnet id or network interface id.", "AzureNetworkRequired");

@@ -360,8 +360,71 @@ namespace GridAutomation.Providers.Azure
 
         // ---------------------------------------------------------------- create from an imported disk
 
+        internal const string CopyOfTag = "GridAutomationCopyOf";
+        internal const string CopyCheckpoint = "azure.copyDisk";
+
+        /// <summary>The name of a create's own copy of an imported disk: from the create's idempotency key, so a retried or resumed create finds it.</summary>
+        internal static string CopyDiskName(string key)
+        {
+            using var sha = SHA256.Create();
+            var h = BitConverter.ToString(sha.ComputeHash(Encoding.UTF8.GetBytes("copy\n" + key))).Replace("-", "").ToLowerInvariant();
+            return "gridcopy-" + h.Substring(0, 24);
+        }
+
         /// <summary>
-        /// A VM from an imported OS disk (Options["ImportedDisk"]): the disk is attached (createOption=Attach), so
+        /// A create that does not take the imported disk over (a failover from a recovery point) gets its own full copy
+        /// of it: a managed disk PUT with createOption=Copy and sourceResourceId = the imported disk, followed to its end.
+        /// The imported disk is only read. A copy this key made already (a retried or resumed create) is reused, never
+        /// made twice; a disk of that name made for another key is a conflict. Returns the copy's id.
+        /// </summary>
+        private async Task<string> CopyImportedDiskAsync(string imported, string rg, string key, IOperationScope scope, CancellationToken ct)
+        {
+            ResourceIdentifier source;
+            try { source = new ResourceIdentifier(imported); }
+            catch (Exception) { throw GridException.InvalidRequest($"'{imported}' is not an Azure managed disk id.", "InvalidImportedDisk"); }
+            var id = ManagedDiskResource.CreateResourceIdentifier(_s.SubscriptionId, rg, CopyDiskName(key));
+            string keyTag = TagValue(key);
+            var disk = await TryGetDiskAsync(id, ct).ConfigureAwait(false);
+            if (disk != null)
+            {
+                if (!disk.Data.Tags.TryGetValue(AzureMapping.IdempotencyTag, out var k) || !string.Equals(k, keyTag, StringComparison.Ordinal))
+                    throw GridException.Conflict($"A managed disk named '{id.Name}' exists in resource group '{rg}' and was not made by this request.", "AzureDiskExists", id.ToString());
+                Verbose($"Azure: the copy {id.Name} of {source.Name} exists for this idempotency key; not copying again.");
+                return id.ToString();
+            }
+            if (await TryGetDiskAsync(source, ct).ConfigureAwait(false) == null)
+                throw GridException.NotFound($"The imported disk '{source.Name}' (the recovery point) is gone from Azure.", "ImportedDiskNotFound", imported);
+            scope.Checkpoint(CopyCheckpoint, id.ToString()); // before the disk exists: a resumed create looks for it
+            var data = new ManagedDiskData(new AzureLocation(_s.Location))
+            {
+                CreationData = new DiskCreationData(DiskCreateOption.Copy) { SourceResourceId = source },
+                Sku = new DiskSku { Name = DiskStorageAccountType.StandardLrs },
+            };
+            data.Tags[AzureMapping.IdempotencyTag] = keyTag;
+            data.Tags[CopyOfTag] = source.Name;
+            var rgResource = _arm.GetResourceGroupResource(ResourceGroupResource.CreateResourceIdentifier(_s.SubscriptionId, rg));
+            var op = await rgResource.GetManagedDisks().CreateOrUpdateAsync(WaitUntil.Started, id.Name, data, ct).ConfigureAwait(false);
+            await FollowAsync(op, "Copying disk " + source.Name + " to " + id.Name, scope, ct).ConfigureAwait(false);
+            return id.ToString();
+        }
+
+        /// <summary>Best effort: removes a copy whose VM was refused (a copy still held by a VM stays; the VM's removal takes it).</summary>
+        private async Task DiscardCopyAsync(string copy, IOperationScope scope)
+        {
+            try
+            {
+                var dop = await _arm.GetManagedDiskResource(new ResourceIdentifier(copy)).DeleteAsync(WaitUntil.Started, CancellationToken.None).ConfigureAwait(false);
+                await FollowAsync(dop, "Removing disk copy " + new ResourceIdentifier(copy).Name, scope, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RequestFailedException || ex is GridException)
+            {
+                Verbose($"Azure: the disk copy {copy} was not removed: {ex.Message}");
+            }
+        }
+
+        /// <summary>
+        /// A VM from an imported OS disk (Options["ImportedDisk"] with ImportedDiskTakeOver=true, else its own copy of
+        /// it, see <see cref="CopyImportedDiskAsync"/>): the disk is attached (createOption=Attach), so
         /// there is no image and no OS profile; the VM's generation is the disk's (set at import from the source's
         /// firmware: BIOS → Gen1). OsType (Linux/Windows) from Options["OsType"], Linux by default.
         /// </summary>

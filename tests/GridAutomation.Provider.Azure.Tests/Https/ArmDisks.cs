@@ -16,7 +16,8 @@ namespace GridAutomation.Provider.Azure.Tests
     /// (Azurite, container "disks"); beginGetAccess hands out a real SAS URL for that blob (write: ActiveUpload,
     /// read: ActiveSAS, refused while a VM that is not deallocated holds the disk); endGetAccess seals an upload
     /// (Unattached); a VM PUT with createOption=Attach takes an Unattached disk (Attached); deleting the disk (or
-    /// its VM with deleteOption=Delete) deletes the blob. Bytes never pass through here: the SDK talks to Azurite.
+    /// its VM with deleteOption=Delete) deletes the blob; createOption=Copy makes an Unattached disk holding a real copy of
+    /// another disk's blob (a failover's own copy of a recovery point). Bytes never pass through here: the SDK talks to Azurite.
     /// </summary>
     public sealed partial class ArmSimulator
     {
@@ -29,7 +30,8 @@ namespace GridAutomation.Provider.Azure.Tests
         private sealed class Disk
         {
             public string Id = "", Name = "", Location = ArmSimulator.Location, State = "ReadyToUpload", Generation = "V1", OsType = "Linux";
-            public string? PreviousState, ManagedBy;
+            public string? PreviousState, ManagedBy, SourceId;
+            public string CreateOption = "Upload";
             public long UploadSize;
             public JsonObject Tags = new JsonObject();
         }
@@ -69,7 +71,9 @@ namespace GridAutomation.Provider.Azure.Tests
             ["properties"] = new JsonObject
             {
                 ["osType"] = d.OsType, ["hyperVGeneration"] = d.Generation,
-                ["creationData"] = new JsonObject { ["createOption"] = "Upload", ["uploadSizeBytes"] = d.UploadSize },
+                ["creationData"] = d.SourceId != null
+                    ? new JsonObject { ["createOption"] = d.CreateOption, ["sourceResourceId"] = d.SourceId }
+                    : new JsonObject { ["createOption"] = d.CreateOption, ["uploadSizeBytes"] = d.UploadSize },
                 ["diskSizeGB"] = (int)((d.UploadSize - 512 + (1L << 30) - 1) >> 30),
                 ["diskSizeBytes"] = d.UploadSize - 512,
                 ["diskState"] = d.State, ["provisioningState"] = "Succeeded", ["timeCreated"] = "2026-12-06T10:00:00+00:00",
@@ -89,7 +93,8 @@ namespace GridAutomation.Provider.Azure.Tests
             var req = JsonNode.Parse(body)!.AsObject();
             var props = req["properties"] as JsonObject;
             string? option = props?["creationData"]?["createOption"]?.GetValue<string>();
-            if (!Is(option ?? "", "Upload")) { await CloudError(ctx, 400, "InvalidParameter", "The test endpoint makes only disks with createOption Upload.", "creationData.createOption"); return; }
+            if (Is(option ?? "", "Copy")) { await CopyDisk(ctx, rg, name, req); return; }
+            if (!Is(option ?? "", "Upload")) { await CloudError(ctx, 400, "InvalidParameter", "The test endpoint makes only disks with createOption Upload or Copy.", "creationData.createOption"); return; }
             long size = props!["creationData"]!["uploadSizeBytes"]?.GetValue<long>() ?? 0;
             // Azure: "The specified disk size ... must be a multiple of 1 MiB plus 512 bytes for the VHD footer"
             if (size < (1 << 20) + 512 || (size - 512) % (1 << 20) != 0)
@@ -110,6 +115,53 @@ namespace GridAutomation.Provider.Azure.Tests
             string opId = StartOp(() => { });
             AsyncHeaders(ctx, opId, location: false);
             await Json(ctx, 202, Render(d)); // Disks_CreateOrUpdate answers 200 or 202, never 201
+        }
+
+        /// <summary>Every disk made here with createOption=Copy, as (copy id, source id).</summary>
+        public List<(string Copy, string Source)> DisksCopied { get; } = new List<(string, string)>();
+
+        /// <summary>
+        /// Disks_CreateOrUpdate "Create a managed disk by copying a snapshot/disk" (creationData.createOption=Copy,
+        /// sourceResourceId = a managed disk): the source's page blob is copied for real into a new blob; the copy is
+        /// Unattached, of the source's size, generation and OS type; the source is only read (it may be attached).
+        /// </summary>
+        private async Task CopyDisk(HttpContext ctx, string rg, string name, JsonObject req)
+        {
+            string source = req["properties"]?["creationData"]?["sourceResourceId"]?.GetValue<string>() ?? "";
+            string id = DiskId(rg, name);
+            Disk? from;
+            bool exists;
+            lock (_gate) { _disks.TryGetValue(source, out from); exists = _disks.ContainsKey(id); }
+            if (exists) { await CloudError(ctx, 409, "OperationNotAllowed", $"Disk {name} exists already; its source cannot be changed."); return; }
+            if (from == null) { await CloudError(ctx, 404, "NotFound", $"Resource {source} was not found.", "sourceResourceId"); return; }
+            if (from.State == "ReadyToUpload" || from.State == "ActiveUpload") { await CloudError(ctx, 409, "OperationNotAllowed", $"Disk {from.Name} is {from.State}: it has no content to copy yet."); return; }
+            await Container.CreateIfNotExistsAsync();
+            await CopyPageBlobAsync(Container.GetPageBlobClient(from.Name), Container.GetPageBlobClient(name), from.UploadSize);
+            var d = new Disk
+            {
+                Id = id, Name = name, Location = req["location"]?.GetValue<string>() ?? Location, UploadSize = from.UploadSize, State = "Unattached",
+                Generation = from.Generation, OsType = from.OsType, CreateOption = "Copy", SourceId = from.Id,
+                Tags = req["tags"]?.DeepClone() as JsonObject ?? new JsonObject(),
+            };
+            lock (_gate) { _disks[id] = d; DisksCopied.Add((id, from.Id)); }
+            string opId = StartOp(() => { });
+            AsyncHeaders(ctx, opId, location: false);
+            await Json(ctx, 202, Render(d));
+        }
+
+        /// <summary>A real copy of a page blob, range by range (the source may keep changing after this instant: the copy does not).</summary>
+        private static async Task CopyPageBlobAsync(PageBlobClient from, PageBlobClient to, long size)
+        {
+            await to.CreateAsync(size);
+            var ranges = (await from.GetPageRangesAsync()).Value.PageRanges.ToList();
+            foreach (var r in ranges)
+                for (long at = r.Offset, end = r.Offset + (r.Length ?? 0); at < end; at += 4L << 20)
+                {
+                    long n = Math.Min(4L << 20, end - at);
+                    var part = await from.DownloadContentAsync(new global::Azure.Storage.Blobs.Models.BlobDownloadOptions { Range = new global::Azure.HttpRange(at, n) });
+                    using var ms = new System.IO.MemoryStream(part.Value.Content.ToArray());
+                    await to.UploadPagesAsync(ms, at);
+                }
         }
 
         private async Task DeleteDisk(HttpContext ctx, string id)

@@ -107,18 +107,7 @@ namespace GridAutomation.Provider.Azure.Tests
 
             // a real copy of the page blob, range by range (the disk may keep changing after this instant: the copy does not)
             await SnapContainer.CreateIfNotExistsAsync();
-            var from = Container.GetPageBlobClient(disk.Name);
-            var to = SnapContainer.GetPageBlobClient(name);
-            await to.CreateAsync(disk.UploadSize);
-            var ranges = (await from.GetPageRangesAsync()).Value.PageRanges.ToList();
-            foreach (var r in ranges)
-                for (long at = r.Offset, end = r.Offset + (r.Length ?? 0); at < end; at += 4L << 20)
-                {
-                    long n = Math.Min(4L << 20, end - at);
-                    var part = await from.DownloadContentAsync(new global::Azure.Storage.Blobs.Models.BlobDownloadOptions { Range = new global::Azure.HttpRange(at, n) });
-                    using var ms = new MemoryStream(part.Value.Content.ToArray());
-                    await to.UploadPagesAsync(ms, at);
-                }
+            await CopyPageBlobAsync(Container.GetPageBlobClient(disk.Name), SnapContainer.GetPageBlobClient(name), disk.UploadSize);
             var s = new Snap
             {
                 Id = id, Name = name, Location = req["location"]?.GetValue<string>() ?? Location, SourceId = disk.Id, Size = disk.UploadSize,

@@ -82,7 +82,7 @@ namespace GridAutomation.Provider.Azure.Tests
                     var w = await weu.CreateWorkloadAsync(new CreateWorkloadRequest
                     {
                         Name = "mv-" + i, Size = "Standard_B2s", PowerOn = true, IdempotencyKey = "seed-" + i,
-                        Options = { ["ImportedDisk"] = disk, ["Network"] = ArmSimulator.SubnetId("grid") },
+                        Options = { ["ImportedDisk"] = disk, ["ImportedDiskTakeOver"] = "true", ["Network"] = ArmSimulator.SubnetId("grid") },
                     }, new TestScope(), Harness.Ct());
                     sources.Add((await engine.GetWorkloadAsync("az-weu/" + WorkloadId.Escape(w.NativeId), Harness.Ct()), raw));
                 }
@@ -116,6 +116,7 @@ namespace GridAutomation.Provider.Azure.Tests
                 var back = await neu.ExportDiskAsync(moved.NativeId, null!, Path.Combine(dir, "back"), new TestScope(), Harness.Ct());
                 Assert.True(await q.CompareAsync(sources[0].Raw, DiskFormat.Raw, back.Path!, DiskFormat.VhdFixed, CancellationToken.None));
                 Assert.Equal(3, (await az.ListBlobsAsync()).Count);
+                Assert.Empty(sim.DisksCopied); // a move's create takes its import over (ImportedDiskTakeOver): no copy
 
                 // a create that fails: rolled back, the uploaded disk and its blob removed, the source running again
                 sim.RefuseVmPut = rg => rg == "grid2";

@@ -82,8 +82,19 @@ namespace GridAutomation.Provider.Azure.Tests
                 Assert.Equal(ops, engine.GetOperations(new OperationFilter { IncludeChildren = true }).Count);
                 Assert.Equal(vms, sim.VmCount);
 
+                // the recovery point's imported disk at the destination, and its bytes before any failover
+                var point = Assert.Single(engine.Replication.GetPoints(engine.Replication.Find(source.Id)));
+                string pointDisk = Assert.Single(point.ImportedDisks);
+                string pointBytes = await BlobHashAsync(az, pointDisk);
+                Assert.Equal("Unattached", sim.DiskStateOf(pointDisk));
+
                 var r = Assert.Single(await engine.Replication.FailoverAsync(new[] { source }, FailoverMode.Test, null, "dr-test", NullObserver.Instance, Harness.Ct(300)));
                 Assert.True(r.Status == "Running", r.ErrorId + ": " + r.Error);
+                // the copy runs on its own full copy of the point's disk (createOption=Copy); the point is not attached
+                var (copyDisk, copiedFrom) = Assert.Single(sim.DisksCopied);
+                Assert.Equal(pointDisk, copiedFrom, StringComparer.OrdinalIgnoreCase);
+                Assert.Equal("Attached", sim.DiskStateOf(copyDisk));
+                Assert.Equal("Unattached", sim.DiskStateOf(pointDisk));
                 var copy = await engine.GetWorkloadAsync(r.DestinationId!, Harness.Ct());
                 Assert.True(copy.Tags.ContainsKey(ReplicationService.TestTag));
                 Assert.Equal(new[] { ArmSimulator.SubnetIdOf("grid2", "vnet-neu", "dr-test") }, sim.SubnetsOf(copy.NativeId));
@@ -94,6 +105,23 @@ namespace GridAutomation.Provider.Azure.Tests
                 await engine.Replication.StopTestAsync(engine.Replication.Get(), NullObserver.Instance, Harness.Ct(300));
                 Assert.Null(sim.PowerOf(copy.NativeId)); // the copy is gone
                 Assert.Empty(engine.Replication.Find(source.Id)!.TestWorkloadIds);
+                // issue 17: the drill did not consume the point: its disk is there, unchanged, still listed; the copy is gone
+                Assert.Null(sim.DiskStateOf(copyDisk));
+                Assert.Equal("Unattached", sim.DiskStateOf(pointDisk));
+                Assert.Equal(pointBytes, await BlobHashAsync(az, pointDisk));
+                Assert.Equal(point.Sequence, Assert.Single(engine.Replication.GetPoints(engine.Replication.Find(source.Id))).Sequence);
+
+                // a second drill from the SAME point succeeds, on a second copy, and leaves the point as it was
+                var r2 = Assert.Single(await engine.Replication.FailoverAsync(new[] { source }, FailoverMode.Test, null, "dr-test", NullObserver.Instance, Harness.Ct(300)));
+                Assert.True(r2.Status == "Running", r2.ErrorId + ": " + r2.Error);
+                Assert.Equal(point.Time, r2.RecoveryPointTime);
+                Assert.Equal(2, sim.DisksCopied.Count);
+                Assert.Equal(pointDisk, sim.DisksCopied[1].Source, StringComparer.OrdinalIgnoreCase);
+                Assert.NotEqual(copyDisk, sim.DisksCopied[1].Copy);
+                await engine.Replication.StopTestAsync(engine.Replication.Get(), NullObserver.Instance, Harness.Ct(300));
+                Assert.Null(sim.DiskStateOf(sim.DisksCopied[1].Copy));
+                Assert.Equal("Unattached", sim.DiskStateOf(pointDisk));
+                Assert.Equal(pointBytes, await BlobHashAsync(az, pointDisk));
             }
             finally
             {
@@ -101,6 +129,13 @@ namespace GridAutomation.Provider.Azure.Tests
                 Environment.SetEnvironmentVariable("GRIDAUTOMATION_MOVE_TEMP", oldTemp);
                 try { Directory.Delete(dir, true); } catch (IOException) { }
             }
+        }
+
+        internal static async Task<string> BlobHashAsync(Azurite az, string diskId)
+        {
+            var blob = az.Service.GetBlobContainerClient(ArmSimulator.DiskContainer).GetBlobClient(new global::Azure.Core.ResourceIdentifier(diskId).Name);
+            var bytes = (await blob.DownloadContentAsync()).Value.Content.ToArray();
+            return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes));
         }
     }
 }

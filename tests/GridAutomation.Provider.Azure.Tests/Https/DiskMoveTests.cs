@@ -103,7 +103,7 @@ namespace GridAutomation.Provider.Azure.Tests
                 var req = new CreateWorkloadRequest
                 {
                     Name = "moved-1", Size = "Standard_B2s", PowerOn = false, IdempotencyKey = "move:az-1",
-                    Options = { ["ImportedDisk"] = diskId, ["Network"] = ArmSimulator.SubnetId(Harness.Rg) },
+                    Options = { ["ImportedDisk"] = diskId, ["ImportedDiskTakeOver"] = "true", ["Network"] = ArmSimulator.SubnetId(Harness.Rg) },
                 };
                 var w = await c.CreateWorkloadAsync(req, new TestScope(), Harness.Ct());
                 Assert.Equal(WorkloadState.Deallocated, w.State);
@@ -197,6 +197,78 @@ namespace GridAutomation.Provider.Azure.Tests
                 Assert.Equal(new[] { ArmSimulator.DiskContainer + "/" + new global::Azure.Core.ResourceIdentifier(diskId).Name }, await az.ListBlobsAsync());
                 await c.DiscardImportAsync(diskId, new TestScope(), Harness.Ct());
                 Assert.Empty(await az.ListBlobsAsync());
+            }
+            finally { Directory.Delete(dir, true); }
+        }
+
+        /// <summary>Cancels the create at its checkpoint <paramref name="at"/> (the process "dies" there).</summary>
+        private sealed class CancelAtScope : IOperationScope
+        {
+            private readonly Dictionary<string, string> _cp = new Dictionary<string, string>();
+            private readonly string _at;
+            private readonly CancellationTokenSource _cts;
+            public CancelAtScope(string key, string at, CancellationTokenSource cts) { IdempotencyKey = key; _at = at; _cts = cts; }
+            public Guid OperationId { get; } = Guid.NewGuid();
+            public string IdempotencyKey { get; }
+            public bool IsResume => false;
+            public IReadOnlyDictionary<string, string> Checkpoints => _cp;
+            public void Checkpoint(string key, string value) { _cp[key] = value; if (key == _at) _cts.Cancel(); }
+            public void Report(GridProgress progress) { }
+        }
+
+        [ChildFact]
+        public async Task A_create_that_does_not_take_over_the_import_runs_on_its_own_copy_made_once()
+        {
+            await using var server = await TestHttpsServer.StartAsync();
+            await using var az = await Azurite.StartAsync();
+            var sim = new ArmSimulator(server) { Storage = az };
+            using var c = await Harness.ConnectAsync(sim);
+            var dir = TempDir();
+            try
+            {
+                var (_, image) = await StageAsync(dir, "os", 9);
+                string point = await c.ImportDiskAsync(image, "repl:p1", new TestScope("repl:p1"), Harness.Ct());
+                string pointBytes = await AzureNetworkTests.BlobHashAsync(az, point);
+                CreateWorkloadRequest Req(string name, string key) => new CreateWorkloadRequest
+                {
+                    Name = name, Size = "Standard_B2s", PowerOn = false, IdempotencyKey = key,
+                    Options = { ["ImportedDisk"] = point, ["Network"] = ArmSimulator.SubnetId(Harness.Rg) },
+                };
+
+                // the create dies after its copy was made, before the VM PUT
+                using (var cts = new CancellationTokenSource())
+                {
+                    var scope = new CancelAtScope("failover:a", "azure.vmId", cts);
+                    await Assert.ThrowsAnyAsync<Exception>(() => c.CreateWorkloadAsync(Req("dr-a", "failover:a"), scope, cts.Token));
+                    Assert.Equal(Assert.Single(sim.DisksCopied).Copy, scope.Checkpoints[GridAutomation.Providers.Azure.AzureConnection.CopyCheckpoint], StringComparer.OrdinalIgnoreCase);
+                }
+                var (copy, source) = Assert.Single(sim.DisksCopied);
+                Assert.Equal(point, source, StringComparer.OrdinalIgnoreCase);
+                Assert.Equal("Unattached", sim.DiskStateOf(copy));
+                Assert.Equal(pointBytes, await AzureNetworkTests.BlobHashAsync(az, copy)); // a full copy of the bytes
+                var copyPut = server.Requests.Single(r => r.Method == "PUT" && r.Path.Contains("/disks/" + new global::Azure.Core.ResourceIdentifier(copy).Name));
+                Assert.Contains("\"createOption\":\"Copy\"", copyPut.Body.Replace(" ", ""));
+
+                // the resumed create (same key) finds that copy and runs on it: never two copies
+                var w = await c.CreateWorkloadAsync(Req("dr-a", "failover:a"), new TestScope("failover:a") { IsResume = true }, Harness.Ct());
+                Assert.Single(sim.DisksCopied);
+                Assert.Equal(copy, Assert.Single((await c.DescribeAsync(w.NativeId, Harness.Ct())).Disks).NativeId, StringComparer.OrdinalIgnoreCase);
+                Assert.Equal("Attached", sim.DiskStateOf(copy));
+                Assert.Equal("Unattached", sim.DiskStateOf(point));
+
+                // removal with its storage takes the copy, never the point
+                await c.RemoveAsync(w.NativeId, true, new TestScope(), Harness.Ct());
+                Assert.Null(sim.DiskStateOf(copy));
+                Assert.Equal("Unattached", sim.DiskStateOf(point));
+                Assert.Equal(pointBytes, await AzureNetworkTests.BlobHashAsync(az, point));
+
+                // a VM PUT that is refused: the copy made for it is removed again, the point stays
+                sim.RefuseVmPut = _ => true;
+                var g = await Assert.ThrowsAsync<GridException>(() => c.CreateWorkloadAsync(Req("dr-b", "failover:b"), new TestScope("failover:b"), Harness.Ct()));
+                Assert.Contains("Allocation", g.Message);
+                Assert.Equal(2, sim.DisksCopied.Count);
+                Assert.Null(sim.DiskStateOf(sim.DisksCopied[1].Copy));
+                Assert.Equal(new[] { ArmSimulator.DiskContainer + "/" + new global::Azure.Core.ResourceIdentifier(point).Name }, await az.ListBlobsAsync());
             }
             finally { Directory.Delete(dir, true); }
         }

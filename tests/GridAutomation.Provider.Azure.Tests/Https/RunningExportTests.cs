@@ -35,7 +35,7 @@ namespace GridAutomation.Provider.Azure.Tests
             var w = await c.CreateWorkloadAsync(new CreateWorkloadRequest
             {
                 Name = "db-1", Size = "Standard_B2s", PowerOn = true, IdempotencyKey = "move:az-points",
-                Options = { ["ImportedDisk"] = diskId, ["Network"] = ArmSimulator.SubnetId(Harness.Rg) },
+                Options = { ["ImportedDisk"] = diskId, ["ImportedDiskTakeOver"] = "true", ["Network"] = ArmSimulator.SubnetId(Harness.Rg) },
             }, new TestScope(), Harness.Ct());
             Assert.Equal(WorkloadState.Running, w.State);
             return (w, diskId, image);
