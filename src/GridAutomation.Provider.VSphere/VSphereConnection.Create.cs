@@ -20,7 +20,7 @@ namespace GridAutomation.Providers.VSphere
                 throw GridException.Unsupported($"{Endpoint} is not a vCenter: VMs cannot be cloned from templates there.", "CapabilityNotSupported", request.Name);
             if (string.IsNullOrWhiteSpace(request.Name)) throw GridException.InvalidRequest("A workload needs a name.", "NameRequired");
             if (request.Options.TryGetValue(ImportedDiskOption, out var imported) && !string.IsNullOrEmpty(imported))
-                return AdoptImportedAsync(request, imported, scope, cancellationToken); // a move: the imported VM becomes the workload (VSphereAdopt.cs)
+                return AdoptImportedAsync(request, imported, scope, cancellationToken); // a move adopts the imported VM, a failover copies it (VSphereMoveCreate.cs)
             if (string.IsNullOrWhiteSpace(request.Image))
                 throw GridException.InvalidRequest("vSphere creates workloads by cloning a template: give -Image <template name> (Get-GridImage lists them).", "ImageRequired", request.Name);
             var (cpu, mem) = Shape(request.Size, request.CpuCount, request.MemoryMB, request.Name);
