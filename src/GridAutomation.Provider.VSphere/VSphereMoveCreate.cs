@@ -94,29 +94,8 @@ namespace GridAutomation.Providers.VSphere
             var pool = src.Ref("resourcePool");
             scope?.Checkpoint("instanceUuid", uuid);
             string activity = $"Create workload '{request.Name}' (full copy of the recovery point {src.Text("name")})";
-            var result = await RunTaskAsync("CloneVM_Task", source, w =>
-            {
-                VimClient.WriteMoRef(w, "folder", _vmFolder);
-                w.WriteElementString("name", request.Name);
-                w.WriteStartElement("spec");
-                w.WriteStartElement("location");
-                if (pool.HasValue) VimClient.WriteMoRef(w, "pool", pool.Value);
-                w.WriteEndElement();
-                w.WriteElementString("template", "false");
-                w.WriteStartElement("config");
-                WriteConfigBody(w, uuid, null, null, null, key);
-                // the copy is not an import: an empty value removes the marker the clone would inherit
-                VimClient.StartTyped(w, "extraConfig", "OptionValue");
-                w.WriteElementString("key", ImportMarkerKey);
-                VimClient.StartTyped(w, "value", "xsd:string");
-                w.WriteEndElement();
-                w.WriteEndElement();
-                w.WriteEndElement();
-                w.WriteElementString("powerOn", "false");
-                w.WriteEndElement();
-            }, activity, request.Name, scope, ct).ConfigureAwait(false);
-            var vm = result?.AsMoRef() ?? await FindByInstanceUuidAsync(uuid, ct).ConfigureAwait(false)
-                     ?? throw VimClient.Malformed("CloneVM_Task succeeded without a VM.", null);
+            // the copy is not an import: the marker the clone would inherit is removed
+            var vm = await CloneIntoFolderAsync(source, request.Name, pool, null, null, uuid, null, null, key, true, activity, scope, ct).ConfigureAwait(false);
             scope?.Checkpoint("moref", vm.Value);
             var made = await _vim.GetPropertiesAsync(vm, new[] { "config.instanceUuid" }, ct).ConfigureAwait(false);
             return (vm, made?.Text("config.instanceUuid") ?? uuid);

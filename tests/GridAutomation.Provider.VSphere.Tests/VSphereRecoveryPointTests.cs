@@ -70,6 +70,21 @@ namespace GridAutomation.Provider.VSphere.Tests
         private static async Task<List<string>> SnapshotNamesAsync(VSphereConnection c, GridWorkload w)
             => (await c.SnapshotsOfAsync(VmRef(w), Ct())).Select(s => s.Name).ToList();
 
+        /// <summary>The running VM "db" seeded in DC0, and an engine with vsa = DC0, vsb = DC1 that lists it.</summary>
+        private async Task<(GridEngine Engine, GridWorkload Db, string Hash)> EngineWithRunningDbAsync(VcSim sim, string? network = null)
+        {
+            string hash;
+            using (var seed = await sim.ConnectAsync("seed", new Dictionary<string, string> { ["DatacenterName"] = "DC0" }))
+                (_, hash) = await RunningVmAsync(seed, network);
+            ProviderRegistry.Register(new VSphereProvider());
+            var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(_dir, "state.db") }, false);
+            await Task.Run(() => Program.ConnectPair(engine, sim.Url.ToString())); // vsa = DC0, vsb = DC1
+            GridWorkload? db = null;
+            await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { "vsa" } }, NullObserver.Instance, Ct()))
+                if (!r.IsError && r.Value!.Name == "db") db = r.Value;
+            return (engine, db ?? throw new Xunit.Sdk.XunitException("vsa does not list the seeded VM 'db'"), hash);
+        }
+
         [SimulatorFact]
         public async Task RunningVm_DiskCopiedThroughASnapshot_ThatExistsDuringTheDownloadOnly_VmStaysPoweredOn()
         {
@@ -160,18 +175,8 @@ namespace GridAutomation.Provider.VSphere.Tests
         public async Task Replication_OfARunningVm_ToAnotherVSphereDatacenter_RecordsCrashConsistentPoints_WithoutStoppingIt()
         {
             using var sim = VcSim.Start("-dc", "2", "-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
-            string hash;
-            using (var seed = await sim.ConnectAsync("seed", new Dictionary<string, string> { ["DatacenterName"] = "DC0" }))
-                (_, hash) = await RunningVmAsync(seed);
-
-            ProviderRegistry.Register(new VSphereProvider());
-            var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(_dir, "state.db") }, false);
-            await Task.Run(() => Program.ConnectPair(engine, sim.Url.ToString())); // vsa = DC0, vsb = DC1
-            GridWorkload? db = null;
-            await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { "vsa" } }, NullObserver.Instance, Ct()))
-                if (!r.IsError && r.Value!.Name == "db") db = r.Value;
-            Assert.NotNull(db);
-            Assert.Equal(WorkloadState.Running, db!.State);
+            var (engine, db, hash) = await EngineWithRunningDbAsync(sim);
+            Assert.Equal(WorkloadState.Running, db.State);
 
             var item = await engine.Replication.EnableAsync(db, new ReplicationRequest { DestinationDatacenter = "vsb", RecoveryPointCount = 2 }, NullObserver.Instance, Ct(5));
             Assert.Equal(ReplicationState.Protected, item.State);
@@ -209,17 +214,8 @@ namespace GridAutomation.Provider.VSphere.Tests
         public async Task TestFailover_AttachesTheCopysCard_ToTheDistributedPortGroup_TheNetworkCatalogNames()
         {
             using var sim = VcSim.Start("-dc", "2", "-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0", "-portgroup", "1");
-            using (var seed = await sim.ConnectAsync("seed", new Dictionary<string, string> { ["DatacenterName"] = "DC0" }))
-                await RunningVmAsync(seed, "VM Network");
-
-            ProviderRegistry.Register(new VSphereProvider());
-            var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(_dir, "state.db") }, false);
-            await Task.Run(() => Program.ConnectPair(engine, sim.Url.ToString()));
-            GridWorkload? db = null;
-            await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { "vsa" } }, NullObserver.Instance, Ct()))
-                if (!r.IsError && r.Value!.Name == "db") db = r.Value;
-            Assert.NotNull(db);
-            await engine.Replication.EnableAsync(db!, new ReplicationRequest { DestinationDatacenter = "vsb", RecoveryPointCount = 1 }, NullObserver.Instance, Ct(5));
+            var (engine, db, _) = await EngineWithRunningDbAsync(sim, "VM Network");
+            await engine.Replication.EnableAsync(db, new ReplicationRequest { DestinationDatacenter = "vsb", RecoveryPointCount = 1 }, NullObserver.Instance, Ct(5));
 
             using var dst = await sim.ConnectAsync("check-b", new Dictionary<string, string> { ["DatacenterName"] = "DC1" });
             var nets = await ((INetworkCatalog)dst).GetNetworksAsync(Ct());
@@ -230,14 +226,14 @@ namespace GridAutomation.Provider.VSphere.Tests
             int ops = engine.GetOperations(new OperationFilter { IncludeChildren = true }).Count;
             var atB = (await VSphereDiskTransferTests.ListAsync(dst)).Select(x => x.Name).OrderBy(n => n).ToList();
             int vmsAtB = atB.Count;
-            var nf = await Assert.ThrowsAsync<GridException>(() => engine.Replication.FailoverAsync(new[] { db! }, FailoverMode.Test, null, "no-such-pg", NullObserver.Instance, Ct()));
+            var nf = await Assert.ThrowsAsync<GridException>(() => engine.Replication.FailoverAsync(new[] { db }, FailoverMode.Test, null, "no-such-pg", NullObserver.Instance, Ct()));
             Assert.Equal(("NetworkNotFound", GridErrorKind.NotFound), (nf.ErrorId, nf.Kind));
             Assert.Contains("DC1_DVPG0", nf.Message);
             Assert.Equal(ops, engine.GetOperations(new OperationFilter { IncludeChildren = true }).Count);
             Assert.Equal(vmsAtB, (await VSphereDiskTransferTests.ListAsync(dst)).Count);
 
             // the test copy: on the distributed port group (named in another case: the catalog's spelling is used)
-            var result = Assert.Single(await engine.Replication.FailoverAsync(new[] { db! }, FailoverMode.Test, null, "dc1_dvpg0", NullObserver.Instance, Ct(5)));
+            var result = Assert.Single(await engine.Replication.FailoverAsync(new[] { db }, FailoverMode.Test, null, "dc1_dvpg0", NullObserver.Instance, Ct(5)));
             Assert.True(result.Status == "Running", result.ErrorId + ": " + result.Error);
             var copy = await dst.GetWorkloadAsync(WorkloadId.TryParse(result.DestinationId!, out _, out var native) ? native : result.DestinationId!, Ct());
             Assert.Equal(WorkloadState.Running, copy.State);
@@ -252,7 +248,7 @@ namespace GridAutomation.Provider.VSphere.Tests
 
             // the primary keeps running, its card still on "VM Network"
             using var src = await sim.ConnectAsync("check-a", new Dictionary<string, string> { ["DatacenterName"] = "DC0" });
-            var prim = await src.GetWorkloadAsync(db!.NativeId, Ct());
+            var prim = await src.GetWorkloadAsync(db.NativeId, Ct());
             Assert.Equal(WorkloadState.Running, prim.State);
             Assert.Equal(("VirtualEthernetCardNetworkBackingInfo", "VM Network"), await NicOfAsync(src, prim));
 
@@ -273,19 +269,9 @@ namespace GridAutomation.Provider.VSphere.Tests
         public async Task TestFailover_RunsOnItsOwnCopy_AndThePointSurvivesStopForASecondFailover()
         {
             using var sim = VcSim.Start("-dc", "2", "-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
-            string hash;
-            using (var seed = await sim.ConnectAsync("seed", new Dictionary<string, string> { ["DatacenterName"] = "DC0" }))
-                (_, hash) = await RunningVmAsync(seed);
-
-            ProviderRegistry.Register(new VSphereProvider());
-            var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(_dir, "state.db") }, false);
-            await Task.Run(() => Program.ConnectPair(engine, sim.Url.ToString()));
-            GridWorkload? db = null;
-            await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { "vsa" } }, NullObserver.Instance, Ct()))
-                if (!r.IsError && r.Value!.Name == "db") db = r.Value;
-            Assert.NotNull(db);
-            await engine.Replication.EnableAsync(db!, new ReplicationRequest { DestinationDatacenter = "vsb", RecoveryPointCount = 1 }, NullObserver.Instance, Ct(5));
-            var point = Assert.Single(engine.Replication.GetPoints(engine.Replication.Find(db!.Id)));
+            var (engine, db, hash) = await EngineWithRunningDbAsync(sim);
+            await engine.Replication.EnableAsync(db, new ReplicationRequest { DestinationDatacenter = "vsb", RecoveryPointCount = 1 }, NullObserver.Instance, Ct(5));
+            var point = Assert.Single(engine.Replication.GetPoints(engine.Replication.Find(db.Id)));
             string pointVm = Assert.Single(point.ImportedDisks);
 
             using var dst = await sim.ConnectAsync("check-b", new Dictionary<string, string> { ["DatacenterName"] = "DC1" });
