@@ -20,7 +20,7 @@ namespace GridAutomation.Providers.VSphere
                 throw GridException.Unsupported($"{Endpoint} is not a vCenter: VMs cannot be cloned from templates there.", "CapabilityNotSupported", request.Name);
             if (string.IsNullOrWhiteSpace(request.Name)) throw GridException.InvalidRequest("A workload needs a name.", "NameRequired");
             if (request.Options.TryGetValue(ImportedDiskOption, out var imported) && !string.IsNullOrEmpty(imported))
-                return AdoptImportedAsync(request, imported, scope, cancellationToken); // a move: the imported VM becomes the workload (VSphereAdopt.cs)
+                return AdoptImportedAsync(request, imported, scope, cancellationToken); // a move adopts the imported VM, a failover copies it (VSphereMoveCreate.cs)
             if (string.IsNullOrWhiteSpace(request.Image))
                 throw GridException.InvalidRequest("vSphere creates workloads by cloning a template: give -Image <template name> (Get-GridImage lists them).", "ImageRequired", request.Name);
             var (cpu, mem) = Shape(request.Size, request.CpuCount, request.MemoryMB, request.Name);
@@ -57,28 +57,48 @@ namespace GridAutomation.Providers.VSphere
                     datastore = await FindDatastoreAsync(dsName, ct).ConfigureAwait(false);
                 scope?.Checkpoint("instanceUuid", uuid);
                 string activity = $"Create workload '{request.Name}' (clone of {template.Name} on {hostName})";
-                var result = await RunTaskAsync("CloneVM_Task", template.Ref, w =>
-                {
-                    VimClient.WriteMoRef(w, "folder", _vmFolder);
-                    w.WriteElementString("name", request.Name);
-                    w.WriteStartElement("spec");
-                    w.WriteStartElement("location");
-                    if (datastore.HasValue) VimClient.WriteMoRef(w, "datastore", datastore.Value);
-                    VimClient.WriteMoRef(w, "pool", pool);
-                    if (host.HasValue) VimClient.WriteMoRef(w, "host", host.Value);
-                    w.WriteEndElement();
-                    w.WriteElementString("template", "false");
-                    w.WriteStartElement("config");
-                    WriteConfigBody(w, uuid, null, cpu, mem, key);
-                    w.WriteEndElement();
-                    w.WriteElementString("powerOn", "false");
-                    w.WriteEndElement();
-                }, activity, request.Name, scope, ct).ConfigureAwait(false);
-                var vm = result?.AsMoRef() ?? await FindByInstanceUuidAsync(uuid, ct).ConfigureAwait(false)
-                         ?? throw VimClient.Malformed("CloneVM_Task succeeded without a VM.", null);
+                var vm = await CloneIntoFolderAsync(template.Ref, request.Name, pool, host, datastore, uuid, cpu, mem, key, false, activity, scope, ct).ConfigureAwait(false);
                 scope?.Checkpoint("moref", vm.Value);
                 return await FinishCreateAsync(vm, uuid, request, cpu, mem, scope, ct).ConfigureAwait(false);
             }, cancellationToken);
+        }
+
+        /// <summary>
+        /// CloneVM_Task of a template or VM into the VM folder, powered off, under <paramref name="name"/> with the
+        /// instance UUID and idempotency key given; <paramref name="notAnImport"/> removes the import marker a clone
+        /// of an imported VM would inherit. Returns the new VM.
+        /// </summary>
+        private async Task<MoRef> CloneIntoFolderAsync(MoRef source, string name, MoRef? pool, MoRef? host, MoRef? datastore, string uuid, int? cpu, long? mem, string key,
+            bool notAnImport, string activity, IOperationScope? scope, CancellationToken ct)
+        {
+            var result = await RunTaskAsync("CloneVM_Task", source, w =>
+            {
+                VimClient.WriteMoRef(w, "folder", _vmFolder);
+                w.WriteElementString("name", name);
+                w.WriteStartElement("spec");
+                w.WriteStartElement("location");
+                if (datastore.HasValue) VimClient.WriteMoRef(w, "datastore", datastore.Value);
+                if (pool.HasValue) VimClient.WriteMoRef(w, "pool", pool.Value);
+                if (host.HasValue) VimClient.WriteMoRef(w, "host", host.Value);
+                w.WriteEndElement();
+                w.WriteElementString("template", "false");
+                w.WriteStartElement("config");
+                WriteConfigBody(w, uuid, null, cpu, mem, key);
+                if (notAnImport)
+                {
+                    // an empty value removes the key
+                    VimClient.StartTyped(w, "extraConfig", "OptionValue");
+                    w.WriteElementString("key", ImportMarkerKey);
+                    VimClient.StartTyped(w, "value", "xsd:string");
+                    w.WriteEndElement();
+                    w.WriteEndElement();
+                }
+                w.WriteEndElement();
+                w.WriteElementString("powerOn", "false");
+                w.WriteEndElement();
+            }, activity, name, scope, ct).ConfigureAwait(false);
+            return result?.AsMoRef() ?? await FindByInstanceUuidAsync(uuid, ct).ConfigureAwait(false)
+                   ?? throw VimClient.Malformed("CloneVM_Task succeeded without a VM.", null);
         }
 
         /// <summary>Brings a cloned (or found) VM to the request: CPU/memory (vCenter may not apply them on clone), tags, power.</summary>

@@ -86,7 +86,7 @@ namespace GridAutomation.Provider.VSphere.Tests
 
             var req = new CreateWorkloadRequest { Name = "web-moved", CpuCount = 2, MemoryMB = 2048, PowerOn = false, AllowDuplicateName = true, IdempotencyKey = "move:" + scope.IdempotencyKey };
             req.Tags["env"] = "prod"; req.Tags["GridMovedFrom"] = "sim1:web";
-            req.Options["ImportedDisk"] = imported;
+            req.Options["ImportedDisk"] = imported; req.Options[ImportedDiskOptions.TakeOver] = "true"; // a move's create adopts the import
             req.Options["Network"] = "VM Network";
             var w = await c.CreateWorkloadAsync(req, scope, Ct());
             Assert.Equal(imported, w.NativeId);
@@ -162,7 +162,7 @@ namespace GridAutomation.Provider.VSphere.Tests
             var kept = new TestScope();
             string id = await c.ImportDiskAsync(Image(vmdk, hash), kept.IdempotencyKey, kept, Ct());
             var req = new CreateWorkloadRequest { Name = "kept", PowerOn = false, IdempotencyKey = "move:" + kept.IdempotencyKey };
-            req.Options["ImportedDisk"] = id;
+            req.Options["ImportedDisk"] = id; req.Options[ImportedDiskOptions.TakeOver] = "true";
             await c.CreateWorkloadAsync(req, kept, Ct());
             await c.DiscardImportsAsync(kept, Ct());
             Assert.Equal(id, (await FindVmAsync(c, "kept"))?.NativeId);
@@ -212,19 +212,19 @@ namespace GridAutomation.Provider.VSphere.Tests
             Assert.Equal((GridErrorKind.NotFound, "DiskNotFound"), (e5.Kind, e5.ErrorId));
 
             var req = new CreateWorkloadRequest { Name = "adopt-ghost", PowerOn = false, IdempotencyKey = "move:x" };
-            req.Options["ImportedDisk"] = ghost;
+            req.Options["ImportedDisk"] = ghost; req.Options[ImportedDiskOptions.TakeOver] = "true";
             var e6 = await Assert.ThrowsAsync<GridException>(() => c.CreateWorkloadAsync(req, scope, Ct()));
             Assert.Equal((GridErrorKind.NotFound, "ImportedDiskNotFound"), (e6.Kind, e6.ErrorId));
 
             // the name of the moved workload is taken by another VM: a clear conflict, and the imported VM stays for a retry
             string imported = await c.ImportDiskAsync(Image(vmdk, hash), scope.IdempotencyKey, scope, Ct());
             var clash = new CreateWorkloadRequest { Name = running.Name, PowerOn = false, IdempotencyKey = "move:" + scope.IdempotencyKey };
-            clash.Options["ImportedDisk"] = imported;
+            clash.Options["ImportedDisk"] = imported; clash.Options[ImportedDiskOptions.TakeOver] = "true";
             var e7 = await Assert.ThrowsAsync<GridException>(() => c.CreateWorkloadAsync(clash, scope, Ct()));
             Assert.Equal((GridErrorKind.Conflict, "WorkloadNameExists"), (e7.Kind, e7.ErrorId));
             // an unknown network refuses before the imported VM is touched
             var noNet = new CreateWorkloadRequest { Name = "adopt-net", PowerOn = false, IdempotencyKey = "move:" + scope.IdempotencyKey };
-            noNet.Options["ImportedDisk"] = imported; noNet.Options["Network"] = "no-such-lan";
+            noNet.Options["ImportedDisk"] = imported; noNet.Options["Network"] = "no-such-lan"; noNet.Options[ImportedDiskOptions.TakeOver] = "true";
             var e8 = await Assert.ThrowsAsync<GridException>(() => c.CreateWorkloadAsync(noNet, scope, Ct()));
             Assert.Equal((GridErrorKind.NotFound, "NetworkNotFound"), (e8.Kind, e8.ErrorId));
             Assert.Contains("VM Network", e8.Message);

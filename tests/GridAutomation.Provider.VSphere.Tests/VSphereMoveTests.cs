@@ -76,7 +76,7 @@ namespace GridAutomation.Provider.VSphere.Tests
             string id = await seed.ImportDiskAsync(new DiskImage { Name = "Hard disk 1", Format = DiskFormat.VmdkStreamOptimized, CapacityBytes = DiskBytes, Path = vmdk, ContentHash = hash }, s.IdempotencyKey, s, Ct());
             var req = new CreateWorkloadRequest { Name = "app", CpuCount = 2, MemoryMB = 1024, PowerOn = false, IdempotencyKey = "seed" };
             req.Tags["env"] = "prod";
-            req.Options["ImportedDisk"] = id;
+            req.Options["ImportedDisk"] = id; req.Options[ImportedDiskOptions.TakeOver] = "true"; // as a move's create
             await seed.CreateWorkloadAsync(req, s, Ct());
         }
 
@@ -125,6 +125,8 @@ namespace GridAutomation.Provider.VSphere.Tests
             Assert.Equal(hash, back.ContentHash);
             Assert.Equal(0, Run("compare", "-q", "-f", "raw", "-F", "vmdk", raw, back.Path!));
             Assert.DoesNotContain((await dst.DescribeAsync(there.NativeId, Ct())).Disks, d => d.Name.StartsWith("gridimport-", StringComparison.Ordinal));
+            // the move's create (ImportedDiskTakeOver) adopted the imported VM: no copy made, nothing left under the import's name
+            Assert.DoesNotContain(await VSphereDiskTransferTests.ListAsync(dst), x => x.Name.StartsWith("gridimport-", StringComparison.Ordinal));
         }
 
         [SimulatorFact]

@@ -58,7 +58,7 @@ namespace GridAutomation.Provider.VSphere.Tests
             var s = new TestScope();
             string imported = await c.ImportDiskAsync(new DiskImage { Name = "Hard disk 1", Format = DiskFormat.VmdkStreamOptimized, CapacityBytes = DiskBytes, Path = vmdk, ContentHash = hash }, s.IdempotencyKey, s, Ct());
             var req = new CreateWorkloadRequest { Name = "db", CpuCount = 2, MemoryMB = 1024, PowerOn = true, IdempotencyKey = "seed-db" };
-            req.Options["ImportedDisk"] = imported;
+            req.Options["ImportedDisk"] = imported; req.Options[ImportedDiskOptions.TakeOver] = "true"; // the seed VM is the import itself
             if (network != null) req.Options["Network"] = network;
             var w = await c.CreateWorkloadAsync(req, s, Ct());
             Assert.Equal(WorkloadState.Running, (await c.GetWorkloadAsync(w.NativeId, Ct())).State);
@@ -69,6 +69,21 @@ namespace GridAutomation.Provider.VSphere.Tests
 
         private static async Task<List<string>> SnapshotNamesAsync(VSphereConnection c, GridWorkload w)
             => (await c.SnapshotsOfAsync(VmRef(w), Ct())).Select(s => s.Name).ToList();
+
+        /// <summary>The running VM "db" seeded in DC0, and an engine with vsa = DC0, vsb = DC1 that lists it.</summary>
+        private async Task<(GridEngine Engine, GridWorkload Db, string Hash)> EngineWithRunningDbAsync(VcSim sim, string? network = null)
+        {
+            string hash;
+            using (var seed = await sim.ConnectAsync("seed", new Dictionary<string, string> { ["DatacenterName"] = "DC0" }))
+                (_, hash) = await RunningVmAsync(seed, network);
+            ProviderRegistry.Register(new VSphereProvider());
+            var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(_dir, "state.db") }, false);
+            await Task.Run(() => Program.ConnectPair(engine, sim.Url.ToString())); // vsa = DC0, vsb = DC1
+            GridWorkload? db = null;
+            await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { "vsa" } }, NullObserver.Instance, Ct()))
+                if (!r.IsError && r.Value!.Name == "db") db = r.Value;
+            return (engine, db ?? throw new Xunit.Sdk.XunitException("vsa does not list the seeded VM 'db'"), hash);
+        }
 
         [SimulatorFact]
         public async Task RunningVm_DiskCopiedThroughASnapshot_ThatExistsDuringTheDownloadOnly_VmStaysPoweredOn()
@@ -160,18 +175,8 @@ namespace GridAutomation.Provider.VSphere.Tests
         public async Task Replication_OfARunningVm_ToAnotherVSphereDatacenter_RecordsCrashConsistentPoints_WithoutStoppingIt()
         {
             using var sim = VcSim.Start("-dc", "2", "-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
-            string hash;
-            using (var seed = await sim.ConnectAsync("seed", new Dictionary<string, string> { ["DatacenterName"] = "DC0" }))
-                (_, hash) = await RunningVmAsync(seed);
-
-            ProviderRegistry.Register(new VSphereProvider());
-            var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(_dir, "state.db") }, false);
-            await Task.Run(() => Program.ConnectPair(engine, sim.Url.ToString())); // vsa = DC0, vsb = DC1
-            GridWorkload? db = null;
-            await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { "vsa" } }, NullObserver.Instance, Ct()))
-                if (!r.IsError && r.Value!.Name == "db") db = r.Value;
-            Assert.NotNull(db);
-            Assert.Equal(WorkloadState.Running, db!.State);
+            var (engine, db, hash) = await EngineWithRunningDbAsync(sim);
+            Assert.Equal(WorkloadState.Running, db.State);
 
             var item = await engine.Replication.EnableAsync(db, new ReplicationRequest { DestinationDatacenter = "vsb", RecoveryPointCount = 2 }, NullObserver.Instance, Ct(5));
             Assert.Equal(ReplicationState.Protected, item.State);
@@ -209,17 +214,8 @@ namespace GridAutomation.Provider.VSphere.Tests
         public async Task TestFailover_AttachesTheCopysCard_ToTheDistributedPortGroup_TheNetworkCatalogNames()
         {
             using var sim = VcSim.Start("-dc", "2", "-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0", "-portgroup", "1");
-            using (var seed = await sim.ConnectAsync("seed", new Dictionary<string, string> { ["DatacenterName"] = "DC0" }))
-                await RunningVmAsync(seed, "VM Network");
-
-            ProviderRegistry.Register(new VSphereProvider());
-            var engine = GridEngine.Get(new GridConfiguration { StatePath = Path.Combine(_dir, "state.db") }, false);
-            await Task.Run(() => Program.ConnectPair(engine, sim.Url.ToString()));
-            GridWorkload? db = null;
-            await foreach (var r in engine.GetWorkloadsAsync(new WorkloadFilter { Datacenters = new[] { "vsa" } }, NullObserver.Instance, Ct()))
-                if (!r.IsError && r.Value!.Name == "db") db = r.Value;
-            Assert.NotNull(db);
-            await engine.Replication.EnableAsync(db!, new ReplicationRequest { DestinationDatacenter = "vsb", RecoveryPointCount = 1 }, NullObserver.Instance, Ct(5));
+            var (engine, db, _) = await EngineWithRunningDbAsync(sim, "VM Network");
+            await engine.Replication.EnableAsync(db, new ReplicationRequest { DestinationDatacenter = "vsb", RecoveryPointCount = 1 }, NullObserver.Instance, Ct(5));
 
             using var dst = await sim.ConnectAsync("check-b", new Dictionary<string, string> { ["DatacenterName"] = "DC1" });
             var nets = await ((INetworkCatalog)dst).GetNetworksAsync(Ct());
@@ -230,14 +226,14 @@ namespace GridAutomation.Provider.VSphere.Tests
             int ops = engine.GetOperations(new OperationFilter { IncludeChildren = true }).Count;
             var atB = (await VSphereDiskTransferTests.ListAsync(dst)).Select(x => x.Name).OrderBy(n => n).ToList();
             int vmsAtB = atB.Count;
-            var nf = await Assert.ThrowsAsync<GridException>(() => engine.Replication.FailoverAsync(new[] { db! }, FailoverMode.Test, null, "no-such-pg", NullObserver.Instance, Ct()));
+            var nf = await Assert.ThrowsAsync<GridException>(() => engine.Replication.FailoverAsync(new[] { db }, FailoverMode.Test, null, "no-such-pg", NullObserver.Instance, Ct()));
             Assert.Equal(("NetworkNotFound", GridErrorKind.NotFound), (nf.ErrorId, nf.Kind));
             Assert.Contains("DC1_DVPG0", nf.Message);
             Assert.Equal(ops, engine.GetOperations(new OperationFilter { IncludeChildren = true }).Count);
             Assert.Equal(vmsAtB, (await VSphereDiskTransferTests.ListAsync(dst)).Count);
 
             // the test copy: on the distributed port group (named in another case: the catalog's spelling is used)
-            var result = Assert.Single(await engine.Replication.FailoverAsync(new[] { db! }, FailoverMode.Test, null, "dc1_dvpg0", NullObserver.Instance, Ct(5)));
+            var result = Assert.Single(await engine.Replication.FailoverAsync(new[] { db }, FailoverMode.Test, null, "dc1_dvpg0", NullObserver.Instance, Ct(5)));
             Assert.True(result.Status == "Running", result.ErrorId + ": " + result.Error);
             var copy = await dst.GetWorkloadAsync(WorkloadId.TryParse(result.DestinationId!, out _, out var native) ? native : result.DestinationId!, Ct());
             Assert.Equal(WorkloadState.Running, copy.State);
@@ -252,17 +248,103 @@ namespace GridAutomation.Provider.VSphere.Tests
 
             // the primary keeps running, its card still on "VM Network"
             using var src = await sim.ConnectAsync("check-a", new Dictionary<string, string> { ["DatacenterName"] = "DC0" });
-            var prim = await src.GetWorkloadAsync(db!.NativeId, Ct());
+            var prim = await src.GetWorkloadAsync(db.NativeId, Ct());
             Assert.Equal(WorkloadState.Running, prim.State);
             Assert.Equal(("VirtualEthernetCardNetworkBackingInfo", "VM Network"), await NicOfAsync(src, prim));
 
             // Stop-GridFailover -Test: the copy is gone
             await engine.Replication.StopTestAsync(engine.Replication.Get(), NullObserver.Instance, Ct(5));
-            // (the copy adopted the point's imported VM, so that goes with it: see the report on the vSphere adopt path)
+            // (the copy was a clone of the point's imported VM: the point stays, see TestFailover_RunsOnItsOwnCopy_...)
             var left = await VSphereDiskTransferTests.ListAsync(dst);
             Assert.DoesNotContain(left, x => x.NativeId == copy.NativeId || x.Tags.ContainsKey(ReplicationService.TestTag));
             Assert.Contains(left, x => x.Name == "DC1_C0_RP0_VM0");
             Assert.Empty(engine.Replication.Find(db.Id)!.TestWorkloadIds);
+        }
+            /// <summary>
+        /// Issue 17: a failover must not consume the recovery point it starts from. Two test failovers in a row from
+        /// the SAME point into vSphere: each copy is a clone of the point's imported VM (not the VM itself), the point
+        /// is never powered on, renamed or changed, and Stop-GridFailover -Test removes the copy but not the point.
+        /// </summary>
+        [SimulatorFact]
+        public async Task TestFailover_RunsOnItsOwnCopy_AndThePointSurvivesStopForASecondFailover()
+        {
+            using var sim = VcSim.Start("-dc", "2", "-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
+            var (engine, db, hash) = await EngineWithRunningDbAsync(sim);
+            await engine.Replication.EnableAsync(db, new ReplicationRequest { DestinationDatacenter = "vsb", RecoveryPointCount = 1 }, NullObserver.Instance, Ct(5));
+            var point = Assert.Single(engine.Replication.GetPoints(engine.Replication.Find(db.Id)));
+            string pointVm = Assert.Single(point.ImportedDisks);
+
+            using var dst = await sim.ConnectAsync("check-b", new Dictionary<string, string> { ["DatacenterName"] = "DC1" });
+            var before = await dst.GetWorkloadAsync(pointVm, Ct());
+            Assert.StartsWith("gridimport-", before.Name);
+            Assert.Equal(hash, await dst.HashDiskAsync(pointVm, 0, Ct()));
+            var beforeDisk = Assert.Single((await dst.DescribeAsync(pointVm, Ct())).Disks);
+
+            for (int round = 1; round <= 2; round++)
+            {
+                var result = Assert.Single(await engine.Replication.FailoverAsync(new[] { db }, FailoverMode.Test, null, null, NullObserver.Instance, Ct(5)));
+                Assert.True(result.Status == "Running", $"round {round}: {result.ErrorId}: {result.Error}");
+                string copyVm = WorkloadId.TryParse(result.DestinationId!, out _, out var native) ? native : result.DestinationId!;
+                Assert.NotEqual(pointVm, copyVm);                                  // its own copy, not the point
+                var copy = await dst.GetWorkloadAsync(copyVm, Ct());
+                Assert.Equal(("db", WorkloadState.Running), (copy.Name, copy.State));
+                Assert.True(copy.Tags.ContainsKey(ReplicationService.TestTag));
+                Assert.NotEqual(beforeDisk.NativeId, Assert.Single((await dst.DescribeAsync(copyVm, Ct())).Disks).NativeId); // a disk file of its own
+                Assert.Equal(hash, await dst.HashDiskAsync(copyVm, 0, Ct()));         // holding the point's content (a full copy)
+                var pt = await dst.GetWorkloadAsync(pointVm, Ct());
+                Assert.Equal((before.Name, WorkloadState.Stopped), (pt.Name, pt.State)); // never adopted nor booted
+
+                await engine.Replication.StopTestAsync(engine.Replication.Get(), NullObserver.Instance, Ct(5));
+                var left = await VSphereDiskTransferTests.ListAsync(dst);
+                Assert.DoesNotContain(left, x => x.NativeId == copyVm || x.Tags.ContainsKey(ReplicationService.TestTag));
+                Assert.Contains(left, x => x.NativeId == pointVm && x.Name == before.Name);   // the point is still there...
+                Assert.Equal(hash, await dst.HashDiskAsync(pointVm, 0, Ct()));               // ...with the same content
+                Assert.Equal(beforeDisk.NativeId, Assert.Single((await dst.DescribeAsync(pointVm, Ct())).Disks).NativeId);
+                Assert.Equal(point.Sequence, Assert.Single(engine.Replication.GetPoints(engine.Replication.Find(db.Id))).Sequence);
+            }
+        }
+
+        /// <summary>
+        /// The provider's create from an imported disk without ImportedDiskTakeOver: a full clone under the workload's
+        /// name and key; the same key again (a resumed create) finds that clone and makes no second one; removing the
+        /// workload with its storage destroys the clone, never the imported VM. With TakeOver the import is adopted.
+        /// </summary>
+        [SimulatorFact]
+        public async Task CreateFromImportedDisk_WithoutTakeOver_ClonesItOnce_AndRemovalLeavesTheImport()
+        {
+            using var sim = VcSim.Start("-cluster", "1", "-host", "1", "-standalone-host", "0", "-vm", "1", "-templates", "0");
+            using var c = await sim.ConnectAsync();
+            var (vmdk, hash) = MakeDisk();
+            var s = new TestScope();
+            string imported = await c.ImportDiskAsync(new DiskImage { Name = "Hard disk 1", Format = DiskFormat.VmdkStreamOptimized, CapacityBytes = DiskBytes, Path = vmdk, ContentHash = hash }, s.IdempotencyKey, s, Ct());
+            string importName = (await c.GetWorkloadAsync(imported, Ct())).Name;
+            int vms = (await VSphereDiskTransferTests.ListAsync(c)).Count;
+
+            var req = new CreateWorkloadRequest { Name = "replica", CpuCount = 2, MemoryMB = 1024, PowerOn = false, IdempotencyKey = "failover:abc" };
+            req.Options[ImportedDiskOptions.Reference] = imported;
+            var first = await c.CreateWorkloadAsync(req, new TestScope(), Ct());
+            var again = await c.CreateWorkloadAsync(req, new TestScope(), Ct());   // a resumed create
+            Assert.NotEqual(imported, first.NativeId);
+            Assert.Equal(first.NativeId, again.NativeId);
+            Assert.Equal((2, 1024L), (again.CpuCount ?? 0, again.MemoryMB ?? 0));
+            var all = await VSphereDiskTransferTests.ListAsync(c);
+            Assert.Equal(vms + 1, all.Count);                                      // one copy, not two
+            Assert.Single(all, x => x.Name == "replica");
+            Assert.Equal(hash, await c.HashDiskAsync(first.NativeId, 0, Ct()));
+            Assert.Equal(importName, (await c.GetWorkloadAsync(imported, Ct())).Name);
+
+            await c.RemoveAsync(first.NativeId, true, new TestScope(), Ct());
+            all = await VSphereDiskTransferTests.ListAsync(c);
+            Assert.DoesNotContain(all, x => x.NativeId == first.NativeId);
+            Assert.Contains(all, x => x.NativeId == imported && x.Name == importName);
+            Assert.Equal(hash, await c.HashDiskAsync(imported, 0, Ct()));
+
+            // a move's create (TakeOver) adopts the same import: no copy
+            var move = new CreateWorkloadRequest { Name = "moved", PowerOn = false, IdempotencyKey = "move:abc" };
+            move.Options[ImportedDiskOptions.Reference] = imported; move.Options[ImportedDiskOptions.TakeOver] = "true";
+            var adopted = await c.CreateWorkloadAsync(move, new TestScope(), Ct());
+            Assert.Equal((imported, "moved"), (adopted.NativeId, adopted.Name));
+            Assert.Equal(vms, (await VSphereDiskTransferTests.ListAsync(c)).Count);
         }
     }
 }

@@ -97,6 +97,8 @@ func main() {
 	// Our NFC upload handler (nfc.go): uploads land in the datastore file (govmomi's discards them).
 	// (ServeMux matches host patterns on the host name without the port)
 	registerNfc(model.Service.ServeMux, s.URL.Hostname(), "localhost")
+	// Our CloneVM_Task fix (clone.go): a clone leaves its source's disks as they were and copies their bytes.
+	registerClone(model.Service.ServeMux, model.Service, s.URL.Path, s.URL.Hostname(), "localhost")
 
 	if *templates > 0 {
 		if err := makeTemplates(s.URL, *templates); err != nil {
