@@ -32,6 +32,11 @@ namespace GridAutomation.Providers.Xen
             }
             string key = !string.IsNullOrEmpty(request.IdempotencyKey) ? request.IdempotencyKey : (scope?.IdempotencyKey ?? Datacenter.Name + "/" + request.Name);
 
+            // -Option Network (a test failover's -TestNetwork): resolved before anything is made, so a wrong name refuses cleanly
+            string? network = null;
+            if (request.Options.TryGetValue("Network", out var netName) && !string.IsNullOrWhiteSpace(netName))
+                network = await FindNetworkAsync(netName!.Trim(), request.Name, ct).ConfigureAwait(false);
+
             var vms = await XapiAsync(() => _x.GetAllRecordsAsync("VM", ct), "Listing VMs").ConfigureAwait(false);
             string? vm = vms.FirstOrDefault(kv => !XapiValue.Bool(kv.Value, "is_a_snapshot")
                 && XapiValue.Map(kv.Value, "other_config").TryGetValue(XenMapping.IdempotencyKey, out var k) && XapiValue.AsString(k) == key).Key;
@@ -85,6 +90,7 @@ namespace GridAutomation.Providers.Xen
                 bool takeOver = request.Options.TryGetValue(ImportedDiskOptions.TakeOver, out var take) && string.Equals(take, "true", StringComparison.OrdinalIgnoreCase);
                 await AttachImportedDiskAsync(vm!, imported!, takeOver ? null : key, request.Name, ct).ConfigureAwait(false);
             }
+            if (network != null && XapiValue.Str(rec, "power_state") == "Halted") await EnsureCardAsync(vm!, network, request.Name, ct).ConfigureAwait(false);
             if (XapiValue.Str(rec, "power_state") == "Halted" && (cpu.HasValue || memMB.HasValue))
                 await ResizeAsync(uuid, new ResizeRequest { CpuCount = cpu, MemoryMB = memMB }, scope ?? NoScope.Instance, ct).ConfigureAwait(false);
             var existing = XenMapping.Tags(rec).Select(t => t.Key).ToList();

@@ -52,7 +52,7 @@ namespace GridAutomation.Core.Replication
             {
                 var conn = await _engine.GetConnectionAsync(dc, observer, ct).ConfigureAwait(false);
                 if (conn is not INetworkCatalog catalog)
-                    throw GridException.Unsupported($"Destination datacenter '{dc}' ({conn.Datacenter.Provider}) cannot name a network for its test copies: -TestNetwork is supported where the provider lists its networks (simulator, libvirt, vSphere, AWS, Azure). Leave -TestNetwork out to use the replica's own network.", "TestNetworkUnsupported", dc);
+                    throw GridException.Unsupported($"Destination datacenter '{dc}' ({conn.Datacenter.Provider}) cannot name a network for its test copies: -TestNetwork is supported where the provider lists its networks (simulator, libvirt, vSphere, AWS, Azure, Xen). Leave -TestNetwork out to use the replica's own network.", "TestNetworkUnsupported", dc);
                 var names = await _engine.Retry.ExecuteAsync(dc, t => catalog.GetNetworksAsync(t), conn.HandlesOwnRetries, ct).ConfigureAwait(false);
                 // the provider's own spelling (libvirt's names are case-sensitive), so the create names the network it listed
                 string? found = names.FirstOrDefault(n => string.Equals(n, network, StringComparison.Ordinal)) ?? names.FirstOrDefault(n => string.Equals(n, network, StringComparison.OrdinalIgnoreCase))

@@ -45,7 +45,7 @@ namespace GridAutomation.Commands
 
         /// <summary>
         /// -Mode Test only: the destination network the test copies are attached to (isolated from production). The
-        /// destination provider must list its networks (simulator, libvirt, vSphere, AWS, Azure); refused before anything is journaled otherwise.
+        /// destination provider must list its networks (simulator, libvirt, vSphere, AWS, Azure, Xen); refused before anything is journaled otherwise.
         /// </summary>
         [Parameter] [ValidateNotNullOrEmpty] [ArgumentCompleter(typeof(TestNetworkCompleter))]
         public string? TestNetwork { get; set; }

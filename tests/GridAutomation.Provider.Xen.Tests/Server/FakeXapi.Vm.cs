@@ -106,6 +106,11 @@ namespace GridAutomation.Provider.Xen.Tests.Server
                 case "provision": Provision(vm, r); break;
                 case "destroy":
                     foreach (var vbd in Table("VBD").Where(kv => (string?)kv.Value["VM"] == vm).Select(kv => kv.Key).ToList()) { Table("VBD").Remove(vbd); Deleted("VBD", vbd); }
+                    foreach (var vif in Table("VIF").Where(kv => (string?)kv.Value["VM"] == vm).Select(kv => kv.Key).ToList())
+                    {
+                        if (Table("network").TryGetValue(Table("VIF")[vif]["network"] as string ?? "", out var net) && net["VIFs"] is List<object?> nl) nl.Remove(vif);
+                        Table("VIF").Remove(vif); Deleted("VIF", vif);
+                    }
                     if (r["metrics"] is string mr && Table("VM_metrics").Remove(mr)) Deleted("VM_metrics", mr);
                     Table("VM").Remove(vm); Deleted("VM", vm);
                     return (true, null);
